@@ -1,0 +1,8 @@
+"""Users and their roles (seller, admin)."""
+
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    verbose_name = "Accounts"

@@ -1,0 +1,25 @@
+"""Writes for users."""
+
+from django.db import transaction
+from django.utils.crypto import get_random_string
+
+from .models import User
+
+
+@transaction.atomic
+def user_create(*, username: str, email: str, role: str, password: str | None = None,
+                first_name: str = "", last_name: str = "") -> tuple[User, str]:
+    """Create a user with ``role``; returns the user and the password (generated when not given).
+
+    Admins are Django staff too, so they can reach Django's own tooling if it is ever enabled.
+    """
+    if role not in User.Role.values:
+        raise ValueError(f"role must be one of {', '.join(User.Role.values)}")
+    if User.objects.filter(username=username).exists():
+        raise ValueError(f"user {username!r} already exists")
+    password = password or get_random_string(16)
+    user = User(username=username, email=email, role=role, first_name=first_name,
+                last_name=last_name, is_staff=role == User.Role.ADMIN)
+    user.set_password(password)
+    user.save()
+    return user, password

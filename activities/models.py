@@ -1,0 +1,99 @@
+"""Calls sellers log, and the dialer settings an admin manages (SPEC sections 4 and 5)."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from syncing.models import SingletonModel
+
+#: At most this many outcomes and this many reasons (the dialer's menus stay short).
+MAX_CALL_OUTCOMES = 15
+MAX_CALL_REASONS = 15
+
+
+class CallStatus(models.TextChoices):
+    """How the call ended, as Marketo's "Sales Call Status" attribute names it."""
+
+    COMPLETED = "completed", "Completed"
+    NO_ANSWER = "no_answer", "No answer"
+    CANCELLED = "cancelled", "Cancelled"
+    FAILED = "failed", "Failed"
+
+
+class CallSettings(SingletonModel):
+    """Dialer settings: whether sellers pick an outcome when they log a call."""
+
+    class OutcomeMode(models.TextChoices):
+        REQUIRED = "required", "Required"
+        OPTIONAL = "optional", "Optional"
+        OFF = "off", "Off"
+
+    outcome_mode = models.CharField("Call outcomes", max_length=10, choices=OutcomeMode.choices,
+                                    default=OutcomeMode.OPTIONAL)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "call settings"
+        verbose_name_plural = "call settings"
+
+
+class CallOutcome(models.Model):
+    """An outcome a seller can pick ("Connected", "Left voicemail"). Becomes the Task's
+    CallDisposition and the Marketo activity's subject; ``call_status`` is how such a call ended.
+    """
+
+    name = models.CharField(max_length=80, unique=True)
+    call_status = models.CharField("Counts as", max_length=20, choices=CallStatus.choices,
+                                   default=CallStatus.COMPLETED)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CallReason(models.Model):
+    """Why the seller called ("Follow-up", "Demo booking")."""
+
+    name = models.CharField(max_length=80, unique=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Call(models.Model):
+    """One call a seller made to a person.
+
+    Outcome and reason are kept as text, so renaming or removing a menu entry later leaves the
+    history as it was logged. Its deliveries to Salesforce and Marketo are
+    ``syncing.Delivery`` rows created in the same transaction.
+    """
+
+    person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="calls")
+    logged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                  related_name="calls")
+    outcome = models.CharField(max_length=80, blank=True)
+    reason = models.CharField(max_length=80, blank=True)
+    status = models.CharField(max_length=20, choices=CallStatus.choices,
+                              default=CallStatus.COMPLETED)
+    notes = models.TextField(blank=True)
+    duration_seconds = models.PositiveIntegerField(default=0)
+    phone_number = models.CharField(max_length=40, blank=True)
+    called_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-called_at", "-id"]
+        indexes = [
+            models.Index(fields=["person", "-called_at"], name="call_person_called"),
+            models.Index(fields=["logged_by", "-called_at"], name="call_logger_called"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Call to {self.person} on {self.called_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,92 @@
+"""Shared plumbing for the benchmarks: a PostgreSQL database of their own, a sandbox
+subprocess, running app commands with the bench database, and measuring a child process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+PG = "postgres://postgres@127.0.0.1:5432"
+
+
+def database_url(name: str) -> str:
+    """Create the bench database if missing and migrate it; returns its URL."""
+    exists = subprocess.run(
+        ["psql", f"{PG}/postgres", "-tAc", f"SELECT 1 FROM pg_database WHERE datname='{name}'"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    if not exists:
+        subprocess.run(["psql", f"{PG}/postgres", "-qc", f'CREATE DATABASE "{name}"'], check=True)
+    url = f"{PG}/{name}"
+    manage(url, "migrate", "--noinput", quiet=True)
+    return url
+
+
+def app_env(url: str, **extra: str) -> dict:
+    return os.environ | {"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "salesactions.settings",
+                         **extra}
+
+
+def manage(url: str, *args: str, quiet: bool = False, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=app_env(url, **env),
+                          check=True, capture_output=quiet, text=True)
+
+
+def psql(url: str, sql: str) -> str:
+    return subprocess.run(["psql", url, "-tAc", sql], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Sandbox:
+    """``python -m sandbox.<name>`` in a subprocess of its own (as in production, the remote
+    API does not share our process or its GIL)."""
+
+    def __init__(self, name: str, leads: int):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [PYTHON, "-m", f"sandbox.{name}", "--port", str(self.port), "--leads", str(leads)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"{self.url}/_sandbox/config", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{name} sandbox did not start")
+
+    def control(self, method: str, path: str, json=None):
+        response = requests.request(method, f"{self.url}/_sandbox/{path}", json=json, timeout=600)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def run_measured(command: list[str], env: dict) -> tuple[float, int, int]:
+    """Run a child to completion; (wall seconds, exit code, peak RSS in MB) of that child."""
+    started = time.monotonic()
+    child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.monotonic() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        sys.stderr.write(child.stderr.read().decode()[-2000:])
+    return elapsed, child.returncode, usage.ru_maxrss // 1024

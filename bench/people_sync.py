@@ -1,0 +1,72 @@
+"""Initial people sync benchmark: the whole `manage.py sync --full` into PostgreSQL.
+
+    python bench/people_sync.py --leads 100000                 # bulk extract, real limits
+    python bench/people_sync.py --leads 100000 --unthrottled   # limits raised (as for tap-marketo)
+    python bench/people_sync.py --leads 20000 --method leads   # leads.json fallback
+
+Prints people/s, leads/s, peak RSS of the sync process and the Marketo API calls used.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from common import Sandbox, database_url, psql, run_measured, app_env, PYTHON, manage
+
+UNTHROTTLED = {"rate_limit_calls": 1_000_000, "daily_quota": 100_000_000,
+               "bulk_daily_quota_mb": 1_000_000}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--leads", type=int, default=100_000)
+    parser.add_argument("--method", choices=["bulk", "leads"], default="bulk")
+    parser.add_argument("--unthrottled", action="store_true",
+                        help="raise the sandbox's limits and the app's share of them")
+    parser.add_argument("--database", default="salesactions_bench_sync")
+    args = parser.parse_args()
+
+    url = database_url(args.database)
+    psql(url, "TRUNCATE people_person, syncing_syncrun, syncing_syncstream, "
+              "syncing_marketoconnection RESTART IDENTITY CASCADE")
+    sandbox = Sandbox("marketo", args.leads)
+    try:
+        config = dict(UNTHROTTLED) if args.unthrottled else {}
+        if args.method == "leads":
+            config["bulk_extract_enabled"] = False
+        if config:
+            sandbox.control("POST", "config", json=config)
+        manage(url, "shell", "-c", (
+            "from syncing.models import MarketoConnection; MarketoConnection("
+            f"base_url='{sandbox.url}', client_id='sandbox-marketo-client', "
+            "client_secret='sandbox-marketo-secret').save()"), quiet=True)
+        sandbox.control("DELETE", "counters")
+        env = app_env(url, MARKETO_BULK_POLL_MAX_SECONDS="2")
+        if args.unthrottled:
+            env |= {"MARKETO_CALLS_PER_WINDOW": "1000000", "MARKETO_MAX_IN_FLIGHT": "10"}
+        seconds, code, rss_mb = run_measured([PYTHON, "manage.py", "sync", "--full"], env)
+        calls = sandbox.control("GET", "counters")
+    finally:
+        sandbox.stop()
+    if code:
+        raise SystemExit(f"sync failed with exit code {code}")
+
+    written, leads_read, method = psql(
+        url, "SELECT people_written, leads_read, method FROM syncing_syncrun "
+             "WHERE kind='initial' ORDER BY id DESC LIMIT 1").split("|")
+    people = int(psql(url, "SELECT count(*) FROM people_person WHERE in_workspace"))
+    written, leads_read = int(written), int(leads_read)
+    limits = "unthrottled" if args.unthrottled else "real Marketo limits, app share 50/20 s"
+    print(f"initial sync ({method}, {limits}): {args.leads:,} leads -> {people:,} people "
+          f"in {seconds:.1f} s | {people / seconds:,.0f} people/s, "
+          f"{leads_read / seconds:,.0f} leads/s | peak RSS {rss_mb} MB | "
+          f"Marketo calls {calls['total']} ({calls['total'] * 1000 / max(people, 1):.2f} "
+          f"per 1,000 people)")
+    by_endpoint = sorted(calls["by_endpoint"].items(), key=lambda item: -item[1])
+    print("  calls: " + ", ".join(f"{name} {count}" for name, count in by_endpoint))
+    assert written == people, f"run says {written} written but {people} are in the workspace"
+
+
+if __name__ == "__main__":
+    main()

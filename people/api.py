@@ -1,0 +1,257 @@
+"""The read-only people API under ``/api/v1/`` (SPEC section 10). People change only through the
+Marketo sync, so every write method answers 405."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.pagination import BasePagination
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.utils.urls import replace_query_param
+from rest_framework.views import APIView
+
+from .filters import PersonFilterSet
+from .models import Person
+from .selectors import (
+    MAX_PAGE_SIZE,
+    PAGE_SIZE,
+    SORT_CHOICES,
+    InvalidCursor,
+    MarketoPanel,
+    person_marketo_activities,
+    person_page,
+    person_queryset,
+)
+
+
+class _ScopedThrottle(UserRateThrottle):
+    """Per-user rate for one scope: ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][scope]`` when
+    set, else the class default."""
+
+    default_rate = ""
+
+    def get_rate(self):
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope) or self.default_rate
+
+
+class PeopleThrottle(_ScopedThrottle):
+    scope = "people"
+    default_rate = "600/min"
+
+
+class MarketoActivitiesThrottle(_ScopedThrottle):
+    # Each uncached call spends Marketo API calls, which the whole instance shares.
+    scope = "marketo_activities"
+    default_rate = "30/min"
+
+
+class PersonCursorPagination(BasePagination):
+    """Keyset pages (see ``people.selectors.person_page``): ``next``/``previous`` are links with
+    an opaque ``cursor``; deep pages cost what the first does. Sorted by ``ordering``."""
+
+    cursor_query_param = "cursor"
+    page_size_query_param = "page_size"
+    ordering_query_param = "ordering"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        params = request.query_params
+        ordering = params.get(self.ordering_query_param) or "name"
+        if ordering not in SORT_CHOICES:
+            raise ValidationError({self.ordering_query_param: [
+                f"Use one of: {', '.join(SORT_CHOICES)}."]})
+        try:
+            size = int(params.get(self.page_size_query_param) or PAGE_SIZE)
+        except ValueError:
+            size = 0
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise ValidationError({self.page_size_query_param: [
+                f"A whole number from 1 to {MAX_PAGE_SIZE}."]})
+        try:
+            self.page = person_page(queryset, sort=ordering,
+                                    cursor=params.get(self.cursor_query_param), size=size)
+        except InvalidCursor as error:
+            raise ValidationError({self.cursor_query_param: [str(error)]}) from None
+        self.url = request.build_absolute_uri()
+        return self.page.people
+
+    def _link(self, cursor: str | None) -> str | None:
+        if cursor is None:
+            return None
+        return replace_query_param(self.url, self.cursor_query_param, cursor)
+
+    def get_paginated_response(self, data):
+        return Response({"next": self._link(self.page.next_cursor),
+                         "previous": self._link(self.page.previous_cursor), "results": data})
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["results"],
+            "properties": {
+                "next": {"type": "string", "nullable": True, "format": "uri",
+                         "example": "https://sales.example.com/api/v1/people/?cursor=eyJzIjoi"},
+                "previous": {"type": "string", "nullable": True, "format": "uri"},
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {"name": self.cursor_query_param, "in": "query", "required": False,
+             "description": "The page to return: take it from a response's next or previous "
+                            "link. Leave it out for the first page.",
+             "schema": {"type": "string"}},
+            {"name": self.page_size_query_param, "in": "query", "required": False,
+             "description": f"People per page, 1 to {MAX_PAGE_SIZE} (default {PAGE_SIZE}).",
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}},
+            {"name": self.ordering_query_param, "in": "query", "required": False,
+             "description": "Sort order; a leading minus sorts descending. name is last name "
+                            "then first name, owner the owner's last then first name, updated "
+                            "the time Marketo last changed the person. Default: name.",
+             "schema": {"type": "string", "enum": SORT_CHOICES}},
+        ]
+
+
+class PersonOutput(serializers.ModelSerializer):
+    owner_name = serializers.CharField(read_only=True, help_text="The sales owner's name.")
+    owner_email = serializers.CharField(read_only=True,
+                                        help_text="The sales owner's email, lower-cased.")
+    unsubscribed = serializers.BooleanField(
+        read_only=True, help_text="Whether an unsubscribe is in force for this person.")
+    updated_at = serializers.DateTimeField(source="marketo_updated_at", read_only=True,
+                                           allow_null=True,
+                                           help_text="When Marketo last changed the person.")
+
+    class Meta:
+        model = Person
+        fields = ["id", "marketo_id", "first_name", "last_name", "email", "company", "title",
+                  "phone", "linkedin_url", "source", "sfdc_contact_id", "sfdc_lead_id",
+                  "sfdc_account_id", "sfdc_opportunity_id", "owner_email", "owner_name",
+                  "unsubscribed", "updated_at"]
+        read_only_fields = fields
+
+
+PERSON_EXAMPLE = {
+    "id": 1042, "marketo_id": 318, "first_name": "Olivia", "last_name": "Smith",
+    "email": "olivia.smith318@example.com", "company": "Acme Corp", "title": "VP Sales",
+    "phone": "+1 415-555-0142", "linkedin_url": "https://www.linkedin.com/in/olivia-smith-318",
+    "source": "Webinar", "sfdc_contact_id": "003000000000005AAA", "sfdc_lead_id": "",
+    "sfdc_account_id": "001000000000001AAA", "sfdc_opportunity_id": "",
+    "owner_email": "ava.stone@example.com", "owner_name": "Ava Stone", "unsubscribed": False,
+    "updated_at": "2026-10-02T14:03:11Z",
+}
+
+
+class PersonListApi(ListAPIView):
+    """People in the workspace (Marketo leads with a sales owner). Every seller can list
+    everyone's people; the filters narrow. Read-only."""
+
+    serializer_class = PersonOutput
+    filterset_class = PersonFilterSet
+    pagination_class = PersonCursorPagination
+    throttle_classes = [PeopleThrottle]
+
+    def get_queryset(self):
+        return person_queryset()
+
+    @extend_schema(
+        summary="List people",
+        responses={200: PersonOutput(many=True),
+                   400: OpenApiResponse(description="A filter, cursor, page size or ordering "
+                                                    "is not valid.")},
+        examples=[OpenApiExample("A page of people", value=[PERSON_EXAMPLE],
+                                 response_only=True)])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class PersonDetailApi(RetrieveAPIView):
+    """One person in the workspace by the app's id (``marketo_id`` is a list filter)."""
+
+    serializer_class = PersonOutput
+    throttle_classes = [PeopleThrottle]
+
+    def get_queryset(self):
+        return person_queryset()
+
+    @extend_schema(
+        summary="Get a person",
+        responses={200: PersonOutput,
+                   404: OpenApiResponse(description="No such person in the workspace.")},
+        examples=[OpenApiExample("A person", value=PERSON_EXAMPLE, response_only=True)])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class MarketoActivityOutput(serializers.Serializer):
+    id = serializers.IntegerField(source="marketo_id", help_text="Marketo's activity id.")
+    occurred_at = serializers.DateTimeField()
+    type = serializers.CharField(source="type_name",
+                                 help_text='Marketo\'s activity type, e.g. "Open Email".')
+    summary = serializers.CharField(help_text="The primary attribute: the email, web page, form "
+                                              "or link.")
+    detail = serializers.CharField(help_text="One telling attribute, e.g. the clicked link.")
+    attributes = inline_serializer("MarketoActivityAttribute", many=True, fields={
+        "name": serializers.CharField(), "value": serializers.CharField()})
+
+
+class MarketoActivitiesOutput(serializers.Serializer):
+    since = serializers.DateTimeField(help_text="Activity from this moment on is included.")
+    truncated = serializers.BooleanField(
+        help_text="true when Marketo holds more activity in that time than is returned.")
+    fetched_at = serializers.DateTimeField(help_text="When it was read from Marketo (cached "
+                                                     "for a minute).")
+    activities = MarketoActivityOutput(many=True, help_text="Newest first.")
+
+
+class PersonMarketoActivitiesApi(APIView):
+    """The person's recent marketing activity, read live from Marketo (emails sent, delivered,
+    opened, clicked, bounced; web visits; form fills; link clicks; interesting moments)."""
+
+    throttle_classes = [MarketoActivitiesThrottle]
+
+    @extend_schema(
+        summary="A person's Marketo activity",
+        responses={
+            200: MarketoActivitiesOutput,
+            404: OpenApiResponse(description="No such person in the workspace."),
+            503: OpenApiResponse(
+                inline_serializer("MarketoUnavailable", fields={
+                    "detail": serializers.CharField(),
+                    "status": serializers.ChoiceField(choices=[
+                        MarketoPanel.NOT_CONNECTED, MarketoPanel.SLOW,
+                        MarketoPanel.UNAVAILABLE])}),
+                description="Marketo is not connected, too slow or failing; try again later."),
+        },
+        examples=[OpenApiExample("Recent activity", response_only=True, status_codes=["200"],
+                                 value={"since": "2026-05-27T10:00:00Z", "truncated": False,
+                                        "fetched_at": "2026-11-23T10:00:00Z", "activities": [{
+                                            "id": 5093, "occurred_at": "2026-10-02T14:03:11Z",
+                                            "type": "Click Email",
+                                            "summary": "Product Launch.Announcement",
+                                            "detail": "https://www.example.com/demo",
+                                            "attributes": [{"name": "Link",
+                                                            "value": "https://www.example.com/"
+                                                                     "demo"}]}]}),
+                  OpenApiExample("Marketo down", response_only=True, status_codes=["503"],
+                                 value={"detail": "Marketo is not available right now, so "
+                                                  "marketing activity cannot be shown.",
+                                        "status": "unavailable"})])
+    def get(self, request, pk):
+        person = get_object_or_404(Person.workspace, pk=pk)
+        panel = person_marketo_activities(person)
+        if not panel.ok:
+            return Response({"detail": panel.message, "status": panel.status},
+                            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                            headers={"Retry-After": "60"})
+        return Response(MarketoActivitiesOutput(panel).data)

@@ -1,0 +1,12 @@
+"""People endpoints under /api/v1/ (read-only)."""
+
+from django.urls import path
+
+from .api import PersonDetailApi, PersonListApi, PersonMarketoActivitiesApi
+
+urlpatterns = [
+    path("people/", PersonListApi.as_view(), name="person-list"),
+    path("people/<int:pk>/", PersonDetailApi.as_view(), name="person-detail"),
+    path("people/<int:pk>/marketo-activities/", PersonMarketoActivitiesApi.as_view(),
+         name="person-marketo-activities"),
+]

@@ -1,0 +1,179 @@
+"""Turning request parameters into :class:`people.selectors.PersonCriteria`: a FilterSet for the
+API (it also documents the parameters in the OpenAPI schema) and a form for the people page.
+
+The two differ only in the owner filter: the page offers "mine" (a seller's default), "all" and
+each seller; the API takes an owner email or ``me`` and lists everyone's people without one.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.db.models import Q
+
+from accounts.models import User
+
+from .models import Person
+from .selectors import SORT_CHOICES, SORTS, PersonCriteria, person_list, person_sources
+
+
+class _StrictBooleanField(forms.NullBooleanField):
+    """true/false (or 1/0); anything else is an error rather than "no filter"."""
+
+    widget = forms.TextInput  # hands over the raw text (the select widget maps junk to None)
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        parsed = {"true": True, "1": True, "false": False, "0": False}.get(str(value).lower())
+        if parsed is None:
+            raise forms.ValidationError('Use "true" or "false".', code="invalid")
+        return parsed
+
+    def validate(self, value):
+        pass
+
+
+class _StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = _StrictBooleanField
+
+
+class PersonFilterSet(django_filters.FilterSet):
+    """The API's list filters; every one narrows, and they combine with AND."""
+
+    search = django_filters.CharFilter(
+        method="_criteria", max_length=200,
+        help_text="Text in the first name, last name, email or company, ignoring case "
+                  '(e.g. "olivia smith", "acme", "@example.org").')
+    owner = django_filters.CharFilter(
+        method="_criteria", max_length=255,
+        help_text='The sales owner\'s email, or "me" for the people you own.')
+    company = django_filters.CharFilter(
+        method="_criteria", max_length=255, help_text="The company, exactly but ignoring case.")
+    source = django_filters.CharFilter(
+        method="_criteria", max_length=255, help_text='The lead source, e.g. "Webinar".')
+    unsubscribed = _StrictBooleanFilter(
+        method="_criteria",
+        help_text="true: only people with an unsubscribe in force; false: only the others.")
+    marketo_id = django_filters.NumberFilter(
+        method="_criteria", min_value=1, max_value=2**63 - 1,
+        help_text="The Marketo lead id.")
+    email = django_filters.CharFilter(
+        method="_criteria", max_length=255, help_text="The email address, exactly but "
+                                                      "ignoring case.")
+
+    class Meta:
+        model = Person
+        fields: list[str] = []
+
+    def _criteria(self, queryset, name, value):
+        # Filtering happens once for all parameters, in filter_queryset().
+        return queryset
+
+    def filter_queryset(self, queryset):
+        data = self.form.cleaned_data
+        owner = (data.get("owner") or "").strip().lower()
+        if owner == "me":
+            owner = self.request.user.email.lower() if self.request else ""
+        marketo_id = data.get("marketo_id")
+        return person_list(PersonCriteria(
+            search=data.get("search") or "", owner_email=owner,
+            company=(data.get("company") or "").strip(), source=data.get("source") or "",
+            unsubscribed=data.get("unsubscribed"),
+            marketo_id=int(marketo_id) if marketo_id is not None else None,
+            email=(data.get("email") or "").strip()))
+
+
+OWNER_MINE = "mine"
+OWNER_ALL = "all"
+
+
+class PersonSearchForm(forms.Form):
+    """The people page's search and filters. Unknown or malformed values fall back to the
+    defaults instead of failing the page (they come from hand-edited or old links)."""
+
+    search = forms.CharField(required=False, max_length=200, label="Search",
+                             widget=forms.TextInput(attrs={
+                                 "type": "search", "autocomplete": "off",
+                                 "placeholder": "Name, email or company"}))
+    owner = forms.ChoiceField(required=False, label="Owner")
+    company = forms.CharField(required=False, max_length=255, label="Company")
+    source = forms.ChoiceField(required=False, label="Source")
+    unsubscribed = forms.ChoiceField(
+        required=False, label="Unsubscribed",
+        choices=[("", "Any"), ("no", "Not unsubscribed"), ("yes", "Unsubscribed")])
+    sort = forms.ChoiceField(required=False, choices=[(value, value) for value in SORT_CHOICES],
+                             widget=forms.HiddenInput)
+
+    def __init__(self, data, *, user: User):
+        super().__init__(data)
+        self.user = user
+        sellers = (User.objects.filter(is_active=True).exclude(email="")
+                   .filter(Q(role=User.Role.SELLER) | Q(pk=user.pk))
+                   .order_by("first_name", "last_name", "username"))
+        owners = {seller.email.lower(): f"{seller.get_full_name() or seller.username} "
+                                        f"({seller.email})" for seller in sellers}
+        requested = (data.get("owner") or "").strip().lower()
+        if "@" in requested and requested not in owners:
+            # An owner who is not a user of the app (their people still have them as owner).
+            owners[requested] = requested
+        owners.pop(user.email.lower(), None)
+        self.fields["owner"].choices = [(OWNER_MINE, "My people"), (OWNER_ALL, "Everyone"),
+                                        *owners.items()]
+        self.fields["source"].choices = [("", "Any"), *((s, s) for s in person_sources())]
+
+    @property
+    def default_owner(self) -> str:
+        return OWNER_MINE if not self.user.is_admin and self.user.email else OWNER_ALL
+
+    def value(self, name: str, default=""):
+        """The cleaned value of a field, or ``default`` when it is missing or not valid."""
+        if not hasattr(self, "cleaned_data"):
+            self.is_valid()
+        return self.cleaned_data.get(name) or default
+
+    @property
+    def selected_owner(self) -> str:
+        if (self.data.get("owner") or "").strip().lower() == self.user.email.lower() != "":
+            return OWNER_MINE
+        owner = self.value("owner", self.default_owner)
+        if owner == OWNER_MINE and not self.user.email:
+            return OWNER_ALL
+        return owner
+
+    @property
+    def selected_sort(self) -> str:
+        return self.value("sort", "name")
+
+    def criteria(self) -> PersonCriteria:
+        owner = self.selected_owner
+        owner_email = {OWNER_ALL: "", OWNER_MINE: self.user.email.lower()}.get(owner, owner)
+        unsubscribed = {"yes": True, "no": False}.get(self.value("unsubscribed"))
+        return PersonCriteria(search=self.value("search").strip(), owner_email=owner_email,
+                              company=self.value("company").strip(),
+                              source=self.value("source"), unsubscribed=unsubscribed)
+
+    @property
+    def filtered(self) -> bool:
+        """Whether anything beyond the default owner narrows the list."""
+        criteria = self.criteria()
+        return bool(criteria.search or criteria.company or criteria.source
+                    or criteria.unsubscribed is not None)
+
+
+def sort_columns(sort: str) -> list[dict]:
+    """The list's sortable columns: each with the sort its header link switches to and its
+    current ``aria-sort``. A first click sorts up, except "last updated" (newest first)."""
+    columns = []
+    for key, sort_key in SORTS.items():
+        current = sort.removeprefix("-") == key
+        descending = sort.startswith("-")
+        if current:
+            next_sort = key if descending else f"-{key}"
+            aria = "descending" if descending else "ascending"
+        else:
+            next_sort = f"-{key}" if key == "updated" else key
+            aria = ""
+        columns.append({"key": key, "label": sort_key.label, "next_sort": next_sort,
+                        "aria_sort": aria})
+    return columns

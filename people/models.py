@@ -1,0 +1,74 @@
+"""People: the read-only mirror of Marketo leads that have a sales owner (SPEC section 2)."""
+
+from django.db import models
+
+
+class WorkspaceManager(models.Manager):
+    """People sellers can see: qualifying (owner set) and not deleted in Marketo."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(in_workspace=True)
+
+
+class Person(models.Model):
+    """One Marketo lead, keyed by its Marketo id. Two leads with one email are two people.
+
+    Rows are never created or edited in the app; only the Marketo sync writes them. A lead that
+    loses its owner or is deleted in Marketo keeps its row (so the calls, tasks and unsubscribes
+    logged against it stay intact) but leaves the workspace until it qualifies again.
+    """
+
+    class RemovedReason(models.TextChoices):
+        NONE = "", "In the workspace"
+        OWNER_CLEARED = "owner_cleared", "Sales owner cleared in Marketo"
+        DELETED = "deleted", "Deleted in Marketo"
+
+    marketo_id = models.BigIntegerField("Marketo id", unique=True)
+    first_name = models.CharField(max_length=255, blank=True)
+    last_name = models.CharField(max_length=255, blank=True)
+    email = models.CharField(max_length=255, blank=True)
+    company = models.CharField(max_length=255, blank=True)
+    title = models.CharField(max_length=255, blank=True)
+    phone = models.CharField(max_length=255, blank=True)
+    linkedin_url = models.CharField("LinkedIn URL", max_length=1024, blank=True)
+    source = models.CharField(max_length=255, blank=True)
+    sfdc_contact_id = models.CharField("Salesforce contact id", max_length=18, blank=True)
+    sfdc_lead_id = models.CharField("Salesforce lead id", max_length=18, blank=True)
+    sfdc_account_id = models.CharField("Salesforce account id", max_length=18, blank=True)
+    sfdc_opportunity_id = models.CharField("Salesforce opportunity id", max_length=18,
+                                           blank=True)
+
+    sfdc_owner_id = models.CharField("Salesforce owner id", max_length=18, blank=True)
+    # Lower-cased, so "my people" is an index lookup on the seller's email.
+    owner_email = models.CharField(max_length=255, blank=True)
+    owner_first_name = models.CharField(max_length=255, blank=True)
+    owner_last_name = models.CharField(max_length=255, blank=True)
+
+    marketo_created_at = models.DateTimeField(null=True, blank=True)
+    marketo_updated_at = models.DateTimeField(null=True, blank=True)
+
+    in_workspace = models.BooleanField(default=True)
+    removed_reason = models.CharField(max_length=20, choices=RemovedReason.choices, blank=True)
+    synced_at = models.DateTimeField()
+    # The initial sync stamps every lead it sees; people it did not see are gone from Marketo.
+    seen_in_run = models.BigIntegerField(null=True, blank=True)
+
+    objects = models.Manager()
+    workspace = WorkspaceManager()
+
+    class Meta:
+        verbose_name_plural = "people"
+        # Each sort, filter and the search have a partial index over the workspace (see
+        # migration 0002, PostgreSQL). Every index costs the sync's bulk writes, so there are
+        # no others.
+
+    def __str__(self) -> str:
+        return self.full_name or self.email or f"Marketo lead {self.marketo_id}"
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+    @property
+    def owner_name(self) -> str:
+        return " ".join(part for part in (self.owner_first_name, self.owner_last_name) if part)

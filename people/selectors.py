@@ -1,0 +1,555 @@
+"""Reads of people: the filtered list, keyset pages over it, counts, one person, and the person's
+live Marketo activity (SPEC sections 2, 3 and 10).
+
+Fast at a million people: pages are keyset pages (``WHERE (sort key, id) > (last row's key)
+ORDER BY sort key, id LIMIT n``), never ``OFFSET``, so the last page costs what the first does;
+counts are exact only up to a small cap, then estimated by the planner. On PostgreSQL every
+sort order has a partial index over the workspace and search uses a trigram index
+(``people/migrations/0002_list_indexes.py``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from itertools import groupby
+from urllib.parse import quote
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import BooleanField, CharField, Exists, F, Func, OuterRef, QuerySet, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from syncing.marketo import MarketoClient, MarketoError
+from syncing.selectors import marketo_connection_get, salesforce_connection_get
+from unsubscribes.models import Unsubscribe
+
+from .models import Person
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+# Up to this many matches a list shows an exact count; beyond it, the planner's estimate.
+COUNT_CAP = 1000
+# Sorting by "last updated" puts people Marketo gave no date first (ascending).
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class InvalidCursor(ValueError):
+    """A page cursor that was not made by :func:`person_page` for this sort order."""
+
+
+# --------------------------------------------------------------------------------- the list
+
+
+@dataclass(frozen=True)
+class PersonCriteria:
+    """What narrows the people list. Empty values do not filter."""
+
+    search: str = ""
+    owner_email: str = ""          # lower-cased; "" is everyone's people
+    company: str = ""              # case-insensitive exact match
+    source: str = ""
+    unsubscribed: bool | None = None
+    marketo_id: int | None = None
+    email: str = ""                # case-insensitive exact match
+
+    @property
+    def narrowed(self) -> bool:
+        return any(value not in ("", None) for value in self.__dict__.values())
+
+
+def person_queryset() -> QuerySet[Person]:
+    """People in the workspace, each with ``unsubscribed``: an unsubscribe in force."""
+    in_force = Unsubscribe.objects.filter(person=OuterRef("pk"), removed_at__isnull=True)
+    return Person.workspace.annotate(unsubscribed=Exists(in_force))
+
+
+def person_list(criteria: PersonCriteria) -> QuerySet[Person]:
+    """The people matching ``criteria`` (unordered: :func:`person_page` orders and pages)."""
+    people = person_queryset()
+    if criteria.search.strip():
+        people = people.filter(_SearchMatch(criteria.search.strip()))
+    if criteria.owner_email:
+        people = people.filter(owner_email=criteria.owner_email.lower())
+    if criteria.company:
+        people = people.filter(company__iexact=criteria.company)
+    if criteria.source:
+        people = people.filter(source=criteria.source)
+    if criteria.unsubscribed is not None:
+        people = people.filter(unsubscribed=criteria.unsubscribed)
+    if criteria.marketo_id is not None:
+        people = people.filter(marketo_id=criteria.marketo_id)
+    if criteria.email:
+        people = people.filter(email__iexact=criteria.email)
+    return people
+
+
+# The columns search looks in; the trigram index on PostgreSQL is built on the same expression.
+SEARCH_DOCUMENT = ("first_name", "last_name", "email", "company")
+
+
+class _SearchMatch(Func):
+    """``first_name || ' ' || last_name || ' ' || email || ' ' || company`` contains the term,
+    ignoring case. One expression over all searched columns lets "olivia smith" match a full name
+    and lets PostgreSQL answer from one trigram index."""
+
+    output_field = BooleanField()
+
+    def __init__(self, term: str):
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", term) + "%"
+        super().__init__(*[F(name) for name in SEARCH_DOCUMENT], Value(pattern))
+
+    def as_sql(self, compiler, connection, **extra_context):
+        *columns, pattern = self.get_source_expressions()
+        parts, params = [], []
+        for column in columns:
+            sql, column_params = compiler.compile(column)
+            parts.append(sql)
+            params += column_params
+        pattern_sql, pattern_params = compiler.compile(pattern)
+        # The separators are inlined so the expression is literally the indexed one. SQLite's
+        # LIKE ignores (ASCII) case; its escape character must be named.
+        operator = "ILIKE" if connection.vendor == "postgresql" else "LIKE"
+        escape = "" if connection.vendor == "postgresql" else " ESCAPE '\\'"
+        document = " || ' ' || ".join(parts)
+        return f"({document}) {operator} {pattern_sql}{escape}", [*params, *pattern_params]
+
+
+# --------------------------------------------------------------------------------- keyset pages
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One sort order: the columns after which ``id`` breaks ties, and how nulls sort."""
+
+    label: str
+    columns: tuple[str, ...]
+    nulls_as: object = None          # what a null column sorts as (only "updated" has nulls)
+
+    def expressions(self) -> list:
+        if self.nulls_as is None:
+            return [F(name) for name in self.columns]
+        return [Coalesce(F(name), Value(self.nulls_as)) for name in self.columns]
+
+    def key_of(self, person: Person) -> list:
+        values = [getattr(person, name) for name in self.columns]
+        if self.nulls_as is not None:
+            values = [self.nulls_as if value is None else value for value in values]
+        return [*values, person.pk]
+
+
+SORTS: dict[str, SortKey] = {
+    "name": SortKey("Name", ("last_name", "first_name")),
+    "company": SortKey("Company", ("company",)),
+    "title": SortKey("Title", ("title",)),
+    "email": SortKey("Email", ("email",)),
+    "owner": SortKey("Owner", ("owner_last_name", "owner_first_name")),
+    "updated": SortKey("Last updated", ("marketo_updated_at",), nulls_as=NEVER),
+}
+# The accepted values of a sort parameter: "name", "-name" (descending), ...
+SORT_CHOICES = [value for key in SORTS for value in (key, f"-{key}")]
+
+
+@dataclass(frozen=True)
+class PersonPage:
+    """One page of people plus the cursors of its neighbours (``None``: there is none).
+
+    ``last_cursor`` opens the last page directly: the order reversed, its first rows.
+    """
+
+    people: list[Person]
+    sort: str
+    next_cursor: str | None
+    previous_cursor: str | None
+
+    @property
+    def first_page(self) -> bool:
+        return self.previous_cursor is None
+
+    @property
+    def last_cursor(self) -> str | None:
+        return _encode_cursor(self.sort, "previous", None) if self.next_cursor else None
+
+
+def person_page(people: QuerySet[Person], *, sort: str = "name", cursor: str | None = None,
+                size: int = PAGE_SIZE) -> PersonPage:
+    """The page of ``people`` in ``sort`` order that ``cursor`` points at (the first page if
+    none). Raises :class:`InvalidCursor` for a cursor of another sort order or a forged one.
+
+    Costs two index range scans (the page and a one-row look in the other direction), however
+    deep the page is: no ``OFFSET`` and no ``COUNT``.
+    """
+    sort_key, descending = _sort(sort)
+    direction, key = _decode_cursor(cursor, sort) if cursor else ("next", None)
+    backwards = direction == "previous"
+    columns = [*sort_key.expressions(), F("pk")]
+
+    # Walking backwards is walking forwards in the reversed order.
+    reverse = descending != backwards
+    ordered = people.order_by(*[c.desc() if reverse else c.asc() for c in columns])
+    if key is not None:
+        ordered = ordered.filter(_row_compare(columns, key, "<" if reverse else ">"))
+    rows = list(ordered[:size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+
+    if not rows:
+        return PersonPage([], sort, None, None)
+    first, last = sort_key.key_of(rows[0]), sort_key.key_of(rows[-1])
+    if backwards:
+        has_previous = more
+        has_next = key is not None and _any_beyond(people, columns, last, descending)
+    else:
+        has_next = more
+        has_previous = key is not None and _any_beyond(people, columns, first, not descending)
+    return PersonPage(
+        people=rows, sort=sort,
+        next_cursor=_encode_cursor(sort, "next", last) if has_next else None,
+        previous_cursor=_encode_cursor(sort, "previous", first) if has_previous else None)
+
+
+def _any_beyond(people: QuerySet, columns: list, key: list, descending: bool) -> bool:
+    return people.filter(_row_compare(columns, key, "<" if descending else ">")).exists()
+
+
+def _row_compare(columns: Sequence, values: Sequence, operator: str) -> Func:
+    """``(c1, c2, id) > (v1, v2, v3)``: a row comparison, which PostgreSQL answers with one range
+    scan of the matching index (an OR-chain of column comparisons it cannot)."""
+    values = [Value(value) for value in values]
+    return Func(Func(*columns, function="", output_field=CharField()),
+                Func(*values, function="", output_field=CharField()),
+                arg_joiner=f" {operator} ", template="%(expressions)s",
+                output_field=BooleanField())
+
+
+def _sort(sort: str) -> tuple[SortKey, bool]:
+    descending = sort.startswith("-")
+    try:
+        return SORTS[sort.removeprefix("-")], descending
+    except KeyError:
+        raise ValueError(f"unknown sort {sort!r}; use one of {', '.join(SORT_CHOICES)}") \
+            from None
+
+
+def _encode_cursor(sort: str, direction: str, key: list | None) -> str:
+    if key is not None:
+        key = [value.isoformat() if isinstance(value, datetime) else value for value in key]
+    text = json.dumps({"s": sort, "d": direction, "k": key}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: str) -> tuple[str, list | None]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+        direction, key = data["d"], data["k"]
+        matches = data["s"] == sort and direction in ("next", "previous")
+    except (binascii.Error, ValueError, TypeError, KeyError):
+        raise InvalidCursor("this page link is not valid") from None
+    if not matches:
+        raise InvalidCursor("this page link belongs to another sort order")
+    if key is None:
+        if direction != "previous":
+            raise InvalidCursor("this page link is not valid")
+        return direction, None
+    return direction, _parse_key(key, SORTS[sort.removeprefix("-")])
+
+
+def _parse_key(key, sort_key: SortKey) -> list:
+    if not isinstance(key, list) or len(key) != len(sort_key.columns) + 1:
+        raise InvalidCursor("this page link is not valid")
+    *values, pk = key
+    if not isinstance(pk, int) or isinstance(pk, bool):
+        raise InvalidCursor("this page link is not valid")
+    parsed = []
+    for value in values:
+        if not isinstance(value, str):
+            raise InvalidCursor("this page link is not valid")
+        if sort_key.nulls_as is not None:
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                raise InvalidCursor("this page link is not valid") from None
+            if value.tzinfo is None:
+                raise InvalidCursor("this page link is not valid")
+        parsed.append(value)
+    return [*parsed, pk]
+
+
+# --------------------------------------------------------------------------------- counts
+
+
+@dataclass(frozen=True)
+class PeopleCount:
+    """How many people a list holds: exact up to :data:`COUNT_CAP`, then an estimate."""
+
+    value: int
+    exact: bool
+
+    def __str__(self) -> str:
+        if self.exact:
+            return f"{self.value:,} {'person' if self.value == 1 else 'people'}"
+        if self.value > COUNT_CAP:
+            return f"about {self.value:,} people"
+        return f"more than {COUNT_CAP:,} people"
+
+
+def person_count(people: QuerySet[Person]) -> PeopleCount:
+    """Counts at most ``COUNT_CAP + 1`` rows; past that, PostgreSQL's row estimate (its plan for
+    the same query, from table statistics) rounded to two significant digits."""
+    bare = people.order_by().values("pk")
+    counted = bare[:COUNT_CAP + 1].count()
+    if counted <= COUNT_CAP:
+        return PeopleCount(counted, exact=True)
+    if connection.vendor != "postgresql":
+        return PeopleCount(counted, exact=False)
+    sql, params = bare.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    estimate = int(plan[0]["Plan"]["Plan Rows"])
+    if estimate <= COUNT_CAP:
+        # The estimate is off (it happens with pattern searches): say only what is known.
+        return PeopleCount(COUNT_CAP, exact=False)
+    digits = len(str(estimate)) - 2
+    return PeopleCount(round(estimate, -digits), exact=False)
+
+
+def person_sources() -> list[str]:
+    """The lead sources people in the workspace have, for the source filter (cached: a distinct
+    over a million rows is not for every page view)."""
+    sources = cache.get("people:sources")
+    if sources is None:
+        sources = sorted(Person.workspace.exclude(source="").order_by()
+                         .values_list("source", flat=True).distinct())
+        cache.set("people:sources", sources, 600)
+    return sources
+
+
+# --------------------------------------------------------------------------------- one person
+
+
+@dataclass(frozen=True)
+class SalesforceRecord:
+    label: str
+    record_id: str  # "" when the person has none
+    url: str        # "" when Salesforce is not connected or the id is not a Salesforce id
+
+
+_SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}([A-Za-z0-9]{3})?")
+
+
+def person_salesforce_records(person: Person) -> list[SalesforceRecord]:
+    """The person's Salesforce lead, contact, account and opportunity, each linked into the
+    org's Lightning UI (``<My Domain URL>/lightning/r/<object>/<id>/view``)."""
+    base_url = salesforce_connection_get().url.rstrip("/")
+    records = []
+    for sobject, record_id in (("Lead", person.sfdc_lead_id),
+                               ("Contact", person.sfdc_contact_id),
+                               ("Account", person.sfdc_account_id),
+                               ("Opportunity", person.sfdc_opportunity_id)):
+        # Ids come from Marketo: only a well-formed one goes into a URL.
+        linkable = base_url and _SALESFORCE_ID.fullmatch(record_id)
+        url = f"{base_url}/lightning/r/{sobject}/{quote(record_id)}/view" if linkable else ""
+        records.append(SalesforceRecord(sobject, record_id, url))
+    return records
+
+
+def person_unsubscribe_history(person: Person) -> list[Unsubscribe]:
+    return list(person.unsubscribes.select_related("created_by", "removed_by"))
+
+
+# --------------------------------------------------------------------------------- Marketo panel
+
+# What the panel shows (Marketo's standard activity type names; ids differ per instance).
+PANEL_ACTIVITY_TYPES = (
+    "Send Email", "Email Delivered", "Email Bounced", "Open Email", "Click Email",
+    "Unsubscribe Email", "Visit Webpage", "Fill Out Form", "Click Link", "Interesting Moment",
+)
+# Newest activity matters most, but Marketo pages oldest first from a date: if a long window
+# holds more than the page budget, the short one is read instead.
+PANEL_WINDOWS = (timedelta(days=180), timedelta(days=14))
+PANEL_PAGES_PER_WINDOW = 2
+PANEL_BATCH_SIZE = 300
+PANEL_SHOWN = 200
+# Per Marketo call, one attempt: a page view must not wait out retries.
+PANEL_TIMEOUT_SECONDS = 4.0
+# Past this, no further pages are read and the panel says it is incomplete.
+PANEL_BUDGET_SECONDS = 10.0
+PANEL_CACHE_SECONDS = 60
+ACTIVITY_TYPES_CACHE_SECONDS = 3600
+# Attributes worth a line under the activity, in order of preference.
+DETAIL_ATTRIBUTES = ("Description", "Link", "Webpage URL", "Details", "Referrer URL")
+
+
+@dataclass(frozen=True)
+class MarketoActivity:
+    marketo_id: int
+    occurred_at: datetime
+    type_name: str
+    summary: str           # the primary attribute: mailing, web page, form, link
+    detail: str            # one telling attribute, e.g. the clicked link
+    attributes: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MarketoPanel:
+    """The person's recent Marketo activity, newest first, or why it cannot be shown."""
+
+    OK = "ok"
+    NOT_CONNECTED = "not_connected"
+    SLOW = "slow"
+    UNAVAILABLE = "unavailable"
+
+    status: str
+    message: str = ""
+    activities: list[MarketoActivity] = field(default_factory=list)
+    since: datetime | None = None
+    truncated: bool = False
+    fetched_at: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == self.OK
+
+    @property
+    def days(self) -> list[tuple[date, list[MarketoActivity]]]:
+        """Activities grouped by (local) day, newest day first."""
+        return [(day, list(items)) for day, items in groupby(
+            self.activities, key=lambda a: timezone.localdate(a.occurred_at))]
+
+
+def person_marketo_activities(person: Person) -> MarketoPanel:
+    """The person's Marketo activity, fetched live (``pagingtoken.json`` then ``activities.json
+    ?leadIds=``) and cached for a minute. Never raises for Marketo's sake: when Marketo is slow,
+    failing or not connected the panel says so."""
+    connection = marketo_connection_get()
+    if not connection.is_configured:
+        return MarketoPanel(MarketoPanel.NOT_CONNECTED,
+                            "Marketo is not connected, so marketing activity cannot be shown.")
+    instance = hashlib.sha256(connection.base_url.encode()).hexdigest()[:12]
+    cache_key = f"people:marketo-activities:{instance}:{person.marketo_id}"
+    panel = cache.get(cache_key)
+    if panel is not None:
+        return panel
+
+    client = _panel_client(connection.base_url, connection.client_id, connection.client_secret,
+                           PANEL_TIMEOUT_SECONDS, settings.MARKETO_CALLS_PER_WINDOW,
+                           settings.MARKETO_WINDOW_SECONDS, settings.MARKETO_MAX_IN_FLIGHT)
+    started = time.monotonic()
+    try:
+        type_names = _activity_type_names(client, instance)
+        activities, since, truncated = _recent_activities(client, person.marketo_id, type_names,
+                                                          deadline=started + PANEL_BUDGET_SECONDS)
+    except MarketoError as error:
+        log.warning("Marketo activity panel for lead %s failed: %s", person.marketo_id, error)
+        timed_out = error.status is None and error.code is None and (
+            time.monotonic() - started >= PANEL_TIMEOUT_SECONDS)
+        if timed_out:
+            return MarketoPanel(MarketoPanel.SLOW, "Marketo is taking too long to answer, so "
+                                "marketing activity cannot be shown right now.")
+        return MarketoPanel(MarketoPanel.UNAVAILABLE, "Marketo is not available right now, so "
+                            "marketing activity cannot be shown.")
+    panel = MarketoPanel(MarketoPanel.OK, activities=activities[:PANEL_SHOWN], since=since,
+                         truncated=truncated or len(activities) > PANEL_SHOWN,
+                         fetched_at=timezone.now())
+    cache.set(cache_key, panel, PANEL_CACHE_SECONDS)
+    return panel
+
+
+@lru_cache(maxsize=4)
+def _panel_client(base_url: str, client_id: str, client_secret: str, timeout: float,
+                  calls_per_window: int, window_seconds: float, max_in_flight: int
+                  ) -> MarketoClient:
+    # One client per process and connection, so its access token is reused between page views.
+    return MarketoClient(base_url, client_id, client_secret, timeout=timeout, max_attempts=1,
+                         calls_per_window=calls_per_window, window_seconds=window_seconds,
+                         max_in_flight=max_in_flight)
+
+
+def _activity_type_names(client: MarketoClient, instance: str) -> dict[int, str]:
+    """The panel's activity type ids on this instance, by id (looked up by name, cached)."""
+    cache_key = f"people:marketo-activity-types:{instance}"
+    names = cache.get(cache_key)
+    if names is None:
+        wanted = set(PANEL_ACTIVITY_TYPES)
+        names = {int(item["id"]): item["name"] for item in client.activity_types()
+                 if item.get("name") in wanted and item.get("id") is not None}
+        cache.set(cache_key, names, ACTIVITY_TYPES_CACHE_SECONDS)
+    return names
+
+
+def _recent_activities(client: MarketoClient, lead_id: int, type_names: dict[int, str], *,
+                       deadline: float) -> tuple[list[MarketoActivity], datetime, bool]:
+    """The activities of the longest window whose pages fit the budget, newest first; also the
+    window's start and whether Marketo holds activity that is not shown (older, or unread)."""
+    if not type_names:
+        return [], timezone.now() - PANEL_WINDOWS[0], False
+    type_ids = sorted(type_names)
+    for window in PANEL_WINDOWS:
+        since = timezone.now() - window
+        items, complete = _activity_pages(client, lead_id, type_ids, since, deadline)
+        if complete or window == PANEL_WINDOWS[-1] or time.monotonic() > deadline:
+            break
+    activities = [_activity(item, type_names) for item in items]
+    activities = [a for a in activities if a is not None]
+    activities.sort(key=lambda a: (a.occurred_at, a.marketo_id), reverse=True)
+    return activities, since, not complete or window != PANEL_WINDOWS[0]
+
+
+def _activity_pages(client: MarketoClient, lead_id: int, type_ids: list[int], since: datetime,
+                    deadline: float) -> tuple[list[dict], bool]:
+    """Up to the page budget of the lead's activities since ``since`` (oldest first), and
+    whether that was all of them."""
+    token = client.paging_token(since)
+    items: list[dict] = []
+    for _ in range(PANEL_PAGES_PER_WINDOW):
+        page = client.activities(token, type_ids, lead_ids=[lead_id],
+                                 batch_size=PANEL_BATCH_SIZE)
+        items += page.results
+        token = page.next_page_token
+        if not page.more_result:
+            return items, True
+        if time.monotonic() > deadline:
+            break
+    return items, False
+
+
+def _activity(item: dict, type_names: dict[int, str]) -> MarketoActivity | None:
+    try:
+        occurred_at = datetime.fromisoformat(str(item["activityDate"]))
+        type_id = int(item["activityTypeId"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if occurred_at.tzinfo is None:
+        occurred_at = occurred_at.replace(tzinfo=UTC)
+    attributes = [a for a in item.get("attributes") or []
+                  if isinstance(a, dict) and a.get("name")]
+    values = {str(a["name"]): "" if a.get("value") is None else str(a["value"])
+              for a in attributes}
+    detail = next((values[name] for name in DETAIL_ATTRIBUTES if values.get(name)), "")
+    summary = str(item.get("primaryAttributeValue") or "")
+    if not summary and detail:
+        summary, detail = detail, ""
+    return MarketoActivity(
+        marketo_id=int(item.get("id") or 0), occurred_at=occurred_at,
+        type_name=type_names.get(type_id, f"Activity type {type_id}"), summary=summary,
+        detail=detail, attributes=[{"name": str(a["name"]), "value": values[str(a["name"])]}
+                                   for a in attributes])

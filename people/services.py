@@ -1,0 +1,224 @@
+"""Writes to people. Only the Marketo sync calls these: people are read-only everywhere else."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .models import Person
+
+# The fixed mapping of SPEC section 2: app field -> Marketo REST field.
+MARKETO_FIELDS = {
+    "first_name": "firstName",
+    "last_name": "lastName",
+    "sfdc_contact_id": "sfdcContactId",
+    "sfdc_lead_id": "sfdcLeadId",
+    "sfdc_account_id": "sfdcAccountId",
+    "sfdc_opportunity_id": "sfdcOpptyId",
+    "company": "company",
+    "title": "title",
+    "email": "email",
+    "phone": "phone",
+    "linkedin_url": "linkedInProfileURL",
+    "source": "leadSource",
+    "sfdc_owner_id": "sfdcLeadOwnerId",
+    "owner_email": "leadOwnerEmailAddress",
+    "owner_first_name": "leadOwnerFirstName",
+    "owner_last_name": "leadOwnerLastName",
+}
+# Every Marketo field the sync reads: the mapping plus the key and timestamps.
+SYNCED_MARKETO_FIELDS = ["id", *MARKETO_FIELDS.values(), "createdAt", "updatedAt"]
+
+_TEXT_FIELDS = [(name, marketo_name, Person._meta.get_field(name).max_length)
+                for name, marketo_name in MARKETO_FIELDS.items()]
+# Columns written by a sync, in the order rows are built.
+_COLUMNS = ["marketo_id", *MARKETO_FIELDS, "marketo_created_at", "marketo_updated_at",
+            "in_workspace", "removed_reason", "synced_at", "seen_in_run"]
+_OWNER = _COLUMNS.index("sfdc_owner_id")
+_OWNER_EMAIL = _COLUMNS.index("owner_email")
+_IN_WORKSPACE = _COLUMNS.index("in_workspace")
+
+
+@dataclass
+class ApplyResult:
+    """What applying a batch of Marketo leads did."""
+
+    written: int = 0          # people upserted into the workspace
+    left: int = 0             # known people whose owner was cleared (kept, out of the workspace)
+    ignored: int = 0          # leads without an owner that were never in the workspace
+    skipped: list[tuple[object, str]] = field(default_factory=list)  # (marketo id, reason)
+
+
+class BadLead(ValueError):
+    """A lead record that cannot be stored at all (e.g. no usable id)."""
+
+
+def _text(value, limit: int) -> str:
+    # Bulk extract files spell a missing value "null" (and so cannot tell it from the word).
+    if value is None or value == "null":
+        return ""
+    return str(value).replace("\x00", "").strip()[:limit]
+
+
+def _moment(value) -> datetime | None:
+    """Marketo's ISO 8601 timestamps; anything unreadable is stored as unknown."""
+    if not value:
+        return None
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(
+            str(value).strip())
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def lead_row(lead: dict, *, now: datetime, run_id: int | None) -> tuple:
+    """One Marketo lead (REST JSON or a bulk CSV row) as a row of ``_COLUMNS``.
+
+    Marketo data is untrusted: values are trimmed to the column sizes, NUL bytes dropped, odd
+    dates stored as unknown. Only a missing or non-numeric id makes the record unusable.
+    """
+    try:
+        marketo_id = int(str(lead.get("id", "")).strip())
+    except ValueError:
+        raise BadLead(f"lead id {lead.get('id')!r} is not a number") from None
+    if marketo_id <= 0:
+        raise BadLead(f"lead id {marketo_id} is not positive")
+    texts = [_text(lead.get(marketo_name), limit) for _, marketo_name, limit in _TEXT_FIELDS]
+    texts[_OWNER_EMAIL - 1] = texts[_OWNER_EMAIL - 1].lower()
+    qualifies = bool(texts[_OWNER - 1])
+    return (marketo_id, *texts, _moment(lead.get("createdAt")), _moment(lead.get("updatedAt")),
+            qualifies, "" if qualifies else Person.RemovedReason.OWNER_CLEARED, now, run_id)
+
+
+def person_apply_leads(leads: Iterable[dict], *, run_id: int | None = None) -> ApplyResult:
+    """Upsert a batch of Marketo leads: qualifying ones join (or stay in) the workspace; a
+    known person whose owner was cleared leaves it; unknown leads without an owner are ignored.
+
+    One bad record never fails the batch: it is skipped and reported with its reason. Only the
+    initial sync passes ``run_id``, stamping the people it saw.
+    """
+    now = timezone.now()
+    result = ApplyResult()
+    rows: dict[int, tuple] = {}
+    for lead in leads:
+        try:
+            row = lead_row(lead, now=now, run_id=run_id)
+        except BadLead as error:
+            result.skipped.append((lead.get("id"), str(error)))
+            continue
+        rows[row[0]] = row  # the last version of a lead in a batch wins
+    owned = [row for row in rows.values() if row[_IN_WORKSPACE]]
+    unowned = [row for row in rows.values() if not row[_IN_WORKSPACE]]
+    columns = _COLUMNS if run_id else _COLUMNS[:-1]
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            result.left = _upsert_postgres(owned, unowned, columns)
+        else:
+            result.left = _upsert_orm(owned, unowned, columns)
+    result.written = len(owned)
+    result.ignored = len(unowned) - result.left
+    return result
+
+
+def _upsert_postgres(owned: list[tuple], unowned: list[tuple], columns: list[str]) -> int:
+    """COPY the batch into a temporary table, then one upsert for people with an owner and one
+    update for known people who lost theirs (unknown unowned leads are never stored).
+    Returns how many people left the workspace."""
+    if not owned and not unowned:
+        return 0
+    width = len(columns)
+    names = ", ".join(columns)
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in columns[1:])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS person_incoming AS "
+            f"SELECT {', '.join(_COLUMNS)} FROM people_person WITH NO DATA")
+        with cursor.cursor.copy(f"COPY person_incoming ({names}) FROM STDIN") as copy:
+            for row in owned + unowned:
+                copy.write_row(row[:width])
+        cursor.execute(
+            f"INSERT INTO people_person ({names}) SELECT {names} FROM person_incoming "
+            f"WHERE in_workspace ON CONFLICT (marketo_id) DO UPDATE SET {updates}")
+        left = 0
+        if unowned:
+            sets = ", ".join(f"{name} = incoming.{name}" for name in columns[1:])
+            cursor.execute(
+                f"UPDATE people_person SET {sets} FROM person_incoming AS incoming "
+                "WHERE incoming.marketo_id = people_person.marketo_id "
+                "AND NOT incoming.in_workspace")
+            left = cursor.rowcount
+        # DELETE, not TRUNCATE: on a small temporary table it needs no exclusive lock or new file.
+        cursor.execute("DELETE FROM person_incoming")
+    return left
+
+
+def _upsert_orm(owned: list[tuple], unowned: list[tuple], columns: list[str]) -> int:
+    """The same upsert through the ORM, for SQLite."""
+    unowned_ids = [row[0] for row in unowned]
+    known = set(Person.objects.filter(marketo_id__in=unowned_ids)
+                .values_list("marketo_id", flat=True)) if unowned_ids else set()
+    people = [Person(**dict(zip(columns, row, strict=False)))
+              for row in owned + [row for row in unowned if row[0] in known]]
+    if people:
+        Person.objects.bulk_create(people, batch_size=500, update_conflicts=True,
+                                   unique_fields=["marketo_id"], update_fields=columns[1:])
+    return len(known)
+
+
+def person_remove_deleted(marketo_ids: Iterable[int]) -> int:
+    """People whose leads were deleted in Marketo leave the workspace; returns how many."""
+    return Person.objects.filter(marketo_id__in=list(marketo_ids), in_workspace=True).update(
+        in_workspace=False, removed_reason=Person.RemovedReason.DELETED,
+        synced_at=timezone.now())
+
+
+def person_remove_unseen(run_id: int, started_at: datetime) -> int:
+    """After a complete initial sync: people it did not see are no longer in Marketo.
+
+    People the incremental sync wrote since the run started are left alone: they may be leads
+    created after their window was exported.
+    """
+    return (Person.objects.filter(in_workspace=True, synced_at__lt=started_at)
+            .exclude(seen_in_run=run_id)
+            .update(in_workspace=False, removed_reason=Person.RemovedReason.DELETED,
+                    synced_at=timezone.now()))
+
+
+# Below this many rows a bulk load drops the secondary indexes and rebuilds them at the end:
+# building an index once is far cheaper than updating it per row, and nobody is browsing an
+# empty workspace. A workspace that is already full keeps its indexes while it resyncs.
+BULK_LOAD_MAX_EXISTING_ROWS = 1000
+
+
+def person_bulk_load_begin() -> list[str]:
+    """Before loading an (almost) empty table: drop its secondary indexes (PostgreSQL).
+
+    Returns the statements that recreate them, for ``person_bulk_load_end``; empty when
+    nothing was dropped. The unique Marketo id index stays: upserts rely on it.
+    """
+    if connection.vendor != "postgresql" or Person.objects.count() > BULK_LOAD_MAX_EXISTING_ROWS:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes "
+                       "WHERE tablename = 'people_person' AND indexdef NOT LIKE 'CREATE UNIQUE%%'")
+        indexes = cursor.fetchall()
+        for name, _ in indexes:
+            cursor.execute(f'DROP INDEX IF EXISTS "{name}"')
+    return [definition.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
+            for _, definition in indexes]
+
+
+def person_bulk_load_end(index_definitions: list[str]) -> None:
+    """Rebuild the indexes dropped by ``person_bulk_load_begin`` and refresh statistics."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET maintenance_work_mem = '256MB'")
+        for definition in index_definitions:
+            cursor.execute(definition)
+        cursor.execute("ANALYZE people_person")

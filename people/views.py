@@ -1,0 +1,77 @@
+"""People pages: the list (search, filters, sorting, keyset pages) and the person page with its
+lazily loaded Marketo panel. Read-only: there is nothing to create, edit or delete here.
+
+htmx requests for the list get only the results; every link and the form also work as plain
+HTML, so the pages work without JavaScript.
+"""
+
+from django.shortcuts import get_object_or_404, render
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET
+
+from . import selectors
+from .filters import OWNER_ALL, PersonSearchForm, sort_columns
+from .models import Person
+from .selectors import InvalidCursor
+
+
+def _wants_fragment(request) -> bool:
+    # A history restore (back button after htmx cleared its cache) needs the whole page.
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+@require_GET
+def person_list(request):
+    """The people list: a seller's own people by default, everyone's on request."""
+    form = PersonSearchForm(request.GET, user=request.user)
+    sort = form.selected_sort
+    people = selectors.person_list(form.criteria())
+    invalid_link = False
+    try:
+        page = selectors.person_page(people, sort=sort, cursor=request.GET.get("cursor"))
+    except InvalidCursor:
+        # An old or hand-edited link: show the first page and say so.
+        invalid_link = True
+        page = selectors.person_page(people, sort=sort)
+    context = {
+        "form": form,
+        "page": page,
+        "count": selectors.person_count(people) if page.people else None,
+        "columns": sort_columns(sort),
+        "owner": form.selected_owner,
+        "owner_all": OWNER_ALL,
+        "filtered": form.filtered,
+        "invalid_link": invalid_link,
+        # Only an empty page needs to know whether anybody is in the workspace at all.
+        "workspace_empty": not page.people and not Person.workspace.exists(),
+    }
+    template = "people/partials/results.html" if _wants_fragment(request) else "people/list.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@require_GET
+def person_detail(request, pk: int):
+    """One person: the thirteen Marketo fields, the owner, Salesforce links, the Marketo panel
+    (loaded separately) and the history sections."""
+    person = get_object_or_404(selectors.person_queryset(), pk=pk)
+    return render(request, "people/detail.html", {
+        "person": person,
+        "salesforce_records": selectors.person_salesforce_records(person),
+        "unsubscribes": selectors.person_unsubscribe_history(person),
+        "own": person.owner_email and person.owner_email == request.user.email.lower(),
+    })
+
+
+@require_GET
+def person_marketo_panel(request, pk: int):
+    """The Marketo activity panel, read live. Always answers 200: when Marketo is slow or down
+    the panel itself says so, and the rest of the person page is unaffected."""
+    person = get_object_or_404(Person.workspace, pk=pk)
+    context = {"person": person, "panel": selectors.person_marketo_activities(person)}
+    template = ("people/partials/marketo_panel.html" if _wants_fragment(request)
+                else "people/marketo_activity.html")
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response

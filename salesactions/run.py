@@ -1,0 +1,65 @@
+"""``make run``: the whole app on one machine — web, Celery worker, beat and the sandboxes.
+
+Marketo and Salesforce point at the local sandboxes unless real connection settings are given
+(environment or ``.env``). Ctrl-C stops every process (honcho forwards the signal).
+"""
+
+import os
+import sys
+
+from honcho.manager import Manager
+
+SANDBOX_MARKETO_PORT = 8010
+SANDBOX_SALESFORCE_PORT = 8020
+SANDBOX_ENV = {
+    "MARKETO_BASE_URL": f"http://127.0.0.1:{SANDBOX_MARKETO_PORT}",
+    "MARKETO_CLIENT_ID": "sandbox-marketo-client",
+    "MARKETO_CLIENT_SECRET": "sandbox-marketo-secret",
+    "SALESFORCE_URL": f"http://127.0.0.1:{SANDBOX_SALESFORCE_PORT}",
+    "SALESFORCE_CLIENT_ID": "sandbox-salesforce-client",
+    "SALESFORCE_CLIENT_SECRET": "sandbox-salesforce-secret",
+}
+
+
+def main() -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesactions.settings")
+    import django
+    from django.conf import settings
+    from django.core.management import call_command
+
+    django.setup()
+    env = dict(os.environ)
+    use_marketo_sandbox = not settings.MARKETO_BASE_URL
+    use_salesforce_sandbox = not settings.SALESFORCE_URL
+    for key, value in SANDBOX_ENV.items():
+        if (key.startswith("MARKETO") and use_marketo_sandbox) or (
+                key.startswith("SALESFORCE") and use_salesforce_sandbox):
+            env[key] = value
+            os.environ[key] = value
+
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("demo_users")
+
+    python = sys.executable
+    port = env.get("PORT", "8000")
+    manager = Manager()
+    if use_marketo_sandbox or use_salesforce_sandbox:
+        manager.add_process("sandbox", f"{python} -m sandbox --marketo-port {SANDBOX_MARKETO_PORT}"
+                                       f" --salesforce-port {SANDBOX_SALESFORCE_PORT}", env=env)
+    manager.add_process("web", f"{python} manage.py runserver 127.0.0.1:{port}", env=env)
+    manager.add_process("worker", f"{python} -m celery -A salesactions worker --loglevel INFO"
+                                  " --concurrency 2", env=env)
+    manager.add_process("beat", f"{python} -m celery -A salesactions beat --loglevel INFO"
+                                f" --schedule {settings.VAR_DIR / 'celerybeat-schedule'}", env=env)
+    print(f"\n  Sales Actions: http://127.0.0.1:{port}/")
+    if use_marketo_sandbox:
+        print(f"  Marketo sandbox:    {SANDBOX_ENV['MARKETO_BASE_URL']}")
+    if use_salesforce_sandbox:
+        print(f"  Salesforce sandbox: {SANDBOX_ENV['SALESFORCE_URL']}")
+    print("  Ctrl-C stops everything.\n")
+    manager.loop()
+    return manager.returncode or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from syncing import views as syncing_views
+from syncing.api import SyncRunListApi, SyncSettingsApi
+
+from . import views
+
+api_v1 = [
+    path("sync/settings/", SyncSettingsApi.as_view(), name="sync-settings"),
+    path("sync/runs/", SyncRunListApi.as_view(), name="sync-runs"),
+    path("", include("people.api_urls")),
+]
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="people:list"), name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", views.healthz, name="healthz"),
+    path("people/", include("people.urls")),
+    path("tasks/", include("activities.urls")),
+    path("settings/", include("syncing.urls")),
+    path("diagnostics/", syncing_views.diagnostics, name="diagnostics"),
+    path("api/v1/", include((api_v1, "api"))),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]

@@ -1,0 +1,75 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import IsAdmin
+
+from .models import SyncRun, SyncSettings
+from .people_sync import people_initial_sync_start
+from .selectors import sync_settings_get
+from .services import sync_settings_update
+
+
+class SyncSettingsApi(APIView):
+    """The sync switches (admins only)."""
+
+    permission_classes = [IsAdmin]
+
+    class SyncSettingsSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = SyncSettings
+            exclude = ["id"]
+            read_only_fields = ["updated_at"]
+
+    @extend_schema(responses=SyncSettingsSerializer)
+    def get(self, request):
+        return Response(self.SyncSettingsSerializer(sync_settings_get()).data)
+
+    @extend_schema(request=SyncSettingsSerializer, responses=SyncSettingsSerializer)
+    def patch(self, request):
+        return self._update(request, partial=True)
+
+    @extend_schema(request=SyncSettingsSerializer, responses=SyncSettingsSerializer)
+    def put(self, request):
+        return self._update(request, partial=False)
+
+    def _update(self, request, *, partial: bool):
+        serializer = self.SyncSettingsSerializer(sync_settings_get(), data=request.data,
+                                                 partial=partial)
+        serializer.is_valid(raise_exception=True)
+        updated = sync_settings_update(sync_settings_get(), **serializer.validated_data)
+        return Response(self.SyncSettingsSerializer(updated).data)
+
+
+class SyncRunSerializer(serializers.ModelSerializer):
+    progress_percent = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = SyncRun
+        fields = ["id", "kind", "status", "method", "created_at", "started_at", "finished_at",
+                  "heartbeat_at", "leads_read", "people_written", "people_left",
+                  "people_removed", "records_skipped", "skipped_examples", "windows_total",
+                  "windows_done", "progress_percent", "api_calls", "error"]
+
+
+class SyncRunListApi(ListAPIView):
+    """Sync history, newest first. ``POST {"kind": "initial"}`` starts the initial people sync,
+    or resumes the unfinished one (admins only)."""
+
+    permission_classes = [IsAdmin]
+    serializer_class = SyncRunSerializer
+    queryset = SyncRun.objects.all()
+    filterset_fields = ["kind", "status"]
+
+    class StartSerializer(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=[SyncRun.Kind.INITIAL],
+                                       help_text='Only "initial" can be started by hand.')
+
+    @extend_schema(request=StartSerializer, responses={202: SyncRunSerializer})
+    def post(self, request):
+        start = self.StartSerializer(data=request.data)
+        start.is_valid(raise_exception=True)
+        run = people_initial_sync_start(request.user)
+        return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,67 @@
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from syncing.people_sync import (
+    PeopleSyncError,
+    initial_run_execute,
+    initial_run_start,
+    initial_run_unfinished,
+    people_incremental_pass,
+    people_stream,
+)
+from syncing.selectors import sync_settings_get
+from syncing.transport import TransportError
+
+
+class Command(BaseCommand):
+    help = ("One pass of every enabled sync, in the foreground; with --full, the initial "
+            "people sync (resumed where it stopped, if an earlier run did not finish).")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--full", action="store_true",
+                            help="run (or resume) the initial people sync with a progress bar")
+
+    def handle(self, *args, full=False, **options):
+        try:
+            if full:
+                self.initial_sync()
+            else:
+                self.one_pass()
+        except (TransportError, PeopleSyncError) as error:
+            raise CommandError(f"sync failed: {error}") from error
+
+    def initial_sync(self):
+        run, created = initial_run_start()
+        self.stdout.write(f"{'Starting' if created else 'Resuming'} initial people sync "
+                          f"(run {run.pk})")
+        with tqdm(unit=" window", dynamic_ncols=True, file=self.stderr._out) as bar:
+            def on_progress(run):
+                bar.total = run.windows_total or None
+                bar.n = run.windows_done
+                bar.set_postfix(people=run.people_written, leads=run.leads_read,
+                                calls=run.api_calls, refresh=False)
+                bar.refresh()
+
+            initial_run_execute(run, on_progress=on_progress)
+        if run.status != run.Status.SUCCEEDED:
+            raise CommandError(f"sync failed: initial run {run.pk} is held by another live "
+                               f"process (last heartbeat {run.heartbeat_at:%H:%M:%S})")
+        self.stdout.write(self.style.SUCCESS(
+            f"Initial sync done: {run.people_written} people from {run.leads_read} leads, "
+            f"{run.people_removed} removed, {run.records_skipped} skipped, "
+            f"{run.api_calls} Marketo calls ({run.get_method_display()})"))
+
+    def one_pass(self):
+        if not sync_settings_get().people_sync_enabled:
+            self.stdout.write("people: paused (switched off on the settings page)")
+        elif initial_run_unfinished() or not people_stream().cursor:
+            self.stdout.write("people: waiting for the initial sync (run `sync --full`)")
+        else:
+            run = people_incremental_pass()
+            if run is None:
+                self.stdout.write("people: another pass is running; skipped")
+            else:
+                self.stdout.write(
+                    f"people: {run.people_written} written, {run.people_left} left, "
+                    f"{run.people_removed} removed, {run.records_skipped} skipped, "
+                    f"{run.api_calls} Marketo calls")

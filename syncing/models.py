@@ -1,0 +1,334 @@
+"""Connections to Marketo and Salesforce and every sync switch (one row each, pk=1)."""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from .fields import EncryptedTextField
+from .validators import (
+    validate_api_version,
+    validate_salesforce_field_name,
+    validate_task_subject_template,
+)
+
+
+class SingletonModel(models.Model):
+    """A settings row: there is exactly one, created from the environment on first use."""
+
+    SINGLETON_PK = 1
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return str(self._meta.verbose_name).capitalize()
+
+    def save(self, *args, **kwargs):
+        self.pk = self.SINGLETON_PK
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def environment_defaults(cls) -> dict:
+        return {}
+
+    @classmethod
+    def load(cls):
+        """The saved row, or (unsaved) the defaults from the environment."""
+        try:
+            return cls.objects.get(pk=cls.SINGLETON_PK)
+        except cls.DoesNotExist:
+            return cls(pk=cls.SINGLETON_PK, **cls.environment_defaults())
+
+
+class ConnectionCheck(models.Model):
+    """The outcome of the last "Test connection", shown on the settings page."""
+
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_check_ok = models.BooleanField(null=True)
+    last_check_message = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class MarketoConnection(SingletonModel, ConnectionCheck):
+    base_url = models.URLField("REST base URL", blank=True,
+                               help_text="e.g. https://123-ABC-456.mktorest.com")
+    client_id = models.CharField("Client ID", max_length=200, blank=True)
+    client_secret = EncryptedTextField("Client secret", blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    @classmethod
+    def environment_defaults(cls) -> dict:
+        return {"base_url": settings.MARKETO_BASE_URL, "client_id": settings.MARKETO_CLIENT_ID,
+                "client_secret": settings.MARKETO_CLIENT_SECRET}
+
+    @property
+    def is_configured(self) -> bool:
+        return bool(self.base_url and self.client_id and self.client_secret)
+
+
+class SalesforceConnection(SingletonModel, ConnectionCheck):
+    url = models.URLField("My Domain URL", blank=True,
+                          help_text="e.g. https://yourcompany.my.salesforce.com")
+    client_id = models.CharField("Consumer key", max_length=300, blank=True)
+    client_secret = EncryptedTextField("Consumer secret", blank=True)
+    api_version = models.CharField("API version", max_length=10, default="62.0",
+                                   validators=[validate_api_version])
+    updated_at = models.DateTimeField(auto_now=True)
+
+    @classmethod
+    def environment_defaults(cls) -> dict:
+        return {"url": settings.SALESFORCE_URL, "client_id": settings.SALESFORCE_CLIENT_ID,
+                "client_secret": settings.SALESFORCE_CLIENT_SECRET,
+                "api_version": settings.SALESFORCE_API_VERSION}
+
+    @property
+    def is_configured(self) -> bool:
+        return bool(self.url and self.client_id and self.client_secret)
+
+
+DEFAULT_TASK_SUBJECT_TEMPLATE = "{{activity_type}}: {{activity_subject}}"
+
+
+class SyncSettings(SingletonModel):
+    """Every switch an admin has over the syncs (SPEC sections 2-7)."""
+
+    class UnsubscribeSchedule(models.TextChoices):
+        HOURLY = "hourly", "Every hour"
+        EVERY_6_HOURS = "6h", "Every 6 hours"
+        NIGHTLY = "nightly", "Nightly (02:00)"
+
+    # People (Marketo -> app)
+    people_sync_enabled = models.BooleanField(
+        "Sync people from Marketo", default=True)
+    people_sync_interval_seconds = models.PositiveIntegerField(
+        "People sync interval (seconds)", default=60, validators=[MinValueValidator(10)],
+        help_text="How often lead changes are read from Marketo.")
+
+    # Sales activities -> Marketo
+    log_activities_to_marketo = models.BooleanField(
+        "Log sales activities to Marketo", default=True)
+
+    # Emails and calls -> Salesforce Tasks
+    log_emails_to_salesforce = models.BooleanField("Log emails to Salesforce", default=True)
+    log_calls_to_salesforce = models.BooleanField("Log calls to Salesforce", default=True)
+    log_reminder_tasks_to_salesforce = models.BooleanField(
+        "Log reminder tasks to Salesforce", default=True)
+    task_subject_template = models.CharField(
+        "Salesforce Task subject template", max_length=255,
+        default=DEFAULT_TASK_SUBJECT_TEMPLATE, validators=[validate_task_subject_template],
+        help_text="Placeholders: {{activity_type}}, {{activity_subject}}, {{call_outcome}}, "
+                  "{{call_reason}}, {{sales_campaign_name}}.")
+    salesforce_daily_api_share_percent = models.PositiveSmallIntegerField(
+        "Share of Salesforce daily API calls the app may use (%)", default=50,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Deliveries pause before the org's daily API usage passes this share.")
+
+    # Reminder tasks <-> Salesforce
+    reminder_task_sync_enabled = models.BooleanField(
+        "Two-way reminder task sync with Salesforce", default=False)
+
+    # Unsubscribes <-> Salesforce, checked against Marketo
+    unsubscribe_sync_enabled = models.BooleanField(
+        "Periodic two-way unsubscribe sync with Salesforce", default=False)
+    unsubscribe_sync_schedule = models.CharField(
+        "Unsubscribe sync schedule", max_length=10, choices=UnsubscribeSchedule.choices,
+        default=UnsubscribeSchedule.NIGHTLY)
+    unsubscribe_custom_optout_field = models.CharField(
+        "Custom opt-out field (API name)", max_length=80, blank=True,
+        validators=[validate_salesforce_field_name],
+        help_text="Optional second Salesforce checkbox on Lead and Contact, e.g. Sales_Opt_Out__c.")
+    marketo_unsubscribe_check = models.BooleanField(
+        "Check Marketo for unsubscribes before sending", default=True)
+
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "sync settings"
+
+
+class SyncStream(models.Model):
+    """The explicit, visible state of one synced stream; code resumes from it.
+
+    ``cursor`` holds the stream's paging tokens and only moves forward in the same transaction
+    as the changes it covers, so a crash re-reads rather than loses. ``lease_until`` is a claim:
+    one pass at a time across every worker and the ``sync`` command.
+    """
+
+    class Name(models.TextChoices):
+        PEOPLE = "people", "People from Marketo"
+        SALESFORCE_DELIVERIES = "salesforce_deliveries", "Deliveries to Salesforce"
+        MARKETO_DELIVERIES = "marketo_deliveries", "Deliveries to Marketo"
+
+    class Status(models.TextChoices):
+        NEVER_RUN = "never_run", "Never run"
+        RUNNING = "running", "Running"
+        HEALTHY = "healthy", "Healthy"
+        FAILING = "failing", "Failing"
+
+    name = models.CharField(max_length=30, choices=Name.choices, unique=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEVER_RUN)
+    cursor = models.JSONField(default=dict, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    # Everything Marketo changed up to this moment has been applied.
+    caught_up_to = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # Deliveries: nothing is sent before this moment (API limit reached); last_error says why.
+    paused_until = models.DateTimeField(null=True, blank=True)
+    # What a stream learnt about the remote system and keeps (Task fields the org has,
+    # Marketo custom activity type ids), with the connection it was learnt from.
+    state = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return self.get_name_display()
+
+
+class SyncRun(models.Model):
+    """One run of a sync: the initial people sync (resumable) or one incremental pass."""
+
+    class Kind(models.TextChoices):
+        INITIAL = "initial", "Initial people sync"
+        INCREMENTAL = "incremental", "Incremental people sync"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed (resumable)"
+
+    class Method(models.TextChoices):
+        BULK = "bulk", "Bulk lead extract"
+        LEADS = "leads", "leads.json by id ranges"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    method = models.CharField(max_length=10, choices=Method.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+
+    leads_read = models.PositiveIntegerField(default=0)
+    people_written = models.PositiveIntegerField(default=0)
+    people_left = models.PositiveIntegerField(default=0)
+    people_removed = models.PositiveIntegerField(default=0)
+    records_skipped = models.PositiveIntegerField(default=0)
+    skipped_examples = models.JSONField(default=list, blank=True)
+    windows_total = models.PositiveIntegerField(default=0)
+    windows_done = models.PositiveIntegerField(default=0)
+    api_calls = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    # Where an interrupted initial sync picks up: its windows, export jobs and byte offsets.
+    state = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["kind", "status"], name="syncrun_kind_status")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status == self.Status.SUCCEEDED
+
+    @property
+    def progress_percent(self) -> int | None:
+        if not self.windows_total:
+            return None
+        return min(100, round(100 * self.windows_done / self.windows_total))
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if not self.started_at:
+            return None
+        end = self.finished_at or self.heartbeat_at or self.started_at
+        return (end - self.started_at).total_seconds()
+
+
+class Delivery(models.Model):
+    """One activity on its way to one remote system: the outbox row (saleor's EventDelivery).
+
+    Created in the transaction that saves the activity, so nothing is lost when Redis, a
+    worker or the remote system is down. A worker claims a batch (``claimed_until``,
+    ``claim_token``); a claim that expires (a killed worker) is taken over by the next one.
+    ``outcome_unknown`` is set, and committed, before a batch is sent and cleared once the
+    answer is recorded: a delivery found with it set may have been applied remotely, so it is
+    reconciled against the remote system before it is sent again.
+    """
+
+    class Target(models.TextChoices):
+        SALESFORCE = "salesforce", "Salesforce"
+        MARKETO = "marketo", "Marketo"
+
+    class ActivityType(models.TextChoices):
+        CALL = "call", "Call"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        IN_PROGRESS = "in_progress", "Sending"
+        DELIVERED = "delivered", "Delivered"
+        SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed"
+
+    target = models.CharField(max_length=20, choices=Target.choices)
+    activity_type = models.CharField(max_length=20, choices=ActivityType.choices)
+    call = models.ForeignKey("activities.Call", on_delete=models.CASCADE, null=True, blank=True,
+                             related_name="deliveries")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    skip_reason = models.CharField(max_length=300, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True)
+    outcome_unknown = models.BooleanField(default=False)
+    remote_id = models.CharField(max_length=64, blank=True)
+    last_error_code = models.CharField(max_length=100, blank=True)
+    last_error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        indexes = [
+            models.Index(fields=["target", "status", "next_attempt_at"], name="delivery_due"),
+            models.Index(fields=["status", "last_error_code"], name="delivery_status_code"),
+            models.Index(fields=["target", "delivered_at"], name="delivery_delivered"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_activity_type_display()} to {self.get_target_display()} ({self.status})"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at sending a delivery, for Diagnostics (saleor's EventDeliveryAttempt)."""
+
+    class Outcome(models.TextChoices):
+        DELIVERED = "delivered", "Delivered"
+        RECONCILED = "reconciled", "Found already applied"
+        RETRY = "retry", "Failed, will retry"
+        UNKNOWN = "unknown", "No answer, will reconcile"
+        FAILED = "failed", "Failed"
+        PAUSED = "paused", "Limit reached, paused"
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    error_code = models.CharField(max_length=100, blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} at {self.started_at:%H:%M:%S}: {self.outcome}"

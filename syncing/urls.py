@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+app_name = "syncing"
+
+urlpatterns = [
+    path("", views.settings_page, name="settings"),
+    path("sync/", views.sync_settings_edit, name="sync-settings"),
+    path("people-sync/", views.people_sync_status, name="people-sync"),
+    path("people-sync/start/", views.people_sync_start, name="people-sync-start"),
+    path("<str:system>/", views.connection_update, name="connection-update"),
+    path("<str:system>/test/", views.connection_test, name="connection-test"),
+]

@@ -1,0 +1,119 @@
+"""Settings pages (admins only): connections to Marketo and Salesforce, and the sync switches."""
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.permissions import admin_required
+
+from .forms import MarketoConnectionForm, SalesforceConnectionForm, SyncSettingsForm
+from .people_sync import people_initial_sync_start
+from .selectors import (
+    marketo_connection_get,
+    people_sync_overview,
+    salesforce_connection_get,
+    sync_settings_get,
+)
+from .services import connection_check, connection_save, sync_settings_update
+
+CONNECTIONS = {
+    "marketo": (marketo_connection_get, MarketoConnectionForm, "Marketo"),
+    "salesforce": (salesforce_connection_get, SalesforceConnectionForm, "Salesforce"),
+}
+
+
+def _settings_context(**overrides) -> dict:
+    context = {
+        "marketo": marketo_connection_get(),
+        "salesforce": salesforce_connection_get(),
+    }
+    context["marketo_form"] = MarketoConnectionForm(instance=context["marketo"],
+                                                    prefix="marketo")
+    context["salesforce_form"] = SalesforceConnectionForm(instance=context["salesforce"],
+                                                          prefix="salesforce")
+    context["sync_form"] = SyncSettingsForm(instance=sync_settings_get(), prefix="sync")
+    context["people_sync"] = people_sync_overview()
+    context.update(overrides)
+    return context
+
+
+@admin_required
+@require_GET
+def settings_page(request):
+    return render(request, "syncing/settings.html", _settings_context())
+
+
+@admin_required
+@require_POST
+def connection_update(request, system: str):
+    """Save a connection, then check it at once so the card shows whether it works."""
+    get_connection, form_class, label = CONNECTIONS[system]
+    form = form_class(request.POST, instance=get_connection(), prefix=system)
+    if not form.is_valid():
+        return render(request, "syncing/settings.html",
+                      _settings_context(**{f"{system}_form": form}), status=400)
+    result = connection_save(form.instance)
+    level = messages.SUCCESS if result.ok else messages.WARNING
+    messages.add_message(request, level, f"{label} connection saved. {result.message}")
+    return redirect("syncing:settings")
+
+
+@admin_required
+@require_POST
+def connection_test(request, system: str):
+    """Check the values in the form (saved or not) without saving them; htmx swaps the result in."""
+    get_connection, form_class, label = CONNECTIONS[system]
+    form = form_class(request.POST, instance=get_connection(), prefix=system)
+    if form.is_valid():
+        result = connection_check(form.instance)
+        context = {"ok": result.ok, "message": result.message}
+    else:
+        errors = "; ".join(f"{form.fields[name].label}: {' '.join(errs)}"
+                           for name, errs in form.errors.items())
+        context = {"ok": False, "message": errors}
+    context["label"] = label
+    template = ("syncing/partials/connection_result.html" if request.htmx
+                else "syncing/connection_result_page.html")
+    return render(request, template, context)
+
+
+@admin_required
+@require_POST
+def sync_settings_edit(request):
+    form = SyncSettingsForm(request.POST, instance=sync_settings_get(), prefix="sync")
+    if not form.is_valid():
+        return render(request, "syncing/settings.html", _settings_context(sync_form=form),
+                      status=400)
+    sync_settings_update(sync_settings_get(), **form.cleaned_data)
+    messages.success(request, "Sync settings saved.")
+    return redirect("syncing:settings")
+
+
+def _people_sync_card(request):
+    return render(request, "syncing/partials/people_sync.html",
+                  {"people_sync": people_sync_overview()})
+
+
+@admin_required
+@require_GET
+def people_sync_status(request):
+    """The people sync card; htmx polls it while a run is going."""
+    return _people_sync_card(request)
+
+
+@admin_required
+@require_POST
+def people_sync_start(request):
+    """"Start sync": the initial people sync, or resume the unfinished one, in a worker."""
+    run = people_initial_sync_start(request.user)
+    if request.htmx:
+        return _people_sync_card(request)
+    messages.success(request, f"Initial people sync started (run {run.pk}).")
+    return redirect("syncing:settings")
+
+
+@admin_required
+@require_GET
+def diagnostics(request):
+    """Failed deliveries to Salesforce and Marketo, for an admin to inspect and retry."""
+    return render(request, "syncing/diagnostics.html")

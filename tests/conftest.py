@@ -1,0 +1,98 @@
+"""Shared fixtures; the sandboxes run in-process on loopback ports, reached over real HTTP."""
+
+import pytest
+
+from sandbox.control import SandboxControl
+from sandbox.server import serve_in_thread
+
+MARKETO_CLIENT_ID = "sandbox-marketo-client"
+MARKETO_CLIENT_SECRET = "sandbox-marketo-secret"
+SALESFORCE_CLIENT_ID = "sandbox-salesforce-client"
+SALESFORCE_CLIENT_SECRET = "sandbox-salesforce-secret"
+
+
+@pytest.fixture(scope="session")
+def marketo_server():
+    from sandbox.marketo import MarketoSandbox
+
+    server = serve_in_thread(MarketoSandbox(client_id=MARKETO_CLIENT_ID,
+                                            client_secret=MARKETO_CLIENT_SECRET))
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture
+def marketo_sandbox(marketo_server):
+    """A freshly reset Marketo sandbox (2,000 seed leads); ``.base_url`` is its address."""
+    control = SandboxControl(marketo_server.url)
+    control.reset()
+    return control
+
+
+@pytest.fixture(scope="session")
+def salesforce_server():
+    from sandbox.salesforce import SalesforceSandbox
+
+    server = serve_in_thread(SalesforceSandbox(client_id=SALESFORCE_CLIENT_ID,
+                                               client_secret=SALESFORCE_CLIENT_SECRET))
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture
+def salesforce_sandbox(salesforce_server):
+    """A freshly reset Salesforce sandbox; ``.base_url`` is its My Domain URL."""
+    control = SandboxControl(salesforce_server.url)
+    control.reset()
+    return control
+
+
+@pytest.fixture
+def seller(db):
+    from factories import UserFactory
+
+    return UserFactory()
+
+
+@pytest.fixture
+def admin_user(db):
+    from factories import AdminFactory
+
+    return AdminFactory()
+
+
+@pytest.fixture
+def seller_client(client, seller):
+    client.force_login(seller)
+    return client
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+class UnthrottledSandbox(SandboxControl):
+    """A sandbox whose resets keep rate limits out of the way of tests that are not about them
+    (the limits and the client's limiter have tests of their own)."""
+
+    LIMITS = {"rate_limit_calls": 100_000, "daily_quota": 10_000_000}
+
+    def reset(self, **config) -> dict:
+        return super().reset(**(self.LIMITS | config))
+
+
+@pytest.fixture
+def marketo_connected(db, marketo_server, settings):
+    """The app connected to a freshly reset Marketo sandbox, paced by no rate limit."""
+    from syncing.models import MarketoConnection
+
+    settings.MARKETO_CALLS_PER_WINDOW = 100_000
+    settings.MARKETO_MAX_IN_FLIGHT = 10
+    settings.MARKETO_BULK_POLL_MAX_SECONDS = 0.2
+    control = UnthrottledSandbox(marketo_server.url)
+    control.reset()
+    MarketoConnection(base_url=control.base_url, client_id=MARKETO_CLIENT_ID,
+                      client_secret=MARKETO_CLIENT_SECRET).save()
+    return control

@@ -1,0 +1,60 @@
+import factory
+from django.utils import timezone
+
+from accounts.models import User
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"seller{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    first_name = "Sam"
+    last_name = factory.Sequence(lambda n: f"Seller{n}")
+    role = User.Role.SELLER
+    password = factory.PostGenerationMethodCall("set_password", "correct-horse-battery")
+
+    @factory.post_generation
+    def saved(self, create, extracted, **kwargs):
+        if create:
+            self.save()
+
+
+class AdminFactory(UserFactory):
+    username = factory.Sequence(lambda n: f"admin{n}")
+    role = User.Role.ADMIN
+    is_staff = True
+
+
+class PersonFactory(factory.django.DjangoModelFactory):
+    """A person in the workspace. Tests of sync-shaped data use people.services.person_apply_leads
+    instead, which stores Marketo leads exactly as the sync does."""
+
+    class Meta:
+        model = "people.Person"
+
+    marketo_id = factory.Sequence(lambda n: 500_000 + n)
+    first_name = "Olivia"
+    last_name = factory.Sequence(lambda n: f"Person{n}")
+    email = factory.LazyAttribute(
+        lambda person: f"{person.first_name}.{person.last_name}@example.com".lower())
+    company = "Acme Corp"
+    title = "VP Sales"
+    source = "Webinar"
+    sfdc_owner_id = "005000000000001AAA"
+    owner_email = "ava.stone@example.com"
+    owner_first_name = "Ava"
+    owner_last_name = "Stone"
+    marketo_updated_at = factory.LazyFunction(timezone.now)
+    synced_at = factory.LazyFunction(timezone.now)
+
+
+class UnsubscribeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "unsubscribes.Unsubscribe"
+
+    person = factory.SubFactory(PersonFactory)
+    email = factory.LazyAttribute(lambda unsubscribe: unsubscribe.person.email)
+    source = "manual"

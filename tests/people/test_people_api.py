@@ -1,0 +1,244 @@
+"""The read-only people API (SPEC section 10): filters, cursor pages, fields, auth, throttling,
+405 on writes, and the OpenAPI description."""
+
+import pytest
+from django.core.cache import cache
+from factories import PersonFactory, UnsubscribeFactory, UserFactory
+from rest_framework.authtoken.models import Token
+from seed_expectations import qualifying_leads
+
+from people.models import Person
+from people.services import person_apply_leads
+from sandbox import seed
+
+pytestmark = pytest.mark.django_db
+
+LEADS = 200
+BEN = "ben.okafor@example.com"
+
+
+@pytest.fixture(autouse=True)
+def private_cache(settings):
+    """A cache of this module's own, empty for each test (throttles and lists use it), and a
+    fast password hasher for the users the tests make."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": "people-api"}}
+    cache.clear()
+
+
+@pytest.fixture
+def people():
+    person_apply_leads(seed.lead(i, 1, LEADS) for i in range(1, LEADS + 1))
+    return qualifying_leads(LEADS)
+
+
+@pytest.fixture
+def ben():
+    return UserFactory(email="Ben.Okafor@example.com")
+
+
+@pytest.fixture
+def api(client, ben):
+    """A client of the API with a seller's token (no session)."""
+    token = Token.objects.create(user=ben)
+    client.defaults["HTTP_AUTHORIZATION"] = f"Token {token.key}"
+    return client
+
+
+def fetch_all(api, url) -> list[dict]:
+    """Every result of a list, following the ``next`` links."""
+    results = []
+    while url:
+        response = api.get(url)
+        assert response.status_code == 200, response.content
+        results += response.json()["results"]
+        url = response.json()["next"]
+    return results
+
+
+def marketo_ids(results) -> set[int]:
+    return {person["marketo_id"] for person in results}
+
+
+def test_sellers_list_everyone_page_by_page(api, people):
+    results = fetch_all(api, "/api/v1/people/?page_size=40")
+
+    assert len(results) == len(people)
+    assert marketo_ids(results) == set(people)
+
+
+def test_person_fields_are_named_as_in_the_spec(api, people):
+    lead = next(lead for lead in people.values() if lead["sfdcContactId"] and lead["title"])
+    person = Person.objects.get(marketo_id=lead["id"])
+    UnsubscribeFactory(person=person)
+
+    data = api.get(f"/api/v1/people/{person.pk}/").json()
+
+    assert data == {
+        "id": person.pk, "marketo_id": lead["id"], "first_name": lead["firstName"],
+        "last_name": lead["lastName"] or "", "email": lead["email"] or "",
+        "company": lead["company"], "title": lead["title"], "phone": lead["phone"] or "",
+        "linkedin_url": lead["linkedInProfileURL"] or "", "source": lead["leadSource"],
+        "sfdc_contact_id": lead["sfdcContactId"], "sfdc_lead_id": "",
+        "sfdc_account_id": lead["sfdcAccountId"], "sfdc_opportunity_id": lead["sfdcOpptyId"] or "",
+        "owner_email": lead["leadOwnerEmailAddress"],
+        "owner_name": f"{lead['leadOwnerFirstName']} {lead['leadOwnerLastName']}",
+        "unsubscribed": True, "updated_at": lead["updatedAt"],
+    }
+
+
+@pytest.mark.parametrize("query,matches", [
+    ("search=smith", lambda lead: "smith" in " ".join(
+        str(lead[k] or "") for k in ("firstName", "lastName", "email", "company")).lower()),
+    (f"owner={BEN}", lambda lead: lead["leadOwnerEmailAddress"] == BEN),
+    ("owner=me", lambda lead: lead["leadOwnerEmailAddress"] == BEN),
+    ("owner=AVA.STONE@example.com", lambda lead: lead["leadOwnerEmailAddress"]
+     == "ava.stone@example.com"),
+    ("company=GLOBEX", lambda lead: lead["company"] == "Globex"),
+    ("source=Trade Show", lambda lead: lead["leadSource"] == "Trade Show"),
+    ("marketo_id=42", lambda lead: lead["id"] == 42),
+    ("email=NOAH.BROWN1@example.net", lambda lead: lead["email"] == "noah.brown1@example.net"),
+    ("search=acme&owner=me&source=Webinar", lambda lead: lead["company"] == "Acme Corp"
+     and lead["leadOwnerEmailAddress"] == BEN and lead["leadSource"] == "Webinar"),
+])
+def test_filters(api, people, query, matches):
+    expected = {i for i, lead in people.items() if matches(lead)}
+
+    assert expected, "the seed should hold matches"
+    assert marketo_ids(fetch_all(api, f"/api/v1/people/?{query}")) == expected
+
+
+def test_unsubscribed_filter(api, people):
+    in_force = list(Person.objects.order_by("pk")[:4])
+    for person in in_force:
+        UnsubscribeFactory(person=person)
+    UnsubscribeFactory(person=Person.objects.order_by("pk")[10], removed_at="2026-01-01T00:00Z")
+
+    yes = fetch_all(api, "/api/v1/people/?unsubscribed=true")
+    no = fetch_all(api, "/api/v1/people/?unsubscribed=false")
+
+    assert {p["id"] for p in yes} == {p.pk for p in in_force}
+    assert all(p["unsubscribed"] for p in yes)
+    assert len(no) == len(people) - 4 and not any(p["unsubscribed"] for p in no)
+
+
+@pytest.mark.parametrize("ordering", ["name", "-title", "owner", "updated", "-email"])
+def test_ordering_walks_every_person_once_in_order(api, people, ordering):
+    results = fetch_all(api, f"/api/v1/people/?ordering={ordering}&page_size=70")
+
+    field = {"name": ("last_name", "first_name"), "title": ("title",),
+             "owner": ("owner_name",), "updated": ("updated_at",),
+             "email": ("email",)}[ordering.lstrip("-")]
+    if ordering.lstrip("-") == "owner":
+        people_by_pk = Person.objects.in_bulk()
+        keys = [(people_by_pk[p["id"]].owner_last_name, people_by_pk[p["id"]].owner_first_name,
+                 p["id"]) for p in results]
+    else:
+        keys = [(*(p[f] for f in field), p["id"]) for p in results]
+    assert len(results) == len(people)
+    assert keys == sorted(keys, reverse=ordering.startswith("-"))
+
+
+def test_previous_links_walk_back(api, people):
+    first = api.get("/api/v1/people/?page_size=100").json()
+    second = api.get(first["next"]).json()
+    back = api.get(second["previous"]).json()
+
+    assert first["previous"] is None
+    assert back["results"] == first["results"]
+    assert back["previous"] is None
+
+
+@pytest.mark.parametrize("query,field", [
+    ("ordering=salary", "ordering"), ("page_size=0", "page_size"),
+    ("page_size=1000", "page_size"), ("cursor=garbage", "cursor"),
+    ("marketo_id=abc", "marketo_id"), ("unsubscribed=maybe", "unsubscribed"),
+    ("search=%00", "search"),
+])
+def test_bad_parameters_are_400s(api, people, query, field):
+    response = api.get(f"/api/v1/people/?{query}")
+
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_a_cursor_of_another_ordering_is_refused(api, people):
+    next_link = api.get("/api/v1/people/?ordering=email").json()["next"]
+
+    response = api.get(next_link.replace("ordering=email", "ordering=company"))
+
+    assert response.status_code == 400
+
+
+def test_people_outside_the_workspace_are_404(api):
+    gone = PersonFactory(in_workspace=False, removed_reason="deleted")
+
+    assert api.get(f"/api/v1/people/{gone.pk}/").status_code == 404
+    assert api.get(f"/api/v1/people/{gone.pk}/marketo-activities/").status_code == 404
+    assert gone.pk not in {p["id"] for p in fetch_all(api, "/api/v1/people/")}
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_writes_are_405(api, method):
+    person = PersonFactory()
+
+    for path in ("/api/v1/people/", f"/api/v1/people/{person.pk}/",
+                 f"/api/v1/people/{person.pk}/marketo-activities/"):
+        response = getattr(api, method)(path, {"first_name": "Mallory"},
+                                        content_type="application/json")
+        assert response.status_code == 405, path
+    assert Person.objects.get(pk=person.pk).first_name == "Olivia"
+    assert Person.objects.count() == 1
+
+
+def test_session_auth_works_and_anonymous_is_refused(client, seller):
+    person = PersonFactory()
+
+    assert client.get("/api/v1/people/").status_code == 401
+    assert client.get(f"/api/v1/people/{person.pk}/").status_code == 401
+    client.force_login(seller)
+    assert client.get("/api/v1/people/").json()["results"][0]["id"] == person.pk
+
+
+def test_a_bad_token_is_refused(client):
+    response = client.get("/api/v1/people/", headers={"Authorization": "Token nope"})
+
+    assert response.status_code == 401
+
+
+def test_sellers_get_403_on_admin_endpoints(api):
+    assert api.get("/api/v1/sync/settings/").status_code == 403
+    assert api.get("/api/v1/sync/runs/").status_code == 403
+    assert api.post("/api/v1/sync/runs/", {"kind": "initial"},
+                    content_type="application/json").status_code == 403
+
+
+def test_requests_past_the_rate_are_throttled(api, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
+                               "DEFAULT_THROTTLE_RATES": {"people": "3/min"}}
+    PersonFactory()
+
+    statuses = [api.get("/api/v1/people/").status_code for _ in range(4)]
+
+    assert statuses == [200, 200, 200, 429]
+
+
+def test_the_schema_describes_the_people_api(api):
+    schema = api.get("/api/schema/?format=json").json()
+
+    listing = schema["paths"]["/api/v1/people/"]["get"]
+    names = {parameter["name"] for parameter in listing["parameters"]}
+    assert {"search", "owner", "company", "source", "unsubscribed", "marketo_id", "email",
+            "cursor", "page_size", "ordering"} <= names
+    assert all(parameter.get("description") for parameter in listing["parameters"])
+    assert set(schema["paths"]["/api/v1/people/{id}/"]) == {"get"}
+    activities = schema["paths"]["/api/v1/people/{id}/marketo-activities/"]["get"]
+    assert {"200", "404", "503"} <= set(activities["responses"])
+    assert "examples" in activities["responses"]["200"]["content"]["application/json"]
+
+
+def test_api_docs_page_is_served(api, client, seller):
+    client.force_login(seller)
+
+    assert client.get("/api/docs/").status_code == 200
