@@ -1,3 +1,6 @@
+"""Activity pages, included at the site root: reminder tasks, a person's calls, and the dialer
+settings (under ``settings/``, ahead of the connection pages)."""
+
 from django.urls import path
 
 from . import views
@@ -5,5 +8,15 @@ from . import views
 app_name = "activities"
 
 urlpatterns = [
-    path("", views.task_list, name="task-list"),
+    path("tasks/", views.task_list, name="task-list"),
+    path("people/<int:person_id>/calls/", views.person_calls, name="person-calls"),
+    path("people/<int:person_id>/calls/history/", views.person_call_history,
+         name="person-call-history"),
+    path("settings/calls/", views.call_settings_edit, name="call-settings"),
+    path("settings/calls/outcomes/", views.call_outcome_add, name="call-outcome-add"),
+    path("settings/calls/outcomes/<int:pk>/remove/", views.call_outcome_remove,
+         name="call-outcome-remove"),
+    path("settings/calls/reasons/", views.call_reason_add, name="call-reason-add"),
+    path("settings/calls/reasons/<int:pk>/remove/", views.call_reason_remove,
+         name="call-reason-remove"),
 ]

@@ -1,8 +1,153 @@
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+"""Pages: reminder tasks, the person's call panel (form and history) and the dialer settings."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.permissions import admin_required
+from people.models import Person
+from syncing.selectors import salesforce_connection_get
+
+from .forms import CallForm, CallOutcomeForm, CallReasonForm, CallSettingsForm
+from .models import CallOutcome, CallReason
+from .selectors import (
+    call_outcome_list,
+    call_reason_list,
+    call_settings_get,
+    person_activity_history,
+)
+from .services import (
+    call_log,
+    call_outcome_create,
+    call_outcome_delete,
+    call_reason_create,
+    call_reason_delete,
+    call_settings_update,
+)
 
 
 @require_GET
 def task_list(request):
     """The seller's reminder tasks."""
     return render(request, "activities/task_list.html")
+
+
+def _call_form(person, data=None) -> CallForm:
+    return CallForm(data, person=person, call_settings=call_settings_get(),
+                    outcomes=call_outcome_list(), reasons=call_reason_list())
+
+
+def _history_context(person) -> dict:
+    history = person_activity_history(person)
+    return {"person": person, "history": history,
+            "in_flight": any(item.in_flight for item in history),
+            "salesforce_url": salesforce_connection_get().url}
+
+
+def _panel(request, person, form, *, logged=None, status=200):
+    context = {"form": form, "logged": logged, **_history_context(person)}
+    template = ("activities/partials/calls_panel.html" if request.htmx
+                else "activities/person_calls.html")
+    return render(request, template, context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def person_calls(request, person_id: int):
+    """The person's call panel: the form to log a call and the activity history.
+
+    GET renders it (a fragment for htmx, a page otherwise); POST logs a call.
+    """
+    person = get_object_or_404(Person.workspace, pk=person_id)
+    if request.method == "GET":
+        return _panel(request, person, _call_form(person))
+    form = _call_form(person, request.POST)
+    if form.is_valid():
+        try:
+            call = call_log(logged_by=request.user, person=person, **form.call_fields())
+        except ValidationError as error:
+            form.service_errors(error)
+        else:
+            if not request.htmx:
+                messages.success(request, "Call logged.")
+                return redirect("activities:person-calls", person_id=person.pk)
+            return _panel(request, person, _call_form(person), logged=call)
+    # htmx swaps only 2xx answers: the form with its errors comes back as 200 there.
+    return _panel(request, person, form, status=200 if request.htmx else 400)
+
+
+@require_GET
+def person_call_history(request, person_id: int):
+    """The person's activity history with delivery states; polled while any is in flight."""
+    person = get_object_or_404(Person.workspace, pk=person_id)
+    return render(request, "activities/partials/activity_history.html",
+                  _history_context(person))
+
+
+# --------------------------------------------------------------------------- dialer settings
+
+
+def _form_errors(request, form) -> None:
+    for errors in form.errors.values():
+        for error in errors:
+            messages.error(request, error)
+
+
+@admin_required
+@require_POST
+def call_settings_edit(request):
+    form = CallSettingsForm(request.POST, instance=call_settings_get())
+    if form.is_valid():
+        call_settings_update(outcome_mode=form.cleaned_data["outcome_mode"])
+        messages.success(request, "Call settings saved.")
+    else:
+        _form_errors(request, form)
+    return redirect("syncing:settings")
+
+
+@admin_required
+@require_POST
+def call_outcome_add(request):
+    form = CallOutcomeForm(request.POST)
+    if form.is_valid():
+        try:
+            outcome = call_outcome_create(**form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Outcome {outcome.name!r} added.")
+    _form_errors(request, form)
+    return redirect("syncing:settings")
+
+
+@admin_required
+@require_POST
+def call_outcome_remove(request, pk: int):
+    outcome = get_object_or_404(CallOutcome, pk=pk)
+    call_outcome_delete(outcome)
+    messages.success(request, f"Outcome {outcome.name!r} removed.")
+    return redirect("syncing:settings")
+
+
+@admin_required
+@require_POST
+def call_reason_add(request):
+    form = CallReasonForm(request.POST)
+    if form.is_valid():
+        try:
+            reason = call_reason_create(**form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Reason {reason.name!r} added.")
+    _form_errors(request, form)
+    return redirect("syncing:settings")
+
+
+@admin_required
+@require_POST
+def call_reason_remove(request, pk: int):
+    reason = get_object_or_404(CallReason, pk=pk)
+    call_reason_delete(reason)
+    messages.success(request, f"Reason {reason.name!r} removed.")
+    return redirect("syncing:settings")

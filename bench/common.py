@@ -13,6 +13,7 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # benches run as `python bench/<name>.py` and use the app's code
 PYTHON = sys.executable
 PG = "postgres://postgres@127.0.0.1:5432"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import Sandbox, database_url, psql, run_measured, app_env, PYTHON, manage
+from common import PYTHON, Sandbox, app_env, database_url, manage, psql, run_measured
 
 UNTHROTTLED = {"rate_limit_calls": 1_000_000, "daily_quota": 100_000_000,
                "bulk_daily_quota_mb": 1_000_000}

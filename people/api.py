@@ -11,7 +11,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
@@ -28,9 +28,10 @@ from .selectors import (
     SORT_CHOICES,
     InvalidCursor,
     MarketoPanel,
+    PersonCriteria,
+    person_get,
     person_marketo_activities,
     person_page,
-    person_queryset,
 )
 
 
@@ -42,6 +43,10 @@ class _ScopedThrottle(UserRateThrottle):
 
     def get_rate(self):
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope) or self.default_rate
+
+
+TOO_MANY = OpenApiResponse(description="Too many requests for this user; the Retry-After header "
+                                       "says when to try again.")
 
 
 class PeopleThrottle(_ScopedThrottle):
@@ -57,13 +62,16 @@ class MarketoActivitiesThrottle(_ScopedThrottle):
 
 class PersonCursorPagination(BasePagination):
     """Keyset pages (see ``people.selectors.person_page``): ``next``/``previous`` are links with
-    an opaque ``cursor``; deep pages cost what the first does. Sorted by ``ordering``."""
+    an opaque ``cursor``; deep pages cost what the first does. Sorted by ``ordering``.
+
+    It pages search criteria, not a queryset (a search reads matches in two steps), so
+    ``PersonListApi`` calls :meth:`paginate_criteria` instead of ``paginate_queryset``."""
 
     cursor_query_param = "cursor"
     page_size_query_param = "page_size"
     ordering_query_param = "ordering"
 
-    def paginate_queryset(self, queryset, request, view=None):
+    def paginate_criteria(self, criteria: PersonCriteria, request) -> list[Person]:
         params = request.query_params
         ordering = params.get(self.ordering_query_param) or "name"
         if ordering not in SORT_CHOICES:
@@ -77,7 +85,7 @@ class PersonCursorPagination(BasePagination):
             raise ValidationError({self.page_size_query_param: [
                 f"A whole number from 1 to {MAX_PAGE_SIZE}."]})
         try:
-            self.page = person_page(queryset, sort=ordering,
+            self.page = person_page(criteria, sort=ordering,
                                     cursor=params.get(self.cursor_query_param), size=size)
         except InvalidCursor as error:
             raise ValidationError({self.cursor_query_param: [str(error)]}) from None
@@ -100,7 +108,8 @@ class PersonCursorPagination(BasePagination):
             "properties": {
                 "next": {"type": "string", "nullable": True, "format": "uri",
                          "example": "https://sales.example.com/api/v1/people/?cursor=eyJzIjoi"},
-                "previous": {"type": "string", "nullable": True, "format": "uri"},
+                "previous": {"type": "string", "nullable": True, "format": "uri",
+                             "example": None},
                 "results": schema,
             },
         }
@@ -122,23 +131,46 @@ class PersonCursorPagination(BasePagination):
         ]
 
 
-class PersonOutput(serializers.ModelSerializer):
-    owner_name = serializers.CharField(read_only=True, help_text="The sales owner's name.")
-    owner_email = serializers.CharField(read_only=True,
-                                        help_text="The sales owner's email, lower-cased.")
+def _text(help_text: str):
+    return serializers.CharField(read_only=True, help_text=help_text)
+
+
+class PersonOutput(serializers.Serializer):
+    """A person as SPEC section 2 names the fields, plus the owner and unsubscribe state.
+
+    A plain Serializer rather than a ModelSerializer: the list renders fifty of these per
+    request, and a ModelSerializer rebuilds its fields from the model every time."""
+
+    id = serializers.IntegerField(read_only=True, help_text="The app's id of the person.")
+    marketo_id = serializers.IntegerField(read_only=True, help_text="The Marketo lead id.")
+    first_name = _text("First name (Marketo firstName).")
+    last_name = _text("Last name (Marketo lastName).")
+    email = _text("Email (Marketo email); not unique: duplicates are kept.")
+    company = _text("Company (Marketo company).")
+    title = _text("Job title (Marketo title).")
+    phone = _text("Phone (Marketo phone).")
+    linkedin_url = _text("LinkedIn profile URL (Marketo linkedInProfileURL), as Marketo has it.")
+    source = _text("Lead source (Marketo leadSource).")
+    sfdc_contact_id = _text("Salesforce Contact id (Marketo sfdcContactId).")
+    sfdc_lead_id = _text("Salesforce Lead id (Marketo sfdcLeadId).")
+    sfdc_account_id = _text("Salesforce Account id (Marketo sfdcAccountId).")
+    sfdc_opportunity_id = _text("Salesforce Opportunity id (Marketo sfdcOpptyId).")
+    owner_email = _text("The sales owner's email, lower-cased.")
+    owner_name = _text("The sales owner's name.")
     unsubscribed = serializers.BooleanField(
         read_only=True, help_text="Whether an unsubscribe is in force for this person.")
     updated_at = serializers.DateTimeField(source="marketo_updated_at", read_only=True,
                                            allow_null=True,
                                            help_text="When Marketo last changed the person.")
 
-    class Meta:
-        model = Person
-        fields = ["id", "marketo_id", "first_name", "last_name", "email", "company", "title",
-                  "phone", "linkedin_url", "source", "sfdc_contact_id", "sfdc_lead_id",
-                  "sfdc_account_id", "sfdc_opportunity_id", "owner_email", "owner_name",
-                  "unsubscribed", "updated_at"]
-        read_only_fields = fields
+    def to_representation(self, instance):
+        # The same output as DRF's field-by-field loop, without its per-field machinery: the
+        # other fields are plain attributes and a page has fifty people.
+        data = {name: getattr(instance, name) for name in self.fields if name != "updated_at"}
+        moment = instance.marketo_updated_at
+        data["updated_at"] = (None if moment is None
+                              else self.fields["updated_at"].to_representation(moment))
+        return data
 
 
 PERSON_EXAMPLE = {
@@ -161,18 +193,24 @@ class PersonListApi(ListAPIView):
     pagination_class = PersonCursorPagination
     throttle_classes = [PeopleThrottle]
 
-    def get_queryset(self):
-        return person_queryset()
+    # For the schema's filter parameters; listing validates them with the FilterSet itself.
+    queryset = Person.workspace.all()
 
     @extend_schema(
         summary="List people",
         responses={200: PersonOutput(many=True),
                    400: OpenApiResponse(description="A filter, cursor, page size or ordering "
-                                                    "is not valid.")},
-        examples=[OpenApiExample("A page of people", value=[PERSON_EXAMPLE],
-                                 response_only=True)])
+                                                    "is not valid."),
+                   429: TOO_MANY},
+        # One person: drf-spectacular wraps it into a page using the pagination schema.
+        examples=[OpenApiExample("A page of people", value=PERSON_EXAMPLE, response_only=True)])
     def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+        filterset = PersonFilterSet(request.query_params, queryset=self.queryset,
+                                    request=request)
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        people = self.paginator.paginate_criteria(filterset.criteria(), request)
+        return self.paginator.get_paginated_response(PersonOutput(people, many=True).data)
 
 
 class PersonDetailApi(RetrieveAPIView):
@@ -181,13 +219,17 @@ class PersonDetailApi(RetrieveAPIView):
     serializer_class = PersonOutput
     throttle_classes = [PeopleThrottle]
 
-    def get_queryset(self):
-        return person_queryset()
+    def get_object(self):
+        try:
+            return person_get(self.kwargs["pk"])
+        except Person.DoesNotExist:
+            raise NotFound("No such person in the workspace.") from None
 
     @extend_schema(
         summary="Get a person",
         responses={200: PersonOutput,
-                   404: OpenApiResponse(description="No such person in the workspace.")},
+                   404: OpenApiResponse(description="No such person in the workspace."),
+                   429: TOO_MANY},
         examples=[OpenApiExample("A person", value=PERSON_EXAMPLE, response_only=True)])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -232,6 +274,7 @@ class PersonMarketoActivitiesApi(APIView):
                         MarketoPanel.NOT_CONNECTED, MarketoPanel.SLOW,
                         MarketoPanel.UNAVAILABLE])}),
                 description="Marketo is not connected, too slow or failing; try again later."),
+            429: TOO_MANY,
         },
         examples=[OpenApiExample("Recent activity", response_only=True, status_codes=["200"],
                                  value={"since": "2026-05-27T10:00:00Z", "truncated": False,

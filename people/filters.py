@@ -71,56 +71,77 @@ class PersonFilterSet(django_filters.FilterSet):
         return queryset
 
     def filter_queryset(self, queryset):
+        return person_list(self.criteria())
+
+    def criteria(self) -> PersonCriteria:
+        """The validated parameters (call ``is_valid()`` first)."""
         data = self.form.cleaned_data
         owner = (data.get("owner") or "").strip().lower()
         if owner == "me":
             owner = self.request.user.email.lower() if self.request else ""
         marketo_id = data.get("marketo_id")
-        return person_list(PersonCriteria(
+        return PersonCriteria(
             search=data.get("search") or "", owner_email=owner,
             company=(data.get("company") or "").strip(), source=data.get("source") or "",
             unsubscribed=data.get("unsubscribed"),
             marketo_id=int(marketo_id) if marketo_id is not None else None,
-            email=(data.get("email") or "").strip()))
+            email=(data.get("email") or "").strip())
 
 
 OWNER_MINE = "mine"
 OWNER_ALL = "all"
 
 
+def _owner(value: str) -> str:
+    value = value.strip().lower()
+    if value in (OWNER_MINE, OWNER_ALL) or "@" in value:
+        return value
+    raise forms.ValidationError("Choose an owner from the list.", code="invalid_choice")
+
+
 class PersonSearchForm(forms.Form):
     """The people page's search and filters. Unknown or malformed values fall back to the
-    defaults instead of failing the page (they come from hand-edited or old links)."""
+    defaults instead of failing the page (they come from hand-edited or old links).
 
-    search = forms.CharField(required=False, max_length=200, label="Search",
-                             widget=forms.TextInput(attrs={
-                                 "type": "search", "autocomplete": "off",
-                                 "placeholder": "Name, email or company"}))
-    owner = forms.ChoiceField(required=False, label="Owner")
+    Owner and source are validated without their lists of choices (any owner email, any
+    source): the lists cost queries and only the full page, not a live search, shows them."""
+
+    search = forms.CharField(required=False, max_length=200, label="Search")
+    owner = forms.CharField(required=False, max_length=255, label="Owner", validators=[_owner])
     company = forms.CharField(required=False, max_length=255, label="Company")
-    source = forms.ChoiceField(required=False, label="Source")
+    source = forms.CharField(required=False, max_length=255, label="Source")
     unsubscribed = forms.ChoiceField(
         required=False, label="Unsubscribed",
         choices=[("", "Any"), ("no", "Not unsubscribed"), ("yes", "Unsubscribed")])
-    sort = forms.ChoiceField(required=False, choices=[(value, value) for value in SORT_CHOICES],
-                             widget=forms.HiddenInput)
+    sort = forms.ChoiceField(required=False, choices=[(value, value) for value in SORT_CHOICES])
 
     def __init__(self, data, *, user: User):
         super().__init__(data)
         self.user = user
+
+    def owner_choices(self) -> list[tuple[str, str]]:
+        """"My people", "Everyone", then each seller (and the chosen owner, if not a user)."""
         sellers = (User.objects.filter(is_active=True).exclude(email="")
-                   .filter(Q(role=User.Role.SELLER) | Q(pk=user.pk))
+                   .filter(Q(role=User.Role.SELLER) | Q(pk=self.user.pk))
                    .order_by("first_name", "last_name", "username"))
         owners = {seller.email.lower(): f"{seller.get_full_name() or seller.username} "
                                         f"({seller.email})" for seller in sellers}
-        requested = (data.get("owner") or "").strip().lower()
-        if "@" in requested and requested not in owners:
+        chosen = self.selected_owner
+        if "@" in chosen and chosen not in owners:
             # An owner who is not a user of the app (their people still have them as owner).
-            owners[requested] = requested
-        owners.pop(user.email.lower(), None)
-        self.fields["owner"].choices = [(OWNER_MINE, "My people"), (OWNER_ALL, "Everyone"),
-                                        *owners.items()]
-        self.fields["source"].choices = [("", "Any"), *((s, s) for s in person_sources())]
+            owners[chosen] = chosen
+        owners.pop(self.user.email.lower(), None)
+        return [(OWNER_MINE, "My people"), (OWNER_ALL, "Everyone"), *owners.items()]
+
+    def source_choices(self) -> list[tuple[str, str]]:
+        sources = person_sources()
+        chosen = self.value("source")
+        if chosen and chosen not in sources:
+            sources = [*sources, chosen]
+        return [("", "Any"), *((source, source) for source in sources)]
+
+    def unsubscribed_choices(self) -> list[tuple[str, str]]:
+        return self.fields["unsubscribed"].choices
 
     @property
     def default_owner(self) -> str:
@@ -136,7 +157,7 @@ class PersonSearchForm(forms.Form):
     def selected_owner(self) -> str:
         if (self.data.get("owner") or "").strip().lower() == self.user.email.lower() != "":
             return OWNER_MINE
-        owner = self.value("owner", self.default_owner)
+        owner = self.value("owner", self.default_owner).strip().lower()
         if owner == OWNER_MINE and not self.user.email:
             return OWNER_ALL
         return owner
@@ -152,6 +173,12 @@ class PersonSearchForm(forms.Form):
         return PersonCriteria(search=self.value("search").strip(), owner_email=owner_email,
                               company=self.value("company").strip(),
                               source=self.value("source"), unsubscribed=unsubscribed)
+
+    @property
+    def chosen(self) -> dict:
+        """The valid values of the text and choice fields, to show them back in the form."""
+        return {name: self.value(name) for name in ("search", "company", "source",
+                                                    "unsubscribed")}
 
     @property
     def filtered(self) -> bool:

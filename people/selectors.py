@@ -3,9 +3,10 @@ live Marketo activity (SPEC sections 2, 3 and 10).
 
 Fast at a million people: pages are keyset pages (``WHERE (sort key, id) > (last row's key)
 ORDER BY sort key, id LIMIT n``), never ``OFFSET``, so the last page costs what the first does;
-counts are exact only up to a small cap, then estimated by the planner. On PostgreSQL every
+counts are exact only up to a small cap, beyond it PostgreSQL's estimate. On PostgreSQL every
 sort order has a partial index over the workspace and search uses a trigram index
-(``people/migrations/0002_list_indexes.py``).
+(``people/migrations/0002_list_indexes.py``), with statistics that let the planner choose well
+(``0003_list_statistics.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import logging
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from itertools import groupby
@@ -26,8 +27,18 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
-from django.db.models import BooleanField, CharField, Exists, F, Func, OuterRef, QuerySet, Value
+from django.db import connection, transaction
+from django.db.models import (
+    BooleanField,
+    CharField,
+    Exists,
+    F,
+    Func,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -66,20 +77,42 @@ class PersonCriteria:
     marketo_id: int | None = None
     email: str = ""                # case-insensitive exact match
 
-    @property
-    def narrowed(self) -> bool:
-        return any(value not in ("", None) for value in self.__dict__.values())
+
+def _in_force() -> Exists:
+    return Exists(Unsubscribe.objects.filter(person=OuterRef("pk"), removed_at__isnull=True))
 
 
-def person_queryset() -> QuerySet[Person]:
-    """People in the workspace, each with ``unsubscribed``: an unsubscribe in force."""
-    in_force = Unsubscribe.objects.filter(person=OuterRef("pk"), removed_at__isnull=True)
-    return Person.workspace.annotate(unsubscribed=Exists(in_force))
+def _with_unsubscribed(people: QuerySet[Person]) -> QuerySet[Person]:
+    """Adds ``unsubscribed``: whether an unsubscribe is in force.
+
+    A scalar subquery, not ``Exists``: PostgreSQL plans an ``EXISTS`` in the select list over a
+    big table as a hash of every unsubscribe, built on each page view, while a scalar subquery
+    is one index probe per row returned (fifty for a page)."""
+    first_in_force = (Unsubscribe.objects.filter(person=OuterRef("pk"), removed_at__isnull=True)
+                      .order_by().annotate(yes=Value(True)).values("yes")[:1])
+    return people.annotate(unsubscribed=Coalesce(Subquery(first_in_force), Value(False)))
+
+
+def person_get(pk: int) -> Person:
+    """One person in the workspace, with ``unsubscribed``; raises ``Person.DoesNotExist``."""
+    return _with_unsubscribed(Person.workspace.all()).get(pk=pk)
+
+
+# What lists show (the API shows the most): the rest of a row is left in the database.
+LIST_FIELDS = ("marketo_id", "first_name", "last_name", "email", "company", "title", "phone",
+               "linkedin_url", "source", "sfdc_contact_id", "sfdc_lead_id", "sfdc_account_id",
+               "sfdc_opportunity_id", "owner_email", "owner_first_name", "owner_last_name",
+               "marketo_updated_at")
 
 
 def person_list(criteria: PersonCriteria) -> QuerySet[Person]:
-    """The people matching ``criteria`` (unordered: :func:`person_page` orders and pages)."""
-    people = person_queryset()
+    """The people matching ``criteria`` with the fields lists show and ``unsubscribed``,
+    unordered (:func:`person_page` orders and pages)."""
+    return _with_unsubscribed(_matching(criteria).only(*LIST_FIELDS))
+
+
+def _matching(criteria: PersonCriteria) -> QuerySet[Person]:
+    people = Person.workspace.all()
     if criteria.search.strip():
         people = people.filter(_SearchMatch(criteria.search.strip()))
     if criteria.owner_email:
@@ -89,7 +122,7 @@ def person_list(criteria: PersonCriteria) -> QuerySet[Person]:
     if criteria.source:
         people = people.filter(source=criteria.source)
     if criteria.unsubscribed is not None:
-        people = people.filter(unsubscribed=criteria.unsubscribed)
+        people = people.filter(_in_force() if criteria.unsubscribed else ~_in_force())
     if criteria.marketo_id is not None:
         people = people.filter(marketo_id=criteria.marketo_id)
     if criteria.email:
@@ -184,13 +217,14 @@ class PersonPage:
         return _encode_cursor(self.sort, "previous", None) if self.next_cursor else None
 
 
-def person_page(people: QuerySet[Person], *, sort: str = "name", cursor: str | None = None,
+def person_page(criteria: PersonCriteria, *, sort: str = "name", cursor: str | None = None,
                 size: int = PAGE_SIZE) -> PersonPage:
-    """The page of ``people`` in ``sort`` order that ``cursor`` points at (the first page if
-    none). Raises :class:`InvalidCursor` for a cursor of another sort order or a forged one.
+    """The page of the people matching ``criteria``, in ``sort`` order, that ``cursor`` points
+    at (the first page if none), each person with ``unsubscribed``. Raises
+    :class:`InvalidCursor` for a cursor of another sort order or a forged one.
 
-    Costs two index range scans (the page and a one-row look in the other direction), however
-    deep the page is: no ``OFFSET`` and no ``COUNT``.
+    Costs index range scans (the page and a one-row look in the other direction), however deep
+    the page is: no ``OFFSET``, no ``COUNT``.
     """
     sort_key, descending = _sort(sort)
     direction, key = _decode_cursor(cursor, sort) if cursor else ("next", None)
@@ -198,11 +232,7 @@ def person_page(people: QuerySet[Person], *, sort: str = "name", cursor: str | N
     columns = [*sort_key.expressions(), F("pk")]
 
     # Walking backwards is walking forwards in the reversed order.
-    reverse = descending != backwards
-    ordered = people.order_by(*[c.desc() if reverse else c.asc() for c in columns])
-    if key is not None:
-        ordered = ordered.filter(_row_compare(columns, key, "<" if reverse else ">"))
-    rows = list(ordered[:size + 1])
+    rows = _rows_after(criteria, sort_key, columns, key, descending != backwards, size + 1)
     more = len(rows) > size
     rows = rows[:size]
     if backwards:
@@ -210,6 +240,7 @@ def person_page(people: QuerySet[Person], *, sort: str = "name", cursor: str | N
 
     if not rows:
         return PersonPage([], sort, None, None)
+    people = _matching(criteria)
     first, last = sort_key.key_of(rows[0]), sort_key.key_of(rows[-1])
     if backwards:
         has_previous = more
@@ -221,6 +252,50 @@ def person_page(people: QuerySet[Person], *, sort: str = "name", cursor: str | N
         people=rows, sort=sort,
         next_cursor=_encode_cursor(sort, "next", last) if has_next else None,
         previous_cursor=_encode_cursor(sort, "previous", first) if has_previous else None)
+
+
+# A search first walks at most this many people in sort order (a few milliseconds).
+SEARCH_WINDOW = 5000
+
+
+def _rows_after(criteria: PersonCriteria, sort_key: SortKey, columns: list, key: list | None,
+                reverse: bool, limit: int) -> list[Person]:
+    """The first ``limit`` matching people after ``key`` in sort order (reversed if asked).
+
+    Without a search that is one index range scan. A search is either common (a page of
+    matches lies within a few thousand people in sort order) or rare, or its matches sit
+    together far along the order, like a last name sorted by name. Left to itself PostgreSQL
+    walks the sort index in every case, reading up to the whole table for the last two. So a
+    search walks a bounded window first, and only when that does not fill the page reads the
+    remaining matches through the trigram index (bounded by their number) and sorts them.
+    """
+    order = [column.desc() if reverse else column.asc() for column in columns]
+    before, after = (">=", "<") if reverse else ("<=", ">")
+
+    def following(people: QuerySet, start: list | None) -> QuerySet:
+        people = people.order_by(*order)
+        return people if start is None else people.filter(_row_compare(columns, start, after))
+
+    matching = person_list(criteria)
+    if not criteria.search or connection.vendor != "postgresql":
+        return list(following(matching, key)[:limit])
+
+    edge = list(following(_matching(replace(criteria, search="")), key)
+                .only("pk", *sort_key.columns)[SEARCH_WINDOW - 1:SEARCH_WINDOW])
+    if not edge:  # fewer people than the window remain: walking them is bounded
+        return list(following(matching, key)[:limit])
+    edge_key = sort_key.key_of(edge[0])
+    rows = list(following(matching, key).filter(_row_compare(columns, edge_key, before))[:limit])
+    if len(rows) == limit:
+        return rows
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Index scans off: the planner reads the matches through the trigram index (or, for a
+        # pattern too short for trigrams, the table) instead of walking the sort index on.
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute("SET LOCAL enable_indexonlyscan = off")
+        rows += following(matching, edge_key)[:limit - len(rows)]
+        transaction.set_rollback(True)  # it only read; rolling back undoes the SET LOCALs
+    return rows
 
 
 def _any_beyond(people: QuerySet, columns: list, key: list, descending: bool) -> bool:
@@ -274,19 +349,21 @@ def _parse_key(key, sort_key: SortKey) -> list:
     if not isinstance(key, list) or len(key) != len(sort_key.columns) + 1:
         raise InvalidCursor("this page link is not valid")
     *values, pk = key
-    if not isinstance(pk, int) or isinstance(pk, bool):
+    if not isinstance(pk, int) or isinstance(pk, bool) or not 0 <= pk < 2**63:
         raise InvalidCursor("this page link is not valid")
     parsed = []
     for value in values:
-        if not isinstance(value, str):
+        # PostgreSQL text cannot hold NUL: such a key cannot have come from a row.
+        if not isinstance(value, str) or "\x00" in value:
             raise InvalidCursor("this page link is not valid")
         if sort_key.nulls_as is not None:
             try:
                 value = datetime.fromisoformat(value)
-            except ValueError:
+                if value.tzinfo is None:
+                    raise ValueError("naive")
+                value = value.astimezone(UTC)
+            except (ValueError, OverflowError):
                 raise InvalidCursor("this page link is not valid") from None
-            if value.tzinfo is None:
-                raise InvalidCursor("this page link is not valid")
         parsed.append(value)
     return [*parsed, pk]
 
@@ -304,32 +381,39 @@ class PeopleCount:
     def __str__(self) -> str:
         if self.exact:
             return f"{self.value:,} {'person' if self.value == 1 else 'people'}"
-        if self.value > COUNT_CAP:
+        if self.value > COUNT_CAP + 1:
             return f"about {self.value:,} people"
         return f"more than {COUNT_CAP:,} people"
 
 
-def person_count(people: QuerySet[Person]) -> PeopleCount:
-    """Counts at most ``COUNT_CAP + 1`` rows; past that, PostgreSQL's row estimate (its plan for
-    the same query, from table statistics) rounded to two significant digits."""
-    bare = people.order_by().values("pk")
+def person_count(criteria: PersonCriteria, page: PersonPage) -> PeopleCount:
+    """How many people match ``criteria`` (``page`` is their first page shown), at a bounded
+    cost.
+
+    A list that fits on its first page is counted by that page. Otherwise PostgreSQL's row
+    estimate for the query (its plan, from table statistics) is asked first: a large list is
+    "about N" (two significant digits) without reading it. Smaller ones are counted, reading
+    at most ``COUNT_CAP + 1`` rows.
+    """
+    if page.first_page and page.next_cursor is None:
+        return PeopleCount(len(page.people), exact=True)
+    bare = _matching(criteria).order_by().values("pk")
+    if connection.vendor == "postgresql":
+        estimate = _planner_estimate(bare)
+        if estimate > 2 * COUNT_CAP:
+            return PeopleCount(round(estimate, 2 - len(str(estimate))), exact=False)
     counted = bare[:COUNT_CAP + 1].count()
-    if counted <= COUNT_CAP:
-        return PeopleCount(counted, exact=True)
-    if connection.vendor != "postgresql":
-        return PeopleCount(counted, exact=False)
-    sql, params = bare.query.sql_with_params()
+    return PeopleCount(counted, exact=counted <= COUNT_CAP)
+
+
+def _planner_estimate(query: QuerySet) -> int:
+    sql, params = query.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0]
     if isinstance(plan, str):
         plan = json.loads(plan)
-    estimate = int(plan[0]["Plan"]["Plan Rows"])
-    if estimate <= COUNT_CAP:
-        # The estimate is off (it happens with pattern searches): say only what is known.
-        return PeopleCount(COUNT_CAP, exact=False)
-    digits = len(str(estimate)) - 2
-    return PeopleCount(round(estimate, -digits), exact=False)
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def person_sources() -> list[str]:

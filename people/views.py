@@ -5,6 +5,7 @@ htmx requests for the list get only the results; every link and the form also wo
 HTML, so the pages work without JavaScript.
 """
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
@@ -25,18 +26,20 @@ def person_list(request):
     """The people list: a seller's own people by default, everyone's on request."""
     form = PersonSearchForm(request.GET, user=request.user)
     sort = form.selected_sort
-    people = selectors.person_list(form.criteria())
+    criteria = form.criteria()
     invalid_link = False
     try:
-        page = selectors.person_page(people, sort=sort, cursor=request.GET.get("cursor"))
+        page = selectors.person_page(criteria, sort=sort, cursor=request.GET.get("cursor"))
     except InvalidCursor:
         # An old or hand-edited link: show the first page and say so.
         invalid_link = True
-        page = selectors.person_page(people, sort=sort)
+        page = selectors.person_page(criteria, sort=sort)
     context = {
         "form": form,
+        "chosen": form.chosen,
+        "sort": sort,
         "page": page,
-        "count": selectors.person_count(people) if page.people else None,
+        "count": selectors.person_count(criteria, page) if page.people else None,
         "columns": sort_columns(sort),
         "owner": form.selected_owner,
         "owner_all": OWNER_ALL,
@@ -55,7 +58,10 @@ def person_list(request):
 def person_detail(request, pk: int):
     """One person: the thirteen Marketo fields, the owner, Salesforce links, the Marketo panel
     (loaded separately) and the history sections."""
-    person = get_object_or_404(selectors.person_queryset(), pk=pk)
+    try:
+        person = selectors.person_get(pk)
+    except Person.DoesNotExist:
+        raise Http404("No such person in the workspace.") from None
     return render(request, "people/detail.html", {
         "person": person,
         "salesforce_records": selectors.person_salesforce_records(person),

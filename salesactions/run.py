@@ -47,9 +47,9 @@ def main() -> int:
         manager.add_process("sandbox", f"{python} -m sandbox --marketo-port {SANDBOX_MARKETO_PORT}"
                                        f" --salesforce-port {SANDBOX_SALESFORCE_PORT}", env=env)
     manager.add_process("web", f"{python} manage.py runserver 127.0.0.1:{port}", env=env)
-    manager.add_process("worker", f"{python} -m celery -A salesactions worker --loglevel INFO"
+    manager.add_process("worker", f"{python} -m celery -A salesactions worker --loglevel WARNING"
                                   " --concurrency 2", env=env)
-    manager.add_process("beat", f"{python} -m celery -A salesactions beat --loglevel INFO"
+    manager.add_process("beat", f"{python} -m celery -A salesactions beat --loglevel WARNING"
                                 f" --schedule {settings.VAR_DIR / 'celerybeat-schedule'}", env=env)
     print(f"\n  Sales Actions: http://127.0.0.1:{port}/")
     if use_marketo_sandbox:

@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from activities.api import CallDetailApi, CallListApi
 from syncing import views as syncing_views
 from syncing.api import SyncRunListApi, SyncSettingsApi
 
@@ -11,6 +12,8 @@ from . import views
 api_v1 = [
     path("sync/settings/", SyncSettingsApi.as_view(), name="sync-settings"),
     path("sync/runs/", SyncRunListApi.as_view(), name="sync-runs"),
+    path("calls/", CallListApi.as_view(), name="call-list"),
+    path("calls/<int:pk>/", CallDetailApi.as_view(), name="call-detail"),
     path("", include("people.api_urls")),
 ]
 
@@ -19,8 +22,10 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
+    # Activity pages live under tasks/, people/<id>/calls/ and settings/calls/; ahead of the
+    # settings include, whose "<system>/" would otherwise take "settings/calls/".
+    path("", include("activities.urls")),
     path("people/", include("people.urls")),
-    path("tasks/", include("activities.urls")),
     path("settings/", include("syncing.urls")),
     path("diagnostics/", syncing_views.diagnostics, name="diagnostics"),
     path("api/v1/", include((api_v1, "api"))),

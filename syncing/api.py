@@ -18,6 +18,9 @@ class SyncSettingsApi(APIView):
     permission_classes = [IsAdmin]
 
     class SyncSettingsSerializer(serializers.ModelSerializer):
+        # Null until the settings are first saved (the defaults are in force).
+        updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
         class Meta:
             model = SyncSettings
             exclude = ["id"]

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import csv
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -237,6 +239,9 @@ class _InitialSync:
     def bulk(self) -> None:
         windows = self.run.state["windows"]
         poll_wait = FIRST_POLL_SECONDS
+        # Job statuses from one listing call each poll; "Completed" is final, so a listing
+        # often covers several downloads.
+        known: dict[str, str] = {}
         while True:
             waiting = [w for w in windows if w["status"] == "enqueued"]
             pending = [w for w in windows if w["status"] == "pending"]
@@ -247,13 +252,16 @@ class _InitialSync:
                     return  # switched to the leads.json fallback
                 continue
             window = waiting[0]
-            job = self.client.bulk_export_status(window["export_id"])
-            if job["status"] == "Completed":
+            if known.get(window["export_id"]) != "Completed":
+                known = {job["exportId"]: job["status"] for job in self.client.bulk_exports()}
+            status = known.get(window["export_id"])
+            if status == "Completed":
                 self.download(window)
                 poll_wait = FIRST_POLL_SECONDS
-            elif job["status"] in FAILED_JOB_STATES:
-                log.warning("export job %s %s; recreating it", window["export_id"],
-                            job["status"])
+            elif status in FAILED_JOB_STATES or status is None:
+                # Failed, cancelled, or gone (jobs are listed for 7 days): export it again.
+                log.warning("export job %s is %s; recreating it", window["export_id"],
+                            status or "gone")
                 self.restart_window(window)
             else:
                 with transaction.atomic():
@@ -292,34 +300,39 @@ class _InitialSync:
             self.save()
 
     def download(self, window: dict) -> None:
-        """Stream the window's file from the last committed byte and apply it in batches."""
-        fields = self.run.state["fields"]
-        lines = _CountingLines(self.client.bulk_export_file(window["export_id"],
-                                                            start_byte=window["bytes"]),
-                               start=window["bytes"])
+        """Stream the window's file from the last committed byte and apply it in batches.
+
+        A reader thread downloads and parses the next batch while this thread writes the last
+        one: the database works while Python parses.
+        """
+        batches = _prefetched(self.file_batches(window["export_id"], window["bytes"]))
+        total_rows = window["rows"]
+        for rows, consumed, last in batches:
+            total_rows += len(rows)
+
+            def change(consumed=consumed, total_rows=total_rows, last=last) -> None:
+                window.update(bytes=consumed, rows=total_rows)
+                if last:
+                    window["status"] = "done"
+                    self.run.windows_done = sum(1 for w in self.run.state["windows"]
+                                                if w["status"] == "done")
+
+            self.apply(rows, change)
+
+    def file_batches(self, export_id: str, start_byte: int
+                     ) -> Iterator[tuple[list[dict], int, bool]]:
+        """``(leads, bytes consumed after them, is last)`` batches of an export file."""
+        lines = _CountingLines(self.client.bulk_export_file(export_id, start_byte=start_byte),
+                               start=start_byte)
         reader = csv.reader(lines)
-        header = next(reader, None) if window["bytes"] == 0 else fields
+        header = next(reader, None) if start_byte == 0 else self.run.state["fields"]
         batch: list[dict] = []
-
-        def advance(consumed: int, rows: int) -> Callable[[], None]:
-            def change() -> None:
-                window["bytes"] = consumed
-                window["rows"] += rows
-            return change
-
         for row in (reader if header else ()):
             batch.append(dict(zip(header, row, strict=False)))
             if len(batch) >= APPLY_BATCH:
-                self.apply(batch, advance(lines.consumed, len(batch)))
+                yield batch, lines.consumed, False
                 batch = []
-
-        def finish() -> None:
-            advance(lines.consumed, len(batch))()
-            window["status"] = "done"
-            self.run.windows_done = sum(1 for w in self.run.state["windows"]
-                                        if w["status"] == "done")
-
-        self.apply(batch, finish)
+        yield batch, lines.consumed, True
 
     # -- leads.json fallback
 
@@ -349,6 +362,51 @@ class _InitialSync:
                                            *(int(lead["id"]) for lead in leads)])
 
             self.apply(leads, change)
+
+
+_DONE = object()
+
+
+def _prefetched(items: Iterator, depth: int = 2) -> Iterator:
+    """Iterate ``items`` in a thread of its own, ``depth`` items ahead of the consumer.
+
+    The producer's exceptions surface in the consumer; a consumer that stops early (or fails)
+    makes the producer stop at its next item.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stopped = threading.Event()
+
+    def offer(entry: tuple) -> bool:
+        while not stopped.is_set():
+            try:
+                handoff.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not offer((item, None)):
+                    return
+            offer((_DONE, None))
+        except BaseException as error:  # handed to the consumer, which re-raises it
+            offer((_DONE, error))
+
+    producer = threading.Thread(target=produce, name="people-sync-reader", daemon=True)
+    producer.start()
+    try:
+        while True:
+            item, error = handoff.get()
+            if error is not None:
+                raise error
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stopped.set()
+        producer.join(timeout=5)
 
 
 def _relax_commit_durability() -> None:

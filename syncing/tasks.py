@@ -3,9 +3,21 @@
 import logging
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.utils import timezone
 
+from .marketo import MarketoError
+from .marketo_activities import (
+    marketo_activity_types_ensure,
+    marketo_activity_types_register_soon,
+)
 from .models import SyncRun
+from .outbox import (
+    deliveries_flush,
+    deliveries_flush_soon,
+    deliveries_flush_started,
+    delivery_targets_due,
+)
 from .people_sync import (
     PeopleSyncError,
     initial_run_execute,
@@ -35,6 +47,9 @@ def sync_tick() -> None:
             people_incremental_task.delay()
     for run in initial_runs_to_resume(now):
         people_initial_sync_task.delay(run.pk)
+    # Deliveries whose flush was never enqueued (broker down at log time), retries that are
+    # due, and claims a killed worker left behind.
+    deliveries_flush_soon(delivery_targets_due(now), countdown=0)
 
 
 @shared_task
@@ -52,3 +67,27 @@ def people_initial_sync_task(run_id: int) -> None:
         initial_run_execute(run)
     except (TransportError, PeopleSyncError) as error:
         log.warning("initial people sync %s stopped, will resume: %s", run_id, error)
+
+
+@shared_task
+def deliveries_flush_task(target: str, full_batches_only: bool = False) -> None:
+    """Send due deliveries of one target (Salesforce or Marketo) until none is left."""
+    deliveries_flush_started(target)
+    report = deliveries_flush(target, full_batches_only=full_batches_only)
+    if report.batches:
+        log.info("outbox flush %s", report)
+
+
+@shared_task
+def marketo_activity_types_register_task() -> None:
+    """Register the custom activity types (after Marketo is connected)."""
+    try:
+        marketo_activity_types_ensure(force=True)
+    except MarketoError as error:
+        log.warning("registering Marketo custom activity types failed: %s", error)
+
+
+@worker_ready.connect
+def _register_marketo_activity_types(**kwargs) -> None:
+    # SPEC section 4: the types are checked (and registered if missing) on each start.
+    marketo_activity_types_register_soon()

@@ -1,12 +1,19 @@
 """Settings pages (admins only): connections to Marketo and Salesforce, and the sync switches."""
 
 from django.contrib import messages
-from django.shortcuts import redirect, render
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import admin_required
+from activities.forms import CallOutcomeForm, CallReasonForm, CallSettingsForm
+from activities.selectors import call_outcome_list, call_reason_list, call_settings_get
 
+from .diagnostics import FAILED_PAGE, delivery_health, failed_deliveries, failed_error_kinds
 from .forms import MarketoConnectionForm, SalesforceConnectionForm, SyncSettingsForm
+from .marketo_activities import marketo_activity_types_register_soon
+from .models import Delivery
+from .outbox import deliveries_flush_soon, deliveries_retry, delivery_resume
 from .people_sync import people_initial_sync_start
 from .selectors import (
     marketo_connection_get,
@@ -33,6 +40,12 @@ def _settings_context(**overrides) -> dict:
                                                           prefix="salesforce")
     context["sync_form"] = SyncSettingsForm(instance=sync_settings_get(), prefix="sync")
     context["people_sync"] = people_sync_overview()
+    context["delivery_health"] = delivery_health()
+    context["call_settings_form"] = CallSettingsForm(instance=call_settings_get())
+    context["call_outcomes"] = call_outcome_list()
+    context["call_reasons"] = call_reason_list()
+    context["call_outcome_form"] = CallOutcomeForm()
+    context["call_reason_form"] = CallReasonForm()
     context.update(overrides)
     return context
 
@@ -53,6 +66,9 @@ def connection_update(request, system: str):
         return render(request, "syncing/settings.html",
                       _settings_context(**{f"{system}_form": form}), status=400)
     result = connection_save(form.instance)
+    if result.ok and system == "marketo":
+        # SPEC section 4: the custom activity types are registered on connect.
+        marketo_activity_types_register_soon()
     level = messages.SUCCESS if result.ok else messages.WARNING
     messages.add_message(request, level, f"{label} connection saved. {result.message}")
     return redirect("syncing:settings")
@@ -115,5 +131,53 @@ def people_sync_start(request):
 @admin_required
 @require_GET
 def diagnostics(request):
-    """Failed deliveries to Salesforce and Marketo, for an admin to inspect and retry."""
-    return render(request, "syncing/diagnostics.html")
+    """Outbox health and failed deliveries to Salesforce and Marketo, to inspect and retry."""
+    target = request.GET.get("target", "")
+    code = request.GET.get("code", "")
+    failed = failed_deliveries(target=target, code=code)
+    return render(request, "syncing/diagnostics.html", {
+        "health": delivery_health(),
+        "kinds": failed_error_kinds(),
+        "failed": failed[:FAILED_PAGE],
+        "failed_total": failed.count(),
+        "target": target,
+        "code": code,
+    })
+
+
+@admin_required
+@require_POST
+def delivery_retry(request, pk: int):
+    """Retry one failed delivery now."""
+    delivery = get_object_or_404(Delivery, pk=pk)
+    if deliveries_retry(Delivery.objects.filter(pk=delivery.pk)):
+        messages.success(request, f"Delivery {delivery.pk} to {delivery.get_target_display()} "
+                                  "queued again.")
+    return redirect("diagnostics")
+
+
+@admin_required
+@require_POST
+def deliveries_retry_kind(request):
+    """Retry every failed delivery of one target with one error code."""
+    target = request.POST.get("target", "")
+    if target not in Delivery.Target.values:
+        raise Http404("unknown target")
+    code = request.POST.get("code", "")
+    count = deliveries_retry(Delivery.objects.filter(target=target, last_error_code=code))
+    label = Delivery.Target(target).label
+    messages.success(request, f"{count} failed {label} deliveries ({code or 'no code'}) "
+                              "queued again.")
+    return redirect("diagnostics")
+
+
+@admin_required
+@require_POST
+def deliveries_resume(request, target: str):
+    """End a pause now; the next batch checks the API limit again."""
+    if target not in Delivery.Target.values:
+        raise Http404("unknown target")
+    delivery_resume(target)
+    deliveries_flush_soon([target], countdown=0)
+    messages.success(request, f"Deliveries to {Delivery.Target(target).label} resumed.")
+    return redirect("syncing:settings")

@@ -1,14 +1,16 @@
 """Shared fixtures; the sandboxes run in-process on loopback ports, reached over real HTTP."""
 
 import pytest
+from sandboxes import (
+    MARKETO_CLIENT_ID,
+    MARKETO_CLIENT_SECRET,
+    SALESFORCE_CLIENT_ID,
+    SALESFORCE_CLIENT_SECRET,
+    UnthrottledSandbox,
+)
 
 from sandbox.control import SandboxControl
 from sandbox.server import serve_in_thread
-
-MARKETO_CLIENT_ID = "sandbox-marketo-client"
-MARKETO_CLIENT_SECRET = "sandbox-marketo-secret"
-SALESFORCE_CLIENT_ID = "sandbox-salesforce-client"
-SALESFORCE_CLIENT_SECRET = "sandbox-salesforce-secret"
 
 
 @pytest.fixture(scope="session")
@@ -71,16 +73,6 @@ def seller_client(client, seller):
 def admin_client(client, admin_user):
     client.force_login(admin_user)
     return client
-
-
-class UnthrottledSandbox(SandboxControl):
-    """A sandbox whose resets keep rate limits out of the way of tests that are not about them
-    (the limits and the client's limiter have tests of their own)."""
-
-    LIMITS = {"rate_limit_calls": 100_000, "daily_quota": 10_000_000}
-
-    def reset(self, **config) -> dict:
-        return super().reset(**(self.LIMITS | config))
 
 
 @pytest.fixture

@@ -16,13 +16,10 @@ import binascii
 import itertools
 import json
 import re
-import shutil
 import socket
-import tempfile
 import threading
 import time
 import uuid
-import weakref
 from collections import Counter, deque
 from datetime import UTC, datetime
 
@@ -137,9 +134,12 @@ def _json_response(payload, status: int = 200) -> Response:
     return Response(json.dumps(payload), status, content_type="application/json;charset=UTF-8")
 
 
-def _template(rule: Rule) -> str:
-    """A route with its variables as ``{id}``: the counters' endpoint key."""
-    return _PATH_VARIABLE.sub("{id}", rule.rule)
+def _template(rule: Rule, values: dict) -> str:
+    """A route with its id variables as ``{id}`` (an ``action`` keeps its value, so enqueue
+    and cancel count apart): the counters' endpoint key."""
+    return _PATH_VARIABLE.sub(
+        lambda match: str(values[match.group(1)]) if match.group(1) == "action" else "{id}",
+        rule.rule)
 
 
 class MarketoSandbox:
@@ -152,23 +152,19 @@ class MarketoSandbox:
                  client_id: str = CONFIG_DEFAULTS["client_id"],
                  client_secret: str = CONFIG_DEFAULTS["client_secret"], **config):
         self._lock = threading.RLock()
-        self._directory = tempfile.mkdtemp(prefix="marketo-sandbox-")
-        # Export files go when the sandbox does, even if nobody calls close().
-        weakref.finalize(self, shutil.rmtree, self._directory, ignore_errors=True)
         self._request_ids = itertools.count(0x1000)
         self._in_flight = 0
         self._base_config = _checked_config(
             {**CONFIG_DEFAULTS, "client_id": client_id, "client_secret": client_secret,
              **config})
         self.config: dict = {}
-        self._bulk = BulkExports(self._lock, self.config, lambda: self._store, self._directory)
+        self._bulk = BulkExports(self._lock, self.config, lambda: self._store)
         self._reset(leads, seed, {})
 
     def close(self) -> None:
-        """Stop exports and remove their files (the sandbox is unusable afterwards)."""
+        """Stop exports and remove their files."""
         with self._lock:
-            self._bulk.reset()
-        shutil.rmtree(self._directory, ignore_errors=True)
+            self._bulk.close()
 
     def _reset(self, leads: int, seed: int, config: dict) -> None:
         with self._lock:
@@ -219,7 +215,7 @@ class MarketoSandbox:
         except NotFound:
             problem = ("610", "Requested resource not found")
         with self._lock:
-            key = f"{request.method} {_template(rule) if rule else request.path}"
+            key = f"{request.method} {_template(rule, values) if rule else request.path}"
             self._counters[key] += 1
             fault = self._take_fault(request)
         kind = fault["kind"] if fault else None

@@ -17,9 +17,12 @@ import csv
 import hashlib
 import operator
 import os
+import shutil
+import tempfile
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -85,13 +88,26 @@ class ExportJob:
 class BulkExports:
     """The instance's lead export jobs. Public methods are called with ``lock`` held."""
 
-    def __init__(self, lock: threading.RLock, config: dict, store: Callable[[], LeadStore],
-                 directory: str):
+    def __init__(self, lock: threading.RLock, config: dict, store: Callable[[], LeadStore]):
         self.lock = lock
         self.config = config
         self.store = store
-        self.directory = directory
         self.jobs: dict[str, ExportJob] = {}
+        self._directory: str | None = None
+
+    def _file_path(self, export_id: str) -> str:
+        if self._directory is None:
+            self._directory = tempfile.mkdtemp(prefix="marketo-sandbox-exports-")
+            # The files go when the sandbox does, even if nobody calls close().
+            weakref.finalize(self, shutil.rmtree, self._directory, ignore_errors=True)
+        return os.path.join(self._directory, f"{export_id}.csv")
+
+    def close(self) -> None:
+        """Forget every job and remove the export directory."""
+        self.reset()
+        if self._directory is not None:
+            shutil.rmtree(self._directory, ignore_errors=True)
+            self._directory = None
 
     def reset(self) -> None:
         """Forget every job; running exports stop and their files are removed."""
@@ -213,7 +229,7 @@ class BulkExports:
                          key=lambda job: job.queued_at)
         for job in waiting[:max(0, self.config["bulk_max_processing"] - processing)]:
             job.status, job.started_at = "Processing", datetime.now(UTC)
-            job.path = os.path.join(self.directory, f"{job.export_id}.csv")
+            job.path = self._file_path(job.export_id)
             store = self.store()
             plan = store.export_plan(job.filter_field, job.start, job.end)
             threading.Thread(target=self._run, args=(job, store, plan), daemon=True,

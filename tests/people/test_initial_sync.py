@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import MARKETO_CLIENT_ID, MARKETO_CLIENT_SECRET, UnthrottledSandbox
+from sandboxes import MARKETO_CLIENT_ID, MARKETO_CLIENT_SECRET, UnthrottledSandbox
 from seed_expectations import qualifying_leads
 from subprocess_env import subprocess_env
 

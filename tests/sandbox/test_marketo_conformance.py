@@ -9,8 +9,8 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import MARKETO_CLIENT_ID, MARKETO_CLIENT_SECRET
 from marketorestpython.client import MarketoClient
+from sandboxes import MARKETO_CLIENT_ID, MARKETO_CLIENT_SECRET
 
 from sandbox import seed
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from conftest import SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET
+from sandboxes import SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET
 from simple_salesforce import (
     Salesforce,
     SalesforceExpiredSession,

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from conftest import SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET
+from sandboxes import SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET
 
 from sandbox.seed import OWNERS, lead, owner_user_id, sf_id
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from conftest import MARKETO_CLIENT_ID, MARKETO_CLIENT_SECRET
+from sandboxes import MARKETO_CLIENT_ID, MARKETO_CLIENT_SECRET
 
 from syncing.marketo import MarketoClient, MarketoError, record_reasons
 

@@ -2,13 +2,13 @@
 
 import pytest
 import requests
-from conftest import (
+from django.db import connection
+from sandboxes import (
     MARKETO_CLIENT_ID,
     MARKETO_CLIENT_SECRET,
     SALESFORCE_CLIENT_ID,
     SALESFORCE_CLIENT_SECRET,
 )
-from django.db import connection
 
 from syncing.models import MarketoConnection, SalesforceConnection, SyncSettings
 

@@ -1,6 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from syncing.models import Delivery
+from syncing.outbox import deliveries_flush
 from syncing.people_sync import (
     PeopleSyncError,
     initial_run_execute,
@@ -52,6 +54,18 @@ class Command(BaseCommand):
             f"{run.api_calls} Marketo calls ({run.get_method_display()})"))
 
     def one_pass(self):
+        failure = None
+        try:
+            self.people_pass()
+        except (TransportError, PeopleSyncError) as error:
+            # The outbound deliveries do not depend on the people pass: send them anyway.
+            failure = error
+        for target in Delivery.Target.values:
+            self.stdout.write(f"deliveries to {deliveries_flush(target, until_empty=True)}")
+        if failure:
+            raise failure
+
+    def people_pass(self):
         if not sync_settings_get().people_sync_enabled:
             self.stdout.write("people: paused (switched off on the settings page)")
         elif initial_run_unfinished() or not people_stream().cursor:

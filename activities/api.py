@@ -1,0 +1,165 @@
+"""The calls API under ``/api/v1/calls/`` (SPEC section 10)."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from people.models import Person
+from syncing.models import Delivery
+
+from .models import Call
+from .selectors import call_list_for_user
+from .services import CallInput, InvalidCalls, calls_check, calls_log
+
+#: Calls per POST when a list is sent (a dialer uploading its log).
+MAX_CALLS_PER_REQUEST = 500
+
+
+class CallInputSerializer(serializers.Serializer):
+    person = serializers.IntegerField(help_text="The person's id (see people/).")
+    outcome = serializers.CharField(required=False, allow_blank=True, max_length=80,
+                                    help_text="One of the call outcomes an admin set up.")
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=80)
+    notes = serializers.CharField(required=False, allow_blank=True, trim_whitespace=True)
+    duration_seconds = serializers.IntegerField(required=False, min_value=0, max_value=86400,
+                                                default=0)
+    phone_number = serializers.CharField(
+        required=False, allow_blank=True, max_length=40,
+        help_text="Defaults to the person's phone number.")
+    called_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
+
+
+class DeliveryOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Delivery
+        fields = ["target", "status", "skip_reason", "remote_id", "attempts",
+                  "last_error_code", "last_error_message", "delivered_at"]
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def _datetime(value):
+    return _DATETIME.to_representation(value) if value else None
+
+
+class CallOutputSerializer(serializers.Serializer):
+    """A call and its deliveries (Salesforce first). ``context["deliveries"]`` may hold them
+    by call id; otherwise they are read from the call."""
+
+    id = serializers.IntegerField()
+    person = serializers.IntegerField(source="person_id")
+    logged_by = serializers.CharField(source="logged_by.username")
+    outcome = serializers.CharField()
+    reason = serializers.CharField()
+    status = serializers.CharField()
+    notes = serializers.CharField()
+    duration_seconds = serializers.IntegerField()
+    phone_number = serializers.CharField()
+    called_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    deliveries = DeliveryOutputSerializer(many=True)
+
+    def to_representation(self, call) -> dict:
+        # The fields above, written out: DRF's field-by-field path costs more than saving the
+        # call does, and a dialer posts calls by the hundred.
+        deliveries = self.context.get("deliveries", {}).get(call.pk)
+        if deliveries is None:
+            deliveries = call.deliveries.all()
+        return {
+            "id": call.pk, "person": call.person_id, "logged_by": call.logged_by.username,
+            "outcome": call.outcome, "reason": call.reason, "status": call.status,
+            "notes": call.notes, "duration_seconds": call.duration_seconds,
+            "phone_number": call.phone_number, "called_at": _datetime(call.called_at),
+            "created_at": _datetime(call.created_at),
+            "deliveries": [{
+                "target": d.target, "status": d.status, "skip_reason": d.skip_reason,
+                "remote_id": d.remote_id, "attempts": d.attempts,
+                "last_error_code": d.last_error_code, "last_error_message": d.last_error_message,
+                "delivered_at": _datetime(d.delivered_at),
+            } for d in sorted(deliveries, key=lambda d: d.target, reverse=True)],
+        }
+
+
+class CallListApi(GenericAPIView):
+    """The calls you logged (newest first), and logging calls.
+
+    POST one call as an object, or up to 500 as a list (all or nothing). Each call is
+    delivered to Salesforce as a Task and to Marketo as a "Received Sales Call" activity; its
+    ``deliveries`` show how far that got.
+    """
+
+    serializer_class = CallOutputSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the types
+            return Call.objects.none()
+        return call_list_for_user(self.request.user)
+
+    @extend_schema(responses=CallOutputSerializer(many=True))
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(CallOutputSerializer(page, many=True).data)
+
+    @extend_schema(request=CallInputSerializer, responses={201: CallOutputSerializer})
+    def post(self, request):
+        many = isinstance(request.data, list)
+        items = request.data if many else [request.data]
+        if many and not 1 <= len(items) <= MAX_CALLS_PER_REQUEST:
+            return Response({"non_field_errors": [
+                f"Send 1 to {MAX_CALLS_PER_REQUEST} calls per request."]},
+                status=status.HTTP_400_BAD_REQUEST)
+        serializer = CallInputSerializer(data=items, many=True)
+        if not serializer.is_valid():
+            errors = self._errors(items)
+            return Response(errors if many else errors[0], status=status.HTTP_400_BAD_REQUEST)
+        try:
+            logged = calls_log(logged_by=request.user,
+                               calls=self._inputs(serializer.validated_data))
+        except InvalidCalls as invalid:
+            return Response(invalid.errors if many else invalid.errors[0],
+                            status=status.HTTP_400_BAD_REQUEST)
+        # Written from what was just saved: no query to read it back.
+        data = CallOutputSerializer(
+            [entry.call for entry in logged], many=True,
+            context={"deliveries": {entry.call.pk: entry.deliveries for entry in logged}}).data
+        return Response(data if many else data[0], status=status.HTTP_201_CREATED)
+
+    @staticmethod
+    def _inputs(rows: list[dict]) -> list[CallInput]:
+        people = Person.workspace.in_bulk({row["person"] for row in rows})
+        return [CallInput(person=people.get(row["person"]), outcome=row.get("outcome", ""),
+                          reason=row.get("reason", ""), notes=row.get("notes", ""),
+                          duration_seconds=row["duration_seconds"],
+                          phone_number=row.get("phone_number"), called_at=row.get("called_at"))
+                for row in rows]
+
+    def _errors(self, items: list) -> list[dict]:
+        """Every bad call's errors at once: the wire format first, then the business rules
+        for the calls whose format is right."""
+        serializers_ = [CallInputSerializer(data=item) for item in items]
+        errors = [{} if serializer.is_valid() else serializer.errors
+                  for serializer in serializers_]
+        valid = [index for index, problems in enumerate(errors) if not problems]
+        checked = calls_check(self._inputs([serializers_[i].validated_data for i in valid]))
+        for index, problems in zip(valid, checked, strict=True):
+            errors[index] = problems
+        return errors
+
+
+class CallDetailApi(GenericAPIView):
+    """One call you logged, with its deliveries."""
+
+    serializer_class = CallOutputSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the types
+            return Call.objects.none()
+        return call_list_for_user(self.request.user)
+
+    def get(self, request, pk: int):
+        return Response(CallOutputSerializer(get_object_or_404(self.get_queryset(), pk=pk)).data)

@@ -1,0 +1,241 @@
+"""Writes: logging calls (with their outbox deliveries) and the admin's dialer settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from syncing.models import Delivery
+from syncing.outbox import deliveries_build, deliveries_save
+from syncing.selectors import (
+    marketo_connection_get,
+    salesforce_connection_get,
+    sync_settings_get,
+)
+
+from .models import (
+    MAX_CALL_OUTCOMES,
+    MAX_CALL_REASONS,
+    Call,
+    CallOutcome,
+    CallReason,
+    CallSettings,
+    CallStatus,
+)
+from .selectors import call_settings_get
+
+MAX_CALL_DURATION = 24 * 3600
+# Clocks of browsers and API clients drift a little; a call further ahead is a mistake.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+SKIP_SALESFORCE_OFF = "Logging calls to Salesforce is switched off on Settings."
+SKIP_SALESFORCE_NOT_CONNECTED = "Salesforce is not connected."
+SKIP_NO_SALESFORCE_ID = ("Not logged in Salesforce: this person has no Salesforce contact or "
+                         "lead id.")
+SKIP_MARKETO_OFF = "Logging sales activities to Marketo is switched off on Settings."
+SKIP_MARKETO_NOT_CONNECTED = "Marketo is not connected."
+
+
+@dataclass
+class CallInput:
+    """A call as a seller or an API client gives it, before it is checked."""
+
+    person: object
+    outcome: str = ""
+    reason: str = ""
+    notes: str = ""
+    duration_seconds: int = 0
+    phone_number: str | None = None  # None: the person's phone
+    called_at: datetime | None = None  # None: now
+
+
+def _clean(data: CallInput, call_settings: CallSettings, outcomes: dict[str, CallOutcome],
+           reasons: dict[str, CallReason], now: datetime) -> Call:
+    """The call to save, or ValidationError with the offending fields."""
+    errors: dict[str, str] = {}
+    person = data.person
+    if person is None or not getattr(person, "in_workspace", False):
+        errors["person"] = "No such person in the workspace."
+    outcome = None
+    mode = call_settings.outcome_mode
+    name = (data.outcome or "").strip()
+    if name:
+        outcome = outcomes.get(name.casefold())
+        if mode == CallSettings.OutcomeMode.OFF:
+            errors["outcome"] = "Call outcomes are switched off."
+        elif outcome is None:
+            errors["outcome"] = f"Unknown outcome {name!r}; choose one of the outcomes on Settings."
+    elif mode == CallSettings.OutcomeMode.REQUIRED:
+        errors["outcome"] = "Choose the call's outcome."
+    reason = None
+    reason_name = (data.reason or "").strip()
+    if reason_name:
+        reason = reasons.get(reason_name.casefold())
+        if reason is None:
+            errors["reason"] = f"Unknown reason {reason_name!r}."
+    duration = data.duration_seconds or 0
+    if not 0 <= duration <= MAX_CALL_DURATION:
+        errors["duration_seconds"] = "The duration must be between 0 and 24 hours."
+    called_at = data.called_at or now
+    if called_at > now + FUTURE_TOLERANCE:
+        errors["called_at"] = "A call cannot be in the future."
+    phone = data.phone_number
+    if phone is None:
+        phone = getattr(person, "phone", "") or ""
+    if len(phone) > 40:
+        errors["phone_number"] = "At most 40 characters."
+    if errors:
+        raise ValidationError(errors)
+    return Call(person=person, outcome=outcome.name if outcome else "",
+                reason=reason.name if reason else "",
+                status=outcome.call_status if outcome else CallStatus.COMPLETED,
+                notes=(data.notes or "").strip(), duration_seconds=duration,
+                phone_number=phone.strip(), called_at=called_at)
+
+
+def _skip_rules():
+    """Why a call for a given person is not sent to a target: a function of the person
+    (the settings and connections are read once per batch of calls)."""
+    sync_settings = sync_settings_get()
+    salesforce = (SKIP_SALESFORCE_OFF if not sync_settings.log_calls_to_salesforce
+                  else SKIP_SALESFORCE_NOT_CONNECTED
+                  if not salesforce_connection_get().is_configured else "")
+    marketo = (SKIP_MARKETO_OFF if not sync_settings.log_activities_to_marketo
+               else SKIP_MARKETO_NOT_CONNECTED
+               if not marketo_connection_get().is_configured else "")
+
+    def skipped(person) -> dict[str, str]:
+        reasons = {}
+        if salesforce:
+            reasons[Delivery.Target.SALESFORCE] = salesforce
+        elif not (person.sfdc_contact_id or person.sfdc_lead_id):
+            reasons[Delivery.Target.SALESFORCE] = SKIP_NO_SALESFORCE_ID
+        if marketo:
+            reasons[Delivery.Target.MARKETO] = marketo
+        return reasons
+
+    return skipped
+
+
+def _clean_all(calls: list[CallInput]) -> tuple[list[Call], list[dict[str, list[str]]]]:
+    call_settings = call_settings_get()
+    outcomes = {outcome.name.casefold(): outcome for outcome in CallOutcome.objects.all()}
+    reasons = {reason.name.casefold(): reason for reason in CallReason.objects.all()}
+    now = timezone.now()
+    cleaned, errors = [], []
+    for data in calls:
+        try:
+            cleaned.append(_clean(data, call_settings, outcomes, reasons, now))
+            errors.append({})
+        except ValidationError as error:
+            errors.append(error.message_dict)
+    return cleaned, errors
+
+
+def calls_check(calls: list[CallInput]) -> list[dict[str, list[str]]]:
+    """Each call's ``{field: [messages]}`` (empty when it can be logged), without logging."""
+    return _clean_all(calls)[1]
+
+
+class InvalidCalls(Exception):
+    """Some calls of a batch are invalid; ``errors[i]`` is call i's ``{field: [messages]}``
+    (empty for a valid one)."""
+
+    def __init__(self, errors: list[dict[str, list[str]]]):
+        super().__init__("invalid calls")
+        self.errors = errors
+
+
+class LoggedCall(NamedTuple):
+    call: Call
+    deliveries: list[Delivery]
+
+
+def calls_log(*, logged_by, calls: list[CallInput]) -> list[LoggedCall]:
+    """Log calls and their deliveries to Salesforce and Marketo in one transaction.
+
+    All or nothing: InvalidCalls names every bad call's fields. Deliveries are sent by the
+    outbox once the transaction commits. Returns each call with its new deliveries.
+    """
+    cleaned, errors = _clean_all(calls)
+    if any(errors):
+        raise InvalidCalls(errors)
+    for call in cleaned:
+        call.logged_by = logged_by
+    skipped = _skip_rules()
+    with transaction.atomic():
+        saved = Call.objects.bulk_create(cleaned, batch_size=1000)
+        logged = [LoggedCall(call, deliveries_build(activity_type=Delivery.ActivityType.CALL,
+                                                    call=call, skipped=skipped(call.person)))
+                  for call in saved]
+        deliveries_save([delivery for entry in logged for delivery in entry.deliveries])
+    return logged
+
+
+def call_log(*, logged_by, person, **fields) -> Call:
+    """Log one call (see ``calls_log``); ``fields`` are those of ``CallInput``.
+
+    Raises ValidationError with the offending fields.
+    """
+    try:
+        return calls_log(logged_by=logged_by,
+                         calls=[CallInput(person=person, **fields)])[0].call
+    except InvalidCalls as invalid:
+        raise ValidationError(invalid.errors[0]) from None
+
+
+# --------------------------------------------------------------------------- dialer settings
+
+
+def call_settings_update(*, outcome_mode: str) -> CallSettings:
+    call_settings = call_settings_get()
+    call_settings.outcome_mode = outcome_mode
+    call_settings.full_clean()
+    call_settings.save()
+    return call_settings
+
+
+def _check_room(model, limit: int, name: str, label: str) -> str:
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "Enter a name."})
+    if model.objects.count() >= limit:
+        raise ValidationError({"name": f"At most {limit} {label}; remove one first."})
+    if model.objects.filter(name__iexact=name).exists():
+        raise ValidationError({"name": f"{name!r} is already there."})
+    return name
+
+
+@transaction.atomic
+def call_outcome_create(*, name: str, call_status: str = CallStatus.COMPLETED) -> CallOutcome:
+    """Add an outcome at the end of the list (at most 15)."""
+    name = _check_room(CallOutcome, MAX_CALL_OUTCOMES, name, "call outcomes")
+    outcome = CallOutcome(name=name, call_status=call_status,
+                          position=CallOutcome.objects.count())
+    outcome.full_clean()
+    outcome.save()
+    return outcome
+
+
+def call_outcome_delete(outcome: CallOutcome) -> None:
+    """Remove an outcome from the menu; calls logged with it keep its name."""
+    outcome.delete()
+
+
+@transaction.atomic
+def call_reason_create(*, name: str) -> CallReason:
+    """Add a reason at the end of the list (at most 15)."""
+    name = _check_room(CallReason, MAX_CALL_REASONS, name, "call reasons")
+    reason = CallReason(name=name, position=CallReason.objects.count())
+    reason.full_clean()
+    reason.save()
+    return reason
+
+
+def call_reason_delete(reason: CallReason) -> None:
+    reason.delete()

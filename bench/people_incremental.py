@@ -1,0 +1,143 @@
+"""Incremental people sync benchmark: changes applied per second, and the lag from a change in
+Marketo to its visibility through the API under the default schedule.
+
+    python bench/people_incremental.py                     # 10,000 changes, real limits
+    python bench/people_incremental.py --unthrottled       # limits raised
+    python bench/people_incremental.py --lag-samples 3     # also measure the lag (worker+beat)
+
+Starts its own Marketo sandbox (20,000 leads), syncs them, then changes leads in the sandbox
+as a Marketo user would and times ``manage.py sync`` (one pass) applying them. For the lag it
+runs the real thing: web (gunicorn), a Celery worker and beat on Redis, default schedule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import time
+import uuid
+
+import requests
+from common import (
+    PYTHON,
+    ROOT,
+    Sandbox,
+    app_env,
+    database_url,
+    free_port,
+    manage,
+    psql,
+    run_measured,
+)
+from people_sync import UNTHROTTLED
+
+from sandbox import seed
+
+
+def owned_ids(total: int, count: int) -> list[int]:
+    ids = [i for i in range(1, total + 1) if seed.lead(i, 1, total)["sfdcLeadOwnerId"]]
+    return ids[:count]
+
+
+def measure_lag(url: str, sandbox: Sandbox, lead_ids: list[int], samples: int) -> list[float]:
+    """Change a lead in Marketo; time until the API shows the change (worker + beat running)."""
+    port = free_port()
+    env = app_env(url, REDIS_URL="redis://127.0.0.1:6379/7")
+    token = manage(url, "drf_create_token", "bench", quiet=True, **{}).stdout.split()[2]
+    processes = [
+        subprocess.Popen([PYTHON, "-m", "gunicorn", "salesactions.wsgi", "--bind",
+                          f"127.0.0.1:{port}", "--workers", "2"], cwd=ROOT, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        subprocess.Popen([PYTHON, "-m", "celery", "-A", "salesactions", "worker", "--pool",
+                          "solo", "--loglevel", "WARNING"], cwd=ROOT, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        subprocess.Popen([PYTHON, "-m", "celery", "-A", "salesactions", "beat", "--loglevel",
+                          "WARNING", "--schedule", "/tmp/bench-celerybeat-schedule"],
+                         cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL),
+    ]
+    api = requests.Session()
+    api.headers["Authorization"] = f"Token {token}"
+    lags = []
+    try:
+        time.sleep(5)
+        for sample in range(samples):
+            marketo_id = lead_ids[sample]
+            title = f"Lag probe {uuid.uuid4().hex[:8]}"
+            changed_at = time.monotonic()
+            sandbox.control("PATCH", f"leads/{marketo_id}", json={"fields": {"title": title}})
+            while time.monotonic() - changed_at < 300:
+                reply = api.get(f"http://127.0.0.1:{port}/api/v1/people/",
+                                params={"marketo_id": marketo_id}, timeout=10)
+                results = reply.json().get("results", []) if reply.ok else []
+                if results and results[0]["title"] == title:
+                    lags.append(time.monotonic() - changed_at)
+                    break
+                time.sleep(0.2)
+            else:
+                raise SystemExit(f"change to lead {marketo_id} not visible after 300 s")
+            print(f"  lag sample {sample + 1}: {lags[-1]:.1f} s", flush=True)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+    return lags
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--leads", type=int, default=20_000)
+    parser.add_argument("--changes", type=int, default=10_000)
+    parser.add_argument("--unthrottled", action="store_true")
+    parser.add_argument("--lag-samples", type=int, default=0)
+    parser.add_argument("--database", default="salesactions_bench_incremental")
+    args = parser.parse_args()
+
+    url = database_url(args.database)
+    psql(url, "TRUNCATE people_person, syncing_syncrun, syncing_syncstream, "
+              "syncing_marketoconnection RESTART IDENTITY CASCADE")
+    sandbox = Sandbox("marketo", args.leads)
+    try:
+        sandbox.control("POST", "config", json=UNTHROTTLED)
+        manage(url, "shell", "-c", (
+            "from syncing.models import MarketoConnection; MarketoConnection("
+            f"base_url='{sandbox.url}', client_id='sandbox-marketo-client', "
+            "client_secret='sandbox-marketo-secret').save()"), quiet=True)
+        manage(url, "sync", "--full", quiet=True, MARKETO_CALLS_PER_WINDOW="1000000",
+               MARKETO_BULK_POLL_MAX_SECONDS="1")
+        if not args.unthrottled:
+            sandbox.control("POST", "config", json={"rate_limit_calls": 100,
+                                                    "daily_quota": 50_000})
+        ids = owned_ids(args.leads, args.changes)
+        sandbox.control("POST", "leads/change-many",
+                        json={"ids": ids, "fields": {"title": "Changed by the benchmark"}})
+        sandbox.control("DELETE", "counters")
+        env = app_env(url)
+        if args.unthrottled:
+            env |= {"MARKETO_CALLS_PER_WINDOW": "1000000", "MARKETO_MAX_IN_FLIGHT": "10"}
+        seconds, code, rss_mb = run_measured([PYTHON, "manage.py", "sync"], env)
+        calls = sandbox.control("GET", "counters")["total"]
+        if code:
+            raise SystemExit(f"sync failed with exit code {code}")
+        applied = int(psql(url, "SELECT count(*) FROM people_person "
+                                "WHERE title = 'Changed by the benchmark'"))
+        limits = "unthrottled" if args.unthrottled else "real Marketo limits, app share 50/20 s"
+        print(f"incremental ({limits}): {applied:,} of {len(ids):,} changes applied by one "
+              f"`sync` pass in {seconds:.1f} s | {applied / seconds:,.0f} changes/s | "
+              f"{calls} Marketo calls | peak RSS {rss_mb} MB")
+        if args.lag_samples:
+            manage(url, "shell", "-c", (
+                "from accounts.models import User; User.objects.filter(username='bench')"
+                ".exists() or User.objects.create_user('bench', role='admin')"), quiet=True)
+            lags = measure_lag(url, sandbox, ids[::97], args.lag_samples)
+            print(f"lag Marketo change -> API (default 60 s schedule): "
+                  f"mean {sum(lags) / len(lags):.1f} s, max {max(lags):.1f} s "
+                  f"over {len(lags)} changes")
+    finally:
+        sandbox.stop()
+
+
+if __name__ == "__main__":
+    main()

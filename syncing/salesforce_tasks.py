@@ -1,0 +1,260 @@
+"""Calls as Salesforce Tasks (SPEC section 5): the field mapping, the subject template, which
+optional call fields the org has, and sending a claimed batch of deliveries.
+
+A batch goes out in one ``composite/sobjects`` request (200 records at most). A delivery that
+may already have been applied (a dropped connection after Salesforce wrote it, a worker killed
+mid-request) is first looked up among the Tasks created since its first attempt and matched on
+what it would create; only the unmatched ones are sent again, so no Task is written twice.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from django.utils import timezone
+
+from .models import Delivery, SalesforceConnection, SyncStream
+from .outbox import (
+    Batch,
+    Outcome,
+    SenderResult,
+    delivery_client,
+    delivery_resume,
+    delivery_stream,
+    delivery_stream_state_save,
+)
+from .salesforce import SalesforceClient, SalesforceError
+from .selectors import salesforce_connection_get, sync_settings_get
+
+TASK_SOBJECT = "Task"
+SUBJECT_MAX = 255
+#: Task fields some orgs lack (the call fields need the Call Center/CTI setup).
+OPTIONAL_TASK_FIELDS = ("TaskSubtype", "CallDurationInSeconds", "CallType", "CallDisposition")
+#: Salesforce may have written a lost request a little before our clock said we sent it.
+RECONCILE_CLOCK_MARGIN = timedelta(minutes=5)
+#: The org's Task fields are described again after this long (an admin may add call fields).
+DESCRIBE_MAX_AGE = timedelta(days=1)
+SWITCHED_OFF = "Logging calls to Salesforce was switched off before this call was sent."
+NOT_CONNECTED = "Salesforce is not connected: fill in the Salesforce card on Settings."
+_PLACEHOLDER = re.compile(r"{{\s*(\w+)\s*}}")
+_DANGLING = " :;,-|/()[]"
+
+
+def task_subject(template: str, **values: str) -> str:
+    """The template with its ``{{placeholders}}`` filled in, on one line, at most 255 characters.
+
+    Placeholders without a value render empty, and a separator left dangling at either end
+    goes with them ("Call: " becomes "Call"). Unknown placeholders (the form rejects them)
+    render empty too.
+    """
+    text = _PLACEHOLDER.sub(lambda match: values.get(match.group(1)) or "", template)
+    text = " ".join(text.split()).strip(_DANGLING)
+    return text[:SUBJECT_MAX].rstrip() or values.get("activity_type") or "Activity"
+
+
+def task_who_what(person) -> tuple[str | None, str | None]:
+    """``(WhoId, WhatId)``: the contact, else the lead; the opportunity, else the account, only
+    next to a contact (Salesforce rejects a WhatId on a Task whose WhoId is a lead)."""
+    if person.sfdc_contact_id:
+        return (person.sfdc_contact_id,
+                person.sfdc_opportunity_id or person.sfdc_account_id or None)
+    return (person.sfdc_lead_id or None), None
+
+
+def task_fields_available(describe: dict) -> list[str]:
+    """Which of the optional Task fields this org lets the integration user create."""
+    createable = {field["name"] for field in describe.get("fields", [])
+                  if field.get("createable")}
+    return [name for name in OPTIONAL_TASK_FIELDS if name in createable]
+
+
+def call_task_fields(call, template: str, available: list[str] | frozenset[str]) -> dict:
+    """The Task a call becomes; ``available``: the optional fields the org has.
+
+    Raises ValueError when the person has no Salesforce contact or lead id.
+    """
+    who, what = task_who_what(call.person)
+    if not who:
+        raise ValueError("The person has no Salesforce contact or lead id.")
+    subject = task_subject(template, activity_type="Call",
+                           activity_subject=call.outcome or call.reason,
+                           call_outcome=call.outcome, call_reason=call.reason,
+                           sales_campaign_name="")
+    fields = {"WhoId": who, "Subject": subject, "Status": "Completed", "Type": "Call",
+              "ActivityDate": timezone.localdate(call.called_at).isoformat(),
+              "Description": call.notes}
+    if what:
+        fields["WhatId"] = what
+    optional = {"TaskSubtype": "Call", "CallDurationInSeconds": call.duration_seconds,
+                "CallType": "Outbound", "CallDisposition": call.outcome[:SUBJECT_MAX] or None}
+    fields.update((name, value) for name, value in optional.items()
+                  if name in available and value is not None)
+    return fields
+
+
+def _match_key(fields: dict) -> tuple:
+    """What identifies a Task we created: who, subject, day, duration and notes."""
+    description = (fields.get("Description") or "").replace("\r\n", "\n").strip()
+    return ((fields.get("WhoId") or "")[:15], fields.get("Subject") or "",
+            fields.get("ActivityDate") or "", fields.get("CallDurationInSeconds"), description)
+
+
+def _soql_datetime(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def tasks_reconcile(client: SalesforceClient, records: dict[int, dict], since: datetime,
+                    taken: Callable[[list[str]], set[str]]) -> dict[int, str]:
+    """Which of ``records`` (delivery id -> Task fields) Salesforce already has.
+
+    Looks at Tasks created since ``since`` for the same people, leaves out those ``taken``
+    (given Task ids, returns the ones other deliveries already own), and pairs the rest one to
+    one on ``_match_key``. Returns delivery id -> Task id for the ones found.
+    """
+    who_ids = sorted({fields["WhoId"] for fields in records.values()})
+    duration = "CallDurationInSeconds" if any(
+        "CallDurationInSeconds" in fields for fields in records.values()) else None
+    columns = ["Id", "WhoId", "Subject", "ActivityDate", "Description",
+               *([duration] if duration else [])]
+    quoted = ",".join(f"'{who}'" for who in who_ids)
+    soql = (f"SELECT {', '.join(columns)} FROM Task WHERE WhoId IN ({quoted}) "
+            f"AND CreatedDate >= {_soql_datetime(since - RECONCILE_CLOCK_MARGIN)}")
+    tasks = client.query_all(soql)
+    owned = taken([task["Id"] for task in tasks])
+    found: dict[tuple, list[str]] = defaultdict(list)
+    for task in sorted(tasks, key=lambda task: task["Id"]):
+        if task["Id"] not in owned:
+            found[_match_key(task)].append(task["Id"])
+    matched: dict[int, str] = {}
+    for delivery_id, fields in sorted(records.items()):
+        candidates = found.get(_match_key(fields))
+        if candidates:
+            matched[delivery_id] = candidates.pop(0)
+    return matched
+
+
+def salesforce_batch_send(client: SalesforceClient, batch: Batch, template: str,
+                          available: list[str]) -> SenderResult:
+    """Send a claimed batch of call deliveries as Tasks; one Outcome per delivery."""
+    result = SenderResult()
+    records: dict[int, dict] = {}
+    for delivery in batch.deliveries:
+        try:
+            records[delivery.pk] = call_task_fields(delivery.call, template, available)
+        except ValueError as error:
+            result.outcomes[delivery.pk] = Outcome.failed("NO_SALESFORCE_ID", str(error))
+
+    unknown = {pk: fields for pk, fields in records.items() if pk in batch.reconcile}
+    if unknown:
+        started = time.monotonic()
+        since = min(batch.by_id[pk].first_attempt_at or timezone.now() for pk in unknown)
+        try:
+            found = tasks_reconcile(client, unknown, since, batch.taken_remote_ids)
+        except SalesforceError as error:
+            # Not knowing what Salesforce has, sending again could duplicate: try later.
+            for pk in unknown:
+                result.outcomes[pk] = Outcome.unknown(error.code or "RECONCILE_FAILED",
+                                                      f"Could not check for an earlier "
+                                                      f"delivery: {error}")
+            records = {pk: f for pk, f in records.items() if pk not in unknown}
+        else:
+            for pk, task_id in found.items():
+                result.outcomes[pk] = Outcome.reconciled(task_id, _ms_since(started))
+                del records[pk]
+
+    if not records:
+        return result
+    ids = list(records)
+    batch.mark_sending(ids)
+    started = time.monotonic()
+    try:
+        answers = client.composite_create(TASK_SOBJECT, [records[pk] for pk in ids])
+    except SalesforceError as error:
+        elapsed = _ms_since(started)
+        if error.code == "REQUEST_LIMIT_EXCEEDED":
+            result.pause_reason = f"Salesforce refused calls: {error} (REQUEST_LIMIT_EXCEEDED)"
+            outcome = Outcome.paused(error.code, str(error), elapsed)
+        elif error.maybe_applied:
+            outcome = Outcome.unknown(error.code or "NO_RESPONSE", str(error), elapsed)
+        elif error.permanent:
+            outcome = Outcome.failed(error.code or f"HTTP_{error.status}", str(error), elapsed)
+        else:
+            outcome = Outcome.retry(error.code or f"HTTP_{error.status}", str(error), elapsed)
+        for pk in ids:
+            result.outcomes[pk] = outcome
+        return result
+    elapsed = _ms_since(started)
+    for pk, answer in zip(ids, answers, strict=True):
+        if answer.success:
+            result.outcomes[pk] = Outcome.delivered(answer.id, elapsed)
+        elif answer.transient:
+            result.outcomes[pk] = Outcome.retry(answer.error_code, answer.error_message, elapsed)
+        else:
+            result.outcomes[pk] = Outcome.failed(answer.error_code or "FAILED",
+                                                 answer.error_message, elapsed)
+    return result
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def salesforce_deliveries_send(batch: Batch) -> SenderResult:
+    """The outbox's Salesforce sender: settings, the API limit and the org's Task fields, then
+    ``salesforce_batch_send``."""
+    sync_settings = sync_settings_get()
+    if not sync_settings.log_calls_to_salesforce:
+        return SenderResult({pk: Outcome.skipped(SWITCHED_OFF) for pk in batch.by_id})
+    connection = salesforce_connection_get()
+    if not connection.is_configured:
+        return SenderResult({pk: Outcome.retry("NOT_CONNECTED", NOT_CONNECTED)
+                             for pk in batch.by_id})
+    client = delivery_client(connection)
+    stream = delivery_stream(Delivery.Target.SALESFORCE)
+    try:
+        if stream.paused_until is not None:
+            # The pause is over: read the org's usage (and whether it still refuses calls)
+            # before sending a batch.
+            client.limits()
+            delivery_resume(Delivery.Target.SALESFORCE)
+        over = _share_used(client, sync_settings.salesforce_daily_api_share_percent)
+        if over:
+            return SenderResult(pause_reason=over)
+        available = _task_fields(client, connection, stream)
+    except SalesforceError as error:
+        if error.code == "REQUEST_LIMIT_EXCEEDED":
+            return SenderResult(pause_reason=f"Salesforce refused calls: {error} "
+                                             "(REQUEST_LIMIT_EXCEEDED)")
+        outcome = (Outcome.failed if error.permanent else Outcome.retry)(
+            error.code or f"HTTP_{error.status}", str(error))
+        return SenderResult({pk: outcome for pk in batch.by_id})
+    return salesforce_batch_send(client, batch, sync_settings.task_subject_template, available)
+
+
+def _share_used(client: SalesforceClient, percent: int) -> str:
+    """Why to pause, if the org's daily API usage reached the admin's share (else "")."""
+    usage = client.api_usage
+    if usage is None or usage.share < percent / 100:
+        return ""
+    return (f"The app has used its share of the org's daily API calls: {usage.used:,} of "
+            f"{usage.limit:,} ({usage.share:.0%}; the share set on Settings is {percent}%).")
+
+
+def _task_fields(client: SalesforceClient, connection: SalesforceConnection,
+                 stream: SyncStream) -> list[str]:
+    """The optional Task fields the org has: described once, then read from the stream."""
+    key = f"{connection.url} v{connection.api_version}"
+    cached = stream.state.get("task_fields") or {}
+    checked_at = cached.get("checked_at")
+    if (cached.get("connection") == key and checked_at
+            and timezone.now() - datetime.fromisoformat(checked_at) < DESCRIBE_MAX_AGE):
+        return cached["fields"]
+    available = task_fields_available(client.describe(TASK_SOBJECT))
+    stream.state = {**stream.state, "task_fields": {
+        "connection": key, "fields": available, "checked_at": timezone.now().isoformat()}}
+    delivery_stream_state_save(Delivery.Target.SALESFORCE, stream.state)
+    return available

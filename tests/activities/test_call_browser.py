@@ -1,0 +1,103 @@
+"""A seller logs a call in a real browser (Debian's Chromium, headless, via Playwright) and
+watches it being delivered to Salesforce and Marketo: the history polls while a delivery is
+pending. The outbox flush runs in a background thread, as a worker would run it."""
+
+import os
+import re
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from factories import UserFactory
+from outbox_helpers import marketo_call_activities, sandbox_records
+from playwright.sync_api import expect, sync_playwright
+
+from activities.services import call_outcome_create
+from syncing import outbox
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls around it are still
+# plain synchronous calls.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run"]
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert CHROMIUM.exists(), "install Debian's chromium: apt-get install -y chromium"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def worker_thread(monkeypatch):
+    """Flushes enqueued after commit run a second later in a thread, like a busy worker."""
+    threads = []
+
+    def flush_later(targets, **options):
+        def run():
+            time.sleep(1)
+            try:
+                for target in targets:
+                    outbox.deliveries_flush(target)
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        threads.append(thread)
+
+    monkeypatch.setattr(outbox, "deliveries_flush_soon", flush_later)
+    yield
+    for thread in threads:
+        thread.join(timeout=30)
+
+
+def test_a_seller_logs_a_call_and_sees_it_delivered(browser, live_server, both_connected,
+                                                    seed_people, worker_thread):
+    salesforce, marketo = both_connected
+    UserFactory(username="ava", email="ava.stone@example.com", password=PASSWORD)
+    call_outcome_create(name="Connected")
+    person, = seed_people("contact_opportunity")
+    page = browser.new_page()
+    try:
+        page.goto(f"{live_server.url}/people/{person.pk}/calls/")
+        page.fill("#id_username", "ava")
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        expect(page).to_have_url(re.compile(rf"/people/{person.pk}/calls/$"))
+        expect(page.locator("#id_phone_number")).to_have_value(person.phone)
+
+        page.select_option("#id_outcome", "Connected")
+        page.fill("#id_duration", "3:05")
+        page.fill("#id_notes", "Interested in the annual plan")
+        page.click("text=Log call")
+
+        item = page.locator(".history-item").first
+        expect(page.locator(".call-logged")).to_be_visible()
+        expect(item).to_contain_text("Connected")
+        expect(item.locator('[data-target="salesforce"][data-status="pending"]')).to_be_visible()
+        # The history polls every 2 s until both deliveries are done.
+        expect(item.locator('[data-target="salesforce"][data-status="delivered"]')).to_be_visible(
+            timeout=15_000)
+        expect(item.locator('[data-target="marketo"][data-status="delivered"]')).to_be_visible(
+            timeout=15_000)
+    finally:
+        page.close()
+
+    task, = sandbox_records(salesforce)
+    assert (task["WhoId"], task["WhatId"], task["CallDurationInSeconds"]) == (
+        person.sfdc_contact_id, person.sfdc_opportunity_id, 185)
+    assert task["Description"] == "Interested in the annual plan"
+    activity, = marketo_call_activities(marketo, person.marketo_id)
+    assert activity["primaryAttributeValue"] == "Connected"

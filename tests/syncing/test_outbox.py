@@ -1,0 +1,200 @@
+"""The outbox's claiming and scheduling, without a remote system: claims are disjoint across
+workers, expire, mark what must be reconciled, and a flush is enqueued once per burst and
+never lost to a broker outage."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from factories import PersonFactory, UserFactory
+
+from syncing import outbox
+from syncing.models import Delivery
+from syncing.outbox import (
+    Outcome,
+    SenderResult,
+    deliveries_build,
+    deliveries_claim,
+    deliveries_flush_soon,
+    deliveries_flush_started,
+)
+from syncing.tasks import deliveries_flush_task, sync_tick
+
+SALESFORCE = Delivery.Target.SALESFORCE
+
+
+def pending(count: int) -> list[Delivery]:
+    """``count`` pending Salesforce deliveries (Marketo ones skipped), oldest first."""
+    from activities.models import Call
+
+    user = UserFactory()
+    rows = []
+    for _ in range(count):
+        call = Call.objects.create(person=PersonFactory(), logged_by=user)
+        rows += deliveries_build(activity_type="call", call=call,
+                                 skipped={Delivery.Target.MARKETO: "off"})
+    Delivery.objects.bulk_create(rows)
+    return list(Delivery.objects.filter(target=SALESFORCE).order_by("id"))
+
+
+@pytest.fixture
+def cache(settings):
+    from django.core.cache import cache
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": "outbox-tests"}}
+    cache.clear()
+    return cache
+
+
+@pytest.mark.django_db
+def test_claims_are_disjoint_and_in_order():
+    rows = pending(5)
+
+    first = deliveries_claim(SALESFORCE, 3)
+    second = deliveries_claim(SALESFORCE, 3)
+
+    assert [d.pk for d in first.deliveries] == [d.pk for d in rows[:3]]
+    assert [d.pk for d in second.deliveries] == [d.pk for d in rows[3:]]
+    assert deliveries_claim(SALESFORCE, 3) is None
+    assert first.token != second.token
+    assert {d.status for d in Delivery.objects.filter(target=SALESFORCE)} == {"in_progress"}
+
+
+@pytest.mark.django_db
+def test_a_backlog_helper_claims_full_batches_only():
+    pending(2)
+
+    assert deliveries_claim(SALESFORCE, 3, full_only=True) is None
+    assert len(deliveries_claim(SALESFORCE, 2, full_only=True).deliveries) == 2
+
+
+@pytest.mark.django_db
+def test_deliveries_wait_for_their_retry_time():
+    first, later = pending(2)
+    Delivery.objects.filter(pk=later.pk).update(
+        next_attempt_at=timezone.now() + timedelta(minutes=5))
+
+    batch = deliveries_claim(SALESFORCE)
+
+    assert list(batch.by_id) == [first.pk]
+
+
+@pytest.mark.django_db
+def test_an_expired_claim_is_taken_over_and_reconciled_if_it_was_sent():
+    sent, unsent = pending(2)
+    dead = deliveries_claim(SALESFORCE)
+    dead.mark_sending([sent.pk])  # the worker died after sending one of its two
+    Delivery.objects.update(claimed_until=timezone.now() - timedelta(seconds=1))
+
+    taken_over = deliveries_claim(SALESFORCE)
+
+    assert set(taken_over.by_id) == {sent.pk, unsent.pk}
+    assert taken_over.reconcile == {sent.pk}
+    assert taken_over.by_id[sent.pk].attempts == 1
+
+
+@pytest.mark.django_db
+def test_a_late_worker_cannot_overwrite_the_new_owner():
+    delivery, = pending(1)
+    late = deliveries_claim(SALESFORCE)
+    Delivery.objects.update(claimed_until=timezone.now() - timedelta(seconds=1))
+    owner = deliveries_claim(SALESFORCE)
+
+    outbox._record(late, SenderResult({delivery.pk: Outcome.failed("LATE", "too late")}))
+    outbox._record(owner, SenderResult({delivery.pk: Outcome.delivered("00T000000000001AAA")}))
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.remote_id, delivery.last_error_code) == (
+        "delivered", "00T000000000001AAA", "")
+    assert delivery.attempt_log.count() == 2  # both attempts are on record
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_claiming_at_once_never_share_a_delivery():
+    rows = pending(300)
+    barrier = threading.Barrier(3)
+    claimed: list[list[int]] = []
+
+    def worker():
+        try:
+            barrier.wait()
+            batch = deliveries_claim(SALESFORCE, 120)
+            claimed.append(list(batch.by_id) if batch else [])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    every = [pk for batch in claimed for pk in batch]
+    assert len(every) == len(set(every)) == 300
+    assert set(every) == {d.pk for d in rows}
+
+
+@pytest.mark.django_db
+def test_one_flush_is_enqueued_per_burst(cache, monkeypatch):
+    sent = []
+    monkeypatch.setattr(deliveries_flush_task, "apply_async",
+                        lambda args, **options: sent.append((args, options)))
+
+    for _ in range(3):
+        deliveries_flush_soon([SALESFORCE, Delivery.Target.MARKETO])
+    deliveries_flush_started(SALESFORCE)  # that flush is running: the next call needs one
+    deliveries_flush_soon([SALESFORCE])
+
+    assert [args for args, _ in sent] == [("salesforce", False), ("marketo", False),
+                                          ("salesforce", False)]
+    assert sent[0][1]["retry"] is False
+
+
+@pytest.mark.django_db
+def test_a_backlog_helper_leaves_a_partial_batch_to_an_ordinary_flush(cache, monkeypatch):
+    sent = []
+    monkeypatch.setattr(deliveries_flush_task, "apply_async",
+                        lambda args, **options: sent.append(args))
+    monkeypatch.setitem(outbox.BATCH_SIZES, SALESFORCE, 3)
+    pending(2)
+
+    report = outbox.deliveries_flush(SALESFORCE, full_batches_only=True)
+
+    assert report.batches == 0
+    assert sent == [("salesforce", False)]
+    assert set(Delivery.objects.filter(target=SALESFORCE).values_list("status", flat=True)) \
+        == {"pending"}
+
+
+@pytest.mark.django_db
+def test_a_broker_outage_is_logged_not_raised(cache, monkeypatch, caplog):
+    def broker_down(args, **options):
+        raise ConnectionRefusedError("Error 111 connecting to 127.0.0.1:6379")
+
+    monkeypatch.setattr(deliveries_flush_task, "apply_async", broker_down)
+
+    deliveries_flush_soon([SALESFORCE, Delivery.Target.MARKETO])
+
+    assert "could not enqueue the salesforce flush" in caplog.text
+    # Nothing stays marked as enqueued, so the next call (or the tick) tries again.
+    assert cache.get(outbox._flush_key(SALESFORCE)) is None
+
+
+@pytest.mark.django_db
+def test_the_tick_enqueues_due_targets_that_are_not_paused(cache, monkeypatch):
+    sent = []
+    monkeypatch.setattr(deliveries_flush_task, "apply_async",
+                        lambda args, **options: sent.append(args[0]))
+    monkeypatch.setattr("syncing.tasks.sync_settings_get",
+                        lambda: type("S", (), {"people_sync_enabled": False})())
+    pending(1)
+
+    sync_tick()
+    cache.clear()
+    outbox.delivery_pause(SALESFORCE, "limit reached", seconds=60)
+    sync_tick()
+
+    assert sent == ["salesforce"]
