@@ -32,6 +32,7 @@ from .outbox import (
     delivery_client,
     delivery_stream,
     delivery_stream_state_save,
+    ms_since,
 )
 from .selectors import marketo_connection_get, sync_settings_get
 
@@ -323,21 +324,10 @@ def marketo_deliveries_send(batch: Batch) -> SenderResult:
     records = {delivery.pk: call_activity(delivery.call, type_id)
                for delivery in batch.deliveries}
 
-    unknown = {pk: record for pk, record in records.items() if pk in batch.reconcile}
-    if unknown:
-        started = time.monotonic()
-        try:
-            found = activities_reconcile(client, unknown, type_id, batch.taken_remote_ids)
-        except MarketoError as error:
-            for pk in unknown:
-                result.outcomes[pk] = Outcome.unknown(error.code or "RECONCILE_FAILED",
-                                                      f"Could not check for an earlier "
-                                                      f"delivery: {error}")
-            records = {pk: r for pk, r in records.items() if pk not in unknown}
-        else:
-            for pk, guid in found.items():
-                result.outcomes[pk] = Outcome.reconciled(guid, _ms_since(started))
-                del records[pk]
+    records = batch.reconcile_earlier_sends(
+        records, result, lambda unknown: activities_reconcile(client, unknown, type_id,
+                                                              batch.taken_remote_ids),
+        MarketoError)
     if not records:
         return result
 
@@ -347,11 +337,11 @@ def marketo_deliveries_send(batch: Batch) -> SenderResult:
     try:
         answers = client.add_custom_activities([records[pk] for pk in ids])
     except MarketoError as error:
-        whole = _whole_batch(batch, error, _ms_since(started), ids=ids)
+        whole = _whole_batch(batch, error, ms_since(started), ids=ids)
         result.outcomes.update(whole.outcomes)
         result.pause_reason = whole.pause_reason
         return result
-    elapsed = _ms_since(started)
+    elapsed = ms_since(started)
     types_in_doubt = False
     for pk, answer in zip(ids, answers, strict=True):
         if answer.get("status") in ("added", "updated"):
@@ -389,10 +379,6 @@ def _whole_batch(batch: Batch, error: MarketoError, elapsed: int, *, ids=None,
     else:
         outcome = Outcome.retry(code, str(error), elapsed)
     return SenderResult({pk: outcome for pk in ids})
-
-
-def _ms_since(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)
 
 
 def marketo_activity_types_register_soon() -> None:

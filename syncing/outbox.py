@@ -18,8 +18,10 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -160,10 +162,41 @@ class Batch:
             delivery.first_attempt_at = delivery.first_attempt_at or now
         self.sent.update(ids)
 
+    def reconcile_earlier_sends(self, records: dict[int, object], result: SenderResult,
+                                find: Callable[[dict], dict[int, str]],
+                                errors: type[Exception]) -> dict[int, object]:
+        """Before sending again, match the deliveries an earlier attempt may have applied
+        against what the remote holds: ``find(maybe_applied_records) -> {id: remote id}``.
+
+        Matched deliveries are recorded as delivered; if the remote cannot be checked (one of
+        ``errors``), they wait, since sending blind could duplicate. Returns the records still
+        to send.
+        """
+        unknown = {pk: record for pk, record in records.items() if pk in self.reconcile}
+        if not unknown:
+            return records
+        started = time.monotonic()
+        try:
+            found = find(unknown)
+        except errors as error:
+            for pk in unknown:
+                result.outcomes[pk] = Outcome.unknown(
+                    getattr(error, "code", None) or "RECONCILE_FAILED",
+                    f"Could not check for an earlier delivery: {error}")
+            return {pk: record for pk, record in records.items() if pk not in unknown}
+        for pk, remote_id in found.items():
+            result.outcomes[pk] = Outcome.reconciled(remote_id, ms_since(started))
+        return {pk: record for pk, record in records.items() if pk not in found}
+
     def taken_remote_ids(self, remote_ids: list[str]) -> set[str]:
         """Those of ``remote_ids`` that deliveries of this target already own."""
         return set(Delivery.objects.filter(target=self.target, remote_id__in=remote_ids)
                    .values_list("remote_id", flat=True))
+
+
+def ms_since(started: float) -> int:
+    """Milliseconds since a ``time.monotonic()`` reading."""
+    return int((time.monotonic() - started) * 1000)
 
 
 # --------------------------------------------------------------------------- creating

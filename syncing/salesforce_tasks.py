@@ -26,6 +26,7 @@ from .outbox import (
     delivery_resume,
     delivery_stream,
     delivery_stream_state_save,
+    ms_since,
 )
 from .salesforce import SalesforceClient, SalesforceError
 from .selectors import salesforce_connection_get, sync_settings_get
@@ -148,23 +149,11 @@ def salesforce_batch_send(client: SalesforceClient, batch: Batch, template: str,
         except ValueError as error:
             result.outcomes[delivery.pk] = Outcome.failed("NO_SALESFORCE_ID", str(error))
 
-    unknown = {pk: fields for pk, fields in records.items() if pk in batch.reconcile}
-    if unknown:
-        started = time.monotonic()
+    def find_earlier(unknown: dict[int, dict]) -> dict[int, str]:
         since = min(batch.by_id[pk].first_attempt_at or timezone.now() for pk in unknown)
-        try:
-            found = tasks_reconcile(client, unknown, since, batch.taken_remote_ids)
-        except SalesforceError as error:
-            # Not knowing what Salesforce has, sending again could duplicate: try later.
-            for pk in unknown:
-                result.outcomes[pk] = Outcome.unknown(error.code or "RECONCILE_FAILED",
-                                                      f"Could not check for an earlier "
-                                                      f"delivery: {error}")
-            records = {pk: f for pk, f in records.items() if pk not in unknown}
-        else:
-            for pk, task_id in found.items():
-                result.outcomes[pk] = Outcome.reconciled(task_id, _ms_since(started))
-                del records[pk]
+        return tasks_reconcile(client, unknown, since, batch.taken_remote_ids)
+
+    records = batch.reconcile_earlier_sends(records, result, find_earlier, SalesforceError)
 
     if not records:
         return result
@@ -174,7 +163,7 @@ def salesforce_batch_send(client: SalesforceClient, batch: Batch, template: str,
     try:
         answers = client.composite_create(TASK_SOBJECT, [records[pk] for pk in ids])
     except SalesforceError as error:
-        elapsed = _ms_since(started)
+        elapsed = ms_since(started)
         if error.code == "REQUEST_LIMIT_EXCEEDED":
             result.pause_reason = f"Salesforce refused calls: {error} (REQUEST_LIMIT_EXCEEDED)"
             outcome = Outcome.paused(error.code, str(error), elapsed)
@@ -187,7 +176,7 @@ def salesforce_batch_send(client: SalesforceClient, batch: Batch, template: str,
         for pk in ids:
             result.outcomes[pk] = outcome
         return result
-    elapsed = _ms_since(started)
+    elapsed = ms_since(started)
     for pk, answer in zip(ids, answers, strict=True):
         if answer.success:
             result.outcomes[pk] = Outcome.delivered(answer.id, elapsed)
@@ -197,10 +186,6 @@ def salesforce_batch_send(client: SalesforceClient, batch: Batch, template: str,
             result.outcomes[pk] = Outcome.failed(answer.error_code or "FAILED",
                                                  answer.error_message, elapsed)
     return result
-
-
-def _ms_since(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)
 
 
 def salesforce_deliveries_send(batch: Batch) -> SenderResult:
