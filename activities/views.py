@@ -105,49 +105,35 @@ def call_settings_edit(request):
     return redirect("syncing:settings")
 
 
+# The dialer's two admin-managed menus: (form, create, model, delete, label).
+CALL_MENUS = {
+    "outcome": (CallOutcomeForm, call_outcome_create, CallOutcome, call_outcome_delete,
+                "Outcome"),
+    "reason": (CallReasonForm, call_reason_create, CallReason, call_reason_delete, "Reason"),
+}
+
+
 @admin_required
 @require_POST
-def call_outcome_add(request):
-    form = CallOutcomeForm(request.POST)
+def call_menu_add(request, menu: str):
+    form_class, create, _, _, label = CALL_MENUS[menu]
+    form = form_class(request.POST)
     if form.is_valid():
         try:
-            outcome = call_outcome_create(**form.cleaned_data)
+            entry = create(**form.cleaned_data)
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"Outcome {outcome.name!r} added.")
+            messages.success(request, f"{label} {entry.name!r} added.")
     _form_errors(request, form)
     return redirect("syncing:settings")
 
 
 @admin_required
 @require_POST
-def call_outcome_remove(request, pk: int):
-    outcome = get_object_or_404(CallOutcome, pk=pk)
-    call_outcome_delete(outcome)
-    messages.success(request, f"Outcome {outcome.name!r} removed.")
-    return redirect("syncing:settings")
-
-
-@admin_required
-@require_POST
-def call_reason_add(request):
-    form = CallReasonForm(request.POST)
-    if form.is_valid():
-        try:
-            reason = call_reason_create(**form.cleaned_data)
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            messages.success(request, f"Reason {reason.name!r} added.")
-    _form_errors(request, form)
-    return redirect("syncing:settings")
-
-
-@admin_required
-@require_POST
-def call_reason_remove(request, pk: int):
-    reason = get_object_or_404(CallReason, pk=pk)
-    call_reason_delete(reason)
-    messages.success(request, f"Reason {reason.name!r} removed.")
+def call_menu_remove(request, menu: str, pk: int):
+    _, _, model, delete, label = CALL_MENUS[menu]
+    entry = get_object_or_404(model, pk=pk)
+    delete(entry)
+    messages.success(request, f"{label} {entry.name!r} removed.")
     return redirect("syncing:settings")

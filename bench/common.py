@@ -91,3 +91,17 @@ def run_measured(command: list[str], env: dict) -> tuple[float, int, int]:
     if child.returncode:
         sys.stderr.write(child.stderr.read().decode()[-2000:])
     return elapsed, child.returncode, usage.ru_maxrss // 1024
+
+
+def people_reset(url: str) -> None:
+    """Start from an empty workspace: no people, runs, streams or Marketo connection."""
+    psql(url, "TRUNCATE people_person, syncing_syncrun, syncing_syncstream, "
+              "syncing_marketoconnection RESTART IDENTITY CASCADE")
+
+
+def marketo_connect(url: str, sandbox: Sandbox) -> None:
+    """Save the app's Marketo connection to the sandbox, as an admin would on Settings."""
+    manage(url, "shell", "-c", (
+        "from syncing.models import MarketoConnection; MarketoConnection("
+        f"base_url='{sandbox.url}', client_id='sandbox-marketo-client', "
+        "client_secret='sandbox-marketo-secret').save()"), quiet=True)

@@ -26,6 +26,8 @@ from common import (
     database_url,
     free_port,
     manage,
+    marketo_connect,
+    people_reset,
     psql,
     run_measured,
 )
@@ -96,15 +98,11 @@ def main() -> None:
     args = parser.parse_args()
 
     url = database_url(args.database)
-    psql(url, "TRUNCATE people_person, syncing_syncrun, syncing_syncstream, "
-              "syncing_marketoconnection RESTART IDENTITY CASCADE")
+    people_reset(url)
     sandbox = Sandbox("marketo", args.leads)
     try:
         sandbox.control("POST", "config", json=UNTHROTTLED)
-        manage(url, "shell", "-c", (
-            "from syncing.models import MarketoConnection; MarketoConnection("
-            f"base_url='{sandbox.url}', client_id='sandbox-marketo-client', "
-            "client_secret='sandbox-marketo-secret').save()"), quiet=True)
+        marketo_connect(url, sandbox)
         manage(url, "sync", "--full", quiet=True, MARKETO_CALLS_PER_WINDOW="1000000",
                MARKETO_BULK_POLL_MAX_SECONDS="1")
         if not args.unthrottled:

@@ -11,7 +11,16 @@ from __future__ import annotations
 
 import argparse
 
-from common import PYTHON, Sandbox, app_env, database_url, manage, psql, run_measured
+from common import (
+    PYTHON,
+    Sandbox,
+    app_env,
+    database_url,
+    marketo_connect,
+    people_reset,
+    psql,
+    run_measured,
+)
 
 UNTHROTTLED = {"rate_limit_calls": 1_000_000, "daily_quota": 100_000_000,
                "bulk_daily_quota_mb": 1_000_000}
@@ -28,8 +37,7 @@ def main() -> None:
     args = parser.parse_args()
 
     url = database_url(args.database)
-    psql(url, "TRUNCATE people_person, syncing_syncrun, syncing_syncstream, "
-              "syncing_marketoconnection RESTART IDENTITY CASCADE")
+    people_reset(url)
     sandbox = Sandbox("marketo", args.leads)
     try:
         config = dict(UNTHROTTLED) if args.unthrottled else {}
@@ -37,10 +45,7 @@ def main() -> None:
             config["bulk_extract_enabled"] = False
         if config:
             sandbox.control("POST", "config", json=config)
-        manage(url, "shell", "-c", (
-            "from syncing.models import MarketoConnection; MarketoConnection("
-            f"base_url='{sandbox.url}', client_id='sandbox-marketo-client', "
-            "client_secret='sandbox-marketo-secret').save()"), quiet=True)
+        marketo_connect(url, sandbox)
         sandbox.control("DELETE", "counters")
         env = app_env(url, MARKETO_BULK_POLL_MAX_SECONDS="2")
         if args.unthrottled:

@@ -88,3 +88,23 @@ def marketo_connected(db, marketo_server, settings):
     MarketoConnection(base_url=control.base_url, client_id=MARKETO_CLIENT_ID,
                       client_secret=MARKETO_CLIENT_SECRET).save()
     return control
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright (whose own browser download does not
+    work here). Missing Chromium fails the test rather than skipping it."""
+    from pathlib import Path
+
+    from playwright.sync_api import sync_playwright
+
+    chromium = Path("/usr/bin/chromium")
+    assert chromium.exists(), "install Debian's chromium: apt-get install -y chromium"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium),
+            args=["--headless=new", "--no-sandbox", "--disable-gpu",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run"])
+        yield browser
+        browser.close()

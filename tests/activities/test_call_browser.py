@@ -6,13 +6,12 @@ import os
 import re
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from django.db import connection
 from factories import UserFactory
 from outbox_helpers import marketo_call_activities, sandbox_records
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from activities.services import call_outcome_create
 from syncing import outbox
@@ -23,20 +22,7 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run"]
 PASSWORD = "correct-horse-battery"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert CHROMIUM.exists(), "install Debian's chromium: apt-get install -y chromium"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

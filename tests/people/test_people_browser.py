@@ -5,13 +5,12 @@ fail rather than skip."""
 import os
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.core.cache import cache
 from django.utils import timezone
 from factories import UserFactory
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from people import selectors
 from people.models import Person
@@ -25,10 +24,6 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run"]
 LEADS = 2000
 AVA = "ava.stone@example.com"
 PASSWORD = "correct-horse-battery"
@@ -40,15 +35,6 @@ def private_cache(settings):
                                    "LOCATION": "people-browser"}}
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert CHROMIUM.exists(), "install Debian's chromium: apt-get install -y chromium"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
