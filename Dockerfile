@@ -19,4 +19,4 @@ RUN DEBUG=false SECRET_KEY=collectstatic-only python manage.py collectstatic --n
 RUN useradd --create-home app && mkdir -p /app/var && chown -R app /app/var
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "salesactions.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "salesactions.wsgi", "--config", "gunicorn.conf.py"]

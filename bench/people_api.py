@@ -2,10 +2,12 @@
 
     python bench/people_api.py                          # 1,000,000 people, 10 s per scenario
     python bench/people_api.py --people 100000 --seconds 5
+    python bench/people_api.py --no-list-cache          # every request reads the database
 
 Loads the seed people into a PostgreSQL database of its own (once: later runs reuse it), starts
-gunicorn (2 workers) on a loopback port and drives it with wrk at 20 concurrent connections, each
-sending its next request as soon as the last one is answered. Prints p50/p95/p99 and requests/s
+gunicorn with gunicorn.conf.py (the production settings) on a loopback port and drives it with
+wrk at 20 concurrent connections, each sending its next request as soon as the last one is
+answered. Prints p50/p95/p99 and requests/s
 for the people API and page (first page, a search, a filter, the last page) and for person pages
 (random people, without the Marketo panel, which loads separately).
 
@@ -42,8 +44,14 @@ def main() -> None:
     parser.add_argument("--database", default="salesactions_bench_people")
     parser.add_argument("--seconds", type=int, default=10, help="measured time per scenario")
     parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="gunicorn worker processes (default: gunicorn.conf.py's, 2 per "
+                             "core + 1)")
     parser.add_argument("--threads", type=int, default=1,
                         help="threads per gunicorn worker (more than 1: the gthread worker)")
+    parser.add_argument("--no-list-cache", action="store_true",
+                        help="turn the people list cache off (PEOPLE_LIST_CACHE_SECONDS=0): "
+                             "every request reads the database")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
@@ -57,12 +65,16 @@ def main() -> None:
     token, session = bench_credentials()
 
     port = free_port()
+    server_env = app_env(url, REDIS_URL=REDIS_URL, DEBUG="false", LOG_LEVEL="ERROR",
+                         GUNICORN_THREADS=str(args.threads),
+                         PEOPLE_LIST_CACHE_SECONDS="0" if args.no_list_cache else "300")
+    if args.workers:
+        server_env["WEB_CONCURRENCY"] = str(args.workers)
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "--workers", "2",
-         "--threads", str(args.threads), "--bind",
-         f"127.0.0.1:{port}", "--pythonpath", str(ROOT / "bench"), "--chdir", str(ROOT),
-         "--log-level", "warning", "people_api:application"],
-        env=app_env(url, REDIS_URL=REDIS_URL, DEBUG="false", LOG_LEVEL="ERROR"))
+        [str(Path(sys.executable).parent / "gunicorn"), "--config",
+         str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}", "--access-logfile",
+         "/dev/null", "--pythonpath", str(ROOT / "bench"), "--chdir", str(ROOT),
+         "--log-level", "warning", "people_api:application"], env=server_env)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(base)
@@ -188,8 +200,11 @@ def run_scenarios(base: str, token: str, session: str, args) -> None:
         ("page last page (keyset)", f"/people/?owner=all&cursor={last_cursor}", page),
         ("person page (random)", None, page),
     ]
-    print(f"\n{args.clients} connections, 2 gunicorn workers x {args.threads} thread(s), "
-          f"{args.seconds} s each (after 2 s of warm-up); latency in ms\n")
+    workers = args.workers or f"{os.cpu_count() * 2 + 1} (gunicorn.conf.py)"
+    cache = "off" if args.no_list_cache else "on"
+    print(f"\n{args.clients} connections, {workers} gunicorn workers x {args.threads} "
+          f"thread(s), people list cache {cache}, {args.seconds} s each (after 2 s of "
+          f"warm-up); latency in ms\n")
     print(f"{'scenario':<26}{'p50':>8}{'p95':>8}{'p99':>8}{'req/s':>9}")
     failed = False
     for name, path, headers in scenarios:

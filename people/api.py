@@ -21,6 +21,7 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from .filters import PersonFilterSet
+from .list_cache import people_list_cached
 from .models import Person
 from .selectors import (
     MAX_PAGE_SIZE,
@@ -205,12 +206,15 @@ class PersonListApi(ListAPIView):
         # One person: drf-spectacular wraps it into a page using the pagination schema.
         examples=[OpenApiExample("A page of people", value=PERSON_EXAMPLE, response_only=True)])
     def get(self, request, *args, **kwargs):
+        return Response(people_list_cached("api", request, lambda: self._page(request)))
+
+    def _page(self, request) -> dict:
         filterset = PersonFilterSet(request.query_params, queryset=self.queryset,
                                     request=request)
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
         people = self.paginator.paginate_criteria(filterset.criteria(), request)
-        return self.paginator.get_paginated_response(PersonOutput(people, many=True).data)
+        return self.paginator.get_paginated_response(PersonOutput(people, many=True).data).data
 
 
 class PersonDetailApi(RetrieveAPIView):

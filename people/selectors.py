@@ -46,6 +46,7 @@ from syncing.marketo import MarketoClient, MarketoError
 from syncing.selectors import marketo_connection_get, salesforce_connection_get
 from unsubscribes.models import Unsubscribe
 
+from .list_cache import cached_or_built
 from .models import Person
 
 log = logging.getLogger(__name__)
@@ -419,12 +420,9 @@ def _planner_estimate(query: QuerySet) -> int:
 def person_sources() -> list[str]:
     """The lead sources people in the workspace have, for the source filter (cached: a distinct
     over a million rows is not for every page view)."""
-    sources = cache.get("people:sources")
-    if sources is None:
-        sources = sorted(Person.workspace.exclude(source="").order_by()
-                         .values_list("source", flat=True).distinct())
-        cache.set("people:sources", sources, 600)
-    return sources
+    return cached_or_built("people:sources", 600, lambda: sorted(
+        Person.workspace.exclude(source="").order_by().values_list("source", flat=True)
+        .distinct()))
 
 
 # --------------------------------------------------------------------------------- one person

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
+from .list_cache import people_list_changed
 from .models import Person
 
 # The fixed mapping of SPEC section 2: app field -> Marketo REST field.
@@ -120,6 +121,7 @@ def person_apply_leads(leads: Iterable[dict], *, run_id: int | None = None) -> A
             result.left = _upsert_postgres(owned, unowned, columns)
         else:
             result.left = _upsert_orm(owned, unowned, columns)
+        people_list_changed()
     result.written = len(owned)
     result.ignored = len(unowned) - result.left
     return result
@@ -172,9 +174,12 @@ def _upsert_orm(owned: list[tuple], unowned: list[tuple], columns: list[str]) ->
 
 def person_remove_deleted(marketo_ids: Iterable[int]) -> int:
     """People whose leads were deleted in Marketo leave the workspace; returns how many."""
-    return Person.objects.filter(marketo_id__in=list(marketo_ids), in_workspace=True).update(
+    removed = Person.objects.filter(marketo_id__in=list(marketo_ids), in_workspace=True).update(
         in_workspace=False, removed_reason=Person.RemovedReason.DELETED,
         synced_at=timezone.now())
+    if removed:
+        people_list_changed()
+    return removed
 
 
 def person_remove_unseen(run_id: int, started_at: datetime) -> int:
@@ -183,10 +188,13 @@ def person_remove_unseen(run_id: int, started_at: datetime) -> int:
     People the incremental sync wrote since the run started are left alone: they may be leads
     created after their window was exported.
     """
-    return (Person.objects.filter(in_workspace=True, synced_at__lt=started_at)
-            .exclude(seen_in_run=run_id)
-            .update(in_workspace=False, removed_reason=Person.RemovedReason.DELETED,
-                    synced_at=timezone.now()))
+    removed = (Person.objects.filter(in_workspace=True, synced_at__lt=started_at)
+               .exclude(seen_in_run=run_id)
+               .update(in_workspace=False, removed_reason=Person.RemovedReason.DELETED,
+                       synced_at=timezone.now()))
+    if removed:
+        people_list_changed()
+    return removed
 
 
 # Below this many rows a bulk load drops the secondary indexes and rebuilds them at the end:

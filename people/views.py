@@ -5,13 +5,15 @@ htmx requests for the list get only the results; every link and the form also wo
 HTML, so the pages work without JavaScript.
 """
 
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
 from . import selectors
 from .filters import OWNER_ALL, PersonSearchForm, sort_columns
+from .list_cache import people_list_cached
 from .models import Person
 from .selectors import InvalidCursor
 
@@ -25,6 +27,19 @@ def _wants_fragment(request) -> bool:
 def person_list(request):
     """The people list: a seller's own people by default, everyone's on request."""
     form = PersonSearchForm(request.GET, user=request.user)
+    results = people_list_cached("page", request, lambda: _results_html(request, form))
+    if _wants_fragment(request):
+        response = HttpResponse(results)
+    else:
+        response = render(request, "people/list.html", {
+            "form": form, "chosen": form.chosen, "sort": form.selected_sort,
+            "owner": form.selected_owner, "results": results})
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _results_html(request, form: PersonSearchForm) -> str:
+    """The results part of the list (count, table, pager or an empty state), as HTML."""
     sort = form.selected_sort
     criteria = form.criteria()
     invalid_link = False
@@ -34,10 +49,7 @@ def person_list(request):
         # An old or hand-edited link: show the first page and say so.
         invalid_link = True
         page = selectors.person_page(criteria, sort=sort)
-    context = {
-        "form": form,
-        "chosen": form.chosen,
-        "sort": sort,
+    return render_to_string("people/partials/results.html", {
         "page": page,
         "count": selectors.person_count(criteria, page) if page.people else None,
         "columns": sort_columns(sort),
@@ -47,11 +59,7 @@ def person_list(request):
         "invalid_link": invalid_link,
         # Only an empty page needs to know whether anybody is in the workspace at all.
         "workspace_empty": not page.people and not Person.workspace.exists(),
-    }
-    template = "people/partials/results.html" if _wants_fragment(request) else "people/list.html"
-    response = render(request, template, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    }, request)
 
 
 @require_GET

@@ -121,6 +121,8 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                           "LOCATION": str(VAR_DIR / "cache")}}
+# People lists are cached per data version (people/list_cache.py); 0 turns that off.
+PEOPLE_LIST_CACHE_SECONDS = env.int("PEOPLE_LIST_CACHE_SECONDS", default=300)
 
 # Celery. Without a server the broker is kombu's filesystem transport: the web process, the
 # worker and beat on one machine exchange messages through files under var/broker.

@@ -13,6 +13,14 @@ from sandbox.control import SandboxControl
 from sandbox.server import serve_in_thread
 
 
+@pytest.fixture(autouse=True)
+def _people_lists_fresh():
+    """People lists cached by an earlier test belong to rows that test rolled back."""
+    from people.list_cache import _version_move
+
+    _version_move()
+
+
 @pytest.fixture(scope="session")
 def marketo_server():
     from sandbox.marketo import MarketoSandbox

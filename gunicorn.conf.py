@@ -1,0 +1,19 @@
+"""Gunicorn's settings for the production shape (Dockerfile, docker-compose.yml) and the
+benchmarks. Environment variables override: WEB_CONCURRENCY (worker processes),
+GUNICORN_THREADS (threads per worker), GUNICORN_BIND.
+
+Workers: two per core plus one, gunicorn's own advice: a request spends part of its time
+waiting for PostgreSQL or Redis, and another process uses the core meanwhile.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() * 2 + 1)
+threads = int(os.environ.get("GUNICORN_THREADS") or 1)
+accesslog = "-"
+# Keep a worker's database connection and caches warm, but recycle workers now and then so a
+# slow leak cannot grow without bound.
+max_requests = 5000
+max_requests_jitter = 500

@@ -1,0 +1,101 @@
+"""A short-lived cache of people lists (the API's pages, the people page's results), valid for
+one version of the people data; and :func:`cached_or_built`, the cache read that never fails a
+page.
+
+Sellers page through the same lists over and over (their own people, the same searches) while
+the data only moves when a sync pass or an unsubscribe writes. So a list is built once per
+version and user and served from the cache until the next write. Every write to people or
+unsubscribes moves the version on, right away and again once the write has committed: a list
+read in between (still seeing the old rows) is stored under a version that is already gone, so
+nothing from before a write outlives its commit. ``PEOPLE_LIST_CACHE_SECONDS`` bounds how long
+an entry lives; 0 turns the cache off. When the cache server is down, lists are built each time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+VERSION_KEY = "people:list-version"
+T = TypeVar("T")
+
+
+def people_list_changed() -> None:
+    """Say that people or unsubscribes were written: cached lists are stale from now on."""
+    _version_move()
+    transaction.on_commit(_version_move)
+
+
+def _version_move() -> str:
+    version = uuid.uuid4().hex
+    try:
+        cache.set(VERSION_KEY, version, None)
+    except Exception:  # noqa: BLE001 - a cache outage must not fail a write; see _version()
+        log.warning("could not move the people list version", exc_info=True)
+    return version
+
+
+def _version() -> str:
+    return cache.get(VERSION_KEY) or _version_move()
+
+
+def people_list_cached(kind: str, request, build: Callable[[], T]) -> T:
+    """``build()``'s result for this request's URL and user, from the cache when the people
+    data has not changed since it was built. ``build`` may raise (e.g. a validation error):
+    nothing is stored then."""
+    seconds = settings.PEOPLE_LIST_CACHE_SECONDS
+    if not seconds:
+        return build()
+    address = hashlib.blake2b(request.build_absolute_uri().encode(), digest_size=16).hexdigest()
+    try:
+        key = f"people:list:{kind}:{_version()}:{request.user.pk}:{address}"
+    except Exception:  # noqa: BLE001 - the cache is an optimisation; the database answers
+        log.warning("people list cache unavailable", exc_info=True)
+        return build()
+    return cached_or_built(key, seconds, build)
+
+
+def cached_or_built(key: str, seconds: float, build: Callable[[], T]) -> T:
+    """The value cached under ``key``, else ``build()``'s (then cached for ``seconds``). With
+    the cache server down it is built each time: slower, never failing."""
+    try:
+        cached = cache.get(key)
+    except Exception:  # noqa: BLE001
+        log.warning("cache unavailable", exc_info=True)
+        return build()
+    if cached is not None:
+        return cached
+    value = build()
+    try:
+        cache.set(key, value, seconds)
+    except Exception:  # noqa: BLE001
+        log.warning("cache unavailable", exc_info=True)
+    return value
+
+
+def _model_written(sender, **kwargs) -> None:
+    people_list_changed()
+
+
+def connect_model_signals() -> None:
+    """Saves and deletes of single rows (admin, factories, services that use the ORM) move the
+    version; bulk writes (COPY, ``bulk_create``, ``update()``) call :func:`people_list_changed`
+    themselves."""
+    from django.db.models.signals import post_delete, post_save
+
+    from unsubscribes.models import Unsubscribe
+
+    from .models import Person
+
+    for model in (Person, Unsubscribe):
+        post_save.connect(_model_written, sender=model, dispatch_uid=f"people-list-{model}")
+        post_delete.connect(_model_written, sender=model, dispatch_uid=f"people-list-d-{model}")
