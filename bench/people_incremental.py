@@ -6,8 +6,11 @@ Marketo to its visibility through the API under the default schedule.
     python bench/people_incremental.py --lag-samples 3     # also measure the lag (worker+beat)
 
 Starts its own Marketo sandbox (20,000 leads), syncs them, then changes leads in the sandbox
-as a Marketo user would and times ``manage.py sync`` (one pass) applying them. For the lag it
-runs the real thing: web (gunicorn), a Celery worker and beat on Redis, default schedule.
+as a Marketo user would and runs ``manage.py sync`` (one pass) to apply them. It reports the
+pass's own throughput (its run's ``started_at`` to ``finished_at``, as stored) beside the
+whole command's wall time, which adds Python and Django start-up and the outbox flush. For
+the lag it runs the real thing: web (gunicorn), a Celery worker and beat on Redis, default
+schedule.
 """
 
 from __future__ import annotations
@@ -105,6 +108,7 @@ def main() -> None:
         marketo_connect(url, sandbox)
         manage(url, "sync", "--full", quiet=True, MARKETO_CALLS_PER_WINDOW="1000000",
                MARKETO_BULK_POLL_MAX_SECONDS="1")
+        synced_at = time.monotonic()
         if not args.unthrottled:
             sandbox.control("POST", "config", json={"rate_limit_calls": 100,
                                                     "daily_quota": 50_000})
@@ -115,16 +119,28 @@ def main() -> None:
         env = app_env(url)
         if args.unthrottled:
             env |= {"MARKETO_CALLS_PER_WINDOW": "1000000", "MARKETO_MAX_IN_FLIGHT": "10"}
+        else:
+            # The setup's initial sync ran with the limits raised; let its calls age out of
+            # Marketo's 20 s window, so the pass meets the limits as a periodic pass does.
+            time.sleep(max(0.0, synced_at + 21 - time.monotonic()))
         seconds, code, rss_mb = run_measured([PYTHON, "manage.py", "sync"], env)
-        calls = sandbox.control("GET", "counters")["total"]
+        counters = sandbox.control("GET", "counters")
         if code:
             raise SystemExit(f"sync failed with exit code {code}")
         applied = int(psql(url, "SELECT count(*) FROM people_person "
                                 "WHERE title = 'Changed by the benchmark'"))
+        pass_seconds = float(psql(url, (
+            "SELECT extract(epoch FROM finished_at - started_at) FROM syncing_syncrun "
+            "WHERE kind = 'incremental' ORDER BY id DESC LIMIT 1")))
         limits = "unthrottled" if args.unthrottled else "real Marketo limits, app share 50/20 s"
-        print(f"incremental ({limits}): {applied:,} of {len(ids):,} changes applied by one "
-              f"`sync` pass in {seconds:.1f} s | {applied / seconds:,.0f} changes/s | "
-              f"{calls} Marketo calls | peak RSS {rss_mb} MB")
+        by_endpoint = ", ".join(f"{key} {count}" for key, count
+                                in sorted(counters["by_endpoint"].items()))
+        print(f"incremental ({limits}): {applied:,} of {len(ids):,} changes applied\n"
+              f"  the pass:         {pass_seconds:6.3f} s | {applied / pass_seconds:8,.0f} "
+              f"changes/s\n"
+              f"  `manage.py sync`: {seconds:6.3f} s | {applied / seconds:8,.0f} changes/s | "
+              f"peak RSS {rss_mb} MB\n"
+              f"  Marketo calls: {counters['total']} ({by_endpoint})")
         if args.lag_samples:
             manage(url, "shell", "-c", (
                 "from accounts.models import User; User.objects.filter(username='bench')"

@@ -3,14 +3,19 @@
     python bench/people_sync.py --leads 100000                 # bulk extract, real limits
     python bench/people_sync.py --leads 100000 --unthrottled   # limits raised (as for tap-marketo)
     python bench/people_sync.py --leads 20000 --method leads   # leads.json fallback
+    python bench/people_sync.py --leads 100000 --unthrottled --versus-tap
+        # side by side: then singer's tap-marketo extracts the same leads from the same sandbox
 
-Prints people/s, leads/s, peak RSS of the sync process and the Marketo API calls used.
+Prints people/s, leads/s, peak RSS of the sync process and the Marketo API calls used; with
+--versus-tap also the tap's extraction time (bench/tap_marketo.py) and how many times faster
+our whole sync into PostgreSQL is than the tap's extraction alone.
 """
 
 from __future__ import annotations
 
 import argparse
 
+import tap_marketo
 from common import (
     PYTHON,
     Sandbox,
@@ -34,6 +39,11 @@ def main() -> None:
     parser.add_argument("--unthrottled", action="store_true",
                         help="raise the sandbox's limits and the app's share of them")
     parser.add_argument("--database", default="salesactions_bench_sync")
+    parser.add_argument("--versus-tap", action="store_true",
+                        help="then run tap-marketo against the same sandbox and compare")
+    parser.add_argument("--tap-created-at", action="store_true",
+                        help="with --versus-tap: the tap exports by createdAt windows, as ours "
+                             "does (by default it picks updatedAt windows)")
     args = parser.parse_args()
 
     url = database_url(args.database)
@@ -52,6 +62,9 @@ def main() -> None:
             env |= {"MARKETO_CALLS_PER_WINDOW": "1000000", "MARKETO_MAX_IN_FLIGHT": "10"}
         seconds, code, rss_mb = run_measured([PYTHON, "manage.py", "sync", "--full"], env)
         calls = sandbox.control("GET", "counters")
+        tap = (tap_marketo.measure(args.leads, sandbox.url, real_limits=not args.unthrottled,
+                                   profile=False, created_at=args.tap_created_at)
+               if args.versus_tap and not code else None)
     finally:
         sandbox.stop()
     if code:
@@ -71,6 +84,17 @@ def main() -> None:
     by_endpoint = sorted(calls["by_endpoint"].items(), key=lambda item: -item[1])
     print("  calls: " + ", ".join(f"{name} {count}" for name, count in by_endpoint))
     assert written == people, f"run says {written} written but {people} are in the workspace"
+    if tap:
+        windows = "createdAt" if args.tap_created_at else "updatedAt"
+        print(f"tap-marketo, same sandbox and limits (bulk export by {windows} windows): "
+              f"{tap['records']:,} leads extracted in {tap['seconds']:.1f} s | "
+              f"{tap['records'] / tap['seconds']:,.0f} leads/s | Marketo calls "
+              f"{tap['calls']['total']} | peak RSS {tap['rss_mb']} MB")
+        print(f"ours (extract + load into PostgreSQL) is {tap['seconds'] / seconds:.1f}x faster "
+              f"than the tap's extraction alone")
+        if tap["exit_code"] or tap["distinct"] != args.leads:
+            raise SystemExit(f"tap-marketo did not extract all leads: {tap['distinct']:,} of "
+                             f"{args.leads:,} (exit code {tap['exit_code']})")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,9 @@ MARKETO_FIELDS = {
 }
 # Every Marketo field the sync reads: the mapping plus the key and timestamps.
 SYNCED_MARKETO_FIELDS = ["id", *MARKETO_FIELDS.values(), "createdAt", "updatedAt"]
+# The owner decides workspace membership: a change to these takes the whole lead.
+OWNER_MARKETO_FIELDS = frozenset(MARKETO_FIELDS[name] for name in (
+    "sfdc_owner_id", "owner_email", "owner_first_name", "owner_last_name"))
 
 _TEXT_FIELDS = [(name, marketo_name, Person._meta.get_field(name).max_length)
                 for name, marketo_name in MARKETO_FIELDS.items()]
@@ -42,6 +45,11 @@ _COLUMNS = ["marketo_id", *MARKETO_FIELDS, "marketo_created_at", "marketo_update
 _OWNER = _COLUMNS.index("sfdc_owner_id")
 _OWNER_EMAIL = _COLUMNS.index("owner_email")
 _IN_WORKSPACE = _COLUMNS.index("in_workspace")
+# Columns a field change may set: the mapped fields but the owner's, and the timestamps.
+_CHANGEABLE = [(name, marketo_name, limit) for name, marketo_name, limit in _TEXT_FIELDS
+               if marketo_name not in OWNER_MARKETO_FIELDS]
+_CHANGE_COLUMNS = ["marketo_id", *(name for name, _, _ in _CHANGEABLE), "marketo_updated_at",
+                   "synced_at"]
 
 
 @dataclass
@@ -113,63 +121,140 @@ def person_apply_leads(leads: Iterable[dict], *, run_id: int | None = None) -> A
             result.skipped.append((lead.get("id"), str(error)))
             continue
         rows[row[0]] = row  # the last version of a lead in a batch wins
+    if not rows:
+        return result
     owned = [row for row in rows.values() if row[_IN_WORKSPACE]]
     unowned = [row for row in rows.values() if not row[_IN_WORKSPACE]]
     columns = _COLUMNS if run_id else _COLUMNS[:-1]
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            result.left = _upsert_postgres(owned, unowned, columns)
+            known, result.left = _upsert_postgres(owned, unowned, columns)
         else:
-            result.left = _upsert_orm(owned, unowned, columns)
+            known, result.left = _upsert_orm(owned, unowned, columns)
         people_list_changed()
     result.written = len(owned)
-    result.ignored = len(unowned) - result.left
+    result.ignored = len(unowned) - known
     return result
 
 
-def _upsert_postgres(owned: list[tuple], unowned: list[tuple], columns: list[str]) -> int:
+def _upsert_postgres(owned: list[tuple], unowned: list[tuple], columns: list[str]
+                     ) -> tuple[int, int]:
     """COPY the batch into a temporary table, then one upsert for people with an owner and one
-    update for known people who lost theirs (unknown unowned leads are never stored).
-    Returns how many people left the workspace."""
-    if not owned and not unowned:
-        return 0
+    update for known people without (unknown unowned leads are never stored).
+
+    Returns how many known people without an owner were updated, and how many of them left
+    the workspace just now (the others had left before)."""
     width = len(columns)
     names = ", ".join(columns)
     updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in columns[1:])
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS person_incoming AS "
-            f"SELECT {', '.join(_COLUMNS)} FROM people_person WITH NO DATA")
-        with cursor.cursor.copy(f"COPY person_incoming ({names}) FROM STDIN") as copy:
-            for row in owned + unowned:
-                copy.write_row(row[:width])
+        _incoming_copy(cursor, columns, (row[:width] for row in owned + unowned))
         cursor.execute(
             f"INSERT INTO people_person ({names}) SELECT {names} FROM person_incoming "
             f"WHERE in_workspace ON CONFLICT (marketo_id) DO UPDATE SET {updates}")
-        left = 0
+        known = left = 0
         if unowned:
+            # "stored" is a second scan of the table: it shows the rows as they were before
+            # this update, so RETURNING tells who was still in the workspace.
             sets = ", ".join(f"{name} = incoming.{name}" for name in columns[1:])
             cursor.execute(
-                f"UPDATE people_person SET {sets} FROM person_incoming AS incoming "
+                f"WITH updated AS (UPDATE people_person SET {sets} "
+                "FROM person_incoming AS incoming JOIN people_person AS stored "
+                "ON stored.marketo_id = incoming.marketo_id "
                 "WHERE incoming.marketo_id = people_person.marketo_id "
-                "AND NOT incoming.in_workspace")
-            left = cursor.rowcount
+                "AND NOT incoming.in_workspace RETURNING stored.in_workspace) "
+                "SELECT count(*), count(*) FILTER (WHERE in_workspace) FROM updated")
+            known, left = cursor.fetchone()
         # DELETE, not TRUNCATE: on a small temporary table it needs no exclusive lock or new file.
         cursor.execute("DELETE FROM person_incoming")
-    return left
+    return known, left
 
 
-def _upsert_orm(owned: list[tuple], unowned: list[tuple], columns: list[str]) -> int:
+def _incoming_copy(cursor, columns: list[str], rows: Iterable[tuple]) -> None:
+    """COPY rows into ``person_incoming``, a temporary table shaped like ``people_person``
+    without its constraints (so a column may stay NULL)."""
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS person_incoming AS "
+        f"SELECT {', '.join(_COLUMNS)} FROM people_person WITH NO DATA")
+    with cursor.cursor.copy(f"COPY person_incoming ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _upsert_orm(owned: list[tuple], unowned: list[tuple], columns: list[str]
+                ) -> tuple[int, int]:
     """The same upsert through the ORM, for SQLite."""
     unowned_ids = [row[0] for row in unowned]
-    known = set(Person.objects.filter(marketo_id__in=unowned_ids)
-                .values_list("marketo_id", flat=True)) if unowned_ids else set()
+    was_in_workspace = dict(Person.objects.filter(marketo_id__in=unowned_ids)
+                            .values_list("marketo_id", "in_workspace")) if unowned_ids else {}
     people = [Person(**dict(zip(columns, row, strict=False)))
-              for row in owned + [row for row in unowned if row[0] in known]]
+              for row in owned + [row for row in unowned if row[0] in was_in_workspace]]
     if people:
         Person.objects.bulk_create(people, batch_size=500, update_conflicts=True,
                                    unique_fields=["marketo_id"], update_fields=columns[1:])
-    return len(known)
+    return len(was_in_workspace), sum(was_in_workspace.values())
+
+
+def person_apply_changes(changes: dict[int, dict]) -> ApplyResult:
+    """Merge field changes into stored people: ``{marketo id: {Marketo field: new value}}``,
+    ``updatedAt`` among them, as Change Data Value activities report them.
+
+    New values are checked as ``lead_row`` checks a whole lead; an unreadable ``updatedAt``
+    keeps the stored one. Owner fields are refused: they decide workspace membership, so an
+    owner change goes through ``person_apply_leads`` with the whole lead. People not stored,
+    or deleted in Marketo, are left alone.
+    """
+    now = timezone.now()
+    rows = [_change_row(marketo_id, values, now) for marketo_id, values in changes.items()]
+    if not rows:
+        return ApplyResult()
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            in_workspace = _merge_postgres(rows)
+        else:
+            in_workspace = _merge_orm(rows)
+        people_list_changed()
+    return ApplyResult(written=sum(in_workspace))
+
+
+def _change_row(marketo_id: int, values: dict, now: datetime) -> tuple:
+    """A row of ``_CHANGE_COLUMNS``, None where the stored value stays."""
+    if OWNER_MARKETO_FIELDS & values.keys():
+        raise ValueError("an owner change needs the whole lead: use person_apply_leads")
+    return (marketo_id,
+            *(_text(values[marketo_name], limit) if marketo_name in values else None
+              for _, marketo_name, limit in _CHANGEABLE),
+            _moment(values.get("updatedAt")), now)
+
+
+def _merge_postgres(rows: list[tuple]) -> list[bool]:
+    """COPY the changes into the temporary table and merge them in one update (a checked new
+    value is never NULL, so NULL means unchanged). Returns who is in the workspace."""
+    sets = ", ".join(f"{name} = COALESCE(incoming.{name}, people_person.{name})"
+                     for name in _CHANGE_COLUMNS[1:])
+    with connection.cursor() as cursor:
+        _incoming_copy(cursor, _CHANGE_COLUMNS, rows)
+        cursor.execute(
+            f"UPDATE people_person SET {sets} FROM person_incoming AS incoming "
+            "WHERE incoming.marketo_id = people_person.marketo_id "
+            "AND people_person.removed_reason <> %s RETURNING people_person.in_workspace",
+            [Person.RemovedReason.DELETED])
+        in_workspace = [row[0] for row in cursor.fetchall()]
+        cursor.execute("DELETE FROM person_incoming")
+    return in_workspace
+
+
+def _merge_orm(rows: list[tuple]) -> list[bool]:
+    """The same merge through the ORM, for SQLite."""
+    by_id = {row[0]: row for row in rows}
+    people = list(Person.objects.filter(marketo_id__in=by_id)
+                  .exclude(removed_reason=Person.RemovedReason.DELETED))
+    for person in people:
+        for name, value in zip(_CHANGE_COLUMNS[1:], by_id[person.marketo_id][1:], strict=True):
+            if value is not None:
+                setattr(person, name, value)
+    Person.objects.bulk_update(people, _CHANGE_COLUMNS[1:], batch_size=500)
+    return [person.in_workspace for person in people]
 
 
 def person_remove_deleted(marketo_ids: Iterable[int]) -> int:

@@ -45,6 +45,8 @@ MAX_ACTIVITY_LEAD_IDS = 30
 MAX_GET_URL_LENGTH = 7 * 1024
 TOKEN_RENEW_MARGIN = 60.0
 BULK_MAX_RANGE = timedelta(days=31)
+# Get Lead Changes returns these and New Lead (12) activities.
+CHANGE_DATA_VALUE = 13
 
 TOKEN_CODES = frozenset({"601", "602"})
 RATE_LIMIT_CODE = "606"
@@ -81,6 +83,17 @@ class ActivityPage:
     results: list[dict]
     next_page_token: str
     more_result: bool
+
+
+def lead_change_values(activity: dict) -> dict[str, object]:
+    """``{field: new value}`` of a Get Lead Changes item.
+
+    A Change Data Value activity lists its changes in ``fields``: the field's id and REST
+    name, ``newValue`` and ``oldValue``, values as strings (a cleared field's may be null).
+    A New Lead activity changes no field.
+    """
+    return {change["name"]: change.get("newValue")
+            for change in activity.get("fields") or [] if change.get("name")}
 
 
 def record_reasons(result: dict) -> list[dict]:

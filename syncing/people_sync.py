@@ -8,6 +8,10 @@ Marketo outage resumes at the last committed row — with the same export job wh
 
 Incremental: lead changes and deleted leads from paging tokens stored on the ``people`` stream.
 Tokens advance in the transaction that applies their changes: a crash re-reads, never skips.
+Field changes to stored people are merged from the activities themselves; only new leads,
+owner changes and leads the mirror does not hold are fetched whole, so most pages cost one call.
+A reader thread fetches pages while the database writes; the pages it read meanwhile commit
+together, with the cursor at the last of them.
 The incremental cursor is set when the initial sync starts, and incremental passes wait while
 an initial sync is unfinished, then replay everything since its start: a bulk file written
 before a change can never overwrite that change.
@@ -21,6 +25,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -30,10 +35,13 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from people.selectors import person_ids_stored
 from people.services import (
     MARKETO_FIELDS,
+    OWNER_MARKETO_FIELDS,
     SYNCED_MARKETO_FIELDS,
     ApplyResult,
+    person_apply_changes,
     person_apply_leads,
     person_bulk_load_begin,
     person_bulk_load_end,
@@ -41,7 +49,13 @@ from people.services import (
     person_remove_unseen,
 )
 
-from .marketo import MarketoClient, MarketoError
+from .marketo import (
+    CHANGE_DATA_VALUE,
+    ActivityPage,
+    MarketoClient,
+    MarketoError,
+    lead_change_values,
+)
 from .models import SyncRun, SyncStream
 from .selectors import marketo_connection_get
 from .services import marketo_client_for
@@ -50,6 +64,7 @@ from .transport import TransportError
 log = logging.getLogger(__name__)
 
 WATCHED_FIELDS = list(MARKETO_FIELDS.values())
+_WATCHED = frozenset(WATCHED_FIELDS)
 BULK_WINDOW = timedelta(days=31)
 APPLY_BATCH = 5000
 MAX_SKIPPED_EXAMPLES = 20
@@ -59,6 +74,8 @@ LEADS_PAGE = 300
 # The leads.json fallback stops after this many empty id ranges past the highest id seen.
 LEADS_EMPTY_RANGES_TO_STOP = 10
 STREAM_LEASE = timedelta(minutes=10)
+# Lead change pages read ahead of the database; those already read go in one transaction.
+PAGES_AHEAD = 8
 FALLBACK_EPOCH = datetime(2006, 1, 1, tzinfo=UTC)  # Marketo's founding: no lead is older
 FAILED_JOB_STATES = {"Failed", "Cancelled"}
 # Export status is polled from this interval, doubling up to MARKETO_BULK_POLL_MAX_SECONDS:
@@ -160,21 +177,11 @@ class _InitialSync:
         with transaction.atomic():
             _relax_commit_durability()
             result = person_apply_leads(leads, run_id=self.run.pk)
-            self.count(len(leads), result)
+            _run_count(self.run, len(leads), result)
             state_change()
             self.save("leads_read", "people_written", "people_left", "records_skipped",
                       "skipped_examples", "windows_done")
         self.on_progress(self.run)
-
-    def count(self, read: int, result: ApplyResult) -> None:
-        run = self.run
-        run.leads_read += read
-        run.people_written += result.written
-        run.people_left += result.left
-        run.records_skipped += len(result.skipped)
-        room = MAX_SKIPPED_EXAMPLES - len(run.skipped_examples)
-        run.skipped_examples += [{"marketo_id": str(marketo_id), "reason": reason}
-                                 for marketo_id, reason in result.skipped[:max(room, 0)]]
 
     # -- the run
 
@@ -364,14 +371,32 @@ class _InitialSync:
             self.apply(leads, change)
 
 
+def _run_count(run: SyncRun, read: int, result: ApplyResult) -> None:
+    """Add an applied batch to the run's counters (not saved)."""
+    run.leads_read += read
+    run.people_written += result.written
+    run.people_left += result.left
+    run.records_skipped += len(result.skipped)
+    room = MAX_SKIPPED_EXAMPLES - len(run.skipped_examples)
+    run.skipped_examples += [{"marketo_id": str(marketo_id), "reason": reason}
+                             for marketo_id, reason in result.skipped[:max(room, 0)]]
+
+
 _DONE = object()
 
 
 def _prefetched(items: Iterator, depth: int = 2) -> Iterator:
-    """Iterate ``items`` in a thread of its own, ``depth`` items ahead of the consumer.
+    """Iterate ``items`` in a thread of its own, ``depth`` items ahead of the consumer."""
+    for ready in _read_ahead(items, depth, most=1):
+        yield from ready
 
-    The producer's exceptions surface in the consumer; a consumer that stops early (or fails)
-    makes the producer stop at its next item.
+
+def _read_ahead(items: Iterator, depth: int, most: int) -> Iterator[list]:
+    """Iterate ``items`` in a thread of its own, up to ``depth`` items ahead of the consumer,
+    handing over at each step the items read so far: at least one, at most ``most``.
+
+    The producer's exceptions surface in the consumer, after the items read before them; a
+    consumer that stops early (or fails) makes the producer stop at its next item.
     """
     handoff: queue.Queue = queue.Queue(maxsize=depth)
     stopped = threading.Event()
@@ -398,12 +423,20 @@ def _prefetched(items: Iterator, depth: int = 2) -> Iterator:
     producer.start()
     try:
         while True:
-            item, error = handoff.get()
+            entries = [handoff.get()]
+            while len(entries) < most and entries[-1][0] is not _DONE:
+                try:
+                    entries.append(handoff.get_nowait())
+                except queue.Empty:
+                    break
+            ready = [item for item, _ in entries if item is not _DONE]
+            if ready:
+                yield ready
+            last, error = entries[-1]
             if error is not None:
                 raise error
-            if item is _DONE:
+            if last is _DONE:
                 return
-            yield item
     finally:
         stopped.set()
         producer.join(timeout=5)
@@ -544,26 +577,123 @@ def people_incremental_pass(client: MarketoClient | None = None) -> SyncRun | No
 
 
 def _apply_lead_changes(stream: SyncStream, run: SyncRun, client: MarketoClient) -> None:
-    token = stream.cursor["lead_changes"]
+    """Apply the lead changes with the cursor moving in the transaction that commits them.
+
+    A reader thread fetches pages (and the leads they need whole) while this thread writes;
+    the pages it has read meanwhile are written together. Which people the mirror holds is
+    read here, once the pages before have committed.
+    """
+    pages = _read_ahead(_lead_change_pages(client, stream.cursor["lead_changes"]),
+                        depth=PAGES_AHEAD, most=PAGES_AHEAD)
+    for ready in pages:
+        changes = ready[0]
+        for later in ready[1:]:
+            changes.absorb(later)
+        # Not in the mirror (e.g. gaining an owner): its stored values are no base to merge.
+        changes.fetch(client, changes.values.keys() - person_ids_stored(changes.values))
+        with transaction.atomic():
+            _relax_commit_durability()
+            _lead_changes_apply(run, changes)
+            _cursor_advance(stream, "lead_changes", changes.page.next_page_token)
+
+
+def _lead_changes_apply(run: SyncRun, changes: _LeadChanges) -> None:
+    """Leads fetched whole first, field changes on top (they are the newer), deletions last."""
+    result = person_apply_leads(changes.fetched)
+    result.written += person_apply_changes(changes.values).written
+    result.skipped[:0] = changes.skipped
+    _run_count(run, len(changes.fetched) + len(changes.values), result)
+    run.people_removed += person_remove_deleted(changes.gone)
+    run.save(update_fields=["leads_read", "people_written", "people_left", "records_skipped",
+                            "skipped_examples", "people_removed"])
+
+
+@dataclass
+class _LeadChanges:
+    """Pages of lead changes sorted out: field values to merge into stored people, and leads
+    fetched whole (with those found no more: deleted meanwhile)."""
+
+    page: ActivityPage  # the last page: its token is where the cursor moves
+    values: dict[int, dict]  # lead id -> {Marketo field: new value}, the last change winning
+    skipped: list[tuple[object, str]]
+    fetch_ids: set[int] = field(default_factory=set)
+    fetched: list[dict] = field(default_factory=list)
+    gone: set[int] = field(default_factory=set)
+
+    def fetch(self, client: MarketoClient, lead_ids: Iterable[int]) -> None:
+        """Fetch leads whole. Fetched after the page was read, a lead is newer than every
+        change the page holds for it, so those changes are dropped."""
+        lead_ids = sorted(set(lead_ids) - self.fetch_ids)
+        if not lead_ids:
+            return
+        fetched = client.leads_by_filter("id", lead_ids, SYNCED_MARKETO_FIELDS)
+        self.fetched += fetched
+        self.fetch_ids.update(lead_ids)
+        self.gone.update(set(lead_ids) - {int(lead["id"]) for lead in fetched})
+        for lead_id in lead_ids:
+            self.values.pop(lead_id, None)
+
+    def absorb(self, later: _LeadChanges) -> None:
+        """Take in the next page. Its changes go on top of this one's and of the leads
+        fetched for it; a lead it fetched whole replaces all that came before."""
+        for lead_id in later.fetch_ids:
+            self.values.pop(lead_id, None)
+        for lead_id, values in later.values.items():
+            self.values.setdefault(lead_id, {}).update(values)
+        self.fetched += later.fetched  # the last version of a lead in a batch wins
+        self.fetch_ids |= later.fetch_ids
+        self.gone = (self.gone - later.fetch_ids) | later.gone
+        self.skipped += later.skipped
+        self.page = later.page
+
+
+def _lead_change_pages(client: MarketoClient, token: str) -> Iterator[_LeadChanges]:
+    """Pages of lead changes from ``token`` on, each with the leads it names fetched whole
+    where its activities alone cannot be applied (new leads, owner changes)."""
     while True:
         page = client.lead_changes(token, WATCHED_FIELDS)
-        lead_ids = list(dict.fromkeys(activity["leadId"] for activity in page.results))
-        leads = client.leads_by_filter("id", lead_ids, SYNCED_MARKETO_FIELDS) if lead_ids else []
-        # A changed lead that leads.json no longer returns was deleted meanwhile.
-        gone = set(lead_ids) - {int(lead["id"]) for lead in leads}
-        with transaction.atomic():
-            result = person_apply_leads(leads)
-            run.leads_read += len(leads)
-            run.people_written += result.written
-            run.people_left += result.left
-            run.records_skipped += len(result.skipped)
-            run.people_removed += person_remove_deleted(gone)
-            _cursor_advance(stream, "lead_changes", page.next_page_token)
-            run.save(update_fields=["leads_read", "people_written", "people_left",
-                                    "records_skipped", "people_removed"])
+        changes = _lead_changes_sort(page)
+        changes.fetch(client, _leads_to_fetch(page.results))
+        yield changes
         if not page.more_result or page.next_page_token == token:
             return
         token = page.next_page_token
+
+
+def _leads_to_fetch(activities: list[dict]) -> set[int]:
+    """Leads whose activities cannot be applied as they are: New Lead (nothing to apply),
+    an activity type this sync does not know, or an owner change (the owner id alone carries
+    no owner name or email)."""
+    return {lead_id for activity in activities
+            if (lead_id := _lead_id(activity))
+            and (activity.get("activityTypeId") != CHANGE_DATA_VALUE
+                 or OWNER_MARKETO_FIELDS & lead_change_values(activity).keys())}
+
+
+def _lead_changes_sort(page: ActivityPage) -> _LeadChanges:
+    """Fold the page's field changes per lead in activity order (the last change wins)."""
+    values: dict[int, dict] = {}
+    skipped: list[tuple[object, str]] = []
+    for activity in page.results:
+        lead_id = _lead_id(activity)
+        if lead_id is None:
+            skipped.append((activity.get("leadId"), "lead change without a usable leadId"))
+            continue
+        changed = {name: value for name, value in lead_change_values(activity).items()
+                   if name in _WATCHED}
+        if changed:
+            # The change is as recent as the lead's updatedAt at that moment.
+            values.setdefault(lead_id, {}).update(changed,
+                                                  updatedAt=activity.get("activityDate"))
+    return _LeadChanges(page, values, skipped)
+
+
+def _lead_id(activity: dict) -> int | None:
+    try:
+        lead_id = int(activity.get("leadId"))
+    except (TypeError, ValueError):
+        return None
+    return lead_id if lead_id > 0 else None
 
 
 def _apply_deleted_leads(stream: SyncStream, run: SyncRun, client: MarketoClient) -> None:
