@@ -25,6 +25,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -76,6 +77,8 @@ LEADS_EMPTY_RANGES_TO_STOP = 10
 STREAM_LEASE = timedelta(minutes=10)
 # Lead change pages read ahead of the database; those already read go in one transaction.
 PAGES_AHEAD = 8
+# From this many people's field changes in a batch, a second connection merges half of them.
+MERGE_SPLIT_AT = 600
 FALLBACK_EPOCH = datetime(2006, 1, 1, tzinfo=UTC)  # Marketo's founding: no lead is older
 FAILED_JOB_STATES = {"Failed", "Cancelled"}
 # Export status is polled from this interval, doubling up to MARKETO_BULK_POLL_MAX_SECONDS:
@@ -585,27 +588,77 @@ def _apply_lead_changes(stream: SyncStream, run: SyncRun, client: MarketoClient)
     """
     pages = _read_ahead(_lead_change_pages(client, stream.cursor["lead_changes"]),
                         depth=PAGES_AHEAD, most=PAGES_AHEAD)
-    for ready in pages:
-        changes = ready[0]
-        for later in ready[1:]:
-            changes.absorb(later)
-        # Not in the mirror (e.g. gaining an owner): its stored values are no base to merge.
-        changes.fetch(client, changes.values.keys() - person_ids_stored(changes.values))
-        with transaction.atomic():
-            _relax_commit_durability()
-            _lead_changes_apply(run, changes)
-            _cursor_advance(stream, "lead_changes", changes.page.next_page_token)
+    helper = _MergeHelper() if _MergeHelper.usable() else None
+    try:
+        for ready in pages:
+            changes = ready[0]
+            for later in ready[1:]:
+                changes.absorb(later)
+            # Not in the mirror (e.g. gaining an owner): its stored values are no base to merge.
+            changes.fetch(client, changes.values.keys() - person_ids_stored(changes.values))
+            with transaction.atomic():
+                _relax_commit_durability()
+                _lead_changes_apply(run, changes, helper)
+                _cursor_advance(stream, "lead_changes", changes.page.next_page_token)
+    finally:
+        if helper:
+            helper.close()
 
 
-def _lead_changes_apply(run: SyncRun, changes: _LeadChanges) -> None:
-    """Leads fetched whole first, field changes on top (they are the newer), deletions last."""
+def _lead_changes_apply(run: SyncRun, changes: _LeadChanges,
+                        helper: _MergeHelper | None) -> None:
+    """Leads fetched whole first, field changes on top (they are the newer), deletions last.
+
+    With a helper, it merges half of a large batch's field changes at the same time (the two
+    halves, the fetched and the deleted leads are disjoint sets of people)."""
+    values, other_half = changes.values, {}
+    if helper and len(values) >= MERGE_SPLIT_AT:
+        items = list(values.items())
+        values, other_half = dict(items[:len(items) // 2]), dict(items[len(items) // 2:])
+    merged_elsewhere = helper.merge(other_half) if other_half else None
     result = person_apply_leads(changes.fetched)
-    result.written += person_apply_changes(changes.values).written
+    result.written += person_apply_changes(values).written
+    if merged_elsewhere:
+        # Committed (or failed, failing this batch) before this batch's cursor moves.
+        result.written += merged_elsewhere.result().written
     result.skipped[:0] = changes.skipped
     _run_count(run, len(changes.fetched) + len(changes.values), result)
     run.people_removed += person_remove_deleted(changes.gone)
     run.save(update_fields=["leads_read", "people_written", "people_left", "records_skipped",
                             "skipped_examples", "people_removed"])
+
+
+class _MergeHelper:
+    """A second database connection that merges half of each large batch of field changes.
+
+    Merging is mostly PostgreSQL's index maintenance (a dozen list indexes per changed row),
+    which one backend does on one core; two backends use both. Its half commits before the
+    batch's cursor moves in the main transaction. A crash in between leaves changes applied
+    whose pages will be read again: applying a field change twice gives the same row.
+    """
+
+    def __init__(self):
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="people-merge")
+
+    @staticmethod
+    def usable() -> bool:
+        # A second connection cannot see uncommitted rows: only split when nothing is pending
+        # (not inside a caller's transaction, such as a test's).
+        return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+    def merge(self, values: dict[int, dict]) -> Future:
+        return self.pool.submit(self._merge, values)
+
+    @staticmethod
+    def _merge(values: dict[int, dict]) -> ApplyResult:
+        with transaction.atomic():
+            _relax_commit_durability()
+            return person_apply_changes(values)
+
+    def close(self) -> None:
+        # Looked up in the helper's thread: each thread has a connection of its own.
+        self.pool.submit(lambda: connection.close()).result()
+        self.pool.shutdown()
 
 
 @dataclass

@@ -3,6 +3,7 @@
 import time
 
 import pytest
+from django.db import connection
 from seed_expectations import qualifying_leads
 
 from people.models import Person
@@ -393,3 +394,56 @@ def test_incremental_waits_for_an_unfinished_initial_sync(marketo_connected):
     initial_run_start()
 
     assert people_incremental_pass() is None
+
+
+# SQLite takes one writer at a time: there the main connection merges everything.
+postgres_only = pytest.mark.skipif(connection.vendor != "postgresql",
+                                   reason="a second writer needs PostgreSQL")
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_second_connection_merges_half_of_a_large_batch(synced, monkeypatch):
+    # Committed data (a transactional test): the helper's connection sees the synced people.
+    monkeypatch.setattr(people_sync, "MERGE_SPLIT_AT", 20)
+    merged_by_helper = []
+    real_merge = people_sync._MergeHelper._merge
+
+    def spied(values):
+        merged_by_helper.append(set(values))
+        return real_merge(values)
+
+    monkeypatch.setattr(people_sync._MergeHelper, "_merge", staticmethod(spied))
+    ids = owned_ids()
+    synced.call("POST", "leads/change-many", json={"ids": ids, "fields": {"title": "Split"}})
+
+    run = people_incremental_pass()
+
+    helped = set().union(*merged_by_helper)
+    assert merged_by_helper and 0 < len(helped) < len(ids)
+    assert run.people_written == len(ids)
+    assert set(Person.workspace.values_list("title", flat=True)) == {"Split"}
+    assert_mirror_matches_marketo(synced, ids[:5] + sorted(helped)[:5])
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_second_connection_keeps_the_cursor_and_a_rerun_is_exact(synced, monkeypatch):
+    monkeypatch.setattr(people_sync, "MERGE_SPLIT_AT", 20)
+
+    def broken(values):
+        raise RuntimeError("the helper's connection dropped")
+
+    monkeypatch.setattr(people_sync._MergeHelper, "_merge", staticmethod(broken))
+    ids = owned_ids()
+    synced.call("POST", "leads/change-many", json={"ids": ids, "fields": {"title": "Again"}})
+    cursor_before = SyncStream.objects.get(name="people").cursor
+
+    with pytest.raises(RuntimeError):
+        people_incremental_pass()
+
+    assert SyncStream.objects.get(name="people").cursor == cursor_before
+    monkeypatch.undo()
+    people_incremental_pass()
+    assert set(Person.workspace.values_list("title", flat=True)) == {"Again"}
+    assert_mirror_matches_marketo(synced, ids[:10])
