@@ -13,7 +13,6 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() * 2 + 1)
 threads = int(os.environ.get("GUNICORN_THREADS") or 1)
 accesslog = "-"
-# Keep a worker's database connection and caches warm, but recycle workers now and then so a
-# slow leak cannot grow without bound.
-max_requests = 5000
-max_requests_jitter = 500
+# The app is imported once in the master and forked: workers start (and restart) at once
+# instead of each importing Django, and share those pages of memory.
+preload_app = True

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
-from django.db.models import Q
 
 from accounts.models import User
+from accounts.selectors import seller_choices
 
 from .models import Person
 from .selectors import SORT_CHOICES, SORTS, PersonCriteria, person_list, person_sources
@@ -121,11 +121,7 @@ class PersonSearchForm(forms.Form):
 
     def owner_choices(self) -> list[tuple[str, str]]:
         """"My people", "Everyone", then each seller (and the chosen owner, if not a user)."""
-        sellers = (User.objects.filter(is_active=True).exclude(email="")
-                   .filter(Q(role=User.Role.SELLER) | Q(pk=self.user.pk))
-                   .order_by("first_name", "last_name", "username"))
-        owners = {seller.email.lower(): f"{seller.get_full_name() or seller.username} "
-                                        f"({seller.email})" for seller in sellers}
+        owners = dict(seller_choices())
         chosen = self.selected_owner
         if "@" in chosen and chosen not in owners:
             # An owner who is not a user of the app (their people still have them as owner).

@@ -1,6 +1,5 @@
 """A short-lived cache of people lists (the API's pages, the people page's results), valid for
-one version of the people data; and :func:`cached_or_built`, the cache read that never fails a
-page.
+one version of the people data.
 
 Sellers page through the same lists over and over (their own people, the same searches) while
 the data only moves when a sync pass or an unsubscribe writes. So a list is built once per
@@ -23,6 +22,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
+from salesactions.caching import cache_set_quietly, cached_or_built
+
 log = logging.getLogger(__name__)
 
 VERSION_KEY = "people:list-version"
@@ -37,10 +38,8 @@ def people_list_changed() -> None:
 
 def _version_move() -> str:
     version = uuid.uuid4().hex
-    try:
-        cache.set(VERSION_KEY, version, None)
-    except Exception:  # noqa: BLE001 - a cache outage must not fail a write; see _version()
-        log.warning("could not move the people list version", exc_info=True)
+    # A cache outage must not fail a write; lists are built each time meanwhile.
+    cache_set_quietly(VERSION_KEY, version, None)
     return version
 
 
@@ -62,24 +61,6 @@ def people_list_cached(kind: str, request, build: Callable[[], T]) -> T:
         log.warning("people list cache unavailable", exc_info=True)
         return build()
     return cached_or_built(key, seconds, build)
-
-
-def cached_or_built(key: str, seconds: float, build: Callable[[], T]) -> T:
-    """The value cached under ``key``, else ``build()``'s (then cached for ``seconds``). With
-    the cache server down it is built each time: slower, never failing."""
-    try:
-        cached = cache.get(key)
-    except Exception:  # noqa: BLE001
-        log.warning("cache unavailable", exc_info=True)
-        return build()
-    if cached is not None:
-        return cached
-    value = build()
-    try:
-        cache.set(key, value, seconds)
-    except Exception:  # noqa: BLE001
-        log.warning("cache unavailable", exc_info=True)
-    return value
 
 
 def _model_written(sender, **kwargs) -> None:

@@ -42,11 +42,11 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from salesactions.caching import cached_or_built
 from syncing.marketo import MarketoClient, MarketoError
 from syncing.selectors import marketo_connection_get, salesforce_connection_get
 from unsubscribes.models import Unsubscribe
 
-from .list_cache import cached_or_built
 from .models import Person
 
 log = logging.getLogger(__name__)

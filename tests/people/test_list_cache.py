@@ -149,3 +149,12 @@ def test_lists_still_answer_when_the_cache_server_is_down(client, ava, settings)
     assert "Stillhere" in response.content.decode()
     person.title = "Written while the cache is down"
     person.save()  # the version cannot move; the write still succeeds
+
+
+def test_a_new_seller_is_in_the_owner_filter_at_once(client, ava):
+    client.force_login(ava)
+    assert "Ben Okafor" not in client.get("/people/").content.decode()
+
+    UserFactory(first_name="Ben", last_name="Okafor", email="ben.okafor@example.com")
+
+    assert "Ben Okafor (ben.okafor@example.com)" in client.get("/people/").content.decode()
