@@ -73,6 +73,8 @@ def test_the_page_results_are_cached_too(client, ava):
     assert people_queries(lambda: client.get("/people/")) == 0
     assert people_queries(lambda: client.get("/people/", HTTP_HX_REQUEST="true")) == 0
     assert "Cached" in client.get("/people/", HTTP_HX_REQUEST="true").content.decode()
+    # Served from the cache, the results are still markup in the page, not escaped text.
+    assert '<table class="striped people-table">' in client.get("/people/").content.decode()
 
 
 def test_a_sync_write_shows_on_the_next_request(api):
