@@ -124,11 +124,13 @@ else:
 # People lists are cached per data version (people/list_cache.py); 0 turns that off.
 PEOPLE_LIST_CACHE_SECONDS = env.int("PEOPLE_LIST_CACHE_SECONDS", default=300)
 
-# Celery. Without a server the broker is kombu's filesystem transport: the web process, the
-# worker and beat on one machine exchange messages through files under var/broker.
+# Celery. Without a server the broker is kombu's filesystem transport (with atomic writes,
+# salesactions/broker.py): the web process, the worker and beat on one machine exchange
+# messages through files under var/broker.
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT = "salesactions.broker:Transport"
     for folder in ("queue", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
