@@ -153,7 +153,11 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     # Cheap: it only looks at the DB and enqueues the syncs that are due.
     "sync-tick": {"task": "syncing.tasks.sync_tick", "schedule": 5.0},
+    "sync-history-prune": {"task": "syncing.tasks.sync_history_prune_task",
+                           "schedule": 24 * 3600.0},
 }
+# Days of incremental sync passes and delivery attempts kept (syncing/history.py).
+SYNC_HISTORY_DAYS = env.int("SYNC_HISTORY_DAYS", default=30)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

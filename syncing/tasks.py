@@ -6,6 +6,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.utils import timezone
 
+from .history import sync_history_prune
 from .marketo import MarketoError
 from .marketo_activities import (
     marketo_activity_types_ensure,
@@ -85,6 +86,11 @@ def marketo_activity_types_register_task() -> None:
         marketo_activity_types_ensure(force=True)
     except MarketoError as error:
         log.warning("registering Marketo custom activity types failed: %s", error)
+
+
+@shared_task
+def sync_history_prune_task() -> None:
+    log.info("sync history pruned: %s", sync_history_prune())
 
 
 @worker_ready.connect
