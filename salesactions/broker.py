@@ -5,7 +5,8 @@ kombu's own transport creates the message file under its final name and then wri
 worker polling the folder can take the file while it is still empty and die decoding it
 ("Expecting value: line 1 column 1", celery/kombu#1551; it stopped ``make run`` within two
 minutes here). This one writes the message under a name the reader skips and renames it when
-complete; a rename within one folder is atomic.
+complete; a rename within one folder is atomic. :func:`register` makes it what a
+``filesystem://`` broker URL names, in every process that loads the Celery app.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import uuid
 from time import monotonic
 
 from kombu.exceptions import ChannelError
-from kombu.transport import filesystem
+from kombu.transport import TRANSPORT_ALIASES, filesystem
 from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
 
@@ -39,3 +40,9 @@ class Channel(filesystem.Channel):
 
 class Transport(filesystem.Transport):
     Channel = Channel
+
+
+def register() -> None:
+    """Let ``filesystem://`` broker URLs use this transport. By the URL's scheme rather than
+    Celery's ``broker_transport`` setting, which would override any other URL as well."""
+    TRANSPORT_ALIASES["filesystem"] = f"{__name__}:Transport"

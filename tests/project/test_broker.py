@@ -94,3 +94,11 @@ def test_messages_written_while_a_worker_reads_all_arrive_whole(broker, tmp_path
 
     assert not errors
     assert sorted(received) == list(range(MESSAGES))
+
+
+def test_the_apps_filesystem_urls_name_this_transport():
+    from salesactions.celery import app
+
+    assert app.conf.broker_transport is None  # chosen by the URL, so other URLs stay theirs
+    assert Connection("filesystem://").get_transport_cls() is Transport
+    assert Connection("redis://127.0.0.1:1/0").get_transport_cls() is not Transport
