@@ -155,6 +155,15 @@ CELERY_BEAT_SCHEDULE = {
     "sync-history-prune": {"task": "syncing.tasks.sync_history_prune_task",
                            "schedule": 24 * 3600.0},
 }
+# The activity outbox (syncing/outbox.py): how long a worker's claim on a batch holds (longer
+# than the slowest send), the first retry's delay (doubling after), sends before a delivery
+# fails for an admin to retry, the pause after a remote API limit, and how long a flush
+# enqueued at log time waits so a burst goes out in full batches.
+OUTBOX_CLAIM_SECONDS = env.float("OUTBOX_CLAIM_SECONDS", default=300)
+OUTBOX_RETRY_BASE_SECONDS = env.float("OUTBOX_RETRY_BASE_SECONDS", default=15)
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=20)
+OUTBOX_LIMIT_PAUSE_SECONDS = env.float("OUTBOX_LIMIT_PAUSE_SECONDS", default=900)
+OUTBOX_LINGER_SECONDS = env.float("OUTBOX_LINGER_SECONDS", default=0.5)
 # Days of incremental sync passes and delivery attempts kept (syncing/history.py).
 SYNC_HISTORY_DAYS = env.int("SYNC_HISTORY_DAYS", default=30)
 

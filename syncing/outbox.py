@@ -46,32 +46,28 @@ STREAMS = {Target.SALESFORCE: SyncStream.Name.SALESFORCE_DELIVERIES,
            Target.MARKETO: SyncStream.Name.MARKETO_DELIVERIES}
 
 
-def _setting(name: str, default: float) -> float:
-    return getattr(settings, name, default)
-
-
 def claim_seconds() -> float:
     """How long a claim holds; longer than the slowest send (timeouts and retries included)."""
-    return _setting("OUTBOX_CLAIM_SECONDS", 300)
+    return settings.OUTBOX_CLAIM_SECONDS
 
 
 def retry_base_seconds() -> float:
-    return _setting("OUTBOX_RETRY_BASE_SECONDS", 15)
+    return settings.OUTBOX_RETRY_BASE_SECONDS
 
 
 def max_attempts() -> int:
     """Sends before a delivery is failed for an admin to retry (backoff reaches hours)."""
-    return int(_setting("OUTBOX_MAX_ATTEMPTS", 20))
+    return settings.OUTBOX_MAX_ATTEMPTS
 
 
 def limit_pause_seconds() -> float:
     """How long a target pauses when its API limit is reached, before probing again."""
-    return _setting("OUTBOX_LIMIT_PAUSE_SECONDS", 900)
+    return settings.OUTBOX_LIMIT_PAUSE_SECONDS
 
 
 def linger_seconds() -> float:
     """A flush enqueued at log time waits this long, so a burst goes out in full batches."""
-    return _setting("OUTBOX_LINGER_SECONDS", 0.5)
+    return settings.OUTBOX_LINGER_SECONDS
 
 
 # --------------------------------------------------------------------------- outcomes
