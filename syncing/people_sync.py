@@ -609,12 +609,17 @@ def _lead_changes_apply(run: SyncRun, changes: _LeadChanges,
                         helper: _MergeHelper | None) -> None:
     """Leads fetched whole first, field changes on top (they are the newer), deletions last.
 
-    With a helper, it merges half of a large batch's field changes at the same time (the two
-    halves, the fetched and the deleted leads are disjoint sets of people)."""
+    With a helper, it merges half of a large batch's field changes at the same time: half of
+    those to people not fetched whole in this batch. The changes to a lead fetched whole must
+    land after it, in this transaction: on the helper's connection they would race the whole
+    lead, or wait for this transaction's row lock while it waits for the helper."""
     values, other_half = changes.values, {}
     if helper and len(values) >= MERGE_SPLIT_AT:
-        items = list(values.items())
-        values, other_half = dict(items[:len(items) // 2]), dict(items[len(items) // 2:])
+        movable = [lead_id for lead_id in values if lead_id not in changes.fetch_ids]
+        moved = movable[len(movable) // 2:]
+        other_half = {lead_id: values[lead_id] for lead_id in moved}
+        values = {lead_id: change for lead_id, change in values.items()
+                  if lead_id not in other_half}
     merged_elsewhere = helper.merge(other_half) if other_half else None
     result = person_apply_leads(changes.fetched)
     result.written += person_apply_changes(values).written

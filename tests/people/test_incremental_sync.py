@@ -1,5 +1,6 @@
 """Incremental people sync: lead changes and deletions from Marketo (SPEC section 2)."""
 
+import threading
 import time
 
 import pytest
@@ -447,3 +448,43 @@ def test_a_failing_second_connection_keeps_the_cursor_and_a_rerun_is_exact(synce
     people_incremental_pass()
     assert set(Person.workspace.values_list("title", flat=True)) == {"Again"}
     assert_mirror_matches_marketo(synced, ids[:10])
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_large_batch_with_leads_fetched_whole_ends_with_their_latest_changes(
+        synced, monkeypatch):
+    # The read-ahead batch holds a lead fetched whole (new on an early page) and a later
+    # change to it: that change must land after the whole lead, not race it on the helper's
+    # connection (where it could also wait forever on the main transaction's row lock).
+    monkeypatch.setattr(people_sync, "MERGE_SPLIT_AT", 20)
+    ids = owned_ids()
+    reowned = ids[12]
+    synced.call("POST", "leads/change-many", json={"ids": ids, "fields": {"title": "One"}})
+    synced.call("POST", "leads/change-many", json={"ids": ids, "fields": {"title": "Two"}})
+    synced.call("PATCH", f"leads/{reowned}", json={"fields": OWNER})  # fetched whole
+    created = synced.call("POST", "leads", json={"fields": {"firstName": "Page", **OWNER}})
+    synced.call("POST", "leads/change-many", json={"ids": ids, "fields": {"title": "Three"}})
+    for marketo_id in (created["id"], reowned):  # three pages; these are on the last
+        synced.call("PATCH", f"leads/{marketo_id}", json={"fields": {"title": "Latest"}})
+    synced.reset_counters()
+    # Pages 2 and 3 are written as one batch: the whole leads and their later changes.
+    hold_first_batch_until_all_pages_are_read(synced, monkeypatch, pages=3)
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(people_incremental_pass()),
+                              daemon=True)
+
+    worker.start()
+    worker.join(timeout=30)
+    stuck = worker.is_alive()
+    if stuck:  # cancel its waits, or the test database could not be emptied afterwards
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        worker.join(timeout=30)
+
+    assert not stuck, "the pass was stuck"
+    assert outcome and outcome[0].status == SyncRun.Status.SUCCEEDED
+    titles = dict(Person.objects.values_list("marketo_id", "title"))
+    assert titles[created["id"]] == titles[reowned] == "Latest"
+    assert_mirror_matches_marketo(synced, [created["id"], *ids])
