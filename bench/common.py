@@ -51,6 +51,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_for_url(url: str, what: str, seconds: float) -> None:
+    """Return once ``url`` answers at all (any status); fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=2)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not start")
+
+
 class Sandbox:
     """``python -m sandbox.<name>`` in a subprocess of its own (as in production, the remote
     API does not share our process or its GIL)."""
@@ -61,14 +73,7 @@ class Sandbox:
         self.process = subprocess.Popen(
             [PYTHON, "-m", f"sandbox.{name}", "--port", str(self.port), "--leads", str(leads)],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"{self.url}/_sandbox/config", timeout=1)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        raise RuntimeError(f"{name} sandbox did not start")
+        wait_for_url(f"{self.url}/_sandbox/config", f"the {name} sandbox", seconds=30)
 
     def control(self, method: str, path: str, json=None):
         response = requests.request(method, f"{self.url}/_sandbox/{path}", json=json, timeout=600)

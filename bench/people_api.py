@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import requests
-from common import ROOT, app_env, database_url, free_port
+from common import ROOT, app_env, database_url, free_port, wait_for_url
 
 LOAD_BATCH = 5000
 SELLER = ("ava", "ava.stone@example.com")
@@ -77,7 +77,7 @@ def main() -> None:
          "--log-level", "warning", "people_api:application"], env=server_env)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(base)
+        wait_for_url(f"{base}/healthz", "gunicorn", seconds=60)
         run_scenarios(base, token, session, args)
     finally:
         server.terminate()
@@ -167,17 +167,6 @@ def _bench_application():
             "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}},
     ).enable()
     return app
-
-
-def wait_for(base: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"{base}/healthz", timeout=2)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    sys.exit("gunicorn did not start")
 
 
 def run_scenarios(base: str, token: str, session: str, args) -> None:
