@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "accounts",
     "people",
     "activities",
+    "reminders",
     "syncing",
     "unsubscribes",
 ]
@@ -66,6 +67,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "reminders.context_processors.tasks_due",
             ],
         },
     },

@@ -58,3 +58,17 @@ class UnsubscribeFactory(factory.django.DjangoModelFactory):
     person = factory.SubFactory(PersonFactory)
     email = factory.LazyAttribute(lambda unsubscribe: unsubscribe.person.email)
     source = "manual"
+
+
+class ReminderTaskFactory(factory.django.DjangoModelFactory):
+    """An open reminder task due today, assigned to a new seller."""
+
+    class Meta:
+        model = "reminders.ReminderTask"
+
+    person = factory.SubFactory(PersonFactory)
+    assignee = factory.SubFactory(UserFactory)
+    created_by = factory.SelfAttribute("assignee")
+    type = "call"
+    name = factory.Sequence(lambda n: f"Follow up #{n}")
+    due_date = factory.LazyFunction(timezone.localdate)
