@@ -13,7 +13,9 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from accounts.models import User
@@ -37,6 +39,24 @@ MAX_ID = 2**63 - 1
 @extend_schema_field(OpenApiTypes.INT64)
 class _IdFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
+
+
+class TaskPagination(PageNumberPagination):
+    """Pages of 50; a page that is not a positive whole number is a 400 (past the last page,
+    DRF's 404)."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        raw = request.query_params.get(self.page_query_param)
+        if raw is not None and not (raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_ID):
+            raise ValidationError({self.page_query_param: ["A whole number from 1."]})
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+        return parameters
 
 
 class TaskFilterSet(django_filters.FilterSet):
@@ -134,6 +154,7 @@ class TaskOutputSerializer(serializers.Serializer):
 
 BAD_INPUT = OpenApiResponse(description="Bad input: errors by field; nothing was saved.")
 NOT_FOUND = OpenApiResponse(description="No such task among the ones you can see.")
+PAGE_NOT_FOUND = OpenApiResponse(description="Past the last page.")
 
 
 def _errors(error: DjangoValidationError) -> dict:
@@ -146,13 +167,15 @@ class TaskListApi(GenericAPIView):
 
     serializer_class = TaskOutputSerializer
     filterset_class = TaskFilterSet
+    pagination_class = TaskPagination
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the types
             return ReminderTask.objects.none()
         return task_list_for_user(self.request.user)
 
-    @extend_schema(responses={200: TaskOutputSerializer(many=True), 400: BAD_INPUT})
+    @extend_schema(responses={200: TaskOutputSerializer(many=True), 400: BAD_INPUT,
+                              404: PAGE_NOT_FOUND})
     def get(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(TaskOutputSerializer(page, many=True).data)

@@ -192,6 +192,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"ReminderTaskStatusEnum": "reminders.models.ReminderTask.Status"},
 }
 
 # Initial connection settings (SPEC section 10); an admin can change them on the settings page.
