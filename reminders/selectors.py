@@ -12,8 +12,9 @@ from accounts.models import User
 
 from .models import ReminderTask
 
-#: Rows each queue section shows before "Show all".
-SECTION_ROWS = 50
+#: Rows each open section shows before "Show all", and the most any section shows.
+SECTION_ROWS = 25
+EXPANDED_ROWS = 500
 
 Status = ReminderTask.Status
 
@@ -90,7 +91,8 @@ SECTION_TITLES = {"overdue": "Overdue", "today": "Today", "tomorrow": "Tomorrow"
 def task_queue(user: User, *, assignee: User | None = None, type: str = "",
                expand: str = "", rows: int = SECTION_ROWS) -> TaskQueue:
     """The queue: Overdue, Today, Tomorrow, Upcoming and Completed, each with its count and its
-    first ``rows`` tasks (every task of the ``expand`` section). Sellers see their own tasks;
+    first ``rows`` tasks; the ``expand`` section lists up to ``EXPANDED_ROWS``, and Completed
+    (collapsed on the page) lists its tasks only when expanded. Sellers see their own tasks;
     admins everyone's, or ``assignee``'s."""
     today = user_today(user)
     tasks = task_list_for_user(user)
@@ -109,9 +111,9 @@ def task_queue(user: User, *, assignee: User | None = None, type: str = "",
     sections = []
     for key, condition in filters.items():
         order = ("-completed_at", "-id") if key == "completed" else ("due_date", "id")
-        limit = None if key == expand else rows
-        chosen = listed.filter(condition).order_by(*order)
-        rows_ = list(chosen[:limit] if limit is not None else chosen) if counts[key] else []
+        limit = EXPANDED_ROWS if key == expand else 0 if key == "completed" else rows
+        chosen = listed.filter(condition).order_by(*order)[:limit]
+        rows_ = list(chosen) if counts[key] and limit else []
         sections.append(QueueSection(key, SECTION_TITLES[key], counts[key], rows_))
     return TaskQueue(today, sections)
 
