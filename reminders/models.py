@@ -22,7 +22,8 @@ class ReminderTask(models.Model):
     A delete leaves a tombstone (``deleted_at``) so the delete can still reach Salesforce and
     a late copy from Salesforce is recognised instead of recreated.
 
-    For the two-way sync: ``field_changed_at`` holds when each synced field last changed here
+    For the two-way sync: ``salesforce_push`` says whether its app changes go to Salesforce,
+    ``field_changed_at`` holds when each synced field last changed here
     (ISO times by field name), ``synced_values`` what both sides held after the last sync (the
     Task's field values), ``salesforce_modstamp`` the Task's SystemModstamp then. A field
     Salesforce changed since is one whose value differs from ``synced_values``; when the app
@@ -66,6 +67,9 @@ class ReminderTask(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
+    # Whether app changes go to Salesforce: set when the task is created while pushing is on,
+    # so tasks that existed before the sync was switched on are never pushed.
+    salesforce_push = models.BooleanField(default=False)
     salesforce_id = models.CharField("Salesforce Task id", max_length=18, blank=True)
     salesforce_modstamp = models.DateTimeField(null=True, blank=True)
     field_changed_at = models.JSONField(default=dict, blank=True)
