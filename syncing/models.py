@@ -162,6 +162,10 @@ class SyncStream(models.Model):
         PEOPLE = "people", "People from Marketo"
         SALESFORCE_DELIVERIES = "salesforce_deliveries", "Deliveries to Salesforce"
         MARKETO_DELIVERIES = "marketo_deliveries", "Deliveries to Marketo"
+        # Named ahead of their rooms (syncing/reminders/, syncing/unsubscribes/), so the two
+        # need no migration of this table between them.
+        REMINDER_TASKS = "reminder_tasks", "Reminder tasks with Salesforce"
+        UNSUBSCRIBES = "unsubscribes", "Unsubscribes with Salesforce"
 
     class Status(models.TextChoices):
         NEVER_RUN = "never_run", "Never run"

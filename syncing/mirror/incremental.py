@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from people.selectors import person_ids_stored
@@ -36,6 +35,7 @@ from syncing.clients.marketo import (
 from syncing.clients.transport import TransportError
 from syncing.models import SyncRun, SyncStream
 from syncing.settings.selectors import sync_settings_get
+from syncing.streams import stream_claim, stream_due
 
 from .readahead import read_ahead
 from .state import (
@@ -53,28 +53,13 @@ STREAM_LEASE = timedelta(minutes=10)
 PAGES_AHEAD = 8
 
 
-def _stream_claim(stream: SyncStream) -> bool:
-    now = timezone.now()
-    claimed = (SyncStream.objects.filter(pk=stream.pk)
-               .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-               .update(lease_until=now + STREAM_LEASE, status=SyncStream.Status.RUNNING,
-                       last_attempt_at=now))
-    stream.refresh_from_db()
-    return bool(claimed)
-
-
 def people_incremental_due(now: datetime | None = None) -> bool:
     """Whether beat's tick should start a pass: switched on, idle, and the interval set on
     the settings page has passed since the last one."""
     sync_settings = sync_settings_get()
     if not sync_settings.people_sync_enabled:
         return False
-    now = now or timezone.now()
-    stream = people_stream()
-    idle = stream.lease_until is None or stream.lease_until < now
-    return idle and (stream.last_attempt_at is None
-                     or (now - stream.last_attempt_at).total_seconds()
-                     >= sync_settings.people_sync_interval_seconds)
+    return stream_due(people_stream(), sync_settings.people_sync_interval_seconds, now)
 
 
 def people_incremental_pass(client: MarketoClient | None = None) -> SyncRun | None:
@@ -87,7 +72,7 @@ def people_incremental_pass(client: MarketoClient | None = None) -> SyncRun | No
     if initial_run_unfinished() or not people_stream().cursor:
         return None
     stream = people_stream()
-    if not _stream_claim(stream):
+    if not stream_claim(stream, STREAM_LEASE):
         return None
     client = client or marketo_client()
     run = SyncRun.objects.create(kind=SyncRun.Kind.INCREMENTAL, status=SyncRun.Status.RUNNING,

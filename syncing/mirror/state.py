@@ -16,6 +16,7 @@ from syncing.clients.marketo import MarketoClient
 from syncing.models import SyncRun, SyncStream
 from syncing.settings.selectors import marketo_connection_get
 from syncing.settings.services import marketo_client_for
+from syncing.streams import stream_get
 
 MAX_SKIPPED_EXAMPLES = 20
 
@@ -33,8 +34,7 @@ def marketo_client(**options) -> MarketoClient:
 
 
 def people_stream() -> SyncStream:
-    stream, _ = SyncStream.objects.get_or_create(name=SyncStream.Name.PEOPLE)
-    return stream
+    return stream_get(SyncStream.Name.PEOPLE)
 
 
 def initial_run_unfinished() -> SyncRun | None:
