@@ -5,10 +5,18 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def _checks_now(schema_editor):
+    # Foreign key checks at once, not at commit: PostgreSQL refuses to ALTER a table with
+    # deferred checks pending, and the schema changes around this share its transaction.
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
 def calls_to_records(apps, schema_editor):
     Delivery = apps.get_model("syncing", "Delivery")
     if not Delivery.objects.exists():
         return
+    _checks_now(schema_editor)
     ContentType = apps.get_model("contenttypes", "ContentType")
     call_type, _ = ContentType.objects.get_or_create(app_label="activities", model="call")
     Delivery.objects.filter(call__isnull=False).update(record_type=call_type,
@@ -17,6 +25,7 @@ def calls_to_records(apps, schema_editor):
 
 def records_to_calls(apps, schema_editor):
     Delivery = apps.get_model("syncing", "Delivery")
+    _checks_now(schema_editor)
     Delivery.objects.filter(kind="call").update(call_id=models.F("record_id"))
 
 
