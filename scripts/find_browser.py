@@ -33,16 +33,21 @@ def _executable(path):
     return bool(path) and os.path.isfile(path) and os.access(path, os.X_OK)
 
 
+def _root():
+    return os.geteuid() == 0
+
+
+def _debian():
+    return Path("/etc/debian_version").exists()
+
+
 def _apt_usable():
-    return (os.geteuid() == 0 and Path("/etc/debian_version").exists()
-            and shutil.which("apt-get") is not None)
+    return _root() and _debian() and shutil.which("apt-get") is not None
 
 
 def missing_line():
-    if _apt_usable():
-        run = "apt-get install -y chromium"
-    elif Path("/etc/debian_version").exists():
-        run = "sudo apt-get install -y chromium"
+    if _debian():
+        run = "apt-get install -y chromium" if _root() else "sudo apt-get install -y chromium"
     else:
         run = f"{sys.executable} -m playwright install chromium"
     return f"No browser for the browser tests: run `{run}`, or set {NAMED} to a Chromium or Chrome."
@@ -78,17 +83,24 @@ def browser_located(remembered=REMEMBERED):
 
 
 def _run(command, seconds, env=None):
-    """Run `command`, killing it (and what it started) after `seconds`; True if it succeeded."""
+    """Run `command`, killing it (and what it started) after `seconds`; True if it succeeded.
+    Its output is shown only when it fails, and then only its first error line."""
     print("find_browser:", " ".join(command), file=sys.stderr, flush=True)
-    process = subprocess.Popen(command, env=env, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=sys.stderr)
+    process = subprocess.Popen(command, env=env, start_new_session=True, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        return process.wait(timeout=seconds) == 0
+        output, _ = process.communicate(timeout=seconds)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        process.communicate()
         print(f"find_browser: gave up after {seconds}s", file=sys.stderr)
         return False
+    if process.returncode == 0:
+        return True
+    lines = [line.strip() for line in output.splitlines() if line.strip()] or ["(no output)"]
+    error = next((line for line in lines if "error" in line.lower()), lines[-1])
+    print(f"find_browser: failed ({process.returncode}): {error}", file=sys.stderr)
+    return False
 
 
 def _playwright_install():

@@ -19,11 +19,12 @@ def locator(monkeypatch, tmp_path):
     spec = importlib.util.spec_from_file_location("find_browser", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    (tmp_path / "bin").mkdir()
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
     monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path / "ms-playwright"))
     monkeypatch.delenv("BROWSER_PATH", raising=False)
-    monkeypatch.setattr(module, "_apt_usable", lambda: True)
+    executable(tmp_path / "bin" / "apt-get")
+    monkeypatch.setattr(module, "_root", lambda: True)
+    monkeypatch.setattr(module, "_debian", lambda: True)
     module.ran = []
     module.succeeds = {}  # part of a command line -> what that command does when it succeeds
 
@@ -150,3 +151,13 @@ def test_the_script_prints_the_line_and_lets_the_rest_of_the_suite_run(tmp_path)
     assert result.stderr.strip() == (
         "find_browser: BROWSER_PATH=/nowhere/chromium is not an executable file: point it at "
         "a Chromium or Chrome, or unset it to let `make test` find one.")
+
+
+def test_without_root_apt_get_is_not_tried_and_the_line_says_sudo(locator, tmp_path,
+                                                                   monkeypatch):
+    monkeypatch.setattr(locator, "_root", lambda: False)
+
+    with pytest.raises(locator.BrowserMissing) as missing:
+        locator.browser_find(tmp_path / ".browser")
+    assert locator.ran == [f"{sys.executable} -m playwright install chromium"]
+    assert "run `sudo apt-get install -y chromium`" in str(missing.value)
