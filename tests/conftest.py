@@ -109,11 +109,11 @@ def browser():
 
     locator = runpy.run_path(str(Path(__file__).parents[1] / "scripts" / "find_browser.py"))
     try:
-        executable = locator["browser_located"]()
-    except locator["BrowserMissing"] as missing:
-        pytest.fail(str(missing), pytrace=False)
+        executable, missing = locator["browser_located"](), locator["missing_line"]()
+    except locator["BrowserMissing"] as named_wrong:
+        executable, missing = None, str(named_wrong)
     if not executable:
-        pytest.fail(locator["missing_line"](), pytrace=False)
+        pytest.fail(missing, pytrace=False)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=executable,
