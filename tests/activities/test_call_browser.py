@@ -1,4 +1,4 @@
-"""A seller logs a call in a real browser (Debian's Chromium, headless, via Playwright) and
+"""A seller logs a call in a real browser (Chromium, headless, via Playwright) and
 watches it being delivered to Salesforce and Marketo: the history polls while a delivery is
 pending. The outbox flush runs in a background thread, as a worker would run it."""
 

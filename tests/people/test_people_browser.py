@@ -1,6 +1,6 @@
-"""The people pages in a real browser: Debian's Chromium, headless, driven by Playwright against
-the live test server and the Marketo sandbox. CI installs ``chromium``; without it these tests
-fail rather than skip."""
+"""The people pages in a real browser: Chromium, headless, driven by Playwright against the live
+test server and the Marketo sandbox. `make test` finds or installs the browser; without one these
+tests fail rather than skip."""
 
 import os
 import re
