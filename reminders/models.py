@@ -1,6 +1,7 @@
 """Reminder tasks: what a seller means to do for a person, and when (SPEC section 6)."""
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from django.db.models import Q
 
@@ -74,6 +75,10 @@ class ReminderTask(models.Model):
     salesforce_modstamp = models.DateTimeField(null=True, blank=True)
     field_changed_at = models.JSONField(default=dict, blank=True)
     synced_values = models.JSONField(default=dict, blank=True)
+
+    # Its changes on their way to Salesforce (the outbox, kind "reminder_task").
+    deliveries = GenericRelation("syncing.Delivery", content_type_field="record_type",
+                                 object_id_field="record_id")
 
     objects = models.Manager()
     live = LiveManager()

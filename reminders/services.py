@@ -2,7 +2,8 @@
 
 Every write checks the business rules and raises ``ValidationError`` with errors by field,
 saving nothing. Each changed synced field gets its change time in ``field_changed_at``: the
-two-way Salesforce sync uses them to let the later change win, field by field.
+two-way Salesforce sync uses them to let the later change win, field by field. A saved change
+queues the task for Salesforce in the same transaction (``syncing.reminders.outbound``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from people.models import Person
+from syncing.reminders.outbound import reminder_push_enabled, reminder_task_push
 
 from .models import SYNCED_FIELDS, ReminderTask
 
@@ -75,7 +77,6 @@ def _clean(values: dict) -> dict:
     return cleaned
 
 
-@transaction.atomic
 def task_create(*, created_by: User, person: Person | None, name: str, due_date: date,
                 type: str = ReminderTask.Type.CUSTOM, priority: str = ReminderTask.Priority.NORMAL,
                 status: str = ReminderTask.Status.OPEN, details: str = "",
@@ -88,15 +89,20 @@ def task_create(*, created_by: User, person: Person | None, name: str, due_date:
     if errors:
         raise ValidationError(errors)
     now = timezone.now()
+    push = reminder_push_enabled()
     task = ReminderTask(**values, created_by=created_by, origin=ReminderTask.Origin.APP,
+                        salesforce_push=push,
                         completed_at=now if values["status"] == ReminderTask.Status.COMPLETE
                         else None,
                         field_changed_at=dict.fromkeys(SYNCED_FIELDS, now.isoformat()))
-    task.save()
+    # Checked above, so nothing here fails for bad input: no savepoint needed inside a
+    # caller's transaction (each one costs two round trips).
+    with transaction.atomic(savepoint=False):
+        task.save()
+        reminder_task_push(task, enabled=push)
     return task
 
 
-@transaction.atomic
 def task_update(task: ReminderTask, *, by: User, **changes) -> ReminderTask:
     """Change some of a task's fields (``EDITABLE``); a no-op change writes nothing."""
     unknown = changes.keys() - set(EDITABLE)
@@ -121,7 +127,9 @@ def task_update(task: ReminderTask, *, by: User, **changes) -> ReminderTask:
     if "status" in changed:
         task.completed_at = now if task.status == ReminderTask.Status.COMPLETE else None
         update.append("completed_at")
-    task.save(update_fields=update)
+    with transaction.atomic(savepoint=False):
+        task.save(update_fields=update)
+        reminder_task_push(task)
     return task
 
 
@@ -142,10 +150,11 @@ def task_snooze(task: ReminderTask, *, by: User, due_date: date) -> ReminderTask
     return task_update(task, by=by, due_date=due_date)
 
 
-@transaction.atomic
 def task_delete(task: ReminderTask, *, by: User) -> None:
     """Delete a task: it leaves the queue at once; its row stays as a tombstone."""
     if task.deleted_at is not None:
         return
     task.deleted_at = timezone.now()
-    task.save(update_fields=["deleted_at", "updated_at"])
+    with transaction.atomic(savepoint=False):
+        task.save(update_fields=["deleted_at", "updated_at"])
+        reminder_task_push(task)
