@@ -406,3 +406,28 @@ def test_manage_py_sync_runs_the_pass(salesforce, ava, people):
     call_command("sync", stdout=out)
     assert "reminder tasks: 1 Tasks read, 1 created" in out.getvalue()
     assert ReminderTask.objects.filter(name="From the command").exists()
+
+
+def test_beat_starts_a_pass_when_the_interval_has_passed(salesforce, monkeypatch):
+    from syncing import tasks
+
+    started = []
+    monkeypatch.setattr(tasks.reminder_tasks_sync_task, "delay", lambda: started.append(1))
+    monkeypatch.setattr(tasks.people_incremental_task, "delay", lambda: None)
+    monkeypatch.setattr(tasks, "deliveries_flush_soon", lambda *args, **kwargs: None)
+    sync_switch(two_way=False)
+    tasks.sync_tick()
+    assert started == []  # two-way sync off: nothing to read
+
+    sync_switch(two_way=True)
+    tasks.sync_tick()
+    assert started == [1]
+
+    SyncStream.objects.filter(name=SyncStream.Name.REMINDER_TASKS).update(
+        last_attempt_at=timezone.now() - timedelta(seconds=200))
+    tasks.sync_tick()
+    assert started == [1]  # within the 300 s interval
+    SyncStream.objects.filter(name=SyncStream.Name.REMINDER_TASKS).update(
+        last_attempt_at=timezone.now() - timedelta(seconds=301))
+    tasks.sync_tick()
+    assert started == [1, 1]
