@@ -773,6 +773,8 @@ class SalesforceSandbox:
                     self.total = 0
                     return _json({"total": 0, "by_endpoint": {}})
                 return _json({"total": self.total, "by_endpoint": dict(self.counters)})
+        if route == ("POST", "touch") and len(parts) == 2:
+            return self._control_touch(parts[1], body)
         if parts[0] == "records" and len(parts) in (2, 3):
             return self._control_records(method, parts[1], parts[2] if len(parts) == 3 else None,
                                          body)
@@ -799,6 +801,26 @@ class SalesforceSandbox:
                      "records": body.get("records")}
             self.faults.append(fault)
             return _json(dict(fault))
+
+    def _control_touch(self, type_name: str, body: dict) -> Response:
+        """A remote user changes many stored records at once (benchmarks): ``fields`` on every
+        record whose values match ``where``, as ``user_id``."""
+        where = body.get("where") or {}
+        fields = body.get("fields") or {}
+        with self.lock:
+            store = self.store
+            if type_name not in store.schema:
+                raise ValueError(f"unknown object {type_name}")
+            matching = [record_id for record_id, record in store.stored[type_name].items()
+                        if not record.get("IsDeleted")
+                        and all(record.get(k) == v for k, v in where.items())]
+            for record_id in matching:
+                current = store.get(type_name, record_id)
+                actor = body.get("user_id") or current.get("OwnerId") or INTEGRATION_USER_ID
+                errors = store.update(type_name, record_id, fields, actor=actor)
+                if errors:
+                    return _json({"errors": [e.as_save_error() for e in errors]}, 400)
+            return _json({"updated": len(matching)})
 
     def _control_records(self, method: str, type_name: str, record_id: str | None,
                          body: dict) -> Response:

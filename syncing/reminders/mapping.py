@@ -41,7 +41,7 @@ USERS_MAX_AGE = timedelta(hours=1)
 
 def sf_datetime_parse(text: str) -> datetime:
     """``2024-01-31T12:00:00.000+0000`` (Salesforce's format) as an aware datetime."""
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
+    return datetime.fromisoformat(text)  # Python 3.11 reads "+0000"; strptime is 60x slower
 
 
 def task_values(task: ReminderTask) -> dict:

@@ -15,10 +15,11 @@ links it), never a new task.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -176,8 +177,44 @@ def _apply(stream: SyncStream, records: list[dict], sellers: dict[str, int],
     report.created += len(created)
     for task in updated:
         task.updated_at = now
-    ReminderTask.objects.bulk_update(updated, UPDATED, batch_size=500)
+    _tasks_write(updated)
     _mark_move(stream, sf_datetime_parse(records[-1]["SystemModstamp"]))
+
+
+def _tasks_write(tasks: list[ReminderTask]) -> None:
+    """Save the merged fields of many tasks. On PostgreSQL one ``UPDATE … FROM unnest(…)``
+    with an array per column; elsewhere one UPDATE by primary key each (``executemany``).
+    Django's ``bulk_update`` builds a CASE per column over the batch, several times slower
+    at a page of 2,000."""
+    if not tasks:
+        return
+    connection = connections[ReminderTask.objects.db]
+    quote = connection.ops.quote_name
+    fields = [ReminderTask._meta.get_field(name) for name in UPDATED]
+    table = quote(ReminderTask._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+            cursor.executemany(
+                f"UPDATE {table} SET {assignments} WHERE id = %s",
+                [[f.get_db_prep_save(getattr(task, f.attname), connection) for f in fields]
+                 + [task.pk] for task in tasks])
+            return
+        arrays, assignments, values = ["%s::bigint[]"], [], [[task.pk for task in tasks]]
+        for f in fields:
+            column = quote(f.column)
+            if f.get_internal_type() == "JSONField":  # sent as text, cast on the way in
+                arrays.append("%s::text[]")
+                assignments.append(f"{column} = v.{column}::jsonb")
+                values.append([json.dumps(getattr(task, f.attname)) for task in tasks])
+            else:
+                arrays.append(f"%s::{f.db_type(connection)}[]")
+                assignments.append(f"{column} = v.{column}")
+                values.append([getattr(task, f.attname) for task in tasks])
+        names = ", ".join(["id", *(quote(f.column) for f in fields)])
+        cursor.execute(f"UPDATE {table} AS t SET {', '.join(assignments)} "
+                       f"FROM unnest({', '.join(arrays)}) AS v({names}) WHERE t.id = v.id",
+                       values)
 
 
 def _mark_move(stream: SyncStream, mark: datetime) -> None:

@@ -45,3 +45,12 @@ def test_reminder_tasks_changed_since_a_moment(api):
     later = api.query("SELECT Id FROM Task WHERE TaskSubtype = 'Task' AND SystemModstamp > "
                       f"{middle[:19]}Z ORDER BY SystemModstamp, Id")
     assert 0 < len(later) < len(tasks)
+
+
+def test_a_remote_user_changes_many_tasks_at_once(api, salesforce_sandbox):
+    touched = salesforce_sandbox.call("POST", "touch/Task", json={
+        "where": {"TaskSubtype": "Task"}, "fields": {"Description": "Changed"}})
+    assert touched == {"updated": 27}
+    tasks = api.query("SELECT Id, Description, TaskSubtype FROM Task")
+    assert {t["Description"] for t in tasks if t["TaskSubtype"] == "Task"} == {"Changed"}
+    assert {t["Description"] for t in tasks if t["TaskSubtype"] == "Call"} == {"Logged call"}
