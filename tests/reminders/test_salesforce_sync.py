@@ -161,7 +161,9 @@ def test_edit_complete_and_delete_reach_salesforce(salesforce, ava, people):
     assert len(sf_tasks(salesforce)) == 1
 
 
-def test_a_seller_without_a_salesforce_user_keeps_the_task_local(salesforce, people):
+def test_a_seller_without_a_salesforce_user_keeps_the_task_local(salesforce, people, client):
+    from factories import AdminFactory
+
     contact, = people("contact")
     nobody = UserFactory(email="new.seller@example.com")
     sync_switch()
@@ -172,6 +174,11 @@ def test_a_seller_without_a_salesforce_user_keeps_the_task_local(salesforce, peo
     assert (delivery.status, delivery.last_error_code) == ("failed", "NO_SALESFORCE_USER")
     assert "new.seller@example.com" in delivery.last_error_message
     assert sf_tasks(salesforce) == {}
+    # Diagnostics says why.
+    client.force_login(AdminFactory())
+    page = client.get("/diagnostics/").content.decode()
+    assert "NO_SALESFORCE_USER" in page and "Reminder task “Intro call”" in page
+    assert "No active Salesforce User has the email new.seller@example.com" in page
 
 
 # ------------------------------------------------------------------ Salesforce -> app
