@@ -174,6 +174,15 @@ def test_person_page_lists_open_tasks_and_adds_one(seller_client, seller):
     task = ReminderTask.objects.get(name="Send deck")
     assert (task.person, task.assignee, task.type) == (person, seller, "email")
 
+    # Completing it from the panel updates the navigation's count too.
+    overdue = ReminderTaskFactory(assignee=seller, person=person, name="Late one",
+                                  due_date=today() - timedelta(days=1))
+    response = seller_client.post(f"/tasks/{overdue.pk}/complete/", {"panel": "person"},
+                                  HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert 'id="person-tasks"' in html and "Late one" not in html
+    assert 'id="nav-tasks-due" class="nav-count" hx-swap-oob="true">' in html
+
 
 def test_add_task_without_a_name_shows_the_error(seller_client):
     person = PersonFactory()
