@@ -58,3 +58,18 @@ class UnsubscribeFactory(factory.django.DjangoModelFactory):
     person = factory.SubFactory(PersonFactory)
     email = factory.LazyAttribute(lambda unsubscribe: unsubscribe.person.email)
     source = "manual"
+
+
+class CallFactory(factory.django.DjangoModelFactory):
+    """A logged call, without deliveries (``activities.services.call_log`` makes those)."""
+
+    class Meta:
+        model = "activities.Call"
+
+    person = factory.SubFactory(PersonFactory)
+    logged_by = factory.SubFactory(UserFactory)
+    outcome = "Connected"
+    notes = "Talked about the renewal."
+    duration_seconds = 180
+    phone_number = "+1 415-555-0142"
+    called_at = factory.LazyFunction(timezone.now)
