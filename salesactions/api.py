@@ -20,6 +20,7 @@ from django.views import defaults
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import pagination, serializers, status
 from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -52,12 +53,19 @@ def api_exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     response = exception_handler(exc, context)
+    request = context["request"]
     if response is None:
-        request = context["request"]
         logger.error("Internal Server Error: %s", request.path, exc_info=exc,
                      extra={"status_code": 500, "request": request._request})
         response = Response({"detail": "A server error occurred."},
                             status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    # The schema (YAML) and docs (HTML template) views answer errors as plain JSON too; the
+    # browsable API keeps its page for a person in a browser.
+    renderer = getattr(request, "accepted_renderer", None)
+    if not (isinstance(renderer, BrowsableAPIRenderer)
+            or getattr(renderer, "media_type", "") == "application/json"):
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
     return response
 
 

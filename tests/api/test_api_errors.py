@@ -267,3 +267,12 @@ def test_a_missing_page_is_still_an_html_404(client):
 
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("path", ["/api/schema/", "/api/schema/?format=json", "/api/docs/"])
+def test_the_schema_and_docs_refuse_anonymous_users_in_json_too(path):
+    response = APIClient().get(path)
+
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Authentication credentials were not provided."}
