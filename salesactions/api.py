@@ -1,6 +1,6 @@
 """What every endpoint under ``/api/`` shares: errors answered as JSON in DRF's shape, ids and
-filters bounded the way the schema says, page numbers checked, and a schema that documents the
-errors each operation can answer.
+filters bounded the way the schema says, JSON types and page numbers checked. The schema
+documents the errors each operation can answer (``salesactions/api_schema.py``).
 
 Errors are ``{"detail": "..."}``, or field errors ``{"field": ["..."]}`` for a 400 (a list of
 those when a list was posted) — for 400, 401, 403, 404, 405, 413, 415, 429 and 500 alike. Pages
@@ -22,7 +22,7 @@ from rest_framework import pagination, serializers, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
+from rest_framework.views import exception_handler, set_rollback
 
 logger = logging.getLogger("django.request")
 
@@ -57,6 +57,7 @@ def api_exception_handler(exc, context):
     if response is None:
         logger.error("Internal Server Error: %s", request.path, exc_info=exc,
                      extra={"status_code": 500, "request": request._request})
+        set_rollback()
         response = Response({"detail": "A server error occurred."},
                             status=status.HTTP_500_INTERNAL_SERVER_ERROR)
     # The schema (YAML) and docs (HTML template) views answer errors as plain JSON too; the
@@ -125,7 +126,7 @@ class ApiBodySizeMiddleware:
 
 _JSON_TYPES = [  # the first match wins: BooleanField and ChoiceField are checked before the rest
     (serializers.BooleanField, (bool,), "true or false"),
-    (serializers.IntegerField, (int,), "a whole number"),
+    ((serializers.IntegerField, serializers.PrimaryKeyRelatedField), (int,), "a whole number"),
     ((serializers.FloatField, serializers.DecimalField), (int, float), "a number"),
     ((serializers.CharField, serializers.ChoiceField, serializers.DateTimeField,
       serializers.DateField, serializers.TimeField, serializers.DurationField,
