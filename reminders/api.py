@@ -7,19 +7,16 @@ not 403, so ids reveal nothing.
 from __future__ import annotations
 
 import django_filters
-from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from accounts.models import User
 from people.models import Person
+from salesactions.api import MAX_ID, IdField, IdFilter, JsonTypesMixin, StrictFilterSet
 
 from .models import ReminderTask
 from .selectors import DUE_CHOICES, task_filter, task_list_for_user
@@ -33,41 +30,15 @@ from .services import (
     task_update,
 )
 
-MAX_ID = 2**63 - 1
 
-
-@extend_schema_field(OpenApiTypes.INT64)
-class _IdFilter(django_filters.NumberFilter):
-    field_class = forms.IntegerField
-
-
-class TaskPagination(PageNumberPagination):
-    """Pages of 50; a page that is not a positive whole number is a 400 (past the last page,
-    DRF's 404)."""
-
-    def paginate_queryset(self, queryset, request, view=None):
-        raw = request.query_params.get(self.page_query_param)
-        if raw is not None and not (raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_ID):
-            raise ValidationError({self.page_query_param: ["A whole number from 1."]})
-        return super().paginate_queryset(queryset, request, view)
-
-    def get_schema_operation_parameters(self, view):
-        parameters = super().get_schema_operation_parameters(view)
-        for parameter in parameters:
-            if parameter["name"] == self.page_query_param:
-                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
-        return parameters
-
-
-class TaskFilterSet(django_filters.FilterSet):
+class TaskFilterSet(StrictFilterSet):
     """The list's filters; they combine with AND."""
 
     status = django_filters.ChoiceFilter(choices=ReminderTask.Status.choices, method="_noop")
-    person = _IdFilter(min_value=1, max_value=MAX_ID, method="_noop",
-                       help_text="The person's id.")
-    assignee = django_filters.CharFilter(
-        max_length=150, method="_noop",
-        help_text="The assignee's username (admins; a seller only sees their own tasks).")
+    person = IdFilter(method="_noop", help_text="The person's id.")
+    assignee = IdFilter(method="_noop",
+                        help_text="The assignee's user id (admins; a seller sees only their "
+                                  "own tasks).")
     due = django_filters.ChoiceFilter(
         choices=[(key, key) for key in DUE_CHOICES], method="_noop",
         help_text="Open tasks by due date, in your time zone: overdue, today, tomorrow or "
@@ -76,7 +47,7 @@ class TaskFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = ReminderTask
-        fields = []
+        fields: list[str] = []
 
     def _noop(self, queryset, name, value):
         return queryset
@@ -86,7 +57,7 @@ class TaskFilterSet(django_filters.FilterSet):
         data = self.form.cleaned_data
         assignee = None
         if data.get("assignee"):
-            assignee = _user(data["assignee"])
+            assignee = User.objects.filter(pk=data["assignee"]).first()
             if assignee is None:
                 return queryset.none()
         return task_filter(self.request.user, status=data.get("status") or "",
@@ -94,13 +65,36 @@ class TaskFilterSet(django_filters.FilterSet):
                            due=data.get("due") or "", type=data.get("type") or "")
 
 
-def _user(username: str) -> User | None:
-    return User.objects.filter(username=username, is_active=True).first()
+@extend_schema_field({"oneOf": [
+    {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID},
+    {"type": "string", "minLength": 1, "maxLength": 150}]})
+class AssigneeField(serializers.Field):
+    """A user by id (a whole number) or by username (a string)."""
+
+    default_error_messages = {"invalid": "A user id (a whole number) or a username.",
+                              "missing": "No such user."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            self.fail("invalid")
+        if isinstance(data, int):
+            if not 1 <= data <= MAX_ID:
+                self.fail("missing")
+            user = User.objects.filter(pk=data, is_active=True).first()
+        else:
+            if not 1 <= len(data) <= 150:
+                self.fail("invalid")
+            user = User.objects.filter(username=data, is_active=True).first()
+        if user is None:
+            self.fail("missing")
+        return user
+
+    def to_representation(self, value):
+        return value.pk
 
 
-class TaskInputSerializer(serializers.Serializer):
-    person = serializers.IntegerField(min_value=1, max_value=MAX_ID,
-                                      help_text="The person's id (see people/).")
+class TaskInputSerializer(JsonTypesMixin, serializers.Serializer):
+    person = IdField(help_text="The person's id (see people/).")
     name = serializers.CharField(max_length=NAME_MAX)
     type = serializers.ChoiceField(choices=ReminderTask.Type.choices,
                                    default=ReminderTask.Type.CUSTOM)
@@ -112,9 +106,10 @@ class TaskInputSerializer(serializers.Serializer):
         help_text=f"From {EARLIEST_DUE} to {LATEST_DUE}.")
     details = serializers.CharField(required=False, allow_blank=True, max_length=DETAILS_MAX,
                                     default="")
-    assignee = serializers.CharField(
-        required=False, max_length=150,
-        help_text="The assignee's username; defaults to you. Sellers assign to themselves.")
+    assignee = AssigneeField(
+        required=False,
+        help_text="The assignee: a user id or username; defaults to you. Sellers assign to "
+                  "themselves.")
 
     def validate_due_date(self, value):
         if not EARLIEST_DUE <= value <= LATEST_DUE:
@@ -127,12 +122,6 @@ class TaskInputSerializer(serializers.Serializer):
             raise serializers.ValidationError("No such person in the workspace.")
         return person
 
-    def validate_assignee(self, value):
-        user = _user(value)
-        if user is None:
-            raise serializers.ValidationError("No such user.")
-        return user
-
 
 class TaskOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
@@ -143,7 +132,8 @@ class TaskOutputSerializer(serializers.Serializer):
     priority = serializers.ChoiceField(choices=ReminderTask.Priority.choices)
     due_date = serializers.DateField()
     details = serializers.CharField()
-    assignee = serializers.CharField(source="assignee.username")
+    assignee = serializers.IntegerField(source="assignee_id", help_text="The user's id.")
+    assignee_username = serializers.CharField(source="assignee.username")
     origin = serializers.ChoiceField(choices=ReminderTask.Origin.choices,
                                      help_text="Where the task was created.")
     salesforce_id = serializers.CharField(help_text="The Salesforce Task, once synced.")
@@ -152,9 +142,6 @@ class TaskOutputSerializer(serializers.Serializer):
     completed_at = serializers.DateTimeField(allow_null=True)
 
 
-BAD_INPUT = OpenApiResponse(description="Bad input: errors by field; nothing was saved.")
-NOT_FOUND = OpenApiResponse(description="No such task among the ones you can see.")
-PAGE_NOT_FOUND = OpenApiResponse(description="Past the last page.")
 
 
 def _errors(error: DjangoValidationError) -> dict:
@@ -167,21 +154,18 @@ class TaskListApi(GenericAPIView):
 
     serializer_class = TaskOutputSerializer
     filterset_class = TaskFilterSet
-    pagination_class = TaskPagination
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the types
             return ReminderTask.objects.none()
         return task_list_for_user(self.request.user)
 
-    @extend_schema(responses={200: TaskOutputSerializer(many=True), 400: BAD_INPUT,
-                              404: PAGE_NOT_FOUND})
+    @extend_schema(responses=TaskOutputSerializer(many=True))
     def get(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(TaskOutputSerializer(page, many=True).data)
 
-    @extend_schema(request=TaskInputSerializer,
-                   responses={201: TaskOutputSerializer, 400: BAD_INPUT})
+    @extend_schema(request=TaskInputSerializer, responses={201: TaskOutputSerializer})
     def post(self, request):
         serializer = TaskInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -208,12 +192,11 @@ class TaskDetailApi(GenericAPIView):
             raise Http404("No such task.")
         return task
 
-    @extend_schema(responses={200: TaskOutputSerializer, 404: NOT_FOUND})
+    @extend_schema(responses=TaskOutputSerializer)
     def get(self, request, pk: int):
         return Response(TaskOutputSerializer(self._task(pk)).data)
 
-    @extend_schema(request=TaskInputSerializer(partial=True),
-                   responses={200: TaskOutputSerializer, 400: BAD_INPUT, 404: NOT_FOUND})
+    @extend_schema(request=TaskInputSerializer(partial=True), responses=TaskOutputSerializer)
     def patch(self, request, pk: int):
         task = self._task(pk)
         serializer = TaskInputSerializer(data=request.data, partial=True)
@@ -224,7 +207,7 @@ class TaskDetailApi(GenericAPIView):
             return Response(_errors(error), status=status.HTTP_400_BAD_REQUEST)
         return Response(TaskOutputSerializer(task).data)
 
-    @extend_schema(responses={204: None, 404: NOT_FOUND})
+    @extend_schema(responses={204: None})
     def delete(self, request, pk: int):
         task_delete(self._task(pk), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -44,7 +44,8 @@ def test_create_a_task_assigned_to_yourself(api, seller, person):
     assert body | {"id": 0, "created_at": "", "updated_at": ""} == {
         "id": 0, "person": person.pk, "name": "Send the pricing email", "type": "email",
         "status": "open", "priority": "high", "due_date": "2026-03-31",
-        "details": "Mention the discount", "assignee": seller.username, "origin": "app",
+        "details": "Mention the discount", "assignee": seller.pk,
+        "assignee_username": seller.username, "origin": "app",
         "salesforce_id": "", "created_at": "", "updated_at": "", "completed_at": None}
     task = ReminderTask.objects.get(pk=body["id"])
     assert (task.assignee, task.created_by, task.person) == (seller, seller, person)
@@ -70,6 +71,9 @@ def test_defaults_are_custom_open_normal(api, person):
     ({"person": 2**64}, "person"),
     ({"person": "abc"}, "person"),
     ({"assignee": "nobody-here"}, "assignee"),
+    ({"assignee": 10**9}, "assignee"),
+    ({"assignee": True}, "assignee"),
+    ({"person": "1"}, "person"),
 ])
 def test_bad_input_is_a_400_naming_the_field_and_saves_nothing(api, person, change, field):
     data = {"person": person.pk, "name": "Call back", "due_date": "2026-01-02"} | change
@@ -97,12 +101,14 @@ def test_a_seller_cannot_assign_a_task_to_someone_else(api, person):
     assert not ReminderTask.objects.exists()
 
 
-def test_an_admin_assigns_to_a_seller(person):
+@pytest.mark.parametrize("by", ["id", "username"])
+def test_an_admin_assigns_to_a_seller_by_id_or_username(person, by):
     admin, seller = AdminFactory(), UserFactory()
     response = client_for(admin).post("/api/v1/tasks/", {
         "person": person.pk, "name": "Call", "due_date": "2026-01-02",
-        "assignee": seller.username}, format="json")
+        "assignee": seller.pk if by == "id" else seller.username}, format="json")
     assert response.status_code == 201
+    assert response.json()["assignee"] == seller.pk
     assert ReminderTask.objects.get().assignee == seller
 
 
@@ -129,7 +135,7 @@ def test_admins_see_every_task_and_filter_by_assignee(person):
 
     everyone = admin.get("/api/v1/tasks/").json()
     assert {t["id"] for t in everyone["results"]} == {ava_task.pk, ben_task.pk}
-    only_ben = admin.get("/api/v1/tasks/", {"assignee": ben.username}).json()
+    only_ben = admin.get("/api/v1/tasks/", {"assignee": ben.pk}).json()
     assert [t["id"] for t in only_ben["results"]] == [ben_task.pk]
     assert admin.patch(f"/api/v1/tasks/{ava_task.pk}/", {"name": "Renamed"},
                        format="json").status_code == 200
@@ -166,7 +172,7 @@ def test_list_filters_status_person_and_due(api, seller, settings):
 
 @pytest.mark.parametrize("params", [{"status": "done"}, {"due": "yesterday"},
                                     {"person": "x"}, {"person": str(2**64)},
-                                    {"type": "fax"}])
+                                    {"type": "fax"}, {"assignee": "ava"}, {"due": ""}])
 def test_bad_filters_are_400s(api, params):
     response = api.get("/api/v1/tasks/", params)
     assert response.status_code == 400
