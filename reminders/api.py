@@ -142,8 +142,6 @@ class TaskOutputSerializer(serializers.Serializer):
     completed_at = serializers.DateTimeField(allow_null=True)
 
 
-
-
 def _errors(error: DjangoValidationError) -> dict:
     return error.message_dict if hasattr(error, "error_dict") else {
         "non_field_errors": error.messages}
