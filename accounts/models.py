@@ -1,5 +1,11 @@
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+
+from .validators import validate_time_zone
 
 
 class User(AbstractUser):
@@ -10,10 +16,17 @@ class User(AbstractUser):
         ADMIN = "admin", "Admin"
 
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.SELLER)
+    # Where "today" is for this user's task queue; blank follows the server's TIME_ZONE.
+    time_zone = models.CharField(max_length=64, blank=True, validators=[validate_time_zone])
 
     @property
     def is_admin(self) -> bool:
         return self.role == self.Role.ADMIN
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        """The user's time zone (the server's when none is set)."""
+        return ZoneInfo(self.time_zone or settings.TIME_ZONE)
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username

@@ -23,3 +23,13 @@ def user_create(*, username: str, email: str, role: str, password: str | None = 
     user.set_password(password)
     user.save()
     return user, password
+
+
+def user_time_zone_set(user: User, time_zone: str) -> User:
+    """Set where "today" is for ``user`` ("" follows the server's time zone)."""
+    user.time_zone = time_zone
+    user.full_clean(validate_unique=False, validate_constraints=False,
+                    exclude=[f.name for f in User._meta.fields if f.name != "time_zone"])
+    user.save(update_fields=["time_zone"])
+    user.__dict__.pop("zone", None)
+    return user

@@ -1,5 +1,5 @@
-"""Activity pages, included at the site root: reminder tasks, a person's calls, and the dialer
-settings (under ``settings/``, ahead of the connection pages)."""
+"""Activity pages, included at the site root: a person's calls, and the dialer settings (under
+``settings/``, ahead of the connection pages)."""
 
 from django.urls import path
 
@@ -8,7 +8,6 @@ from . import views
 app_name = "activities"
 
 urlpatterns = [
-    path("tasks/", views.task_list, name="task-list"),
     path("people/<int:person_id>/calls/", views.person_calls, name="person-calls"),
     path("people/<int:person_id>/calls/history/", views.person_call_history,
          name="person-call-history"),

@@ -1,4 +1,4 @@
-"""Pages: reminder tasks, the person's call panel (form and history) and the dialer settings."""
+"""Pages: the person's call panel (form and history) and the dialer settings."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -25,12 +25,6 @@ from .services import (
     call_reason_delete,
     call_settings_update,
 )
-
-
-@require_GET
-def task_list(request):
-    """The seller's reminder tasks."""
-    return render(request, "activities/task_list.html")
 
 
 def _call_form(person, data=None) -> CallForm:

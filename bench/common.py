@@ -67,11 +67,12 @@ class Sandbox:
     """``python -m sandbox.<name>`` in a subprocess of its own (as in production, the remote
     API does not share our process or its GIL)."""
 
-    def __init__(self, name: str, leads: int):
+    def __init__(self, name: str, leads: int, *options: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [PYTHON, "-m", f"sandbox.{name}", "--port", str(self.port), "--leads", str(leads)],
+            [PYTHON, "-m", f"sandbox.{name}", "--port", str(self.port), "--leads", str(leads),
+             *options],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_url(f"{self.url}/_sandbox/config", f"the {name} sandbox", seconds=30)
 

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import pagination, serializers, status
 from rest_framework.exceptions import APIException, ValidationError
@@ -74,8 +75,11 @@ def api_error(status_code: int, detail: str) -> JsonResponse:
     return JsonResponse({"detail": detail}, status=status_code)
 
 
+@csrf_exempt
 def api_not_found(request, *args, **kwargs):
-    """Any path under /api/ that no endpoint matches (whatever DEBUG says)."""
+    """Any path under /api/ that no endpoint matches (whatever DEBUG says). CSRF-exempt: a
+    write with a session cookie to no endpoint changes nothing, and must get this JSON 404
+    rather than the CSRF failure's HTML page."""
     return api_error(404, "Not found.")
 
 

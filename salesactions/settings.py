@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "accounts",
     "people",
     "activities",
+    "reminders",
     "syncing",
     "unsubscribes",
 ]
@@ -67,6 +68,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "reminders.context_processors.tasks_due",
             ],
         },
     },
@@ -196,6 +198,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"ReminderTaskStatusEnum": "reminders.models.ReminderTask.Status"},
 }
 
 # Initial connection settings (SPEC section 10); an admin can change them on the settings page.

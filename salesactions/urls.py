@@ -3,7 +3,9 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts import views as accounts_views
 from activities.api import CallDetailApi, CallListApi
+from reminders.api import TaskDetailApi, TaskListApi
 from syncing.outbox.views import diagnostics
 from syncing.settings.api import SyncRunListApi, SyncSettingsApi
 
@@ -14,6 +16,8 @@ api_v1 = [
     path("sync/runs/", SyncRunListApi.as_view(), name="sync-runs"),
     path("calls/", CallListApi.as_view(), name="call-list"),
     path("calls/<int:pk>/", CallDetailApi.as_view(), name="call-detail"),
+    path("tasks/", TaskListApi.as_view(), name="task-list"),
+    path("tasks/<int:pk>/", TaskDetailApi.as_view(), name="task-detail"),
     path("", include("people.api_urls")),
 ]
 
@@ -22,9 +26,11 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
-    # Activity pages live under tasks/, people/<id>/calls/ and settings/calls/; ahead of the
+    path("account/", accounts_views.profile, name="profile"),
+    # Activity pages live under people/<id>/calls/ and settings/calls/; ahead of the
     # settings include, whose "<system>/" would otherwise take "settings/calls/".
     path("", include("activities.urls")),
+    path("", include("reminders.urls")),
     path("people/", include("people.urls")),
     path("settings/", include("syncing.settings.urls")),
     path("diagnostics/", diagnostics, name="diagnostics"),

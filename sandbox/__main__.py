@@ -1,6 +1,6 @@
 """Run both sandboxes in one process.
 
-``python -m sandbox --marketo-port 8010 --salesforce-port 8020 --leads 2000``
+``python -m sandbox --marketo-port 8010 --salesforce-port 8020 --leads 2000 --reminder-tasks 40``
 """
 
 import argparse
@@ -19,11 +19,14 @@ def main() -> None:
     parser.add_argument("--salesforce-port", type=int, default=8020)
     parser.add_argument("--leads", type=int, default=2000, help="seed leads (default 2000)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--reminder-tasks", type=int, default=40,
+                        help="Salesforce reminder Tasks created over the last day (default 40)")
     args = parser.parse_args()
 
     marketo = serve_in_thread(MarketoSandbox(leads=args.leads, seed=args.seed),
                               args.host, args.marketo_port)
-    salesforce = serve_in_thread(SalesforceSandbox(leads=args.leads, seed=args.seed),
+    salesforce = serve_in_thread(SalesforceSandbox(leads=args.leads, seed=args.seed,
+                                                   reminder_tasks=args.reminder_tasks),
                                  args.host, args.salesforce_port)
     print(f"Marketo sandbox on {marketo.url}, Salesforce sandbox on {salesforce.url} "
           f"({args.leads} seed leads)", flush=True)

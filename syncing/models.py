@@ -130,6 +130,10 @@ class SyncSettings(SingletonModel):
     # Reminder tasks <-> Salesforce
     reminder_task_sync_enabled = models.BooleanField(
         "Two-way reminder task sync with Salesforce", default=False)
+    reminder_task_sync_interval_seconds = models.PositiveIntegerField(
+        "Reminder task sync interval (seconds)", default=300,
+        validators=[MinValueValidator(30), MaxValueValidator(86400)],
+        help_text="How often Salesforce reminder Tasks are read (two-way sync).")
 
     # Unsubscribes <-> Salesforce, checked against Marketo
     unsubscribe_sync_enabled = models.BooleanField(

@@ -23,6 +23,7 @@ from .outbox.marketo_activities import (
     marketo_activity_types_register_soon,
 )
 from .outbox.queue import deliveries_flush_soon, deliveries_flush_started
+from .reminders.sync import ReminderSyncError, reminder_tasks_sync_due, reminder_tasks_sync_pass
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ def sync_tick() -> None:
         people_incremental_task.delay()
     for run in initial_runs_to_resume(now):
         people_initial_sync_task.delay(run.pk)
+    if reminder_tasks_sync_due(now):
+        reminder_tasks_sync_task.delay()
     # Deliveries whose flush was never enqueued (broker down at log time), retries that are
     # due, and claims a killed worker left behind.
     deliveries_flush_soon(delivery_targets_due(now), countdown=0)
@@ -56,6 +59,18 @@ def people_initial_sync_task(run_id: int) -> None:
         initial_run_execute(run)
     except (TransportError, PeopleSyncError) as error:
         log.warning("initial people sync %s stopped, will resume: %s", run_id, error)
+
+
+@shared_task
+def reminder_tasks_sync_task() -> None:
+    """One pass of Salesforce reminder Tasks into the app."""
+    try:
+        report = reminder_tasks_sync_pass()
+    except (TransportError, ReminderSyncError) as error:
+        log.warning("reminder task sync pass failed: %s", error)
+    else:
+        if report is not None and report.read:
+            log.info("reminder task sync: %s", report)
 
 
 @shared_task

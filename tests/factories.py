@@ -85,3 +85,17 @@ class DeliveryFactory(factory.django.DjangoModelFactory):
     kind = "call"
     record = factory.SubFactory(CallFactory)
     next_attempt_at = factory.LazyFunction(timezone.now)
+
+
+class ReminderTaskFactory(factory.django.DjangoModelFactory):
+    """An open reminder task due today, assigned to a new seller."""
+
+    class Meta:
+        model = "reminders.ReminderTask"
+
+    person = factory.SubFactory(PersonFactory)
+    assignee = factory.SubFactory(UserFactory)
+    created_by = factory.SelfAttribute("assignee")
+    type = "call"
+    name = factory.Sequence(lambda n: f"Follow up #{n}")
+    due_date = factory.LazyFunction(timezone.localdate)

@@ -20,6 +20,8 @@ def main(argv: list[str] | None = None) -> None:
                              "as simple-salesforce that only speak https)")
     parser.add_argument("--leads", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--reminder-tasks", type=int, default=0,
+                        help="reminder Tasks created over the last day")
     parser.add_argument("--client-id", default=os.environ.get(
         "SALESFORCE_SANDBOX_CLIENT_ID", "sandbox-salesforce-client"))
     parser.add_argument("--client-secret", default=os.environ.get(
@@ -27,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     app = SalesforceSandbox(leads=args.leads, seed=args.seed, client_id=args.client_id,
-                            client_secret=args.client_secret)
+                            client_secret=args.client_secret, reminder_tasks=args.reminder_tasks)
     print(f"Salesforce sandbox on http://{args.host}:{args.port} "
           f"({args.leads} seed leads, seed {args.seed})", flush=True)
     if args.tls_port is not None:

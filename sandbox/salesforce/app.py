@@ -32,6 +32,7 @@ from sandbox.salesforce.records import (
     RecordStore,
     RequestError,
 )
+from sandbox.salesforce.reminders import seed_reminder_tasks
 from sandbox.salesforce.schema import PREFIX_TYPES, build_schema
 from sandbox.salesforce.soql import (
     QueryError,
@@ -60,6 +61,8 @@ DEFAULT_CONFIG = {
     "task_call_fields": True,
     "custom_fields": {},
     "max_query_cursors": 10,
+    # Reminder Tasks created on reset over the day before it (sandbox/salesforce/reminders.py).
+    "reminder_tasks": 0,
 }
 FAULT_KINDS = {"http_500", "http_503", "latency", "drop", "drop_after_apply",
                "INVALID_SESSION_ID", "REQUEST_LIMIT_EXCEEDED", "UNABLE_TO_LOCK_ROW"}
@@ -157,6 +160,8 @@ class SalesforceSandbox:
         with self.lock:
             self.config = config
             self.store = RecordStore(config["leads"], config["seed"], self._schema())
+            seed_reminder_tasks(self.store, config["reminder_tasks"], config["leads"],
+                                config["seed"])
             self.tokens: dict[str, dict] = {}
             self.faults: list[dict] = []
             self.fault_numbers = 0
@@ -169,8 +174,8 @@ class SalesforceSandbox:
 
     def configure(self, **changes) -> dict:
         """Change settings without reseeding (leads and seed change only with a reset)."""
-        if {"leads", "seed"} & changes.keys():
-            raise ValueError("leads and seed change only with a reset")
+        if {"leads", "seed", "reminder_tasks"} & changes.keys():
+            raise ValueError("leads, seed and reminder_tasks change only with a reset")
         with self.lock:
             self.config = self._checked_config(self.config | changes)
             self.store.schema = self._schema()
@@ -184,7 +189,7 @@ class SalesforceSandbox:
         unknown = config.keys() - DEFAULT_CONFIG.keys()
         if unknown:
             raise ValueError(f"unknown config keys: {sorted(unknown)}")
-        for key in ("leads", "seed", "daily_api_limit", "max_query_cursors"):
+        for key in ("leads", "seed", "daily_api_limit", "max_query_cursors", "reminder_tasks"):
             if not isinstance(config[key], int) or isinstance(config[key], bool):
                 raise ValueError(f"{key} must be an integer")
         if not isinstance(config["token_ttl"], int | float):
@@ -768,6 +773,8 @@ class SalesforceSandbox:
                     self.total = 0
                     return _json({"total": 0, "by_endpoint": {}})
                 return _json({"total": self.total, "by_endpoint": dict(self.counters)})
+        if route == ("POST", "touch") and len(parts) == 2:
+            return self._control_touch(parts[1], body)
         if parts[0] == "records" and len(parts) in (2, 3):
             return self._control_records(method, parts[1], parts[2] if len(parts) == 3 else None,
                                          body)
@@ -794,6 +801,26 @@ class SalesforceSandbox:
                      "records": body.get("records")}
             self.faults.append(fault)
             return _json(dict(fault))
+
+    def _control_touch(self, type_name: str, body: dict) -> Response:
+        """A remote user changes many stored records at once (benchmarks): ``fields`` on every
+        record whose values match ``where``, as ``user_id``."""
+        where = body.get("where") or {}
+        fields = body.get("fields") or {}
+        with self.lock:
+            store = self.store
+            if type_name not in store.schema:
+                raise ValueError(f"unknown object {type_name}")
+            matching = [record_id for record_id, record in store.stored[type_name].items()
+                        if not record.get("IsDeleted")
+                        and all(record.get(k) == v for k, v in where.items())]
+            for record_id in matching:
+                current = store.get(type_name, record_id)
+                actor = body.get("user_id") or current.get("OwnerId") or INTEGRATION_USER_ID
+                errors = store.update(type_name, record_id, fields, actor=actor)
+                if errors:
+                    return _json({"errors": [e.as_save_error() for e in errors]}, 400)
+            return _json({"updated": len(matching)})
 
     def _control_records(self, method: str, type_name: str, record_id: str | None,
                          body: dict) -> Response:

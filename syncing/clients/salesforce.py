@@ -156,6 +156,8 @@ class SalesforceClient:
         self._stats_lock = threading.Lock()
         self._token: str | None = None
         self.instance_url: str | None = None
+        # The integration user the token acts as (Salesforce's identity URL ends with its id).
+        self.user_id: str | None = None
         self.calls = 0
         self.api_usage: ApiUsage | None = None
 
@@ -181,6 +183,7 @@ class SalesforceClient:
         }).json()
         self._token = body["access_token"]
         self.instance_url = (body.get("instance_url") or self.base_url).rstrip("/")
+        self.user_id = (body.get("id") or "").rstrip("/").rpartition("/")[2] or None
         return self._token
 
     def _current_token(self) -> str:
@@ -223,14 +226,17 @@ class SalesforceClient:
             if error.code != "ENTITY_IS_DELETED":
                 raise
 
-    def query(self, soql: str, *, batch_size: int | None = None) -> Iterator[dict]:
+    def query(self, soql: str, *, batch_size: int | None = None,
+              include_deleted: bool = False) -> Iterator[dict]:
         """Yield every record the SOQL query matches, following ``nextRecordsUrl``.
 
         Records are as Salesforce sends them, ``attributes`` (type and url) included.
-        ``batch_size`` (200..2000) asks for smaller pages via ``Sforce-Query-Options``.
+        ``batch_size`` (200..2000) asks for smaller pages via ``Sforce-Query-Options``;
+        ``include_deleted`` uses ``queryAll`` (records in the recycle bin too, ``IsDeleted``).
         """
         headers = {"Sforce-Query-Options": f"batchSize={batch_size}"} if batch_size else None
-        page = self._call("GET", "query/", params={"q": soql}, headers=headers)
+        resource = "queryAll/" if include_deleted else "query/"
+        page = self._call("GET", resource, params={"q": soql}, headers=headers)
         while True:
             yield from page["records"]
             if page.get("done", True):

@@ -276,3 +276,14 @@ def test_the_schema_and_docs_refuse_anonymous_users_in_json_too(path):
     assert response.status_code == 401
     assert response["Content-Type"] == "application/json"
     assert response.json() == {"detail": "Authentication credentials were not provided."}
+
+
+def test_a_write_to_no_endpoint_with_a_session_is_a_json_404(seller):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(seller)
+    for method in ("patch", "delete", "post"):
+        response = getattr(client, method)("/api/v1/tasks/null,null/")
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Not found."}

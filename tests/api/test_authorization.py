@@ -9,7 +9,7 @@ endpoint added without a row here fails this test until its row says who gets wh
 import pytest
 from django.core.cache import cache
 from drf_spectacular.generators import SchemaGenerator
-from factories import AdminFactory, CallFactory, UserFactory
+from factories import AdminFactory, CallFactory, ReminderTaskFactory, UserFactory
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -35,6 +35,11 @@ MATRIX = {
     "GET /api/v1/sync/settings/":                   (401,      403,      403,      200),
     "PUT /api/v1/sync/settings/":                   (401,      403,      403,      200),
     "PATCH /api/v1/sync/settings/":                 (401,      403,      403,      200),
+    "GET /api/v1/tasks/":                           (401,      200,      200,      200),
+    "POST /api/v1/tasks/":                          (401,      201,      201,      201),
+    "GET /api/v1/tasks/{id}/":                      (401,      200,      404,      200),
+    "PATCH /api/v1/tasks/{id}/":                    (401,      200,      404,      200),
+    "DELETE /api/v1/tasks/{id}/":                   (401,      204,      404,      204),
 }  # fmt: skip
 
 # What the requests carry: the object behind a path's {id} (seller A's), and the body.
@@ -42,6 +47,7 @@ PATH_OBJECTS = {
     "/api/v1/calls/{id}/": "call",
     "/api/v1/people/{id}/": "person",
     "/api/v1/people/{id}/marketo-activities/": "person",
+    "/api/v1/tasks/{id}/": "task",
 }
 SETTINGS = {
     "people_sync_enabled": True, "people_sync_interval_seconds": 120,
@@ -57,6 +63,9 @@ BODIES = {
     "POST /api/v1/sync/runs/": lambda objects: {"kind": "initial"},
     "PUT /api/v1/sync/settings/": lambda objects: SETTINGS,
     "PATCH /api/v1/sync/settings/": lambda objects: {"people_sync_interval_seconds": 90},
+    "POST /api/v1/tasks/": lambda objects: {"person": objects["person"].pk, "name": "Call back",
+                                            "due_date": "2027-01-04"},
+    "PATCH /api/v1/tasks/{id}/": lambda objects: {"name": "Call back on Monday"},
 }
 # Fixtures an operation needs beyond the users and their objects.
 NEEDS = {"GET /api/v1/people/{id}/marketo-activities/": "marketo_connected"}
@@ -96,7 +105,8 @@ def objects(clients) -> dict:
     person_apply_leads([seed.lead(1, 1, 10)])
     person = Person.objects.get()
     return {"person": person,
-            "call": CallFactory(person=person, logged_by=clients["seller A"].user)}
+            "call": CallFactory(person=person, logged_by=clients["seller A"].user),
+            "task": ReminderTaskFactory(person=person, assignee=clients["seller A"].user)}
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -7,6 +7,7 @@ from syncing.mirror.initial import initial_run_execute, initial_run_start
 from syncing.mirror.state import PeopleSyncError, initial_run_unfinished, people_stream
 from syncing.models import Delivery
 from syncing.outbox.flush import deliveries_flush
+from syncing.reminders.sync import ReminderSyncError, reminder_tasks_sync_pass
 from syncing.settings.selectors import sync_settings_get
 
 
@@ -55,6 +56,10 @@ class Command(BaseCommand):
         except (TransportError, PeopleSyncError) as error:
             # The outbound deliveries do not depend on the people pass: send them anyway.
             failure = error
+        try:
+            self.reminder_pass()
+        except (TransportError, ReminderSyncError) as error:
+            failure = failure or error
         for target in Delivery.Target.values:
             self.stdout.write(f"deliveries to {deliveries_flush(target, until_empty=True)}")
         if failure:
@@ -74,3 +79,14 @@ class Command(BaseCommand):
                     f"people: {run.people_written} written, {run.people_left} left, "
                     f"{run.people_removed} removed, {run.records_skipped} skipped, "
                     f"{run.api_calls} Marketo calls")
+
+    def reminder_pass(self):
+        settings = sync_settings_get()
+        if not settings.reminder_task_sync_enabled:
+            self.stdout.write("reminder tasks: import off (two-way sync is switched off)")
+            return
+        report = reminder_tasks_sync_pass()
+        if report is None:
+            self.stdout.write("reminder tasks: another pass is running; skipped")
+        else:
+            self.stdout.write(f"reminder tasks: {report}")

@@ -1,0 +1,160 @@
+"""Writes of reminder tasks: create, update, complete, snooze, delete.
+
+Every write checks the business rules and raises ``ValidationError`` with errors by field,
+saving nothing. Each changed synced field gets its change time in ``field_changed_at``: the
+two-way Salesforce sync uses them to let the later change win, field by field. A saved change
+queues the task for Salesforce in the same transaction (``syncing.reminders.outbound``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from people.models import Person
+from syncing.reminders.outbound import reminder_push_enabled, reminder_task_push
+
+from .models import SYNCED_FIELDS, ReminderTask
+
+#: Due dates outside these bounds are typos (Salesforce itself takes 1700-4000).
+EARLIEST_DUE = date(1900, 1, 1)
+LATEST_DUE = date(2999, 12, 31)
+NAME_MAX = 255
+DETAILS_MAX = 32000
+EDITABLE = ("name", "type", "status", "priority", "due_date", "details", "assignee", "person")
+
+
+def _check(by: User, values: dict) -> dict[str, list[str]]:
+    """Errors by field for the given values (only the keys present are checked)."""
+    errors: dict[str, list[str]] = {}
+
+    def bad(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    if "name" in values:
+        name = values["name"]
+        if not isinstance(name, str) or not name.strip():
+            bad("name", "Give the task a name.")
+        elif len(name.strip()) > NAME_MAX:
+            bad("name", f"At most {NAME_MAX} characters.")
+    for field, choices in (("type", ReminderTask.Type), ("status", ReminderTask.Status),
+                           ("priority", ReminderTask.Priority)):
+        if field in values and values[field] not in choices.values:
+            bad(field, f"Use one of: {', '.join(choices.values)}.")
+    if "due_date" in values:
+        due = values["due_date"]
+        if not isinstance(due, date):
+            bad("due_date", "A date, like 2026-03-31.")
+        elif not EARLIEST_DUE <= due <= LATEST_DUE:
+            bad("due_date", f"A date from {EARLIEST_DUE} to {LATEST_DUE}.")
+    if "details" in values and len(values["details"] or "") > DETAILS_MAX:
+        bad("details", f"At most {DETAILS_MAX} characters.")
+    if "person" in values:
+        person = values["person"]
+        if not isinstance(person, Person) or not person.in_workspace:
+            bad("person", "No such person in the workspace.")
+    if "assignee" in values:
+        assignee = values["assignee"]
+        if not isinstance(assignee, User) or not assignee.is_active:
+            bad("assignee", "No such user.")
+        elif not by.is_admin and assignee.pk != by.pk:
+            bad("assignee", "Sellers assign tasks to themselves only.")
+        elif assignee.pk != by.pk and assignee.role != User.Role.SELLER:
+            bad("assignee", "Tasks go to sellers.")
+    return errors
+
+
+def _clean(values: dict) -> dict:
+    cleaned = dict(values)
+    if isinstance(cleaned.get("name"), str):
+        cleaned["name"] = cleaned["name"].strip()
+    if "details" in cleaned:
+        cleaned["details"] = (cleaned["details"] or "").strip()
+    return cleaned
+
+
+def task_create(*, created_by: User, person: Person | None, name: str, due_date: date,
+                type: str = ReminderTask.Type.CUSTOM, priority: str = ReminderTask.Priority.NORMAL,
+                status: str = ReminderTask.Status.OPEN, details: str = "",
+                assignee: User | None = None) -> ReminderTask:
+    """Create a reminder task; the assignee defaults to its creator."""
+    values = _clean({"person": person, "name": name, "due_date": due_date, "type": type,
+                     "priority": priority, "status": status, "details": details,
+                     "assignee": assignee or created_by})
+    errors = _check(created_by, values)
+    if errors:
+        raise ValidationError(errors)
+    now = timezone.now()
+    push = reminder_push_enabled()
+    task = ReminderTask(**values, created_by=created_by, origin=ReminderTask.Origin.APP,
+                        salesforce_push=push,
+                        completed_at=now if values["status"] == ReminderTask.Status.COMPLETE
+                        else None,
+                        field_changed_at=dict.fromkeys(SYNCED_FIELDS, now.isoformat()))
+    # Checked above, so nothing here fails for bad input: no savepoint needed inside a
+    # caller's transaction (each one costs two round trips).
+    with transaction.atomic(savepoint=False):
+        task.save()
+        reminder_task_push(task, enabled=push)
+    return task
+
+
+def task_update(task: ReminderTask, *, by: User, **changes) -> ReminderTask:
+    """Change some of a task's fields (``EDITABLE``); a no-op change writes nothing."""
+    unknown = changes.keys() - set(EDITABLE)
+    if unknown:
+        raise ValidationError({name: ["This field cannot be changed."] for name in unknown})
+    if task.deleted_at is not None:
+        raise ValidationError("This task was deleted.")
+    changes = _clean(changes)
+    errors = _check(by, changes)
+    if errors:
+        raise ValidationError(errors)
+    changed = [field for field, value in changes.items()
+               if getattr(task, field) != value]
+    if not changed:
+        return task
+    now = timezone.now()
+    for field in changed:
+        setattr(task, field, changes[field])
+    task.field_changed_at = {**task.field_changed_at,
+                             **dict.fromkeys(changed, now.isoformat())}
+    update = [*changed, "field_changed_at", "updated_at"]
+    if "status" in changed:
+        task.completed_at = now if task.status == ReminderTask.Status.COMPLETE else None
+        update.append("completed_at")
+    with transaction.atomic(savepoint=False):
+        task.save(update_fields=update)
+        reminder_task_push(task)
+    return task
+
+
+def task_complete(task: ReminderTask, *, by: User) -> ReminderTask:
+    """Mark a task done."""
+    return task_update(task, by=by, status=ReminderTask.Status.COMPLETE)
+
+
+def task_reopen(task: ReminderTask, *, by: User) -> ReminderTask:
+    """Put a completed task back in the queue."""
+    return task_update(task, by=by, status=ReminderTask.Status.OPEN)
+
+
+def task_snooze(task: ReminderTask, *, by: User, due_date: date) -> ReminderTask:
+    """Move an open task to another day."""
+    if not task.is_open:
+        raise ValidationError({"due_date": ["Only open tasks can be snoozed."]})
+    return task_update(task, by=by, due_date=due_date)
+
+
+def task_delete(task: ReminderTask, *, by: User) -> None:
+    """Delete a task: it leaves the queue at once; its row stays as a tombstone."""
+    if task.deleted_at is not None:
+        return
+    task.deleted_at = timezone.now()
+    with transaction.atomic(savepoint=False):
+        task.save(update_fields=["deleted_at", "updated_at"])
+        reminder_task_push(task)

@@ -1,0 +1,17 @@
+"""Task pages, included at the site root."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "reminders"
+
+urlpatterns = [
+    path("tasks/", views.queue, name="queue"),
+    path("tasks/<int:pk>/complete/", views.complete, name="task-complete"),
+    path("tasks/<int:pk>/reopen/", views.reopen, name="task-reopen"),
+    path("tasks/<int:pk>/snooze/", views.snooze, name="task-snooze"),
+    path("tasks/<int:pk>/edit/", views.edit, name="task-edit"),
+    path("tasks/<int:pk>/delete/", views.delete, name="task-delete"),
+    path("people/<int:person_id>/tasks/", views.person_tasks, name="person-tasks"),
+]

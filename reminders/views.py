@@ -1,0 +1,179 @@
+"""Task pages: the seller's queue, edit/delete/complete/snooze, and the person page's panel.
+
+Actions answer htmx with the part of the page they change (the queue, or the person's panel)
+and everything else with a redirect, so every form also works without JavaScript.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.models import User
+from people.models import Person
+
+from .forms import QueueFilterForm, SnoozeForm, TaskForm
+from .models import ReminderTask
+from .selectors import (
+    SECTION_TITLES,
+    person_open_tasks,
+    seller_list,
+    task_list_for_user,
+    task_queue,
+)
+from .services import task_complete, task_create, task_delete, task_reopen, task_snooze, task_update
+
+
+def _queue_context(request, params: QueryDict) -> dict:
+    user = request.user
+    sellers = seller_list() if user.is_admin else []
+    form = QueueFilterForm(params, user=user, sellers=sellers)
+    chosen = form.cleaned_data if form.is_valid() else {}
+    assignee = None
+    if chosen.get("assignee"):
+        assignee = next(seller for seller in sellers if str(seller.pk) == chosen["assignee"])
+    expand = params.get("show", "")
+    queue = task_queue(user, assignee=assignee, type=chosen.get("type", ""),
+                       expand=expand if expand in SECTION_TITLES else "")
+    query = params.copy()
+    query.pop("show", None)
+    return {"queue": queue, "filter_form": form, "query": query.urlencode(),
+            "show_assignee": user.is_admin, "snooze_form": SnoozeForm()}
+
+
+@require_GET
+def queue(request):
+    """The seller's task queue: Overdue, Today, Tomorrow, Upcoming and Completed."""
+    context = _queue_context(request, request.GET)
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, "reminders/partials/queue.html", context)
+    return render(request, "reminders/queue.html", context)
+
+
+def _task(request, pk: int) -> ReminderTask:
+    """A task the user may change; another seller's is a 404 (ids reveal nothing)."""
+    return get_object_or_404(task_list_for_user(request.user).select_related("person"), pk=pk)
+
+
+def _back(request) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()},
+                                                  require_https=request.is_secure()):
+        return target
+    return reverse("reminders:queue")
+
+
+def _answer(request, task: ReminderTask, done: str):
+    """After an action: the changed part of the page for htmx, else back where it came from."""
+    if request.htmx:
+        if request.POST.get("panel") == "person":
+            return _person_panel(request, task.person, TaskForm(user=request.user,
+                                                                sellers=_sellers(request)))
+        return render(request, "reminders/partials/queue.html",
+                      _queue_context(request, QueryDict(request.POST.get("query", ""))))
+    messages.success(request, done)
+    return redirect(_back(request))
+
+
+def _sellers(request) -> list[User]:
+    return seller_list() if request.user.is_admin else []
+
+
+@require_POST
+def complete(request, pk: int):
+    task = task_complete(_task(request, pk), by=request.user)
+    return _answer(request, task, f"Completed “{task.name}”.")
+
+
+@require_POST
+def reopen(request, pk: int):
+    task = task_reopen(_task(request, pk), by=request.user)
+    return _answer(request, task, f"Reopened “{task.name}”.")
+
+
+@require_POST
+def snooze(request, pk: int):
+    task = _task(request, pk)
+    form = SnoozeForm(request.POST)
+    if form.is_valid():
+        try:
+            task = task_snooze(task, by=request.user, due_date=form.cleaned_data["due_date"])
+        except ValidationError as error:
+            form.add_error("due_date", error.message_dict.get("due_date") or error.messages)
+    if not form.is_valid():
+        messages.error(request, f"Not snoozed: {form.errors['due_date'][0]}")
+        if request.htmx:
+            # htmx swaps only 2xx answers: the queue comes back with the reason on top.
+            return render(request, "reminders/partials/queue.html",
+                          _queue_context(request, QueryDict(request.POST.get("query", ""))))
+        return redirect(_back(request))
+    return _answer(request, task, f"Snoozed “{task.name}” to {task.due_date:%-d %b %Y}.")
+
+
+@require_http_methods(["GET", "POST"])
+def edit(request, pk: int):
+    """Edit a task's name, type, due date, priority, details (and assignee, for admins)."""
+    task = _task(request, pk)
+    sellers = _sellers(request)
+    if request.method == "POST":
+        form = TaskForm(request.POST, user=request.user, sellers=sellers)
+        if form.is_valid():
+            try:
+                task_update(task, by=request.user, **form.task_fields())
+            except ValidationError as error:
+                form.service_errors(error)
+            else:
+                messages.success(request, f"Saved “{task.name}”.")
+                return redirect(_back(request))
+    else:
+        form = TaskForm(user=request.user, sellers=sellers, initial={
+            "name": task.name, "type": task.type, "due_date": task.due_date,
+            "priority": task.priority, "details": task.details,
+            "assignee": task.assignee_id if task.assignee_id != request.user.pk else None})
+    return render(request, "reminders/edit.html", {"task": task, "form": form,
+                                                   "next": _back(request)},
+                  status=400 if form.is_bound else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def delete(request, pk: int):
+    """GET asks for confirmation (htmx asks in the browser and posts directly)."""
+    task = _task(request, pk)
+    if request.method == "GET":
+        return render(request, "reminders/delete.html", {"task": task, "next": _back(request)})
+    task_delete(task, by=request.user)
+    return _answer(request, task, f"Deleted “{task.name}”.")
+
+
+def _person_panel(request, person: Person, form: TaskForm, *, status: int = 200):
+    context = {"person": person, "tasks": person_open_tasks(request.user, person),
+               "form": form}
+    template = ("reminders/partials/person_tasks.html" if request.htmx
+                else "reminders/person_tasks.html")
+    return render(request, template, context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def person_tasks(request, person_id: int):
+    """The person page's tasks panel: their open tasks and the "Add task" form."""
+    person = get_object_or_404(Person.workspace, pk=person_id)
+    sellers = _sellers(request)
+    if request.method == "GET":
+        return _person_panel(request, person, TaskForm(user=request.user, sellers=sellers))
+    form = TaskForm(request.POST, user=request.user, sellers=sellers)
+    if form.is_valid():
+        try:
+            task = task_create(created_by=request.user, person=person, **form.task_fields())
+        except ValidationError as error:
+            form.service_errors(error)
+        else:
+            if not request.htmx:
+                messages.success(request, f"Added “{task.name}”.")
+                return redirect("reminders:person-tasks", person_id=person.pk)
+            return _person_panel(request, person, TaskForm(user=request.user, sellers=sellers))
+    return _person_panel(request, person, form, status=200 if request.htmx else 400)
