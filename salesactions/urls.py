@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from activities.api import CallDetailApi, CallListApi
 from syncing import views as syncing_views
 from syncing.api import SyncRunListApi, SyncSettingsApi
+from unsubscribes.api import UnsubscribeDetailApi, UnsubscribeListApi
 
 from . import views
 
@@ -14,6 +15,8 @@ api_v1 = [
     path("sync/runs/", SyncRunListApi.as_view(), name="sync-runs"),
     path("calls/", CallListApi.as_view(), name="call-list"),
     path("calls/<int:pk>/", CallDetailApi.as_view(), name="call-detail"),
+    path("unsubscribes/", UnsubscribeListApi.as_view(), name="unsubscribe-list"),
+    path("unsubscribes/<int:pk>/", UnsubscribeDetailApi.as_view(), name="unsubscribe-detail"),
     path("", include("people.api_urls")),
 ]
 
@@ -25,6 +28,7 @@ urlpatterns = [
     # Activity pages live under tasks/, people/<id>/calls/ and settings/calls/; ahead of the
     # settings include, whose "<system>/" would otherwise take "settings/calls/".
     path("", include("activities.urls")),
+    path("", include("unsubscribes.urls")),
     path("people/", include("people.urls")),
     path("settings/", include("syncing.urls")),
     path("diagnostics/", syncing_views.diagnostics, name="diagnostics"),

@@ -59,6 +59,8 @@ DEFAULT_CONFIG = {
     "daily_api_limit": 15000,
     "task_call_fields": True,
     "custom_fields": {},
+    # Percent of seed contacts and leads whose custom checkboxes are ticked (seeded opt-outs).
+    "custom_checkbox_percent": 0,
     "max_query_cursors": 10,
 }
 FAULT_KINDS = {"http_500", "http_503", "latency", "drop", "drop_after_apply",
@@ -156,7 +158,8 @@ class SalesforceSandbox:
         config = self._checked_config(DEFAULT_CONFIG | self._initial | overrides)
         with self.lock:
             self.config = config
-            self.store = RecordStore(config["leads"], config["seed"], self._schema())
+            self.store = RecordStore(config["leads"], config["seed"], self._schema(),
+                                     config["custom_checkbox_percent"])
             self.tokens: dict[str, dict] = {}
             self.faults: list[dict] = []
             self.fault_numbers = 0
@@ -169,8 +172,8 @@ class SalesforceSandbox:
 
     def configure(self, **changes) -> dict:
         """Change settings without reseeding (leads and seed change only with a reset)."""
-        if {"leads", "seed"} & changes.keys():
-            raise ValueError("leads and seed change only with a reset")
+        if {"leads", "seed", "custom_checkbox_percent"} & changes.keys():
+            raise ValueError("leads, seed and custom_checkbox_percent change only with a reset")
         with self.lock:
             self.config = self._checked_config(self.config | changes)
             self.store.schema = self._schema()
@@ -184,7 +187,8 @@ class SalesforceSandbox:
         unknown = config.keys() - DEFAULT_CONFIG.keys()
         if unknown:
             raise ValueError(f"unknown config keys: {sorted(unknown)}")
-        for key in ("leads", "seed", "daily_api_limit", "max_query_cursors"):
+        for key in ("leads", "seed", "daily_api_limit", "max_query_cursors",
+                    "custom_checkbox_percent"):
             if not isinstance(config[key], int) or isinstance(config[key], bool):
                 raise ValueError(f"{key} must be an integer")
         if not isinstance(config["token_ttl"], int | float):
