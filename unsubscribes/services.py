@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -40,6 +41,31 @@ def unsubscribe_record(person: Person, source: str, *, by: User | None = None) -
         return Recorded(Unsubscribe.objects.get(person=person, removed_at__isnull=True),
                         created=False)
     return Recorded(unsubscribe, created=True)
+
+
+def unsubscribes_record_many(people: Iterable[Person], source: str, *,
+                             by: User | None = None) -> list[Unsubscribe]:
+    """Record an unsubscribe for each of ``people`` who has none in force (a sync pass, a batch
+    of bounces); returns the new ones. A few queries for any number of people."""
+    if source not in Unsubscribe.Source.values:
+        raise ValidationError({"source": f"Unknown source {source!r}."})
+    people = list({person.pk: person for person in people}.values())
+    in_force = set(Unsubscribe.objects.filter(person__in=people, removed_at__isnull=True)
+                   .values_list("person_id", flat=True))
+    new = [Unsubscribe(person=person, email=person.email, source=source, created_by=by)
+           for person in people if person.pk not in in_force]
+    if not new:
+        return []
+    try:
+        with transaction.atomic():
+            created = Unsubscribe.objects.bulk_create(new, batch_size=1000)
+    except IntegrityError:
+        # Someone was unsubscribed meanwhile: one at a time, each keeping what is in force.
+        created = [recorded.unsubscribe for recorded in
+                   (unsubscribe_record(u.person, source, by=by) for u in new) if recorded.created]
+    # bulk_create sends no post_save: tell the people list cache.
+    people_list_changed()
+    return created
 
 
 def unsubscribe_remove(unsubscribe: Unsubscribe, *, by: User, reason: str) -> Unsubscribe:
