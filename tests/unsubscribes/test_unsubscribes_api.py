@@ -105,7 +105,8 @@ def test_sellers_list_everyones_unsubscribes_with_filters(api):
 
 @pytest.mark.parametrize("query, field", [
     ("source=email", "source"), ("in_force=maybe", "in_force"), ("person=x", "person"),
-    (f"person={2**64}", "person"),
+    (f"person={2**64}", "person"), ("page=0", "page"), ("page=abc", "page"),
+    ("page=99", "page"),
 ])
 def test_bad_filters_are_400(api, query, field):
     response = api.get(f"/api/v1/unsubscribes/?{query}")
