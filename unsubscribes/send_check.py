@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 
+from people.models import Person
 from syncing.selectors import marketo_connection_get, sync_settings_get
 from syncing.services import marketo_client_for
 from syncing.transport import TransportError
 
-from .selectors import addresses_suppressed
+from .selectors import addresses_suppressed, people_with_unsubscribed
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,21 @@ class SendVerdict:
 
 
 NO_ADDRESS = "There is no email address."
-UNSUBSCRIBED_HERE = "The address is unsubscribed in the app."
+UNSUBSCRIBED_HERE = "Unsubscribed in the app."
 UNSUBSCRIBED_IN_MARKETO = "The address is unsubscribed in Marketo."
+
+
+def person_send_verdicts(people: Iterable[Person]) -> dict[int, SendVerdict]:
+    """A verdict for each person (by id) at their current address: blocked while the person
+    has an unsubscribe in force even if Marketo has since changed their address."""
+    people = list(people)
+    unsubscribed = set(people_with_unsubscribed(Person.objects.filter(
+        pk__in=[person.pk for person in people])).filter(unsubscribed=True)
+        .values_list("pk", flat=True))
+    by_address = send_verdicts(person.email for person in people
+                               if person.pk not in unsubscribed)
+    return {person.pk: SendVerdict.block(UNSUBSCRIBED_HERE) if person.pk in unsubscribed
+            else by_address[person.email] for person in people}
 
 
 def send_verdict(email: str) -> SendVerdict:

@@ -7,7 +7,12 @@ from factories import PersonFactory, UnsubscribeFactory
 
 from sandbox import seed
 from syncing.models import SyncSettings
-from unsubscribes.send_check import SendVerdict, send_verdict, send_verdicts
+from unsubscribes.send_check import (
+    SendVerdict,
+    person_send_verdicts,
+    send_verdict,
+    send_verdicts,
+)
 
 pytestmark = pytest.mark.django_db
 LEADS = [seed.lead(i, 1, 2000) for i in range(1, 2001)]
@@ -51,6 +56,20 @@ def test_app_suppression_blocks_without_asking_marketo(marketo_connected):
 
     assert verdict.status == "blocked" and "in the app" in verdict.reason
     assert leads_calls(marketo_connected) == 0
+
+
+def test_people_are_checked_by_their_own_unsubscribe_and_their_address(marketo_connected):
+    moved = PersonFactory(email="old@example.com")
+    UnsubscribeFactory(person=moved)
+    moved.email = SUBSCRIBED[1]
+    moved.save()
+    clean = PersonFactory(email=SUBSCRIBED[2])
+    in_marketo = PersonFactory(email=UNSUBSCRIBED_IN_MARKETO)
+
+    verdicts = person_send_verdicts([moved, clean, in_marketo])
+
+    assert verdicts[moved.pk].status == "blocked" and verdicts[clean.pk].allowed
+    assert "Marketo" in verdicts[in_marketo.pk].reason
 
 
 def test_with_the_check_off_marketo_is_not_asked(marketo_connected):

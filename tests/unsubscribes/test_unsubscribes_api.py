@@ -9,6 +9,7 @@ from rest_framework.authtoken.models import Token
 
 from unsubscribes.models import Unsubscribe
 from unsubscribes.selectors import is_suppressed
+from unsubscribes.send_check import person_send_verdicts
 
 pytestmark = pytest.mark.django_db
 
@@ -190,16 +191,16 @@ def test_duplicates_by_email_share_suppression_ignoring_case(api):
     assert is_suppressed("OLIVIA@example.com") and not is_suppressed("someone@example.com")
 
 
-def test_the_address_stays_suppressed_when_marketo_changes_it(api):
+def test_the_person_and_the_old_address_stay_suppressed_when_marketo_changes_it(api):
     person = PersonFactory(email="old@example.com")
     UnsubscribeFactory(person=person)
-    newcomer = PersonFactory(email="new@example.com")
 
     person.email = "new@example.com"
     person.save()
 
-    assert is_suppressed("old@example.com") and is_suppressed("new@example.com")
-    assert api.get(f"/api/v1/people/{newcomer.pk}/").json()["unsubscribed"] is True
+    assert is_suppressed("old@example.com")
+    assert api.get(f"/api/v1/people/{person.pk}/").json()["unsubscribed"] is True
+    assert person_send_verdicts([person])[person.pk].status == "blocked"
 
 
 def test_a_removed_unsubscribe_suppresses_nothing(api):
