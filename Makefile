@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test install lint bench-help clean
+.PHONY: run test install browser lint bench-help clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,12 @@ install: $(INSTALLED)
 run: $(INSTALLED)
 	$(BIN)/python -m salesactions.run
 
+## Find or install a Chromium for the browser tests (BROWSER_PATH names one); remembered in .venv/.browser.
+browser: $(INSTALLED)
+	$(BIN)/python scripts/find_browser.py
+
 ## Set up and run the whole test suite (SQLite unless DATABASE_URL says otherwise).
-test: $(INSTALLED)
+test: $(INSTALLED) browser
 	$(BIN)/python -m pytest
 
 lint: $(INSTALLED)

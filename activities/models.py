@@ -1,6 +1,7 @@
 """Calls sellers log, and the dialer settings an admin manages (SPEC sections 4 and 5)."""
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from django.utils import timezone
 
@@ -72,7 +73,7 @@ class Call(models.Model):
 
     Outcome and reason are kept as text, so renaming or removing a menu entry later leaves the
     history as it was logged. Its deliveries to Salesforce and Marketo are
-    ``syncing.Delivery`` rows created in the same transaction.
+    ``syncing.Delivery`` rows of kind "call" created in the same transaction.
     """
 
     person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="calls")
@@ -87,6 +88,8 @@ class Call(models.Model):
     phone_number = models.CharField(max_length=40, blank=True)
     called_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(auto_now_add=True)
+    deliveries = GenericRelation("syncing.Delivery", content_type_field="record_type",
+                                 object_id_field="record_id", related_query_name="call")
 
     class Meta:
         ordering = ["-called_at", "-id"]

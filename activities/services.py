@@ -10,9 +10,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from syncing.calls.senders import KIND as CALL_KIND
 from syncing.models import Delivery
-from syncing.outbox import deliveries_build, deliveries_save
-from syncing.selectors import (
+from syncing.outbox.queue import deliveries_build, deliveries_save
+from syncing.settings.selectors import (
     marketo_connection_get,
     salesforce_connection_get,
     sync_settings_get,
@@ -170,8 +171,8 @@ def calls_log(*, logged_by, calls: list[CallInput]) -> list[LoggedCall]:
     skipped = _skip_rules()
     with transaction.atomic():
         saved = Call.objects.bulk_create(cleaned, batch_size=1000)
-        logged = [LoggedCall(call, deliveries_build(activity_type=Delivery.ActivityType.CALL,
-                                                    call=call, skipped=skipped(call.person)))
+        logged = [LoggedCall(call, deliveries_build(kind=CALL_KIND, record=call,
+                                                    skipped=skipped(call.person)))
                   for call in saved]
         deliveries_save([delivery for entry in logged for delivery in entry.deliveries])
     return logged

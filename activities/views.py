@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.permissions import admin_required
 from people.models import Person
-from syncing.selectors import salesforce_connection_get
+from syncing.settings.selectors import salesforce_connection_get
 
 from .forms import CallForm, CallOutcomeForm, CallReasonForm, CallSettingsForm
 from .models import CallOutcome, CallReason

@@ -75,8 +75,8 @@ def setup(salesforce: Sandbox, marketo: Sandbox, leads: int) -> tuple[str, list[
     from people.models import Person
     from people.services import person_apply_leads
     from sandbox import seed
-    from syncing.marketo_activities import marketo_activity_types_ensure
     from syncing.models import MarketoConnection, SalesforceConnection
+    from syncing.outbox.marketo_activities import marketo_activity_types_ensure
 
     SalesforceConnection(url=salesforce.url, client_id="sandbox-salesforce-client",
                          client_secret="sandbox-salesforce-secret").save()

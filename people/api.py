@@ -22,16 +22,15 @@ from rest_framework.views import APIView
 
 from .filters import PersonFilterSet
 from .list_cache import people_list_cached
+from .marketo_panel import MarketoPanel, person_marketo_activities
 from .models import Person
 from .selectors import (
     MAX_PAGE_SIZE,
     PAGE_SIZE,
     SORT_CHOICES,
     InvalidCursor,
-    MarketoPanel,
     PersonCriteria,
     person_get,
-    person_marketo_activities,
     person_page,
 )
 

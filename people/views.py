@@ -16,6 +16,7 @@ from unsubscribes.views import unsubscribe_panel_context
 from . import selectors
 from .filters import OWNER_ALL, PersonSearchForm, sort_columns
 from .list_cache import people_list_cached
+from .marketo_panel import person_marketo_activities
 from .models import Person
 from .selectors import InvalidCursor
 
@@ -85,7 +86,7 @@ def person_marketo_panel(request, pk: int):
     """The Marketo activity panel, read live. Always answers 200: when Marketo is slow or down
     the panel itself says so, and the rest of the person page is unaffected."""
     person = get_object_or_404(Person.workspace, pk=pk)
-    context = {"person": person, "panel": selectors.person_marketo_activities(person)}
+    context = {"person": person, "panel": person_marketo_activities(person)}
     template = ("people/partials/marketo_panel.html" if _wants_fragment(request)
                 else "people/marketo_activity.html")
     response = render(request, template, context)

@@ -155,7 +155,7 @@ CELERY_BEAT_SCHEDULE = {
     "sync-history-prune": {"task": "syncing.tasks.sync_history_prune_task",
                            "schedule": 24 * 3600.0},
 }
-# The activity outbox (syncing/outbox.py): how long a worker's claim on a batch holds (longer
+# The outbox (syncing/outbox/queue.py): how long a worker's claim on a batch holds (longer
 # than the slowest send), the first retry's delay (doubling after), sends before a delivery
 # fails for an admin to retry, the pause after a remote API limit, and how long a flush
 # enqueued at log time waits so a burst goes out in full batches.

@@ -4,8 +4,8 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from activities.api import CallDetailApi, CallListApi
-from syncing import views as syncing_views
-from syncing.api import SyncRunListApi, SyncSettingsApi
+from syncing.outbox.views import diagnostics
+from syncing.settings.api import SyncRunListApi, SyncSettingsApi
 from unsubscribes.api import UnsubscribeDetailApi, UnsubscribeListApi
 
 from . import views
@@ -30,8 +30,8 @@ urlpatterns = [
     path("", include("activities.urls")),
     path("", include("unsubscribes.urls")),
     path("people/", include("people.urls")),
-    path("settings/", include("syncing.urls")),
-    path("diagnostics/", syncing_views.diagnostics, name="diagnostics"),
+    path("settings/", include("syncing.settings.urls")),
+    path("diagnostics/", diagnostics, name="diagnostics"),
     path("api/v1/", include((api_v1, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -1,4 +1,9 @@
-"""Connections to Marketo and Salesforce, sync settings, clients."""
+"""Syncing with Marketo and Salesforce: connections and switches, the wire clients, the people
+mirror, the outbox and its senders (see "Where things live" in README.md)."""
+
+import importlib
+import importlib.util
+import pkgutil
 
 from django.apps import AppConfig
 
@@ -6,3 +11,11 @@ from django.apps import AppConfig
 class SyncingConfig(AppConfig):
     name = "syncing"
     verbose_name = "Syncing"
+
+    def ready(self):
+        # The composition root: the Celery tasks (enqueued by name elsewhere) and every room's
+        # outbox senders (``syncing/<room>/senders.py``), which register themselves.
+        importlib.import_module("syncing.tasks")
+        for room in pkgutil.iter_modules(self.module.__path__):
+            if room.ispkg and importlib.util.find_spec(f"syncing.{room.name}.senders"):
+                importlib.import_module(f"syncing.{room.name}.senders")

@@ -1,6 +1,8 @@
 """Connections to Marketo and Salesforce and every sync switch (one row each, pk=1)."""
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -160,6 +162,10 @@ class SyncStream(models.Model):
         PEOPLE = "people", "People from Marketo"
         SALESFORCE_DELIVERIES = "salesforce_deliveries", "Deliveries to Salesforce"
         MARKETO_DELIVERIES = "marketo_deliveries", "Deliveries to Marketo"
+        # Named ahead of their rooms (syncing/reminders/, syncing/unsubscribes/), so the two
+        # need no migration of this table between them.
+        REMINDER_TASKS = "reminder_tasks", "Reminder tasks with Salesforce"
+        UNSUBSCRIBES = "unsubscribes", "Unsubscribes with Salesforce"
 
     class Status(models.TextChoices):
         NEVER_RUN = "never_run", "Never run"
@@ -254,9 +260,13 @@ class SyncRun(models.Model):
 
 
 class Delivery(models.Model):
-    """One activity on its way to one remote system: the outbox row (saleor's EventDelivery).
+    """One record on its way to one remote system: the outbox row (saleor's EventDelivery).
 
-    Created in the transaction that saves the activity, so nothing is lost when Redis, a
+    ``kind`` names what is delivered ("call", ...) and ``record`` points at the app's row it
+    delivers (a generic relation: the outbox knows no app's models). The sender registered
+    for ``(target, kind)`` (``syncing/outbox/registry.py``) loads those records by id.
+
+    Created in the transaction that saves the record, so nothing is lost when Redis, a
     worker or the remote system is down. A worker claims a batch (``claimed_until``,
     ``claim_token``); a claim that expires (a killed worker) is taken over by the next one.
     ``outcome_unknown`` is set, and committed, before a batch is sent and cleared once the
@@ -268,9 +278,6 @@ class Delivery(models.Model):
         SALESFORCE = "salesforce", "Salesforce"
         MARKETO = "marketo", "Marketo"
 
-    class ActivityType(models.TextChoices):
-        CALL = "call", "Call"
-
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         IN_PROGRESS = "in_progress", "Sending"
@@ -279,9 +286,10 @@ class Delivery(models.Model):
         FAILED = "failed", "Failed"
 
     target = models.CharField(max_length=20, choices=Target.choices)
-    activity_type = models.CharField(max_length=20, choices=ActivityType.choices)
-    call = models.ForeignKey("activities.Call", on_delete=models.CASCADE, null=True, blank=True,
-                             related_name="deliveries")
+    kind = models.CharField(max_length=40)
+    record_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    record_id = models.PositiveBigIntegerField()
+    record = GenericForeignKey("record_type", "record_id")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     skip_reason = models.CharField(max_length=300, blank=True)
     attempts = models.PositiveIntegerField(default=0)
@@ -303,10 +311,11 @@ class Delivery(models.Model):
             models.Index(fields=["target", "status", "next_attempt_at"], name="delivery_due"),
             models.Index(fields=["status", "last_error_code"], name="delivery_status_code"),
             models.Index(fields=["target", "delivered_at"], name="delivery_delivered"),
+            models.Index(fields=["record_type", "record_id"], name="delivery_record"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_activity_type_display()} to {self.get_target_display()} ({self.status})"
+        return f"{self.kind.capitalize()} to {self.get_target_display()} ({self.status})"
 
 
 class DeliveryAttempt(models.Model):

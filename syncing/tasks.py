@@ -1,4 +1,8 @@
-"""Celery tasks: thin shells that look things up and call the sync services."""
+"""Celery tasks: thin shells that look things up and call the sync services.
+
+The one module the worker loads for ``syncing`` (task names stay ``syncing.tasks.*``); the
+rooms below enqueue these by name (``syncing.queueing.task_named``) and never import it.
+"""
 
 import logging
 
@@ -6,28 +10,19 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.utils import timezone
 
+from .clients.marketo import MarketoError
+from .clients.transport import TransportError
 from .history import sync_history_prune
-from .marketo import MarketoError
-from .marketo_activities import (
+from .mirror.incremental import people_incremental_due, people_incremental_pass
+from .mirror.initial import initial_run_execute, initial_runs_to_resume
+from .mirror.state import PeopleSyncError
+from .models import SyncRun
+from .outbox.flush import deliveries_flush, delivery_targets_due
+from .outbox.marketo_activities import (
     marketo_activity_types_ensure,
     marketo_activity_types_register_soon,
 )
-from .models import SyncRun
-from .outbox import (
-    deliveries_flush,
-    deliveries_flush_soon,
-    deliveries_flush_started,
-    delivery_targets_due,
-)
-from .people_sync import (
-    PeopleSyncError,
-    initial_run_execute,
-    initial_runs_to_resume,
-    people_incremental_pass,
-    people_stream,
-)
-from .selectors import sync_settings_get
-from .transport import TransportError
+from .outbox.queue import deliveries_flush_soon, deliveries_flush_started
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +32,8 @@ def sync_tick() -> None:
     """Run by beat every few seconds: start whatever sync is due (schedules live in the DB,
     so an admin's change of interval applies at once)."""
     now = timezone.now()
-    sync_settings = sync_settings_get()
-    if sync_settings.people_sync_enabled:
-        stream = people_stream()
-        interval = sync_settings.people_sync_interval_seconds
-        idle = stream.lease_until is None or stream.lease_until < now
-        due = (stream.last_attempt_at is None
-               or (now - stream.last_attempt_at).total_seconds() >= interval)
-        if idle and due:
-            people_incremental_task.delay()
+    if people_incremental_due(now):
+        people_incremental_task.delay()
     for run in initial_runs_to_resume(now):
         people_initial_sync_task.delay(run.pk)
     # Deliveries whose flush was never enqueued (broker down at log time), retries that are

@@ -1,5 +1,8 @@
 """Shared fixtures; the sandboxes run in-process on loopback ports, reached over real HTTP."""
 
+import runpy
+from pathlib import Path
+
 import pytest
 from sandboxes import (
     MARKETO_CLIENT_ID,
@@ -100,17 +103,20 @@ def marketo_connected(db, marketo_server, settings):
 
 @pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium, headless, driven by Playwright (whose own browser download does not
-    work here). Missing Chromium fails the test rather than skipping it."""
-    from pathlib import Path
-
+    """Headless Chromium driven by Playwright: the one `make test` found or installed
+    (scripts/find_browser.py). Without one the test fails, saying what to run; it never skips."""
     from playwright.sync_api import sync_playwright
 
-    chromium = Path("/usr/bin/chromium")
-    assert chromium.exists(), "install Debian's chromium: apt-get install -y chromium"
+    locator = runpy.run_path(str(Path(__file__).parents[1] / "scripts" / "find_browser.py"))
+    try:
+        executable, missing = locator["browser_located"](), locator["missing_line"]()
+    except locator["BrowserMissing"] as named_wrong:
+        executable, missing = None, str(named_wrong)
+    if not executable:
+        pytest.fail(missing, pytrace=False)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=str(chromium),
+            executable_path=executable,
             args=["--headless=new", "--no-sandbox", "--disable-gpu",
                   "--disable-background-networking", "--disable-component-update",
                   "--no-first-run"])

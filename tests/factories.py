@@ -58,3 +58,26 @@ class UnsubscribeFactory(factory.django.DjangoModelFactory):
     person = factory.SubFactory(PersonFactory)
     email = factory.LazyAttribute(lambda unsubscribe: unsubscribe.person.email)
     source = "manual"
+
+
+class CallFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "activities.Call"
+
+    person = factory.SubFactory(PersonFactory)
+    logged_by = factory.SubFactory(UserFactory)
+    outcome = "Connected"
+    notes = "Talked about the renewal."
+    duration_seconds = 120
+
+
+class DeliveryFactory(factory.django.DjangoModelFactory):
+    """An outbox row; by default a call's delivery to Salesforce."""
+
+    class Meta:
+        model = "syncing.Delivery"
+
+    target = "salesforce"
+    kind = "call"
+    record = factory.SubFactory(CallFactory)
+    next_attempt_at = factory.LazyFunction(timezone.now)

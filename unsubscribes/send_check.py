@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from django.core.cache import cache
 
 from people.models import Person
-from syncing.selectors import marketo_connection_get, sync_settings_get
-from syncing.services import marketo_client_for
-from syncing.transport import TransportError
+from syncing.clients.transport import TransportError
+from syncing.settings.selectors import marketo_connection_get, sync_settings_get
+from syncing.settings.services import marketo_client_for
 
 from .selectors import addresses_suppressed, people_with_unsubscribed
 

@@ -9,8 +9,8 @@ from sandboxes import SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET
 from people.models import Person
 from people.services import person_apply_leads
 from sandbox import seed
-from syncing import outbox
 from syncing.models import SalesforceConnection
+from syncing.outbox import streams
 
 SEED_LEADS = 2000
 
@@ -71,6 +71,6 @@ def clean_outbox(settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                                    "LOCATION": "activities-tests"}}
     cache.clear()
-    outbox.delivery_clients_reset()
+    streams.delivery_clients_reset()
     yield
-    outbox.delivery_clients_reset()
+    streams.delivery_clients_reset()

@@ -1,4 +1,4 @@
-"""A seller logs a call in a real browser (Debian's Chromium, headless, via Playwright) and
+"""A seller logs a call in a real browser (Chromium, headless, via Playwright) and
 watches it being delivered to Salesforce and Marketo: the history polls while a delivery is
 pending. The outbox flush runs in a background thread, as a worker would run it."""
 
@@ -14,7 +14,7 @@ from outbox_helpers import marketo_call_activities, sandbox_records
 from playwright.sync_api import expect
 
 from activities.services import call_outcome_create
-from syncing import outbox
+from syncing.outbox import flush, queue
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls around it are still
 # plain synchronous calls.
@@ -35,7 +35,7 @@ def worker_thread(monkeypatch):
             time.sleep(1)
             try:
                 for target in targets:
-                    outbox.deliveries_flush(target)
+                    flush.deliveries_flush(target)
             finally:
                 connection.close()
 
@@ -43,7 +43,8 @@ def worker_thread(monkeypatch):
         thread.start()
         threads.append(thread)
 
-    monkeypatch.setattr(outbox, "deliveries_flush_soon", flush_later)
+    monkeypatch.setattr(queue, "deliveries_flush_soon", flush_later)
+    monkeypatch.setattr(flush, "deliveries_flush_soon", flush_later)
     yield
     for thread in threads:
         thread.join(timeout=30)

@@ -21,7 +21,7 @@ from activities.services import (
     call_log,
 )
 from syncing.models import Delivery, SyncSettings
-from syncing.outbox import deliveries_flush
+from syncing.outbox.flush import deliveries_flush
 from syncing.tasks import deliveries_flush_task, sync_tick
 
 pytestmark = pytest.mark.django_db

@@ -9,15 +9,16 @@ from outbox_helpers import endpoint_calls, marketo_call_activities
 
 from activities.models import CallStatus
 from activities.services import CallInput, call_log, call_outcome_create, calls_log
-from syncing.marketo_activities import (
+from syncing.models import Delivery, MarketoConnection
+from syncing.outbox.flush import deliveries_flush
+from syncing.outbox.marketo_activities import (
     ACTIVITY_TYPES,
     RECEIVED_SALES_CALL,
     activity_types_register,
     marketo_activity_types_ensure,
 )
-from syncing.models import Delivery, MarketoConnection
-from syncing.outbox import deliveries_flush, deliveries_retry
-from syncing.services import marketo_client_for
+from syncing.outbox.queue import deliveries_retry
+from syncing.settings.services import marketo_client_for
 
 pytestmark = pytest.mark.django_db
 MARKETO = Delivery.Target.MARKETO

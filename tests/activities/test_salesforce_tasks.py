@@ -19,9 +19,9 @@ from activities.services import (
     calls_log,
 )
 from sandbox.seed import sf_id
-from syncing import outbox
 from syncing.models import Delivery, DeliveryAttempt, SyncSettings, SyncStream
-from syncing.outbox import deliveries_flush
+from syncing.outbox import flush, queue
+from syncing.outbox.flush import deliveries_flush
 
 pytestmark = pytest.mark.django_db
 SALESFORCE = Delivery.Target.SALESFORCE
@@ -262,7 +262,7 @@ def test_request_limit_exceeded_pauses_and_later_resumes(seller, seed_people, ad
     assert "REQUEST_LIMIT_EXCEEDED" in page
     # Paused: a flush sends nothing.
     assert deliveries_flush(SALESFORCE).batches == 0
-    assert outbox.delivery_targets_due() == []
+    assert flush.delivery_targets_due() == []
 
     # The pause runs out: the next flush probes the limit, then delivers.
     SyncStream.objects.filter(name=SyncStream.Name.SALESFORCE_DELIVERIES).update(
@@ -279,7 +279,7 @@ def test_deliveries_pause_at_the_admins_share_of_the_daily_limit(
     salesforce_connected.configure(daily_api_limit=10)
     SyncSettings.objects.update_or_create(pk=1, defaults={
         "salesforce_daily_api_share_percent": 30})
-    monkeypatch.setitem(outbox.BATCH_SIZES, SALESFORCE, 2)
+    monkeypatch.setitem(queue.BATCH_SIZES, SALESFORCE, 2)
     for person in seed_people("lead", 6):
         log(seller, person)
 

@@ -9,15 +9,12 @@ from seed_expectations import qualifying_leads
 
 from people.models import Person
 from people.services import MARKETO_FIELDS
-from syncing import people_sync
-from syncing.marketo import ActivityPage, MarketoClient, MarketoError
+from syncing.clients.marketo import ActivityPage, MarketoClient, MarketoError
+from syncing.mirror import incremental
+from syncing.mirror.incremental import people_incremental_pass
+from syncing.mirror.initial import initial_run_execute, initial_run_start
+from syncing.mirror.state import marketo_client
 from syncing.models import SyncRun, SyncStream
-from syncing.people_sync import (
-    initial_run_execute,
-    initial_run_start,
-    marketo_client,
-    people_incremental_pass,
-)
 
 pytestmark = pytest.mark.django_db
 
@@ -310,7 +307,7 @@ def test_pages_read_ahead_are_written_together_and_end_with_the_latest_values(
 def hold_first_batch_until_all_pages_are_read(sandbox, monkeypatch, pages: int) -> None:
     """Hold the writer on its first batch until the reader has fetched every page, as when
     the database is the slower side: the pages read meanwhile are then written together."""
-    real = people_sync.person_ids_stored
+    real = incremental.person_ids_stored
     calls = []
 
     def held(marketo_ids):
@@ -321,7 +318,7 @@ def hold_first_batch_until_all_pages_are_read(sandbox, monkeypatch, pages: int) 
             time.sleep(0.02)
         return real(marketo_ids)
 
-    monkeypatch.setattr(people_sync, "person_ids_stored", held)
+    monkeypatch.setattr(incremental, "person_ids_stored", held)
 
 
 def test_a_change_to_a_lead_deleted_before_the_pass_leaves_it_deleted(synced):
@@ -397,45 +394,28 @@ def test_incremental_waits_for_an_unfinished_initial_sync(marketo_connected):
     assert people_incremental_pass() is None
 
 
-# SQLite takes one writer at a time: there the main connection merges everything.
 postgres_only = pytest.mark.skipif(connection.vendor != "postgresql",
-                                   reason="a second writer needs PostgreSQL")
+                                   reason="cancels the stuck pass's backend (PostgreSQL)")
 
 
-@postgres_only
 @pytest.mark.django_db(transaction=True)
-def test_a_second_connection_merges_half_of_a_large_batch(synced, monkeypatch):
-    # Committed data (a transactional test): the helper's connection sees the synced people.
-    monkeypatch.setattr(people_sync, "MERGE_SPLIT_AT", 20)
-    merged_by_helper = []
-    real_merge = people_sync._MergeHelper._merge
-
-    def spied(values):
-        merged_by_helper.append(set(values))
-        return real_merge(values)
-
-    monkeypatch.setattr(people_sync._MergeHelper, "_merge", staticmethod(spied))
+def test_a_large_batch_of_field_changes_is_applied_whole(synced):
     ids = owned_ids()
     synced.call("POST", "leads/change-many", json={"ids": ids, "fields": {"title": "Split"}})
 
     run = people_incremental_pass()
 
-    helped = set().union(*merged_by_helper)
-    assert merged_by_helper and 0 < len(helped) < len(ids)
     assert run.people_written == len(ids)
     assert set(Person.workspace.values_list("title", flat=True)) == {"Split"}
-    assert_mirror_matches_marketo(synced, ids[:5] + sorted(helped)[:5])
+    assert_mirror_matches_marketo(synced, ids[:5] + ids[-5:])
 
 
-@postgres_only
 @pytest.mark.django_db(transaction=True)
-def test_a_failing_second_connection_keeps_the_cursor_and_a_rerun_is_exact(synced, monkeypatch):
-    monkeypatch.setattr(people_sync, "MERGE_SPLIT_AT", 20)
-
+def test_a_failing_write_keeps_the_cursor_and_a_rerun_is_exact(synced, monkeypatch):
     def broken(values):
-        raise RuntimeError("the helper's connection dropped")
+        raise RuntimeError("the database connection dropped")
 
-    monkeypatch.setattr(people_sync._MergeHelper, "_merge", staticmethod(broken))
+    monkeypatch.setattr(incremental, "person_apply_changes", broken)
     ids = owned_ids()
     synced.call("POST", "leads/change-many", json={"ids": ids, "fields": {"title": "Again"}})
     cursor_before = SyncStream.objects.get(name="people").cursor
@@ -455,9 +435,7 @@ def test_a_failing_second_connection_keeps_the_cursor_and_a_rerun_is_exact(synce
 def test_a_large_batch_with_leads_fetched_whole_ends_with_their_latest_changes(
         synced, monkeypatch):
     # The read-ahead batch holds a lead fetched whole (new on an early page) and a later
-    # change to it: that change must land after the whole lead, not race it on the helper's
-    # connection (where it could also wait forever on the main transaction's row lock).
-    monkeypatch.setattr(people_sync, "MERGE_SPLIT_AT", 20)
+    # change to it: that change must land after the whole lead.
     ids = owned_ids()
     reowned = ids[12]
     synced.call("POST", "leads/change-many", json={"ids": ids, "fields": {"title": "One"}})

@@ -13,9 +13,10 @@ from subprocess_env import subprocess_env
 
 from people.models import Person
 from people.services import person_apply_leads
-from syncing.marketo import MarketoError
+from syncing.clients.marketo import MarketoError
+from syncing.mirror.initial import initial_run_execute, initial_run_start
+from syncing.mirror.state import marketo_client
 from syncing.models import MarketoConnection, SyncRun, SyncStream
-from syncing.people_sync import initial_run_execute, initial_run_start, marketo_client
 
 pytestmark = pytest.mark.django_db
 

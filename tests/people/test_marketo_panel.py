@@ -11,7 +11,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from people import selectors
+from people import marketo_panel
 from people.models import Person
 from people.services import person_apply_leads
 from sandbox import seed
@@ -34,7 +34,7 @@ def private_cache(settings):
 def whole_history(monkeypatch):
     """A window reaching back before the first seed activity, whatever today's date."""
     days = (timezone.now() - seed.SEED_START).days + 30
-    monkeypatch.setattr(selectors, "PANEL_WINDOWS", (timedelta(days=days), timedelta(days=14)))
+    monkeypatch.setattr(marketo_panel, "PANEL_WINDOWS", (timedelta(days=days), timedelta(days=14)))
 
 
 def person_for(lead_number: int) -> Person:
@@ -64,7 +64,7 @@ def test_activity_is_grouped_by_day_newest_first(seller_client, marketo_connecte
     person = person_for(lead_number)
     expected = sorted(history(lead_number), key=lambda entry: entry.key, reverse=True)
 
-    panel = selectors.person_marketo_activities(person)
+    panel = marketo_panel.person_marketo_activities(person)
     html = panel_html(seller_client, person)
 
     assert panel.ok
@@ -86,10 +86,10 @@ def test_only_activity_inside_the_window_is_shown(seller_client, marketo_connect
     gap = next(k for k in range(len(entries) // 2, len(entries))
                if entries[k].ts_ms - entries[k - 1].ts_ms > 60_000)
     cutoff = datetime.fromtimestamp((entries[gap - 1].ts_ms + entries[gap].ts_ms) / 2000, UTC)
-    monkeypatch.setattr(selectors, "PANEL_WINDOWS", (timezone.now() - cutoff,))
+    monkeypatch.setattr(marketo_panel, "PANEL_WINDOWS", (timezone.now() - cutoff,))
     person = person_for(lead_number)
 
-    panel = selectors.person_marketo_activities(person)
+    panel = marketo_panel.person_marketo_activities(person)
 
     shown = {a.marketo_id for a in panel.activities}
     assert panel.ok
@@ -107,7 +107,7 @@ def test_no_activity_says_so(seller_client, marketo_connected, whole_history):
 
 
 def test_slow_marketo_gives_a_clear_message(seller_client, marketo_connected, monkeypatch):
-    monkeypatch.setattr(selectors, "PANEL_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(marketo_panel, "PANEL_TIMEOUT_SECONDS", 0.5)
     person = person_for(busy_lead())
     marketo_connected.fault("latency", path="activities.json", latency_ms=2000)
 
@@ -166,12 +166,12 @@ def test_a_busy_lead_shows_its_newest_activity(seller_client, marketo_connected,
     newest_at = datetime.fromtimestamp(newest.ts_ms / 1000, UTC)
     long_window = (timezone.now() - seed.SEED_START).days + 30
     short_window = timezone.now() - newest_at + timedelta(minutes=1)
-    monkeypatch.setattr(selectors, "PANEL_WINDOWS", (timedelta(days=long_window), short_window))
-    monkeypatch.setattr(selectors, "PANEL_PAGES_PER_WINDOW", 1)
-    monkeypatch.setattr(selectors, "PANEL_BATCH_SIZE", 3)
+    monkeypatch.setattr(marketo_panel, "PANEL_WINDOWS", (timedelta(days=long_window), short_window))
+    monkeypatch.setattr(marketo_panel, "PANEL_PAGES_PER_WINDOW", 1)
+    monkeypatch.setattr(marketo_panel, "PANEL_BATCH_SIZE", 3)
     person = person_for(lead_number)
 
-    panel = selectors.person_marketo_activities(person)
+    panel = marketo_panel.person_marketo_activities(person)
 
     assert panel.ok and panel.truncated
     assert panel.activities[0].marketo_id == newest.id
@@ -202,9 +202,9 @@ def test_marketo_text_renders_as_text(rf, seller):
     request = rf.get("/")
     request.user = seller
     moment = timezone.now()
-    panel = selectors.MarketoPanel(
-        selectors.MarketoPanel.OK, since=moment, fetched_at=moment, activities=[
-            selectors.MarketoActivity(1, moment, "Fill Out Form", "<script>alert(1)</script>",
+    panel = marketo_panel.MarketoPanel(
+        marketo_panel.MarketoPanel.OK, since=moment, fetched_at=moment, activities=[
+            marketo_panel.MarketoActivity(1, moment, "Fill Out Form", "<script>alert(1)</script>",
                                       "<img src=x onerror=alert(1)>")])
 
     html = render_to_string("people/partials/marketo_panel.html",

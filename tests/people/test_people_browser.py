@@ -1,6 +1,6 @@
-"""The people pages in a real browser: Debian's Chromium, headless, driven by Playwright against
-the live test server and the Marketo sandbox. CI installs ``chromium``; without it these tests
-fail rather than skip."""
+"""The people pages in a real browser: Chromium, headless, driven by Playwright against the live
+test server and the Marketo sandbox. `make test` finds or installs the browser; without one these
+tests fail rather than skip."""
 
 import os
 import re
@@ -12,7 +12,7 @@ from django.utils import timezone
 from factories import UserFactory
 from playwright.sync_api import expect
 
-from people import selectors
+from people import marketo_panel
 from people.models import Person
 from people.services import person_apply_leads
 from sandbox import seed
@@ -42,7 +42,7 @@ def workspace(marketo_connected, monkeypatch):
     """Ava, a seller, and the sandbox's seed people; the panel reads every seed activity."""
     person_apply_leads(seed.lead(i, 1, LEADS) for i in range(1, LEADS + 1))
     days = (timezone.now() - seed.SEED_START).days + 30
-    monkeypatch.setattr(selectors, "PANEL_WINDOWS", (timedelta(days=days),))
+    monkeypatch.setattr(marketo_panel, "PANEL_WINDOWS", (timedelta(days=days),))
     return UserFactory(username="ava", email=AVA, password=PASSWORD)
 
 

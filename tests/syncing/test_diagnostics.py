@@ -9,7 +9,8 @@ from factories import PersonFactory, UserFactory
 
 from activities.models import Call
 from syncing.models import Delivery, SyncStream
-from syncing.outbox import deliveries_build, delivery_pause
+from syncing.outbox.queue import deliveries_build
+from syncing.outbox.streams import delivery_pause
 
 pytestmark = pytest.mark.django_db
 SALESFORCE, MARKETO = Delivery.Target.SALESFORCE, Delivery.Target.MARKETO
@@ -21,7 +22,7 @@ def call_with(salesforce: dict, marketo: dict) -> Call:
     sam = UserFactory._meta.model.objects.filter(username="sam").first() or UserFactory(
         username="sam", first_name="", last_name="")
     call = Call.objects.create(person=person, logged_by=sam, outcome="Connected")
-    rows = deliveries_build(activity_type="call", call=call, skipped={})
+    rows = deliveries_build(kind="call", record=call, skipped={})
     for row in rows:
         for field, value in (salesforce if row.target == SALESFORCE else marketo).items():
             setattr(row, field, value)
@@ -82,7 +83,7 @@ def test_filter_by_kind(admin_client, deliveries):
 
 def test_retry_one(admin_client, deliveries, django_capture_on_commit_callbacks, monkeypatch):
     enqueued = []
-    monkeypatch.setattr("syncing.outbox.deliveries_flush_soon",
+    monkeypatch.setattr("syncing.outbox.queue.deliveries_flush_soon",
                         lambda targets, **options: enqueued.append(sorted(targets)))
     lock, _, _ = deliveries
     delivery = lock.deliveries.get(target=SALESFORCE)

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.db.models import Count
 from django.utils import timezone
+from factories import DeliveryFactory
 
 from syncing import history
 from syncing.history import sync_history_prune
@@ -24,8 +25,7 @@ def a_pass(finished_at, kind=SyncRun.Kind.INCREMENTAL) -> SyncRun:
 
 
 def attempts_of(status: str, *moments) -> Delivery:
-    delivery = Delivery.objects.create(target=Delivery.Target.SALESFORCE,
-                                       activity_type=Delivery.ActivityType.CALL, status=status)
+    delivery = DeliveryFactory(status=status)
     for moment in moments:
         DeliveryAttempt.objects.create(delivery=delivery, started_at=moment,
                                        outcome=DeliveryAttempt.Outcome.RETRY)

@@ -11,7 +11,7 @@ import pytest
 import requests
 from sandboxes import MARKETO_CLIENT_ID, MARKETO_CLIENT_SECRET
 
-from syncing.marketo import MarketoClient, MarketoError, record_reasons
+from syncing.clients.marketo import MarketoClient, MarketoError, record_reasons
 
 IDENTITY = "POST /identity/oauth/token"
 DESCRIBE = "GET /rest/v1/leads/describe.json"

@@ -10,16 +10,16 @@ from django.db import connection
 from django.utils import timezone
 from factories import PersonFactory, UserFactory
 
-from syncing import outbox
 from syncing.models import Delivery
-from syncing.outbox import (
-    Outcome,
-    SenderResult,
+from syncing.outbox import flush, queue
+from syncing.outbox.batch import Outcome, SenderResult
+from syncing.outbox.queue import (
     deliveries_build,
     deliveries_claim,
     deliveries_flush_soon,
     deliveries_flush_started,
 )
+from syncing.outbox.streams import delivery_pause
 from syncing.tasks import deliveries_flush_task, sync_tick
 
 SALESFORCE = Delivery.Target.SALESFORCE
@@ -33,7 +33,7 @@ def pending(count: int) -> list[Delivery]:
     rows = []
     for _ in range(count):
         call = Call.objects.create(person=PersonFactory(), logged_by=user)
-        rows += deliveries_build(activity_type="call", call=call,
+        rows += deliveries_build(kind="call", record=call,
                                  skipped={Delivery.Target.MARKETO: "off"})
     Delivery.objects.bulk_create(rows)
     return list(Delivery.objects.filter(target=SALESFORCE).order_by("id"))
@@ -103,8 +103,8 @@ def test_a_late_worker_cannot_overwrite_the_new_owner():
     Delivery.objects.update(claimed_until=timezone.now() - timedelta(seconds=1))
     owner = deliveries_claim(SALESFORCE)
 
-    outbox._record(late, SenderResult({delivery.pk: Outcome.failed("LATE", "too late")}))
-    outbox._record(owner, SenderResult({delivery.pk: Outcome.delivered("00T000000000001AAA")}))
+    queue.batch_record(late, SenderResult({delivery.pk: Outcome.failed("LATE", "too late")}))
+    queue.batch_record(owner, SenderResult({delivery.pk: Outcome.delivered("00T000000000001AAA")}))
 
     delivery.refresh_from_db()
     assert (delivery.status, delivery.remote_id, delivery.last_error_code) == (
@@ -158,10 +158,10 @@ def test_a_backlog_helper_leaves_a_partial_batch_to_an_ordinary_flush(cache, mon
     sent = []
     monkeypatch.setattr(deliveries_flush_task, "apply_async",
                         lambda args, **options: sent.append(args))
-    monkeypatch.setitem(outbox.BATCH_SIZES, SALESFORCE, 3)
+    monkeypatch.setitem(queue.BATCH_SIZES, SALESFORCE, 3)
     pending(2)
 
-    report = outbox.deliveries_flush(SALESFORCE, full_batches_only=True)
+    report = flush.deliveries_flush(SALESFORCE, full_batches_only=True)
 
     assert report.batches == 0
     assert sent == [("salesforce", False)]
@@ -180,7 +180,7 @@ def test_a_broker_outage_is_logged_not_raised(cache, monkeypatch, caplog):
 
     assert "could not enqueue the salesforce flush" in caplog.text
     # Nothing stays marked as enqueued, so the next call (or the tick) tries again.
-    assert cache.get(outbox._flush_key(SALESFORCE)) is None
+    assert cache.get(queue._flush_key(SALESFORCE)) is None
 
 
 @pytest.mark.django_db
@@ -188,13 +188,13 @@ def test_the_tick_enqueues_due_targets_that_are_not_paused(cache, monkeypatch):
     sent = []
     monkeypatch.setattr(deliveries_flush_task, "apply_async",
                         lambda args, **options: sent.append(args[0]))
-    monkeypatch.setattr("syncing.tasks.sync_settings_get",
+    monkeypatch.setattr("syncing.mirror.incremental.sync_settings_get",
                         lambda: type("S", (), {"people_sync_enabled": False})())
     pending(1)
 
     sync_tick()
     cache.clear()
-    outbox.delivery_pause(SALESFORCE, "limit reached", seconds=60)
+    delivery_pause(SALESFORCE, "limit reached", seconds=60)
     sync_tick()
 
     assert sent == ["salesforce"]

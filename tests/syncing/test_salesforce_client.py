@@ -8,7 +8,7 @@ import pytest
 import requests
 from sandboxes import SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET
 
-from syncing.salesforce import ApiUsage, SalesforceClient, SalesforceError
+from syncing.clients.salesforce import ApiUsage, SalesforceClient, SalesforceError
 
 TOKEN = "POST /services/oauth2/token"
 LIMITS = "GET /services/data/vXX.X/limits"

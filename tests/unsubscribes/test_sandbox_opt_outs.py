@@ -7,8 +7,8 @@ import pytest
 from sandboxes import MARKETO_CLIENT_ID, MARKETO_CLIENT_SECRET
 
 from sandbox import seed
-from syncing.marketo import MarketoClient
-from syncing.salesforce import SalesforceClient
+from syncing.clients.marketo import MarketoClient
+from syncing.clients.salesforce import SalesforceClient
 
 FIELD = "Sales_Opt_Out__c"
 PEOPLE = [seed.lead(i, 1, 2000) for i in range(1, 2001)]

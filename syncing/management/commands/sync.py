@@ -1,18 +1,13 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from syncing.clients.transport import TransportError
+from syncing.mirror.incremental import people_incremental_pass
+from syncing.mirror.initial import initial_run_execute, initial_run_start
+from syncing.mirror.state import PeopleSyncError, initial_run_unfinished, people_stream
 from syncing.models import Delivery
-from syncing.outbox import deliveries_flush
-from syncing.people_sync import (
-    PeopleSyncError,
-    initial_run_execute,
-    initial_run_start,
-    initial_run_unfinished,
-    people_incremental_pass,
-    people_stream,
-)
-from syncing.selectors import sync_settings_get
-from syncing.transport import TransportError
+from syncing.outbox.flush import deliveries_flush
+from syncing.settings.selectors import sync_settings_get
 
 
 class Command(BaseCommand):

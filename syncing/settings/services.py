@@ -8,10 +8,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .marketo import MarketoClient
-from .models import MarketoConnection, SalesforceConnection, SyncSettings
-from .salesforce import SalesforceClient
-from .transport import TransportError
+from syncing.clients.marketo import MarketoClient
+from syncing.clients.salesforce import SalesforceClient
+from syncing.clients.transport import TransportError
+from syncing.models import MarketoConnection, SalesforceConnection, SyncSettings
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
-"""Sales activities as Marketo custom activities (SPEC section 4): the eight activity types the
-app registers, the "Received Sales Call" record of a call, and sending a claimed batch.
+"""Marketo custom activities as a destination (SPEC section 4): the eight activity types the
+app registers, and adding a claimed batch of activities without duplicates. A kind's sender
+(e.g. ``syncing/calls/senders.py``) opens the destination with ``marketo_open``, builds each
+record's activity for a type id, and sends them with ``activities_add``.
 
 Types are registered idempotently (list, create the missing ones, add their attributes,
 approve) when Marketo is connected, when a Celery worker starts, and whenever a delivery finds
@@ -23,18 +25,19 @@ from datetime import UTC, datetime, timedelta
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from .marketo import MAX_ACTIVITY_LEAD_IDS, MarketoClient, MarketoError, record_reasons
-from .models import Delivery, MarketoConnection
-from .outbox import (
-    Batch,
-    Outcome,
-    SenderResult,
-    delivery_client,
-    delivery_stream,
-    delivery_stream_state_save,
-    ms_since,
+from syncing.clients.marketo import (
+    MAX_ACTIVITY_LEAD_IDS,
+    MarketoClient,
+    MarketoError,
+    record_reasons,
 )
-from .selectors import marketo_connection_get, sync_settings_get
+from syncing.models import Delivery, MarketoConnection
+from syncing.queueing import task_named
+from syncing.settings.selectors import marketo_connection_get
+
+from .batch import Batch, Outcome, SenderResult, ms_since
+from .registry import on_retry
+from .streams import delivery_client, delivery_stream, delivery_stream_state_save
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,8 @@ ALREADY_EXISTS_CODE = "1017"
 NO_DRAFT_CODE = "709"
 # A full instance is checked again after this long even without an admin's retry.
 FULL_RECHECK = timedelta(minutes=10)
-SWITCHED_OFF = "Logging sales activities to Marketo was switched off before this was sent."
+#: The Celery task that registers the types (``syncing/tasks.py``), enqueued by name.
+REGISTER_TASK = "syncing.tasks.marketo_activity_types_register_task"
 NOT_CONNECTED = "Marketo is not connected: fill in the Marketo card on Settings."
 # Record-level codes that mean the lead itself is the problem; anything else is retried.
 _LEAD_CODES = frozenset({"1004"})
@@ -242,26 +246,15 @@ def marketo_activity_types_forget() -> None:
     delivery_stream_state_save(Delivery.Target.MARKETO, state)
 
 
-# --------------------------------------------------------------------------- call activities
+# A full instance may have been cleaned up before an admin retries: register the types again.
+on_retry(Delivery.Target.MARKETO, marketo_activity_types_forget)
 
 
-def _marketo_datetime(moment: datetime) -> str:
+# --------------------------------------------------------------------------- sending
+
+
+def marketo_datetime(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def call_activity(call, type_id: int) -> dict:
-    """A call as a "Received Sales Call" record for Add Custom Activities."""
-    attributes = {
-        "salesCallMadeBy": call.logged_by.email,
-        "salesCallStatus": call.get_status_display().lower(),
-        "salesPhoneNumberCalled": call.phone_number,
-        "salesCallDuration": call.duration_seconds,
-        "source": SOURCE,
-    }
-    return {"leadId": call.person.marketo_id, "activityDate": _marketo_datetime(call.called_at),
-            "activityTypeId": type_id, "primaryAttributeValue": call.outcome or "Call",
-            "attributes": [{"apiName": name, "value": value}
-                           for name, value in attributes.items() if value not in ("", None)]}
 
 
 def _match_key(record: dict) -> tuple:
@@ -302,28 +295,36 @@ def activities_reconcile(client: MarketoClient, records: dict[int, dict], type_i
     return matched
 
 
-def marketo_deliveries_send(batch: Batch) -> SenderResult:
-    """The outbox's Marketo sender: one Add Custom Activities call for the batch."""
-    if not sync_settings_get().log_activities_to_marketo:
-        return SenderResult({pk: Outcome.skipped(SWITCHED_OFF) for pk in batch.by_id})
+def marketo_open(batch: Batch, *, enabled: bool, switched_off: str, type_name: str
+                 ) -> tuple[MarketoClient, int] | SenderResult:
+    """Get ready to send a batch of activities of the custom type ``type_name`` (its apiName):
+    ``(client, type id)``, or the SenderResult that ends the batch here (switched off, not
+    connected, the type not registered)."""
+    if not enabled:
+        return SenderResult({pk: Outcome.skipped(switched_off) for pk in batch.by_id})
     connection: MarketoConnection = marketo_connection_get()
     if not connection.is_configured:
         return SenderResult({pk: Outcome.retry("NOT_CONNECTED", NOT_CONNECTED)
                              for pk in batch.by_id})
     client = delivery_client(connection)
-    result = SenderResult()
     try:
         registration = marketo_activity_types_ensure(client)
     except MarketoError as error:
         return _whole_batch(batch, error, 0, sent=False)
-    type_id = registration["type_ids"].get(RECEIVED_SALES_CALL)
+    type_id = registration["type_ids"].get(type_name)
     if type_id is None:
         code = "CUSTOM_ACTIVITY_TYPES_FULL" if registration.get("full") else "ACTIVITY_TYPE_MISSING"
         return SenderResult({pk: Outcome.failed(code, registration.get("message", ""))
                              for pk in batch.by_id})
-    records = {delivery.pk: call_activity(delivery.call, type_id)
-               for delivery in batch.deliveries}
+    return client, type_id
 
+
+def activities_add(client: MarketoClient, batch: Batch, records: dict[int, dict], type_id: int
+                   ) -> SenderResult:
+    """Add ``records`` (delivery id -> activity of type ``type_id``) in one Add Custom
+    Activities call, one Outcome per delivery; deliveries an earlier attempt may have applied
+    are looked up in their leads' activity feeds first (``activities_reconcile``)."""
+    result = SenderResult()
     records = batch.reconcile_earlier_sends(
         records, result, lambda unknown: activities_reconcile(client, unknown, type_id,
                                                               batch.taken_remote_ids),
@@ -384,11 +385,9 @@ def _whole_batch(batch: Batch, error: MarketoError, elapsed: int, *, ids=None,
 def marketo_activity_types_register_soon() -> None:
     """Register the types in a worker (Marketo just connected, a worker started); never
     raises."""
-    from .tasks import marketo_activity_types_register_task
-
     if not marketo_connection_get().is_configured:
         return
     try:
-        marketo_activity_types_register_task.apply_async(retry=False)
+        task_named(REGISTER_TASK).apply_async(retry=False)
     except Exception:  # broker down: the first delivery registers them instead
         log.warning("could not enqueue the Marketo activity type registration", exc_info=True)

@@ -1,7 +1,7 @@
 from django import forms
 from django.db import models
 
-from .models import MarketoConnection, SalesforceConnection, SyncSettings
+from syncing.models import MarketoConnection, SalesforceConnection, SyncSettings
 
 
 def _form_field(model_field, **kwargs):

@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from syncing.transport import TransportError
+from .transport import TransportError
 
 #: sObject Collections take at most 200 records (or ids) per request.
 COLLECTION_LIMIT = 200

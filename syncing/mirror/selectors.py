@@ -1,4 +1,4 @@
-"""Reads of connection and sync settings, and of sync state."""
+"""Reads about the people sync, for the settings page."""
 
 from __future__ import annotations
 
@@ -7,19 +7,9 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from .models import MarketoConnection, SalesforceConnection, SyncRun, SyncSettings, SyncStream
-
-
-def marketo_connection_get() -> MarketoConnection:
-    return MarketoConnection.load()
-
-
-def salesforce_connection_get() -> SalesforceConnection:
-    return SalesforceConnection.load()
-
-
-def sync_settings_get() -> SyncSettings:
-    return SyncSettings.load()
+from people.models import Person
+from syncing.models import SyncRun, SyncStream
+from syncing.settings.selectors import sync_settings_get
 
 
 @dataclass(frozen=True)
@@ -43,8 +33,6 @@ class PeopleSyncOverview:
 
 
 def people_sync_overview(recent: int = 10) -> PeopleSyncOverview:
-    from people.models import Person
-
     enabled = sync_settings_get().people_sync_enabled
     stream = SyncStream.objects.filter(name=SyncStream.Name.PEOPLE).first()
     initial = SyncRun.objects.filter(kind=SyncRun.Kind.INITIAL).order_by("-id").first()

@@ -34,7 +34,7 @@ from urllib.parse import quote, urlencode
 import requests
 from requests.adapters import HTTPAdapter
 
-from syncing.transport import TransportError
+from .transport import TransportError
 
 log = logging.getLogger(__name__)
 

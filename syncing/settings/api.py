@@ -5,9 +5,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsAdmin
+from syncing.mirror.initial import people_initial_sync_start
+from syncing.models import SyncRun, SyncSettings
 
-from .models import SyncRun, SyncSettings
-from .people_sync import people_initial_sync_start
 from .selectors import sync_settings_get
 from .services import sync_settings_update
 

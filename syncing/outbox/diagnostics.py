@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 
-from .models import Delivery, SyncStream
-from .outbox import STREAMS
+from syncing.models import Delivery, SyncStream
+
+from .streams import STREAMS
 
 Status = Delivery.Status
 FAILED_PAGE = 100
@@ -70,7 +71,7 @@ def delivery_health(now: datetime | None = None) -> list[TargetHealth]:
 def failed_deliveries(*, target: str = "", code: str = "") -> QuerySet:
     """Failed deliveries, most recently tried first, with their activity and person."""
     deliveries = (Delivery.objects.filter(status=Status.FAILED)
-                  .select_related("call__person", "call__logged_by")
+                  .prefetch_related("record")
                   .order_by("-last_attempt_at", "-id"))
     if target:
         deliveries = deliveries.filter(target=target)

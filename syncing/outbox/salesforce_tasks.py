@@ -1,10 +1,13 @@
-"""Calls as Salesforce Tasks (SPEC section 5): the field mapping, the subject template, which
-optional call fields the org has, and sending a claimed batch of deliveries.
+"""Salesforce Tasks as a destination (SPEC section 5): what every kind sent as Tasks shares —
+the subject template, Who/What ids, which optional Task fields the org has, the org's daily
+API share, and creating a claimed batch of Tasks without duplicates.
 
-A batch goes out in one ``composite/sobjects`` request (200 records at most). A delivery that
-may already have been applied (a dropped connection after Salesforce wrote it, a worker killed
-mid-request) is first looked up among the Tasks created since its first attempt and matched on
-what it would create; only the unmatched ones are sent again, so no Task is written twice.
+A kind's sender (e.g. ``syncing/calls/senders.py``) opens the destination with
+``salesforce_open`` and builds each record's Task fields; ``tasks_create`` sends them in one
+``composite/sobjects`` request (200 records at most). A delivery that may already have been
+applied (a dropped connection after Salesforce wrote it, a worker killed mid-request) is first
+looked up among the Tasks created since its first attempt and matched on what it would create;
+only the unmatched ones are sent again, so no Task is written twice.
 """
 
 from __future__ import annotations
@@ -17,19 +20,12 @@ from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 
-from .models import Delivery, SalesforceConnection, SyncStream
-from .outbox import (
-    Batch,
-    Outcome,
-    SenderResult,
-    delivery_client,
-    delivery_resume,
-    delivery_stream,
-    delivery_stream_state_save,
-    ms_since,
-)
-from .salesforce import SalesforceClient, SalesforceError
-from .selectors import salesforce_connection_get, sync_settings_get
+from syncing.clients.salesforce import SalesforceClient, SalesforceError
+from syncing.models import Delivery, SalesforceConnection, SyncStream
+from syncing.settings.selectors import salesforce_connection_get, sync_settings_get
+
+from .batch import Batch, Outcome, SenderResult, ms_since
+from .streams import delivery_client, delivery_resume, delivery_stream, delivery_stream_state_save
 
 TASK_SOBJECT = "Task"
 SUBJECT_MAX = 255
@@ -39,7 +35,6 @@ OPTIONAL_TASK_FIELDS = ("TaskSubtype", "CallDurationInSeconds", "CallType", "Cal
 RECONCILE_CLOCK_MARGIN = timedelta(minutes=5)
 #: The org's Task fields are described again after this long (an admin may add call fields).
 DESCRIBE_MAX_AGE = timedelta(days=1)
-SWITCHED_OFF = "Logging calls to Salesforce was switched off before this call was sent."
 NOT_CONNECTED = "Salesforce is not connected: fill in the Salesforce card on Settings."
 _PLACEHOLDER = re.compile(r"{{\s*(\w+)\s*}}")
 _DANGLING = " :;,-|/()[]"
@@ -71,30 +66,6 @@ def task_fields_available(describe: dict) -> list[str]:
     createable = {field["name"] for field in describe.get("fields", [])
                   if field.get("createable")}
     return [name for name in OPTIONAL_TASK_FIELDS if name in createable]
-
-
-def call_task_fields(call, template: str, available: list[str] | frozenset[str]) -> dict:
-    """The Task a call becomes; ``available``: the optional fields the org has.
-
-    Raises ValueError when the person has no Salesforce contact or lead id.
-    """
-    who, what = task_who_what(call.person)
-    if not who:
-        raise ValueError("The person has no Salesforce contact or lead id.")
-    subject = task_subject(template, activity_type="Call",
-                           activity_subject=call.outcome or call.reason,
-                           call_outcome=call.outcome, call_reason=call.reason,
-                           sales_campaign_name="")
-    fields = {"WhoId": who, "Subject": subject, "Status": "Completed", "Type": "Call",
-              "ActivityDate": timezone.localdate(call.called_at).isoformat(),
-              "Description": call.notes}
-    if what:
-        fields["WhatId"] = what
-    optional = {"TaskSubtype": "Call", "CallDurationInSeconds": call.duration_seconds,
-                "CallType": "Outbound", "CallDisposition": call.outcome[:SUBJECT_MAX] or None}
-    fields.update((name, value) for name, value in optional.items()
-                  if name in available and value is not None)
-    return fields
 
 
 def _match_key(fields: dict) -> tuple:
@@ -138,16 +109,14 @@ def tasks_reconcile(client: SalesforceClient, records: dict[int, dict], since: d
     return matched
 
 
-def salesforce_batch_send(client: SalesforceClient, batch: Batch, template: str,
-                          available: list[str]) -> SenderResult:
-    """Send a claimed batch of call deliveries as Tasks; one Outcome per delivery."""
-    result = SenderResult()
-    records: dict[int, dict] = {}
-    for delivery in batch.deliveries:
-        try:
-            records[delivery.pk] = call_task_fields(delivery.call, template, available)
-        except ValueError as error:
-            result.outcomes[delivery.pk] = Outcome.failed("NO_SALESFORCE_ID", str(error))
+def tasks_create(client: SalesforceClient, batch: Batch, records: dict[int, dict],
+                 result: SenderResult | None = None) -> SenderResult:
+    """Create ``records`` (delivery id -> Task fields) as Tasks, one Outcome per delivery
+    (added to ``result``, which may already hold outcomes of deliveries not sent).
+
+    Deliveries an earlier attempt may have applied are reconciled first (``tasks_reconcile``).
+    """
+    result = result or SenderResult()
 
     def find_earlier(unknown: dict[int, dict]) -> dict[int, str]:
         since = min(batch.by_id[pk].first_attempt_at or timezone.now() for pk in unknown)
@@ -188,12 +157,13 @@ def salesforce_batch_send(client: SalesforceClient, batch: Batch, template: str,
     return result
 
 
-def salesforce_deliveries_send(batch: Batch) -> SenderResult:
-    """The outbox's Salesforce sender: settings, the API limit and the org's Task fields, then
-    ``salesforce_batch_send``."""
-    sync_settings = sync_settings_get()
-    if not sync_settings.log_calls_to_salesforce:
-        return SenderResult({pk: Outcome.skipped(SWITCHED_OFF) for pk in batch.by_id})
+def salesforce_open(batch: Batch, *, enabled: bool, switched_off: str
+                    ) -> tuple[SalesforceClient, list[str]] | SenderResult:
+    """Get ready to send a batch: ``(client, optional Task fields the org has)``, or the
+    SenderResult that ends the batch here (switched off, not connected, API limit or share
+    reached, Salesforce unreachable)."""
+    if not enabled:
+        return SenderResult({pk: Outcome.skipped(switched_off) for pk in batch.by_id})
     connection = salesforce_connection_get()
     if not connection.is_configured:
         return SenderResult({pk: Outcome.retry("NOT_CONNECTED", NOT_CONNECTED)
@@ -206,7 +176,7 @@ def salesforce_deliveries_send(batch: Batch) -> SenderResult:
             # before sending a batch.
             client.limits()
             delivery_resume(Delivery.Target.SALESFORCE)
-        over = _share_used(client, sync_settings.salesforce_daily_api_share_percent)
+        over = _share_used(client, sync_settings_get().salesforce_daily_api_share_percent)
         if over:
             return SenderResult(pause_reason=over)
         available = _task_fields(client, connection, stream)
@@ -217,7 +187,7 @@ def salesforce_deliveries_send(batch: Batch) -> SenderResult:
         outcome = (Outcome.failed if error.permanent else Outcome.retry)(
             error.code or f"HTTP_{error.status}", str(error))
         return SenderResult({pk: outcome for pk in batch.by_id})
-    return salesforce_batch_send(client, batch, sync_settings.task_subject_template, available)
+    return client, available
 
 
 def _share_used(client: SalesforceClient, percent: int) -> str:

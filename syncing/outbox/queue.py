@@ -1,0 +1,308 @@
+"""The outbox core: records on their way to Salesforce and Marketo.
+
+A record and its ``Delivery`` rows are saved in one transaction (``deliveries_save``); a flush
+is then enqueued after commit, and beat's ``sync_tick`` enqueues one for any due delivery the
+enqueue missed (broker down, worker killed), so nothing is lost.
+
+A flush (``flush.py``) claims a batch of due deliveries of one target and hands each kind's
+part to the sender registered for it (``registry.py``), which returns an ``Outcome`` per
+delivery; the outcomes are recorded here with an attempt row each. Claiming takes rows with
+``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite runs one writer at a time), and a
+claim expires, so any number of workers share the work and a killed worker's batch is taken
+over. Before a batch is sent, ``outcome_unknown`` is committed; a batch found with it set is
+reconciled against the remote system before it is sent again (no duplicates).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from syncing.models import Delivery, DeliveryAttempt
+from syncing.queueing import task_named
+
+from .batch import Batch, Outcome, SenderResult
+from .registry import retry_hooks
+from .streams import delivery_stream
+
+log = logging.getLogger(__name__)
+
+Target = Delivery.Target
+Status = Delivery.Status
+
+#: The Celery task that flushes a target (``syncing/tasks.py``), enqueued by name.
+FLUSH_TASK = "syncing.tasks.deliveries_flush_task"
+#: Records per remote request: sObject Collections take 200, Add Custom Activities 300.
+BATCH_SIZES = {Target.SALESFORCE: 200, Target.MARKETO: 300}
+
+
+def claim_seconds() -> float:
+    """How long a claim holds; longer than the slowest send (timeouts and retries included)."""
+    return settings.OUTBOX_CLAIM_SECONDS
+
+
+def retry_base_seconds() -> float:
+    return settings.OUTBOX_RETRY_BASE_SECONDS
+
+
+def max_attempts() -> int:
+    """Sends before a delivery is failed for an admin to retry (backoff reaches hours)."""
+    return settings.OUTBOX_MAX_ATTEMPTS
+
+
+def linger_seconds() -> float:
+    """A flush enqueued at log time waits this long, so a burst goes out in full batches."""
+    return settings.OUTBOX_LINGER_SECONDS
+
+
+# --------------------------------------------------------------------------- creating
+
+
+def deliveries_build(*, kind: str, record, skipped: dict[str, str],
+                     targets: list[str] | None = None) -> list[Delivery]:
+    """One unsaved delivery of ``record`` (a saved model instance) per target (all, or
+    ``targets``); ``skipped`` maps a target to the reason it is not sent, the others start
+    pending. ``kind`` must have a sender registered for each pending target."""
+    now = timezone.now()
+    return [Delivery(target=target, kind=kind, record=record,
+                     status=Status.SKIPPED if target in skipped else Status.PENDING,
+                     skip_reason=skipped.get(target, ""), next_attempt_at=now)
+            for target in (targets or Target.values)]
+
+
+def deliveries_save(deliveries: list[Delivery]) -> list[Delivery]:
+    """Save deliveries inside the caller's transaction (the one saving their activities) and
+    enqueue a flush of their targets once it commits."""
+    saved = Delivery.objects.bulk_create(deliveries, batch_size=1000)
+    targets = sorted({d.target for d in saved if d.status == Status.PENDING})
+    if targets:
+        transaction.on_commit(lambda: deliveries_flush_soon(targets))
+    return saved
+
+
+def _flush_key(target: str) -> str:
+    # Per database: test runs and benchmarks on one machine share the file cache.
+    return f"outbox-flush:{connection.settings_dict['NAME']}:{target}"
+
+
+def deliveries_flush_soon(targets, *, countdown: float | None = None,
+                          full_batches_only: bool = False) -> None:
+    """Enqueue a flush of each target unless one is already waiting to start.
+
+    ``full_batches_only``: a helper for a backlog, which stops rather than send a partial
+    batch. Never raises: if the broker (or the cache) is down the deliveries stay pending and
+    beat's tick enqueues their flush once it is back.
+    """
+    deliveries_flush_task = task_named(FLUSH_TASK)
+    countdown = linger_seconds() if countdown is None else countdown
+    for target in targets:
+        key = _flush_key(target)
+        try:
+            if not cache.add(key, 1, timeout=60):
+                continue
+        except Exception:  # a cache outage must not stop the enqueue
+            log.warning("cache unavailable; enqueueing the %s flush anyway", target,
+                        exc_info=True)
+        try:
+            deliveries_flush_task.apply_async((target, full_batches_only),
+                                              countdown=countdown or None, retry=False)
+        except Exception:  # broker down: the deliveries are saved, the tick sends them
+            log.warning("could not enqueue the %s flush; beat's tick will pick it up", target,
+                        exc_info=True)
+            try:
+                cache.delete(key)
+            except Exception:
+                log.debug("cache unavailable", exc_info=True)
+            # The next target would wait for the same dead broker: leave it to the tick too.
+            return
+
+
+def deliveries_flush_started(target: str) -> None:
+    """A flush is running: calls logged from now on need a new one."""
+    try:
+        cache.delete(_flush_key(target))
+    except Exception:
+        log.debug("cache unavailable", exc_info=True)
+
+
+# --------------------------------------------------------------------------- claiming
+
+
+def _due(now: datetime) -> Q:
+    return (Q(status=Status.PENDING, next_attempt_at__lte=now)
+            | Q(status=Status.IN_PROGRESS, claimed_until__lt=now))
+
+
+def deliveries_due(target: str, now: datetime | None = None):
+    """Deliveries of ``target`` due now: pending ones whose time came, and expired claims."""
+    return Delivery.objects.filter(target=target).filter(_due(now or timezone.now()))
+
+
+def deliveries_claim(target: str, limit: int | None = None, *,
+                     full_only: bool = False) -> Batch | None:
+    """Claim up to ``limit`` due deliveries of ``target`` for this worker (None if none, or
+    with ``full_only`` if fewer than ``limit`` are due)."""
+    now = timezone.now()
+    limit = limit or BATCH_SIZES[target]
+    with transaction.atomic():
+        candidates = (Delivery.objects.filter(target=target).filter(_due(now))
+                      .order_by("next_attempt_at", "id"))
+        if connection.features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True)
+        rows = list(candidates.values_list("pk", "outcome_unknown")[:limit])
+        if not rows or (full_only and len(rows) < limit):
+            return None
+        token = uuid.uuid4().hex
+        ids = [pk for pk, _ in rows]
+        Delivery.objects.filter(pk__in=ids).filter(_due(now)).update(
+            status=Status.IN_PROGRESS, claimed_until=now + timedelta(seconds=claim_seconds()),
+            claim_token=token)
+    deliveries = list(Delivery.objects.filter(claim_token=token).order_by("id"))
+    if not deliveries:
+        return None
+    return Batch(target, token, deliveries, {pk for pk, unknown in rows if unknown})
+
+
+# --------------------------------------------------------------------------- recording
+
+
+def _backoff(attempts: int) -> timedelta:
+    step = min(retry_base_seconds() * 2 ** max(attempts - 1, 0), 3600)
+    # Jitter so deliveries that failed together do not come back together.
+    return timedelta(seconds=step * random.uniform(0.8, 1.0))
+
+
+def _changes(delivery: Delivery, outcome: Outcome, now: datetime, retry_at) -> dict:
+    """The fields an outcome sets (``remote_id`` aside: it differs row by row)."""
+    kind = outcome.kind
+    if kind == "released":
+        return {"status": Status.PENDING}
+    if kind in ("delivered", "reconciled"):
+        return {"status": Status.DELIVERED, "delivered_at": now, "outcome_unknown": False,
+                "last_error_code": "", "last_error_message": ""}
+    if kind == "skipped":
+        return {"status": Status.SKIPPED, "skip_reason": outcome.message[:300]}
+    changes = {"last_error_code": outcome.code[:100], "last_error_message": outcome.message,
+               "outcome_unknown": kind == "unknown"}
+    if kind == "failed" or (kind != "paused" and delivery.attempts >= max_attempts()):
+        changes["status"] = Status.FAILED
+    elif kind == "paused":
+        # Due as soon as the target's pause ends (or an admin resumes it).
+        changes.update(status=Status.PENDING, next_attempt_at=now)
+    else:
+        changes.update(status=Status.PENDING, next_attempt_at=retry_at(delivery.attempts))
+    return changes
+
+
+def _remote_ids_set(remote_ids: dict[int, str]) -> None:
+    """Store the remote ids, one UPDATE per 500: ``bulk_update``'s per-row CASE expressions
+    cost more CPU than the remote call itself at these batch sizes."""
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    pairs = list(remote_ids.items())
+    with connection.cursor() as cursor:
+        for start in range(0, len(pairs), 500):
+            chunk = pairs[start:start + 500]
+            cases = " ".join(["WHEN %s THEN %s"] * len(chunk))
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(
+                f"UPDATE {table} SET remote_id = CASE id {cases} END WHERE id IN ({marks})",
+                [value for pair in chunk for value in pair] + [pk for pk, _ in chunk])
+
+
+def _attempt(delivery: Delivery, outcome: Outcome, now: datetime, *,
+             late: bool = False) -> DeliveryAttempt:
+    message = outcome.message
+    if late:
+        message = f"(recorded after the claim expired) {message}".strip()
+    return DeliveryAttempt(delivery_id=delivery.pk, duration_ms=outcome.duration_ms,
+                           started_at=now - timedelta(milliseconds=outcome.duration_ms),
+                           outcome=outcome.kind, error_code=outcome.code[:100],
+                           error_message=message)
+
+
+def batch_record(batch: Batch, result: SenderResult) -> Counter:
+    """Write a batch's outcomes and attempt rows, for the deliveries this claim still holds.
+
+    Rows that end alike are written with one UPDATE, so a batch costs a handful of queries.
+    """
+    now = timezone.now()
+    counts: Counter = Counter()
+    retry_times: dict[int, datetime] = {}
+
+    def retry_at(attempts: int) -> datetime:
+        return retry_times.setdefault(attempts, now + _backoff(attempts))
+
+    with transaction.atomic():
+        owned = set(Delivery.objects.select_for_update()
+                    .filter(pk__in=list(batch.by_id), claim_token=batch.token)
+                    .values_list("pk", flat=True))
+        groups: dict[tuple, list[int]] = defaultdict(list)
+        remote_ids: dict[int, str] = {}
+        attempts = []
+        for delivery in batch.deliveries:
+            outcome = result.outcomes.get(delivery.pk, Outcome.released())
+            if delivery.pk not in owned:
+                # Our claim expired and another worker took the delivery over: its state is
+                # that worker's to write, but this attempt still happened.
+                log.warning("delivery %s was taken over before its outcome was recorded",
+                            delivery.pk)
+                if outcome.sent:
+                    attempts.append(_attempt(delivery, outcome, now, late=True))
+                continue
+            # Failed before anything left (not connected, ...): still an attempt.
+            unmarked = outcome.sent and delivery.pk not in batch.sent
+            if unmarked:
+                delivery.attempts += 1
+            changes = _changes(delivery, outcome, now, retry_at)
+            groups[(tuple(sorted(changes.items())), unmarked)].append(delivery.pk)
+            if outcome.remote_id:
+                remote_ids[delivery.pk] = outcome.remote_id
+            counts[changes["status"]] += 1
+            if outcome.sent:
+                attempts.append(_attempt(delivery, outcome, now))
+        for (items, unmarked), ids in groups.items():
+            values = dict(items) | {"claimed_until": None, "claim_token": ""}
+            if unmarked:
+                values.update(attempts=F("attempts") + 1, last_attempt_at=now,
+                              first_attempt_at=Coalesce(F("first_attempt_at"), now))
+            Delivery.objects.filter(pk__in=ids).update(**values)
+        if remote_ids:
+            _remote_ids_set(remote_ids)
+        DeliveryAttempt.objects.bulk_create(attempts, batch_size=500)
+        stream = delivery_stream(batch.target)
+        stream.last_attempt_at = now
+        if counts[Status.DELIVERED]:
+            stream.last_success_at = now
+        stream.save(update_fields=["last_attempt_at", "last_success_at"])
+    return counts
+
+
+# --------------------------------------------------------------------------- retrying
+
+
+def deliveries_retry(deliveries) -> int:
+    """Put failed deliveries back in the queue now (an admin pressed Retry); returns how many.
+
+    Their last error stays visible until the next attempt; ones that may have been applied
+    keep ``outcome_unknown`` and are reconciled first.
+    """
+    failed = deliveries.filter(status=Status.FAILED)
+    targets = set(failed.values_list("target", flat=True))
+    for target in targets:
+        for hook in retry_hooks(target):
+            hook()
+    count = failed.update(status=Status.PENDING, attempts=0, next_attempt_at=timezone.now(),
+                          claimed_until=None, claim_token="")
+    if count:
+        transaction.on_commit(lambda: deliveries_flush_soon(targets, countdown=0))
+    return count

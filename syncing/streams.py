@@ -1,0 +1,40 @@
+"""Sync streams: the explicit state of each synced stream (``SyncStream``), shared by every
+room that syncs on a schedule (the people mirror today; reminder tasks and unsubscribes next).
+
+``stream_claim`` is the one-pass-at-a-time lease: a conditional UPDATE on ``lease_until``,
+so beat, any worker and ``manage.py sync`` can race for it safely; a lease that expires (a
+killed worker) can be taken again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from .models import SyncStream
+
+
+def stream_get(name: str) -> SyncStream:
+    stream, _ = SyncStream.objects.get_or_create(name=name)
+    return stream
+
+
+def stream_claim(stream: SyncStream, lease: timedelta) -> bool:
+    """Take the stream for one pass unless another holds an unexpired lease."""
+    now = timezone.now()
+    claimed = (SyncStream.objects.filter(pk=stream.pk)
+               .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+               .update(lease_until=now + lease, status=SyncStream.Status.RUNNING,
+                       last_attempt_at=now))
+    stream.refresh_from_db()
+    return bool(claimed)
+
+
+def stream_due(stream: SyncStream, interval_seconds: float, now: datetime | None = None) -> bool:
+    """Idle (no lease in force) and ``interval_seconds`` since its last attempt."""
+    now = now or timezone.now()
+    idle = stream.lease_until is None or stream.lease_until < now
+    return idle and (stream.last_attempt_at is None
+                     or (now - stream.last_attempt_at).total_seconds() >= interval_seconds)
