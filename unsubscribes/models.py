@@ -1,6 +1,7 @@
 """Unsubscribes (SPEC section 7): who asked not to get sales email, and the history of it."""
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from django.db.models.functions import Upper
 
@@ -30,6 +31,9 @@ class Unsubscribe(models.Model):
     removed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
     removed_reason = models.TextField(blank=True)
+    # Its push to Salesforce (syncing/unsubscribes/senders.py).
+    deliveries = GenericRelation("syncing.Delivery", content_type_field="record_type",
+                                 object_id_field="record_id")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -12,6 +12,7 @@ from activities.selectors import call_outcome_list, call_reason_list, call_setti
 from syncing.mirror.selectors import people_sync_overview
 from syncing.outbox.diagnostics import delivery_health
 from syncing.outbox.marketo_activities import marketo_activity_types_register_soon
+from syncing.unsubscribes.selectors import unsubscribe_sync_overview
 
 from .forms import MarketoConnectionForm, SalesforceConnectionForm, SyncSettingsForm
 from .selectors import marketo_connection_get, salesforce_connection_get, sync_settings_get
@@ -34,6 +35,7 @@ def _settings_context(**overrides) -> dict:
                                                           prefix="salesforce")
     context["sync_form"] = SyncSettingsForm(instance=sync_settings_get(), prefix="sync")
     context["people_sync"] = people_sync_overview()
+    context["unsubscribe_sync"] = unsubscribe_sync_overview()
     context["delivery_health"] = delivery_health()
     context["call_settings_form"] = CallSettingsForm(instance=call_settings_get())
     context["call_outcomes"] = call_outcome_list()

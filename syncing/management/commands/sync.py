@@ -8,6 +8,7 @@ from syncing.mirror.state import PeopleSyncError, initial_run_unfinished, people
 from syncing.models import Delivery
 from syncing.outbox.flush import deliveries_flush
 from syncing.settings.selectors import sync_settings_get
+from syncing.unsubscribes.sync import unsubscribe_sync_pass
 
 
 class Command(BaseCommand):
@@ -55,10 +56,23 @@ class Command(BaseCommand):
         except (TransportError, PeopleSyncError) as error:
             # The outbound deliveries do not depend on the people pass: send them anyway.
             failure = error
+        try:
+            self.unsubscribe_pass()
+        except TransportError as error:
+            failure = failure or error
         for target in Delivery.Target.values:
             self.stdout.write(f"deliveries to {deliveries_flush(target, until_empty=True)}")
         if failure:
             raise failure
+
+    def unsubscribe_pass(self):
+        if not sync_settings_get().unsubscribe_sync_enabled:
+            self.stdout.write("unsubscribes: switched off on the settings page (new "
+                              "unsubscribes are still pushed)")
+            return
+        report = unsubscribe_sync_pass()
+        self.stdout.write(str(report) if report else
+                          "unsubscribes: another pass is running; skipped")
 
     def people_pass(self):
         if not sync_settings_get().people_sync_enabled:
