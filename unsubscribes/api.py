@@ -69,17 +69,35 @@ class UnsubscribeOutput(serializers.ModelSerializer):
     removed_by = serializers.CharField(source="removed_by.username", allow_null=True,
                                        read_only=True, default=None)
     in_force = serializers.BooleanField(read_only=True)
+    salesforce_push = serializers.SerializerMethodField(
+        help_text="Its push to the person's Salesforce contact, else lead: pending, "
+                  "in_progress, delivered or failed; null when there is none (imported from "
+                  "Salesforce).")
+    salesforce_error = serializers.SerializerMethodField(
+        help_text='Why the push failed or is retried, e.g. "NO_SALESFORCE_ID: ...".')
 
     class Meta:
         model = Unsubscribe
         fields = ["id", "person", "email", "source", "in_force", "created_at", "created_by",
-                  "removed_at", "removed_by", "removed_reason"]
+                  "removed_at", "removed_by", "removed_reason", "salesforce_push",
+                  "salesforce_error"]
         extra_kwargs = {"email": {"help_text": "The person's address when it was recorded."}}
+
+    def get_salesforce_push(self, unsubscribe) -> str | None:
+        push = unsubscribe.salesforce_push
+        return push.status if push else None
+
+    def get_salesforce_error(self, unsubscribe) -> str:
+        push = unsubscribe.salesforce_push
+        if not push or not push.last_error_code:
+            return ""
+        return f"{push.last_error_code}: {push.last_error_message}"
 
 
 EXAMPLE = {"id": 7, "person": 1042, "email": "olivia.smith318@example.com", "source": "manual",
            "in_force": True, "created_at": "2026-11-23T10:00:00Z", "created_by": "ava",
-           "removed_at": None, "removed_by": None, "removed_reason": ""}
+           "removed_at": None, "removed_by": None, "removed_reason": "",
+           "salesforce_push": "delivered", "salesforce_error": ""}
 
 
 class UnsubscribeListApi(GenericAPIView):
@@ -127,7 +145,8 @@ class UnsubscribeDetailApi(GenericAPIView):
     """One unsubscribe; an admin removes it with a reason (it stays, as history)."""
 
     serializer_class = UnsubscribeOutput
-    queryset = Unsubscribe.objects.select_related("created_by", "removed_by")
+    queryset = (Unsubscribe.objects.select_related("created_by", "removed_by")
+                .prefetch_related("deliveries"))
 
     @extend_schema(summary="Get an unsubscribe",
                    responses={200: UnsubscribeOutput,

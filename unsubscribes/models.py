@@ -54,3 +54,9 @@ class Unsubscribe(models.Model):
     @property
     def in_force(self) -> bool:
         return self.removed_at is None
+
+    @property
+    def salesforce_push(self):
+        """Its latest push to Salesforce (a ``Delivery``), or None (imported from Salesforce,
+        or recorded before pushes existed). Prefetch ``deliveries`` when listing."""
+        return max(self.deliveries.all(), key=lambda delivery: delivery.pk, default=None)

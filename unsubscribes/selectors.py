@@ -80,7 +80,8 @@ def person_unsubscribe_in_force(person: Person) -> Unsubscribe | None:
 
 def person_unsubscribe_history(person: Person) -> list[Unsubscribe]:
     """Every unsubscribe of the person, in force and removed, newest first."""
-    return list(person.unsubscribes.select_related("created_by", "removed_by"))
+    return list(person.unsubscribes.select_related("created_by", "removed_by")
+                .prefetch_related("deliveries"))
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,8 @@ class UnsubscribeCriteria:
 def unsubscribe_list(criteria: UnsubscribeCriteria = UnsubscribeCriteria()
                      ) -> QuerySet[Unsubscribe]:
     """Unsubscribes of everyone (suppression is global), newest first."""
-    unsubscribes = Unsubscribe.objects.select_related("created_by", "removed_by")
+    unsubscribes = (Unsubscribe.objects.select_related("created_by", "removed_by")
+                    .prefetch_related("deliveries"))
     if criteria.person_id is not None:
         unsubscribes = unsubscribes.filter(person_id=criteria.person_id)
     if criteria.source:

@@ -133,3 +133,23 @@ def test_removing_an_unsubscribe_leaves_salesforce_alone(salesforce_connected, s
     assert sf_record(salesforce_connected, contact)["HasOptedOutOfEmail"] is True
     assert salesforce_connected.counters()["total"] == 0
     assert len(deliveries(recorded.unsubscribe)) == 1
+
+
+def test_the_api_and_the_person_page_show_the_push(salesforce_connected, seed_people,
+                                                   seller_client):
+    contact, nobody = seed_people("contact")[0], seed_people("no_salesforce")[0]
+    pushed = unsubscribe_record(contact, "manual").unsubscribe
+    unpushable = unsubscribe_record(nobody, "manual").unsubscribe
+    waiting = api_for(UserFactory()).get(f"/api/v1/unsubscribes/{pushed.pk}/").json()
+
+    flush()
+
+    api = api_for(UserFactory())
+    assert waiting["salesforce_push"] == "pending"
+    assert api.get(f"/api/v1/unsubscribes/{pushed.pk}/").json()["salesforce_push"] == "delivered"
+    failed = api.get(f"/api/v1/unsubscribes/{unpushable.pk}/").json()
+    assert failed["salesforce_push"] == "failed"
+    assert failed["salesforce_error"].startswith("NO_SALESFORCE_ID: ")
+    assert 'data-push="delivered"' in seller_client.get(f"/people/{contact.pk}/").content.decode()
+    page = seller_client.get(f"/people/{nobody.pk}/").content.decode()
+    assert 'data-push="failed"' in page and "could not be pushed" in page

@@ -60,7 +60,8 @@ def test_recording_answers_201_then_200_with_the_same_record(api):
     assert first.json() | {"id": None, "created_at": None} == {
         "id": None, "person": person.pk, "email": "Olivia.Smith@example.com", "source": "manual",
         "in_force": True, "created_at": None, "created_by": "ava", "removed_at": None,
-        "removed_by": None, "removed_reason": ""}
+        "removed_by": None, "removed_reason": "", "salesforce_push": "pending",
+        "salesforce_error": ""}
     assert Unsubscribe.objects.count() == 1
 
 
