@@ -21,6 +21,12 @@ from syncing.unsubscribes.senders import KIND as UNSUBSCRIBE_KIND
 from .models import Unsubscribe
 
 REASON_MAX_LENGTH = 1000
+#: Ids per ``IN (...)`` (SQLite takes at most 32,766 parameters a query).
+_CHUNK = 5000
+
+
+def _chunks(ids: list[int]) -> Iterable[list[int]]:
+    return (ids[start:start + _CHUNK] for start in range(0, len(ids), _CHUNK))
 
 
 @dataclass(frozen=True)
@@ -60,8 +66,9 @@ def unsubscribes_record_many(people: Iterable[Person], source: str, *,
     if source not in Unsubscribe.Source.values:
         raise ValidationError({"source": f"Unknown source {source!r}."})
     people = list({person.pk: person for person in people}.values())
-    in_force = set(Unsubscribe.objects.filter(person__in=people, removed_at__isnull=True)
-                   .values_list("person_id", flat=True))
+    in_force = {person_id for chunk in _chunks([person.pk for person in people])
+                for person_id in Unsubscribe.objects.filter(
+                    person__in=chunk, removed_at__isnull=True).values_list("person_id", flat=True)}
     new = [Unsubscribe(person=person, email=person.email, source=source, created_by=by)
            for person in people if person.pk not in in_force]
     if not new:
@@ -89,11 +96,12 @@ def unsubscribes_push(unsubscribes: Iterable[Unsubscribe], *, unless_pending: bo
     still waiting. Returns the ones queued."""
     unsubscribes = list(unsubscribes)
     if unless_pending and unsubscribes:
-        waiting = set(Delivery.objects.filter(
+        pending = Delivery.objects.filter(
             kind=UNSUBSCRIBE_KIND, record_type=ContentType.objects.get_for_model(Unsubscribe),
-            record_id__in=[u.pk for u in unsubscribes],
             status__in=[Delivery.Status.PENDING, Delivery.Status.IN_PROGRESS])
-            .values_list("record_id", flat=True))
+        waiting = {record_id for chunk in _chunks([u.pk for u in unsubscribes])
+                   for record_id in pending.filter(record_id__in=chunk)
+                   .values_list("record_id", flat=True)}
         unsubscribes = [u for u in unsubscribes if u.pk not in waiting]
     deliveries_save([delivery for unsubscribe in unsubscribes
                      for delivery in deliveries_build(kind=UNSUBSCRIBE_KIND, record=unsubscribe,

@@ -56,8 +56,8 @@ INTERVALS = {SyncSettings.UnsubscribeSchedule.HOURLY: timedelta(hours=1),
              SyncSettings.UnsubscribeSchedule.EVERY_6_HOURS: timedelta(hours=6)}
 NIGHTLY_HOUR = 2
 PAGE = 2000
-#: Salesforce ids per query of the people they belong to.
-ID_CHUNK = 10_000
+#: Salesforce ids (or people) per query of the app's rows they belong to.
+ID_CHUNK = 5000
 
 
 @dataclass
@@ -212,12 +212,16 @@ def _lost_opt_outs(state: dict[str, tuple[bool, bool]], people: list[Person], fu
     """Unsubscribes in force whose contact, else lead, is not (wholly) opted out: every one
     whose record was not read as opted out (full pass), or whose record changed and is not
     (incremental)."""
-    in_force = Unsubscribe.objects.filter(removed_at__isnull=True)
-    if not full:
-        in_force = in_force.filter(person__in=[person.pk for person in people])
+    in_force = (Unsubscribe.objects.filter(removed_at__isnull=True).select_related("person")
+                .only("pk", "person__sfdc_contact_id", "person__sfdc_lead_id"))
+    if full:
+        candidates = in_force.iterator(chunk_size=ID_CHUNK)
+    else:
+        pks = [person.pk for person in people]
+        candidates = (unsubscribe for start in range(0, len(pks), ID_CHUNK)
+                      for unsubscribe in in_force.filter(person__in=pks[start:start + ID_CHUNK]))
     lost = []
-    for unsubscribe in in_force.select_related("person").only(
-            "pk", "person__sfdc_contact_id", "person__sfdc_lead_id").iterator(chunk_size=5000):
+    for unsubscribe in candidates:
         primary = _primary(unsubscribe.person.sfdc_contact_id, unsubscribe.person.sfdc_lead_id)
         if not primary:
             continue  # nowhere to push; Diagnostics shows its own delivery's failure
