@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test install browser lint bench-help clean
+.PHONY: run test fuzz install browser lint bench-help clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ browser: $(INSTALLED)
 ## Set up and run the whole test suite (SQLite unless DATABASE_URL says otherwise).
 test: $(INSTALLED) browser
 	$(BIN)/python -m pytest
+
+## Only the API fuzz stage (part of `make test`): every operation in /api/schema/, fixed seed.
+fuzz: $(INSTALLED)
+	$(BIN)/python -m pytest tests/api/test_api_fuzz.py
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

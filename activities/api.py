@@ -9,6 +9,8 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from people.models import Person
+from salesactions.api import IdField, IdFilter, JsonTypesMixin, StrictFilterSet
+from salesactions.api_schema import AutoSchema
 from syncing.models import Delivery
 
 from .models import Call
@@ -19,8 +21,8 @@ from .services import CallInput, InvalidCalls, calls_check, calls_log
 MAX_CALLS_PER_REQUEST = 500
 
 
-class CallInputSerializer(serializers.Serializer):
-    person = serializers.IntegerField(help_text="The person's id (see people/).")
+class CallInputSerializer(JsonTypesMixin, serializers.Serializer):
+    person = IdField(help_text="The person's id (see people/).")
     outcome = serializers.CharField(required=False, allow_blank=True, max_length=80,
                                     help_text="One of the call outcomes an admin set up.")
     reason = serializers.CharField(required=False, allow_blank=True, max_length=80)
@@ -30,7 +32,18 @@ class CallInputSerializer(serializers.Serializer):
     phone_number = serializers.CharField(
         required=False, allow_blank=True, max_length=40,
         help_text="Defaults to the person's phone number.")
-    called_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
+    called_at = serializers.DateTimeField(
+        required=False, help_text="Defaults to now. From 2000-01-01T00:00:00Z to 5 minutes "
+                                  "ahead of the server's clock.")
+
+
+class CallFilterSet(StrictFilterSet):
+    logged_by = IdFilter(field_name="logged_by_id",
+                          help_text="The id of the user who logged the calls.")
+
+    class Meta:
+        model = Call
+        fields: list[str] = []
 
 
 class DeliveryOutputSerializer(serializers.ModelSerializer):
@@ -85,8 +98,23 @@ class CallOutputSerializer(serializers.Serializer):
         }
 
 
+class _OneOrManySchema(AutoSchema):
+    """POST takes one call or a list of 1 to 500, and answers in kind."""
+
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        if operation is not None and self.method == "POST":
+            for media in [operation["requestBody"]["content"]["application/json"],
+                          operation["responses"]["201"]["content"]["application/json"]]:
+                one = media["schema"]
+                media["schema"] = {"oneOf": [one, {"type": "array", "items": one, "minItems": 1,
+                                                   "maxItems": MAX_CALLS_PER_REQUEST}]}
+        return operation
+
+
 class CallListApi(GenericAPIView):
-    """The calls you logged (newest first), and logging calls.
+    """Calls, newest first: a seller sees the calls they logged, an admin everyone's
+    (``?logged_by=`` narrows to one user's); and logging calls.
 
     POST one call as an object, or up to 500 as a list (all or nothing). Each call is
     delivered to Salesforce as a Task and to Marketo as a "Received Sales Call" activity; its
@@ -94,6 +122,8 @@ class CallListApi(GenericAPIView):
     """
 
     serializer_class = CallOutputSerializer
+    filterset_class = CallFilterSet
+    schema = _OneOrManySchema()
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the types
@@ -102,7 +132,7 @@ class CallListApi(GenericAPIView):
 
     @extend_schema(responses=CallOutputSerializer(many=True))
     def get(self, request):
-        page = self.paginate_queryset(self.get_queryset())
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(CallOutputSerializer(page, many=True).data)
 
     @extend_schema(request=CallInputSerializer, responses={201: CallOutputSerializer})
@@ -152,7 +182,7 @@ class CallListApi(GenericAPIView):
 
 
 class CallDetailApi(GenericAPIView):
-    """One call you logged, with its deliveries."""
+    """One call with its deliveries: a seller's own (404 for another's), any for an admin."""
 
     serializer_class = CallOutputSerializer
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
@@ -31,6 +31,8 @@ from .models import (
 from .selectors import call_settings_get
 
 MAX_CALL_DURATION = 24 * 3600
+# Older dates are typos (year 1, 0202); no system the app feeds holds calls from before.
+EARLIEST_CALL = datetime(2000, 1, 1, tzinfo=UTC)
 # Clocks of browsers and API clients drift a little; a call further ahead is a mistake.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
@@ -85,6 +87,8 @@ def _clean(data: CallInput, call_settings: CallSettings, outcomes: dict[str, Cal
     called_at = data.called_at or now
     if called_at > now + FUTURE_TOLERANCE:
         errors["called_at"] = "A call cannot be in the future."
+    elif called_at < EARLIEST_CALL:
+        errors["called_at"] = "A call cannot be before 2000-01-01."
     phone = data.phone_number
     if phone is None:
         phone = getattr(person, "phone", "") or ""

@@ -20,6 +20,8 @@ from rest_framework.throttling import UserRateThrottle
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
+from salesactions.api import whole_number
+
 from .filters import PersonFilterSet
 from .list_cache import people_list_cached
 from .marketo_panel import MarketoPanel, person_marketo_activities
@@ -73,14 +75,11 @@ class PersonCursorPagination(BasePagination):
 
     def paginate_criteria(self, criteria: PersonCriteria, request) -> list[Person]:
         params = request.query_params
-        ordering = params.get(self.ordering_query_param) or "name"
+        ordering = params.get(self.ordering_query_param, "name")
         if ordering not in SORT_CHOICES:
             raise ValidationError({self.ordering_query_param: [
                 f"Use one of: {', '.join(SORT_CHOICES)}."]})
-        try:
-            size = int(params.get(self.page_size_query_param) or PAGE_SIZE)
-        except ValueError:
-            size = 0
+        size = whole_number(params.get(self.page_size_query_param, str(PAGE_SIZE))) or 0
         if not 1 <= size <= MAX_PAGE_SIZE:
             raise ValidationError({self.page_size_query_param: [
                 f"A whole number from 1 to {MAX_PAGE_SIZE}."]})

@@ -12,6 +12,7 @@ from django import forms
 
 from accounts.models import User
 from accounts.selectors import seller_choices
+from salesactions.api import IdFilter, StrictFilterSet
 
 from .models import Person
 from .selectors import SORT_CHOICES, SORTS, PersonCriteria, person_list, person_sources
@@ -38,7 +39,7 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
     field_class = StrictBooleanField
 
 
-class PersonFilterSet(django_filters.FilterSet):
+class PersonFilterSet(StrictFilterSet):
     """The API's list filters; every one narrows, and they combine with AND."""
 
     search = django_filters.CharFilter(
@@ -55,9 +56,7 @@ class PersonFilterSet(django_filters.FilterSet):
     unsubscribed = StrictBooleanFilter(
         method="_criteria",
         help_text="true: only people with an unsubscribe in force; false: only the others.")
-    marketo_id = django_filters.NumberFilter(
-        method="_criteria", min_value=1, max_value=2**63 - 1,
-        help_text="The Marketo lead id.")
+    marketo_id = IdFilter(method="_criteria", help_text="The Marketo lead id.")
     email = django_filters.CharFilter(
         method="_criteria", max_length=255, help_text="The email address, exactly but "
                                                       "ignoring case.")

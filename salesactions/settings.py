@@ -42,6 +42,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "salesactions.api.ApiBodySizeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -173,9 +174,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    # salesactions/api.py: JSON errors, strict filters and page numbers; api_schema.py: the
+    # errors each operation documents.
+    "DEFAULT_SCHEMA_CLASS": "salesactions.api_schema.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["salesactions.api.FilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "salesactions.api.PageNumberPagination",
+    "EXCEPTION_HANDLER": "salesactions.api.api_exception_handler",
+    # A JSON API: the schema documents JSON bodies only, and form encodings would blur types.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_RATES": {"people": "600/min", "marketo_activities": "30/min"},
 }

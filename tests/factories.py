@@ -61,6 +61,8 @@ class UnsubscribeFactory(factory.django.DjangoModelFactory):
 
 
 class CallFactory(factory.django.DjangoModelFactory):
+    """A logged call, without deliveries (``activities.services.call_log`` makes those)."""
+
     class Meta:
         model = "activities.Call"
 
@@ -68,7 +70,9 @@ class CallFactory(factory.django.DjangoModelFactory):
     logged_by = factory.SubFactory(UserFactory)
     outcome = "Connected"
     notes = "Talked about the renewal."
-    duration_seconds = 120
+    duration_seconds = 180
+    phone_number = "+1 415-555-0142"
+    called_at = factory.LazyFunction(timezone.now)
 
 
 class DeliveryFactory(factory.django.DjangoModelFactory):

@@ -11,43 +11,19 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
-from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from people.models import Person
+from salesactions.api import IdField, JsonTypesMixin
 
 from .filters import UnsubscribeFilterSet
 from .models import Unsubscribe
 from .services import REASON_MAX_LENGTH, unsubscribe_record, unsubscribe_remove
 
 
-class UnsubscribePagination(PageNumberPagination):
-    """DRF's numbered pages, with a page that does not exist as a 400 (bad input), not 404."""
-
-    max_page = 10**9
-
-    def paginate_queryset(self, queryset, request, view=None):
-        raw = request.query_params.get(self.page_query_param, "1")
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page:
-            raise exceptions.ValidationError({self.page_query_param: [
-                f"A page number from 1 to {self.max_page:,}."]})
-        try:
-            return super().paginate_queryset(queryset, request, view)
-        except NotFound:
-            raise exceptions.ValidationError({self.page_query_param: [
-                "There is no such page."]}) from None
-
-    def get_schema_operation_parameters(self, view):
-        return [{"name": self.page_query_param, "in": "query", "required": False,
-                 "description": "The page number (default 1).",
-                 "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page}}]
-
-
-class UnsubscribeInput(serializers.Serializer):
-    person = serializers.IntegerField(min_value=1, max_value=2**63 - 1,
-                                      help_text="The person's id (see people/).")
+class UnsubscribeInput(JsonTypesMixin, serializers.Serializer):
+    person = IdField(help_text="The person's id (see people/).")
 
     def validate_person(self, value: int) -> Person:
         person = Person.workspace.filter(pk=value).first()
@@ -56,7 +32,7 @@ class UnsubscribeInput(serializers.Serializer):
         return person
 
 
-class RemoveInput(serializers.Serializer):
+class RemoveInput(JsonTypesMixin, serializers.Serializer):
     reason = serializers.CharField(max_length=REASON_MAX_LENGTH,
                                    help_text="Why the unsubscribe no longer applies.")
 
@@ -105,7 +81,6 @@ class UnsubscribeListApi(GenericAPIView):
 
     serializer_class = UnsubscribeOutput
     filterset_class = UnsubscribeFilterSet
-    pagination_class = UnsubscribePagination
     queryset = Unsubscribe.objects.all()
 
     @extend_schema(summary="List unsubscribes",

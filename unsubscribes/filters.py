@@ -3,14 +3,14 @@
 import django_filters
 
 from people.filters import StrictBooleanFilter
+from salesactions.api import IdFilter, StrictFilterSet
 
 from .models import Unsubscribe
 from .selectors import UnsubscribeCriteria, unsubscribe_list
 
 
-class UnsubscribeFilterSet(django_filters.FilterSet):
-    person = django_filters.NumberFilter(method="_criteria", min_value=1, max_value=2**63 - 1,
-                                         help_text="The person's id (see people/).")
+class UnsubscribeFilterSet(StrictFilterSet):
+    person = IdFilter(method="_criteria", help_text="The person's id (see people/).")
     source = django_filters.ChoiceFilter(method="_criteria", choices=Unsubscribe.Source.choices,
                                          help_text="Where the unsubscribe came from.")
     in_force = StrictBooleanFilter(method="_criteria",

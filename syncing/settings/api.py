@@ -1,4 +1,5 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
@@ -6,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsAdmin
+from salesactions.api import JsonTypesMixin
 from syncing.mirror.initial import people_initial_sync_start
 from syncing.models import SyncRun, SyncSettings
 from syncing.unsubscribes.optout_fields import optout_field_check
@@ -13,13 +15,18 @@ from syncing.unsubscribes.optout_fields import optout_field_check
 from .selectors import sync_settings_get
 from .services import sync_settings_update
 
+MAX_PEOPLE_SYNC_INTERVAL = 24 * 3600
+SALESFORCE_FIELD_NAME = RegexValidator(
+    r"^[A-Za-z][A-Za-z0-9_]*$",  # or blank: the field allows that itself
+    "Enter a Salesforce field API name such as Sales_Opt_Out__c.")
+
 
 class SyncSettingsApi(APIView):
     """The sync switches (admins only)."""
 
     permission_classes = [IsAdmin]
 
-    class SyncSettingsSerializer(serializers.ModelSerializer):
+    class SyncSettingsSerializer(JsonTypesMixin, serializers.ModelSerializer):
         # Null until the settings are first saved (the defaults are in force).
         updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
@@ -27,6 +34,16 @@ class SyncSettingsApi(APIView):
             model = SyncSettings
             exclude = ["id"]
             read_only_fields = ["updated_at"]
+            # The model's rules, stated so the schema shows them: a bound for the interval
+            # (the model's column allows far more than a sensible poll) and the field-name rule
+            # as a pattern.
+            extra_kwargs = {
+                "people_sync_interval_seconds": {
+                    "max_value": MAX_PEOPLE_SYNC_INTERVAL,
+                    "help_text": "How often lead changes are read from Marketo: 10 to "
+                                 f"{MAX_PEOPLE_SYNC_INTERVAL} seconds."},
+                "unsubscribe_custom_optout_field": {"validators": [SALESFORCE_FIELD_NAME]},
+            }
 
         def validate_unsubscribe_custom_optout_field(self, name: str) -> str:
             name = name.strip()
@@ -78,7 +95,7 @@ class SyncRunListApi(ListAPIView):
     queryset = SyncRun.objects.all()
     filterset_fields = ["kind", "status"]
 
-    class StartSerializer(serializers.Serializer):
+    class StartSerializer(JsonTypesMixin, serializers.Serializer):
         kind = serializers.ChoiceField(choices=[SyncRun.Kind.INITIAL],
                                        help_text='Only "initial" can be started by hand.')
 

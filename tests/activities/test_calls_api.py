@@ -1,11 +1,12 @@
 """``/api/v1/calls/`` (SPEC section 10): log a call (or a list of them) with token auth, read
-your own calls with their delivery states, and 400s that name the bad fields."""
+calls with their delivery states (a seller their own, an admin everyone's), and 400s that name
+the bad fields."""
 
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from factories import PersonFactory, UserFactory
+from factories import AdminFactory, CallFactory, PersonFactory, UserFactory
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -138,6 +139,28 @@ def test_list_and_detail_show_only_your_own_calls(api, person):
     assert [c["id"] for c in listing["results"]] == [mine["id"]]
     assert api.get(f"/api/v1/calls/{mine['id']}/").json()["deliveries"] == mine["deliveries"]
     assert api.get(f"/api/v1/calls/{theirs['id']}/").status_code == 404
+
+
+def test_an_admin_sees_everyones_calls_and_narrows_by_who_logged_them(person):
+    ava, ben = UserFactory(), UserFactory()
+    avas = CallFactory(person=person, logged_by=ava)
+    bens = CallFactory(person=person, logged_by=ben)
+    admin = APIClient()
+    admin.force_authenticate(AdminFactory())
+
+    everyone = admin.get("/api/v1/calls/").json()["results"]
+    only_ben = admin.get(f"/api/v1/calls/?logged_by={ben.pk}").json()["results"]
+
+    assert {c["id"] for c in everyone} == {avas.pk, bens.pk}
+    assert [(c["id"], c["logged_by"]) for c in only_ben] == [(bens.pk, ben.username)]
+    assert admin.get(f"/api/v1/calls/{avas.pk}/").json()["logged_by"] == ava.username
+
+
+def test_a_seller_filtering_by_another_seller_sees_nothing(api, seller, person):
+    CallFactory(person=person, logged_by=seller)
+    theirs = CallFactory(person=person)
+
+    assert api.get(f"/api/v1/calls/?logged_by={theirs.logged_by_id}").json()["results"] == []
 
 
 def test_anonymous_requests_are_refused(person):

@@ -67,6 +67,7 @@ def test_recording_answers_201_then_200_with_the_same_record(api):
 
 @pytest.mark.parametrize("body, field", [
     ({}, "person"), ({"person": "abc"}, "person"), ({"person": 2**64}, "person"),
+    ({"person": "5"}, "person"), ({"person": True}, "person"),
     ({"person": 0}, "person"), ({"person": 999_999}, "person"),
 ])
 def test_bad_input_is_a_400_field_error_and_saves_nothing(api, body, field):
@@ -108,7 +109,7 @@ def test_sellers_list_everyones_unsubscribes_with_filters(api):
 @pytest.mark.parametrize("query, field", [
     ("source=email", "source"), ("in_force=maybe", "in_force"), ("person=x", "person"),
     (f"person={2**64}", "person"), ("page=0", "page"), ("page=abc", "page"),
-    ("page=99", "page"),
+    ("in_force=", "in_force"), ("source=", "source"),
 ])
 def test_bad_filters_are_400(api, query, field):
     response = api.get(f"/api/v1/unsubscribes/?{query}")
@@ -170,7 +171,8 @@ def test_removing_twice_is_a_400_and_keeps_the_first_reason(admin_api):
     assert unsubscribe.removed_reason == "first"
 
 
-def test_unknown_ids_are_404(api):
+def test_unknown_ids_and_pages_are_404(api):
+    assert api.get("/api/v1/unsubscribes/?page=99").status_code == 404
     assert api.get("/api/v1/unsubscribes/999999/").status_code == 404
     assert api.get(f"/api/v1/unsubscribes/{2**64}/").status_code == 404
 

@@ -1,0 +1,241 @@
+"""What every endpoint under ``/api/`` shares: errors answered as JSON in DRF's shape, ids and
+filters bounded the way the schema says, JSON types and page numbers checked. The schema
+documents the errors each operation can answer (``salesactions/api_schema.py``).
+
+Errors are ``{"detail": "..."}``, or field errors ``{"field": ["..."]}`` for a 400 (a list of
+those when a list was posted) — for 400, 401, 403, 404, 405, 413, 415, 429 and 500 alike. Pages
+outside ``/api/`` keep Django's HTML error pages.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import django_filters
+from django import forms
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
+from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import pagination, serializers, status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import exception_handler, set_rollback
+
+logger = logging.getLogger("django.request")
+
+#: The largest id any table holds (a signed 64-bit primary key); larger ones are refused with
+#: a field error instead of overflowing the database driver.
+MAX_ID = 2**63 - 1
+
+
+def is_api(request) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+# --------------------------------------------------------------------------- error answers
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+    def __init__(self):
+        super().__init__(f"The request body is larger than the limit of "
+                         f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
+
+
+def api_exception_handler(exc, context):
+    """DRF's handler, plus a JSON 413 for an oversized body and a JSON 500 (logged with its
+    traceback) for anything unexpected, instead of Django's HTML pages."""
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    response = exception_handler(exc, context)
+    request = context["request"]
+    if response is None:
+        logger.error("Internal Server Error: %s", request.path, exc_info=exc,
+                     extra={"status_code": 500, "request": request._request})
+        set_rollback()
+        response = Response({"detail": "A server error occurred."},
+                            status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    # The schema (YAML) and docs (HTML template) views answer errors as plain JSON too; the
+    # browsable API keeps its page for a person in a browser.
+    renderer = getattr(request, "accepted_renderer", None)
+    if not (isinstance(renderer, BrowsableAPIRenderer)
+            or getattr(renderer, "media_type", "") == "application/json"):
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
+    return response
+
+
+def api_error(status_code: int, detail: str) -> JsonResponse:
+    return JsonResponse({"detail": detail}, status=status_code)
+
+
+@csrf_exempt  # it changes nothing; a DELETE with a session cookie must get this 404, not HTML
+def api_not_found(request, *args, **kwargs):
+    """Any path under /api/ that no endpoint matches (whatever DEBUG says)."""
+    return api_error(404, "Not found.")
+
+
+def bad_request(request, exception):
+    if is_api(request):
+        return api_error(400, "Bad request.")
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception):
+    if is_api(request):
+        return api_error(403, "You do not have permission to perform this action.")
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception):
+    if is_api(request):
+        return api_error(404, "Not found.")
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if is_api(request):
+        return api_error(500, "A server error occurred.")
+    return defaults.server_error(request)
+
+
+class ApiBodySizeMiddleware:
+    """A body larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE`` sent to /api/ is answered 413 before
+    anything reads it (a form body would otherwise fail as an HTML 400, a JSON one not at all)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if is_api(request):
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+                return api_error(413, PayloadTooLarge().detail)
+        return self.get_response(request)
+
+
+# --------------------------------------------------------------------------- input
+
+
+_JSON_TYPES = [  # the first match wins: BooleanField and ChoiceField are checked before the rest
+    (serializers.BooleanField, (bool,), "true or false"),
+    ((serializers.IntegerField, serializers.PrimaryKeyRelatedField), (int,), "a whole number"),
+    ((serializers.FloatField, serializers.DecimalField), (int, float), "a number"),
+    ((serializers.CharField, serializers.ChoiceField, serializers.DateTimeField,
+      serializers.DateField, serializers.TimeField, serializers.DurationField,
+      serializers.UUIDField), (str,), "a string"),
+    ((serializers.ListField, serializers.ListSerializer, serializers.ManyRelatedField), (list,),
+     "a list"),
+    ((serializers.DictField, serializers.Serializer), (dict,), "an object"),
+]
+
+
+def _type_error(field, label: str) -> str:
+    """DRF's own message where it has a plain one ("A valid integer is required.")."""
+    message = field.error_messages.get("invalid", "")
+    return message if message and "{" not in message else f"Must be {label}."
+
+
+class JsonTypesMixin:
+    """Serializer mixin: each JSON value must have the type the schema gives its field. DRF
+    itself takes "yes" for true, "10" and 10.0 for 10 and 7 for "7"; the schema does not."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            errors = {}
+            for name, field in self.fields.items():
+                value = data.get(name)
+                if field.read_only or value is None:
+                    continue
+                for kind, types, label in _JSON_TYPES:
+                    if isinstance(field, kind):
+                        if not isinstance(value, types) or (
+                                isinstance(value, bool) and bool not in types):
+                            errors[name] = [_type_error(field, label)]
+                        break
+            if errors:
+                raise ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+def whole_number(text: str) -> int | None:
+    """``text`` as a whole number written in ASCII digits (no sign, spaces or "1.0"), or None."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+class IdField(serializers.IntegerField):
+    """An id in a request body: a whole number from 1 to ``MAX_ID``."""
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+class _WholeNumberField(forms.IntegerField):
+    """Digits only: "1.0", "1e3", " 7" and "٣" are not ids (Django's own field takes them)."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        number = whole_number(str(value))
+        if number is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return number
+
+
+class IdFilter(django_filters.NumberFilter):
+    """A query parameter holding an id, bounded like ``IdField`` (the schema says so too)."""
+
+    field_class = _WholeNumberField
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    """A parameter that is given must hold a value: ``?kind=`` is an error, not "no filter",
+    for every filter but text ones (an empty string is text)."""
+
+    def is_valid(self) -> bool:
+        for field in self.form.fields.values():
+            # Lengths are checked on the text as sent (the schema's maxLength), not stripped.
+            if isinstance(field, forms.CharField):
+                field.strip = False
+        valid = super().is_valid()
+        for name, filter_ in self.filters.items():
+            if (name in self.data and self.data.get(name) == ""
+                    and not isinstance(filter_, django_filters.CharFilter)):
+                self.form.add_error(name, "Give a value, or leave the parameter out.")
+                valid = False
+        return valid
+
+
+class FilterBackend(DjangoFilterBackend):
+    filterset_base = StrictFilterSet
+
+
+class PageNumberPagination(pagination.PageNumberPagination):
+    """DRF's page numbers, with ``page`` checked: a whole number from 1 (400 otherwise); a page
+    past the last is 404."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        page = request.query_params.get(self.page_query_param)
+        if page is not None and not (whole_number(page) or 0) >= 1:
+            raise ValidationError({self.page_query_param: ["A whole number from 1."]})
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+                parameter["description"] = "A page number, from 1; past the last page: 404."
+        return parameters

@@ -1,0 +1,95 @@
+"""The OpenAPI schema's additions to drf-spectacular: the errors each operation can answer (in
+the shapes ``salesactions/api.py`` gives them) and the bounds the query filters enforce.
+
+A module of its own: DRF imports it lazily (``DEFAULT_SCHEMA_CLASS``), and drf-spectacular
+imports DRF's generic views, which read the settings that name ``salesactions.api``."""
+
+from __future__ import annotations
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular import openapi
+from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework.permissions import AllowAny
+
+from .api import IdFilter, PageNumberPagination
+
+_ERROR = ResolvedComponent(
+    name="Error", type=ResolvedComponent.SCHEMA, object="Error",
+    schema={"type": "object", "properties": {"detail": {"type": "string"}},
+            "required": ["detail"]})
+_FIELD_ERRORS = ResolvedComponent(
+    name="FieldErrors", type=ResolvedComponent.SCHEMA, object="FieldErrors",
+    schema={"description": "Each bad field (or non_field_errors) with its messages, or "
+                           "detail when the request as a whole is bad; a list of those when "
+                           "a list was posted.",
+            "anyOf": [{"type": "object", "additionalProperties": {}},
+                      {"type": "array", "items": {"type": "object",
+                                                  "additionalProperties": {}}}]})
+_DESCRIPTIONS = {
+    "400": "A parameter or the body is not valid: field errors.",
+    "401": "No valid credentials.",
+    "403": "Not allowed for this user (or the session's CSRF token is missing).",
+    "404": "No such object, or not one of yours.",
+    "413": "The body is too large.",
+    "415": "The body's content type is not supported.",
+    "429": "Too many requests for this user; the Retry-After header says when to try again.",
+}
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular's schema, plus the errors each operation can answer (in the shapes
+    above) and the bounds (length, range) the query filters enforce."""
+
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        if operation is not None:
+            self._document_errors(operation)
+        return operation
+
+    def _document_errors(self, operation: dict) -> None:
+        located = {parameter["in"] for parameter in operation.get("parameters", [])}
+        body = "requestBody" in operation
+        codes = []
+        if body or "query" in located:
+            codes.append("400")
+        if not all(issubclass(p, AllowAny) for p in self.view.permission_classes):
+            codes += ["401", "403"]
+        if "path" in located or (self.method == "GET"
+                                 and isinstance(self._get_paginator(), PageNumberPagination)):
+            codes.append("404")
+        if body:
+            codes += ["413", "415"]
+        if getattr(self.view, "throttle_classes", None):
+            codes.append("429")
+        self.registry.register_on_missing(_ERROR)
+        self.registry.register_on_missing(_FIELD_ERRORS)
+        responses = operation["responses"]
+        for code in codes:
+            response = responses.setdefault(code, {"description": _DESCRIPTIONS[code]})
+            if "content" not in response:
+                schema = (_FIELD_ERRORS if code == "400" else _ERROR).ref
+                response["content"] = {"application/json": {"schema": schema}}
+
+    def _get_filter_parameters(self):
+        parameters = super()._get_filter_parameters()
+        filters = self._filters()
+        for parameter in parameters:
+            filter_ = filters.get(parameter["name"])
+            if filter_ is None:
+                continue
+            schema, extra = parameter["schema"], filter_.extra
+            if isinstance(filter_, IdFilter):
+                schema.update(type="integer", format="int64")
+            for key, bound in (("max_length", "maxLength"), ("min_value", "minimum"),
+                               ("max_value", "maximum")):
+                if extra.get(key) is not None:
+                    schema[bound] = extra[key]
+        return parameters
+
+    def _filters(self) -> dict:
+        for backend in self.get_filter_backends():
+            if isinstance(backend(), DjangoFilterBackend):
+                filterset = backend().get_filterset_class(self.view, self.view.get_queryset())
+                if filterset is not None:
+                    return filterset.base_filters
+        return {}

@@ -1,0 +1,128 @@
+"""Who may do what through the API, as one table: every operation the OpenAPI schema lists, for
+each role, with the exact status a valid request gets. The rule: sellers see and change their
+own, admins everyone's; sync endpoints are for admins; people are everyone's to read.
+
+The operations come from the app's schema (the generator behind ``/api/schema/``), so an
+endpoint added without a row here fails this test until its row says who gets what.
+"""
+
+import pytest
+from django.core.cache import cache
+from drf_spectacular.generators import SchemaGenerator
+from factories import AdminFactory, CallFactory, UnsubscribeFactory, UserFactory
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from people.models import Person
+from people.services import person_apply_leads
+from sandbox import seed
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("anonymous", "seller A", "seller B", "admin")
+
+# A valid request to each operation, aimed at seller A's objects.
+MATRIX = {
+    # operation                                   anonymous  seller A  seller B  admin
+    "GET /api/v1/calls/":                           (401,      200,      200,      200),
+    "POST /api/v1/calls/":                          (401,      201,      201,      201),
+    "GET /api/v1/calls/{id}/":                      (401,      200,      404,      200),
+    "GET /api/v1/people/":                          (401,      200,      200,      200),
+    "GET /api/v1/people/{id}/":                     (401,      200,      200,      200),
+    "GET /api/v1/people/{id}/marketo-activities/":  (401,      200,      200,      200),
+    "GET /api/v1/sync/runs/":                       (401,      403,      403,      200),
+    "POST /api/v1/sync/runs/":                      (401,      403,      403,      202),
+    "GET /api/v1/sync/settings/":                   (401,      403,      403,      200),
+    "PUT /api/v1/sync/settings/":                   (401,      403,      403,      200),
+    "PATCH /api/v1/sync/settings/":                 (401,      403,      403,      200),
+    # Suppression is global: everyone sees every unsubscribe; only admins remove one.
+    "GET /api/v1/unsubscribes/":                    (401,      200,      200,      200),
+    "POST /api/v1/unsubscribes/":                   (401,      201,      201,      201),
+    "GET /api/v1/unsubscribes/{id}/":               (401,      200,      200,      200),
+    "DELETE /api/v1/unsubscribes/{id}/":            (401,      403,      403,      200),
+}  # fmt: skip
+
+# What the requests carry: the object behind a path's {id} (seller A's), and the body.
+PATH_OBJECTS = {
+    "/api/v1/calls/{id}/": "call",
+    "/api/v1/people/{id}/": "person",
+    "/api/v1/people/{id}/marketo-activities/": "person",
+    "/api/v1/unsubscribes/{id}/": "unsubscribe",
+}
+SETTINGS = {
+    "people_sync_enabled": True, "people_sync_interval_seconds": 120,
+    "log_activities_to_marketo": True, "log_emails_to_salesforce": True,
+    "log_calls_to_salesforce": True, "log_reminder_tasks_to_salesforce": True,
+    "task_subject_template": "{{activity_type}}: {{activity_subject}}",
+    "salesforce_daily_api_share_percent": 50, "reminder_task_sync_enabled": False,
+    "unsubscribe_sync_enabled": False, "unsubscribe_sync_schedule": "nightly",
+    "unsubscribe_custom_optout_field": "", "marketo_unsubscribe_check": True,
+}
+BODIES = {
+    "POST /api/v1/calls/": lambda objects: {"person": objects["person"].pk},
+    "POST /api/v1/sync/runs/": lambda objects: {"kind": "initial"},
+    "PUT /api/v1/sync/settings/": lambda objects: SETTINGS,
+    "PATCH /api/v1/sync/settings/": lambda objects: {"people_sync_interval_seconds": 90},
+    "POST /api/v1/unsubscribes/": lambda objects: {"person": objects["person"].pk},
+    "DELETE /api/v1/unsubscribes/{id}/": lambda objects: {"reason": "Wrong person"},
+}
+# Fixtures an operation needs beyond the users and their objects.
+NEEDS = {"GET /api/v1/people/{id}/marketo-activities/": "marketo_connected"}
+
+
+def schema_operations() -> list[str]:
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return [f"{method.upper()} {path}" for path, item in schema["paths"].items()
+            for method in item]
+
+
+OPERATIONS = schema_operations()
+
+
+@pytest.fixture(autouse=True)
+def private_cache(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": "authorization"}}
+    cache.clear()
+
+
+@pytest.fixture
+def clients() -> dict[str, APIClient]:
+    users = {"seller A": UserFactory(), "seller B": UserFactory(), "admin": AdminFactory()}
+    clients = {"anonymous": APIClient()}
+    for role, user in users.items():
+        clients[role] = APIClient()
+        clients[role].credentials(
+            HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+        clients[role].user = user
+    return clients
+
+
+@pytest.fixture
+def objects(clients) -> dict:
+    person_apply_leads([seed.lead(1, 1, 10)])
+    person = Person.objects.get()
+    return {"person": person,
+            "call": CallFactory(person=person, logged_by=clients["seller A"].user),
+            "unsubscribe": UnsubscribeFactory(created_by=clients["seller A"].user)}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("operation", sorted(set(OPERATIONS) | set(MATRIX)))
+def test_who_gets_what(operation, role, clients, objects, request):
+    assert operation in MATRIX, f"{operation} is in the API: add its row to MATRIX"
+    assert operation in OPERATIONS, f"{operation} is in MATRIX but not in the API"
+    if operation in NEEDS:
+        request.getfixturevalue(NEEDS[operation])
+    method, path = operation.split(" ")
+    if path in PATH_OBJECTS:
+        path = path.replace("{id}", str(objects[PATH_OBJECTS[path]].pk))
+    send = getattr(clients[role], method.lower())
+
+    if operation in BODIES:
+        response = send(path, BODIES[operation](objects), format="json")
+    else:
+        response = send(path)
+
+    assert response.status_code == MATRIX[operation][ROLES.index(role)], response.content
