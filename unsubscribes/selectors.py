@@ -74,10 +74,6 @@ def is_suppressed(email: str) -> bool:
     return bool(addresses_suppressed([email]))
 
 
-def person_unsubscribe_in_force(person: Person) -> Unsubscribe | None:
-    return unsubscribes_in_force().filter(person=person).first()
-
-
 def person_unsubscribe_history(person: Person) -> list[Unsubscribe]:
     """Every unsubscribe of the person, in force and removed, newest first."""
     return list(person.unsubscribes.select_related("created_by", "removed_by")
