@@ -18,7 +18,7 @@ from .models import Person
 from .selectors import SORT_CHOICES, SORTS, PersonCriteria, person_list, person_sources
 
 
-class _StrictBooleanField(forms.NullBooleanField):
+class StrictBooleanField(forms.NullBooleanField):
     """true/false (or 1/0); anything else is an error rather than "no filter"."""
 
     widget = forms.TextInput  # hands over the raw text (the select widget maps junk to None)
@@ -35,8 +35,8 @@ class _StrictBooleanField(forms.NullBooleanField):
         pass
 
 
-class _StrictBooleanFilter(django_filters.BooleanFilter):
-    field_class = _StrictBooleanField
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
 
 
 class PersonFilterSet(StrictFilterSet):
@@ -53,7 +53,7 @@ class PersonFilterSet(StrictFilterSet):
         method="_criteria", max_length=255, help_text="The company, exactly but ignoring case.")
     source = django_filters.CharFilter(
         method="_criteria", max_length=255, help_text='The lead source, e.g. "Webinar".')
-    unsubscribed = _StrictBooleanFilter(
+    unsubscribed = StrictBooleanFilter(
         method="_criteria",
         help_text="true: only people with an unsubscribe in force; false: only the others.")
     marketo_id = IdFilter(method="_criteria", help_text="The Marketo lead id.")

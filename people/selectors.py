@@ -25,19 +25,16 @@ from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
     CharField,
-    Exists,
     F,
     Func,
-    OuterRef,
     QuerySet,
-    Subquery,
     Value,
 )
 from django.db.models.functions import Coalesce
 
 from salesactions.caching import cached_or_built
 from syncing.settings.selectors import salesforce_connection_get
-from unsubscribes.models import Unsubscribe
+from unsubscribes.selectors import people_filter_unsubscribed, people_with_unsubscribed
 
 from .models import Person
 
@@ -71,24 +68,9 @@ class PersonCriteria:
     email: str = ""                # case-insensitive exact match
 
 
-def _in_force() -> Exists:
-    return Exists(Unsubscribe.objects.filter(person=OuterRef("pk"), removed_at__isnull=True))
-
-
-def _with_unsubscribed(people: QuerySet[Person]) -> QuerySet[Person]:
-    """Adds ``unsubscribed``: whether an unsubscribe is in force.
-
-    A scalar subquery, not ``Exists``: PostgreSQL plans an ``EXISTS`` in the select list over a
-    big table as a hash of every unsubscribe, built on each page view, while a scalar subquery
-    is one index probe per row returned (fifty for a page)."""
-    first_in_force = (Unsubscribe.objects.filter(person=OuterRef("pk"), removed_at__isnull=True)
-                      .order_by().annotate(yes=Value(True)).values("yes")[:1])
-    return people.annotate(unsubscribed=Coalesce(Subquery(first_in_force), Value(False)))
-
-
 def person_get(pk: int) -> Person:
     """One person in the workspace, with ``unsubscribed``; raises ``Person.DoesNotExist``."""
-    return _with_unsubscribed(Person.workspace.all()).get(pk=pk)
+    return people_with_unsubscribed(Person.workspace.all()).get(pk=pk)
 
 
 # What lists show (the API shows the most): the rest of a row is left in the database.
@@ -101,7 +83,7 @@ LIST_FIELDS = ("marketo_id", "first_name", "last_name", "email", "company", "tit
 def person_list(criteria: PersonCriteria) -> QuerySet[Person]:
     """The people matching ``criteria`` with the fields lists show and ``unsubscribed``,
     unordered (:func:`person_page` orders and pages)."""
-    return _with_unsubscribed(_matching(criteria).only(*LIST_FIELDS))
+    return people_with_unsubscribed(_matching(criteria).only(*LIST_FIELDS))
 
 
 def _matching(criteria: PersonCriteria) -> QuerySet[Person]:
@@ -115,7 +97,7 @@ def _matching(criteria: PersonCriteria) -> QuerySet[Person]:
     if criteria.source:
         people = people.filter(source=criteria.source)
     if criteria.unsubscribed is not None:
-        people = people.filter(_in_force() if criteria.unsubscribed else ~_in_force())
+        people = people_filter_unsubscribed(people, criteria.unsubscribed)
     if criteria.marketo_id is not None:
         people = people.filter(marketo_id=criteria.marketo_id)
     if criteria.email:
@@ -460,7 +442,3 @@ def person_salesforce_records(person: Person) -> list[SalesforceRecord]:
         url = f"{base_url}/lightning/r/{sobject}/{quote(record_id)}/view" if linkable else ""
         records.append(SalesforceRecord(sobject, record_id, url))
     return records
-
-
-def person_unsubscribe_history(person: Person) -> list[Unsubscribe]:
-    return list(person.unsubscribes.select_related("created_by", "removed_by"))

@@ -11,6 +11,8 @@ from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
+from unsubscribes.views import unsubscribe_panel_context
+
 from . import selectors
 from .filters import OWNER_ALL, PersonSearchForm, sort_columns
 from .list_cache import people_list_cached
@@ -74,8 +76,8 @@ def person_detail(request, pk: int):
     return render(request, "people/detail.html", {
         "person": person,
         "salesforce_records": selectors.person_salesforce_records(person),
-        "unsubscribes": selectors.person_unsubscribe_history(person),
         "own": person.owner_email and person.owner_email == request.user.email.lower(),
+        **unsubscribe_panel_context(person, request.user),
     })
 
 

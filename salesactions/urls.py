@@ -8,6 +8,7 @@ from activities.api import CallDetailApi, CallListApi
 from reminders.api import TaskDetailApi, TaskListApi
 from syncing.outbox.views import diagnostics
 from syncing.settings.api import SyncRunListApi, SyncSettingsApi
+from unsubscribes.api import UnsubscribeDetailApi, UnsubscribeListApi
 
 from . import api, views
 
@@ -18,6 +19,8 @@ api_v1 = [
     path("calls/<int:pk>/", CallDetailApi.as_view(), name="call-detail"),
     path("tasks/", TaskListApi.as_view(), name="task-list"),
     path("tasks/<int:pk>/", TaskDetailApi.as_view(), name="task-detail"),
+    path("unsubscribes/", UnsubscribeListApi.as_view(), name="unsubscribe-list"),
+    path("unsubscribes/<int:pk>/", UnsubscribeDetailApi.as_view(), name="unsubscribe-detail"),
     path("", include("people.api_urls")),
 ]
 
@@ -31,6 +34,7 @@ urlpatterns = [
     # settings include, whose "<system>/" would otherwise take "settings/calls/".
     path("", include("activities.urls")),
     path("", include("reminders.urls")),
+    path("", include("unsubscribes.urls")),
     path("people/", include("people.urls")),
     path("settings/", include("syncing.settings.urls")),
     path("diagnostics/", diagnostics, name="diagnostics"),

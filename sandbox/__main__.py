@@ -11,6 +11,8 @@ from .marketo import MarketoSandbox
 from .salesforce import SalesforceSandbox
 from .server import serve_in_thread
 
+OPT_OUT_FIELD = "Sales_Opt_Out__c"
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -25,9 +27,12 @@ def main() -> None:
 
     marketo = serve_in_thread(MarketoSandbox(leads=args.leads, seed=args.seed),
                               args.host, args.marketo_port)
-    salesforce = serve_in_thread(SalesforceSandbox(leads=args.leads, seed=args.seed,
-                                                   reminder_tasks=args.reminder_tasks),
-                                 args.host, args.salesforce_port)
+    # A custom opt-out checkbox with some seeded opt-outs, for the unsubscribe sync's setting.
+    salesforce = serve_in_thread(
+        SalesforceSandbox(leads=args.leads, seed=args.seed, reminder_tasks=args.reminder_tasks,
+                          custom_checkbox_percent=1,
+                          custom_fields={"Contact": [OPT_OUT_FIELD], "Lead": [OPT_OUT_FIELD]}),
+        args.host, args.salesforce_port)
     print(f"Marketo sandbox on {marketo.url}, Salesforce sandbox on {salesforce.url} "
           f"({args.leads} seed leads)", flush=True)
 

@@ -249,3 +249,10 @@ def company_account(company_number: int) -> dict:
     """The Salesforce Account of a seed company (1-based, see COMPANIES)."""
     return {"Id": _account_id(company_number),
             "Name": COMPANIES[company_number - 1]}
+
+
+def custom_checkbox_seeded(i: int, name: str, seed: int, percent: int) -> bool:
+    """Whether seed person ``i``'s custom checkbox ``name`` (e.g. an opt-out) is ticked: about
+    ``percent`` in a hundred are, independently of the other fields."""
+    salt = sum(name.encode()) * 0x9E37
+    return percent > 0 and _mix(seed * 0x2000003 + i * 131 + salt) % 100 < percent

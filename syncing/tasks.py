@@ -24,6 +24,7 @@ from .outbox.marketo_activities import (
 )
 from .outbox.queue import deliveries_flush_soon, deliveries_flush_started
 from .reminders.sync import ReminderSyncError, reminder_tasks_sync_due, reminder_tasks_sync_pass
+from .unsubscribes.sync import unsubscribe_sync_due, unsubscribe_sync_pass
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ def sync_tick() -> None:
         people_initial_sync_task.delay(run.pk)
     if reminder_tasks_sync_due(now):
         reminder_tasks_sync_task.delay()
+    if unsubscribe_sync_due(now):
+        unsubscribe_sync_task.delay()
     # Deliveries whose flush was never enqueued (broker down at log time), retries that are
     # due, and claims a killed worker left behind.
     deliveries_flush_soon(delivery_targets_due(now), countdown=0)
@@ -50,6 +53,14 @@ def people_incremental_task() -> None:
         people_incremental_pass()
     except (TransportError, PeopleSyncError) as error:
         log.warning("people sync pass failed: %s", error)
+
+
+@shared_task
+def unsubscribe_sync_task() -> None:
+    try:
+        unsubscribe_sync_pass()
+    except TransportError as error:
+        log.warning("unsubscribe sync pass failed: %s", error)
 
 
 @shared_task

@@ -1,13 +1,17 @@
-"""Unsubscribes (SPEC section 7). For now only what the people pages read: whether a person has
-an unsubscribe in force. Recording, removing and syncing them come with the unsubscribes issue."""
+"""Unsubscribes (SPEC section 7): who asked not to get sales email, and the history of it."""
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
+from django.db.models.functions import Upper
 
 
 class Unsubscribe(models.Model):
     """A person asked not to get sales email. In force until an admin removes it (with a
-    reason); removed ones are kept as history."""
+    reason); removed ones are kept as history. At most one is in force per person.
+
+    ``email`` is the person's address when it was recorded: suppression is by address, so the
+    address stays suppressed even if Marketo later gives the person another one."""
 
     class Source(models.TextChoices):
         SALESFORCE = "salesforce", "Salesforce opt-out"
@@ -27,13 +31,21 @@ class Unsubscribe(models.Model):
     removed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
     removed_reason = models.TextField(blank=True)
+    # Its push to Salesforce (syncing/unsubscribes/senders.py).
+    deliveries = GenericRelation("syncing.Delivery", content_type_field="record_type",
+                                 object_id_field="record_id")
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            # Also the index behind "is this person unsubscribed?", asked for every list row.
+            models.UniqueConstraint(fields=["person"], condition=models.Q(removed_at__isnull=True),
+                                    name="unsubscribe_one_in_force"),
+        ]
         indexes = [
-            # "Is this person unsubscribed?" is asked for every row of the people list.
-            models.Index(fields=["person"], condition=models.Q(removed_at__isnull=True),
-                         name="unsubscribe_in_force"),
+            # "Is this address suppressed?" (case-insensitive, as Django's iexact compares).
+            models.Index(Upper("email"), condition=models.Q(removed_at__isnull=True),
+                         name="unsubscribe_address_in_force"),
         ]
 
     def __str__(self) -> str:
@@ -42,3 +54,9 @@ class Unsubscribe(models.Model):
     @property
     def in_force(self) -> bool:
         return self.removed_at is None
+
+    @property
+    def salesforce_push(self):
+        """Its latest push to Salesforce (a ``Delivery``), or None (imported from Salesforce,
+        or recorded before pushes existed). Prefetch ``deliveries`` when listing."""
+        return max(self.deliveries.all(), key=lambda delivery: delivery.pk, default=None)

@@ -60,6 +60,8 @@ DEFAULT_CONFIG = {
     "daily_api_limit": 15000,
     "task_call_fields": True,
     "custom_fields": {},
+    # Percent of seed contacts and leads whose custom checkboxes are ticked (seeded opt-outs).
+    "custom_checkbox_percent": 0,
     "max_query_cursors": 10,
     # Reminder Tasks created on reset over the day before it (sandbox/salesforce/reminders.py).
     "reminder_tasks": 0,
@@ -159,7 +161,8 @@ class SalesforceSandbox:
         config = self._checked_config(DEFAULT_CONFIG | self._initial | overrides)
         with self.lock:
             self.config = config
-            self.store = RecordStore(config["leads"], config["seed"], self._schema())
+            self.store = RecordStore(config["leads"], config["seed"], self._schema(),
+                                     config["custom_checkbox_percent"])
             seed_reminder_tasks(self.store, config["reminder_tasks"], config["leads"],
                                 config["seed"])
             self.tokens: dict[str, dict] = {}
@@ -174,8 +177,9 @@ class SalesforceSandbox:
 
     def configure(self, **changes) -> dict:
         """Change settings without reseeding (leads and seed change only with a reset)."""
-        if {"leads", "seed", "reminder_tasks"} & changes.keys():
-            raise ValueError("leads, seed and reminder_tasks change only with a reset")
+        reseeding = {"leads", "seed", "reminder_tasks", "custom_checkbox_percent"}
+        if reseeding & changes.keys():
+            raise ValueError(f"{', '.join(sorted(reseeding))} change only with a reset")
         with self.lock:
             self.config = self._checked_config(self.config | changes)
             self.store.schema = self._schema()
@@ -189,7 +193,8 @@ class SalesforceSandbox:
         unknown = config.keys() - DEFAULT_CONFIG.keys()
         if unknown:
             raise ValueError(f"unknown config keys: {sorted(unknown)}")
-        for key in ("leads", "seed", "daily_api_limit", "max_query_cursors", "reminder_tasks"):
+        for key in ("leads", "seed", "daily_api_limit", "max_query_cursors", "reminder_tasks",
+                    "custom_checkbox_percent"):
             if not isinstance(config[key], int) or isinstance(config[key], bool):
                 raise ValueError(f"{key} must be an integer")
         if not isinstance(config["token_ttl"], int | float):

@@ -26,6 +26,7 @@ from sandbox.seed import (
     SEED_START,
     SF_PREFIX,
     company_account,
+    custom_checkbox_seeded,
     lead,
     owner_user_id,
     sf_id,
@@ -98,6 +99,10 @@ class SeedWorld:
     def __init__(self, leads: int, seed: int):
         self.leads = leads
         self.seed = seed
+        # Custom checkboxes of Contact and Lead ticked in ~``custom_checkbox_percent``% of the
+        # seed records (the rest default to false); set by the store from the configuration.
+        self.custom_checkboxes: dict[str, tuple[str, ...]] = {}
+        self.custom_checkbox_percent = 0
         self._lead = lru_cache(maxsize=4096)(lambda n: lead(n, seed, leads))
         self._kinds = bytearray(leads + 1)
 
@@ -176,6 +181,9 @@ class SeedWorld:
             record["Status"] = ["Open - Not Contacted", "Working - Contacted",
                                 "Working - Contacted", "Closed - Not Converted"][number % 4]
             record["IsConverted"] = False
+        for name in self.custom_checkboxes.get(type_name, ()):
+            record[name] = custom_checkbox_seeded(number, name, self.seed,
+                                                  self.custom_checkbox_percent)
         record.update(stamps)
         return record
 
@@ -231,14 +239,29 @@ class RecordStore:
     """Every record of the org. Not thread-safe: the sandbox calls it under its lock, except for
     :meth:`scan` over a :meth:`snapshot`."""
 
-    def __init__(self, leads: int, seed: int, schema: dict[str, SObjectType]):
+    def __init__(self, leads: int, seed: int, schema: dict[str, SObjectType],
+                 custom_checkbox_percent: int = 0):
         self.world = SeedWorld(leads, seed)
+        self.world.custom_checkbox_percent = custom_checkbox_percent
+        self._schema: dict[str, SObjectType] = {}
         self.schema = schema
         self.stored: dict[str, dict[str, dict]] = {name: {} for name in schema}
         self.deletions: dict[str, list[tuple[str, str]]] = {name: [] for name in schema}
         self.next_number = dict.fromkeys(schema, NEW_RECORD_BASE)
         self.clock = Clock()
         self._journal: list | None = None
+
+    @property
+    def schema(self) -> dict[str, SObjectType]:
+        return self._schema
+
+    @schema.setter
+    def schema(self, schema: dict[str, SObjectType]) -> None:
+        self._schema = schema
+        self.world.custom_checkboxes = {
+            name: tuple(f.name for f in sobject.fields.values() if f.custom
+                        and f.type == "boolean")
+            for name, sobject in schema.items() if name in ("Contact", "Lead")}
 
     # -- reading ---------------------------------------------------------------------------
 

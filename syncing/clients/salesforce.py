@@ -284,6 +284,13 @@ class SalesforceClient:
                 "records": [{**fields, "attributes": {"type": sobject}} for fields in chunk],
             }))
 
+    def composite_update_records(self, records: list[dict], all_or_none: bool = False
+                                 ) -> list[RecordResult]:
+        """Update records of any types in chunks of 200 (contacts and leads in one request):
+        each carries its ``Id`` and ``attributes: {"type": ...}``. Results in input order."""
+        return self._collection(records, lambda chunk: self._call(
+            "PATCH", "composite/sobjects", json={"allOrNone": all_or_none, "records": chunk}))
+
     def composite_delete(self, ids: list[str], all_or_none: bool = False) -> list[RecordResult]:
         """Delete records by id in chunks of 200; results in input order."""
         return self._collection(ids, lambda chunk: self._call(

@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -9,6 +10,7 @@ from accounts.permissions import IsAdmin
 from salesactions.api import JsonTypesMixin
 from syncing.mirror.initial import people_initial_sync_start
 from syncing.models import SyncRun, SyncSettings
+from syncing.unsubscribes.optout_fields import optout_field_check
 
 from .selectors import sync_settings_get
 from .services import sync_settings_update
@@ -42,6 +44,16 @@ class SyncSettingsApi(APIView):
                                  f"{MAX_PEOPLE_SYNC_INTERVAL} seconds."},
                 "unsubscribe_custom_optout_field": {"validators": [SALESFORCE_FIELD_NAME]},
             }
+
+        def validate_unsubscribe_custom_optout_field(self, name: str) -> str:
+            name = name.strip()
+            if self.instance is None or name != self.instance.unsubscribe_custom_optout_field:
+                # Asks Salesforce whether Contact and Lead both have it as a checkbox.
+                try:
+                    optout_field_check(name)
+                except DjangoValidationError as invalid:
+                    raise serializers.ValidationError(invalid.messages) from None
+            return name
 
     @extend_schema(responses=SyncSettingsSerializer)
     def get(self, request):

@@ -2,6 +2,7 @@ from django import forms
 from django.db import models
 
 from syncing.models import MarketoConnection, SalesforceConnection, SyncSettings
+from syncing.unsubscribes.optout_fields import optout_field_check
 
 
 def _form_field(model_field, **kwargs):
@@ -59,3 +60,10 @@ class SyncSettingsForm(forms.ModelForm):
         model = SyncSettings
         fields = [field.name for field in SyncSettings._meta.get_fields()
                   if field.name not in ("id", "updated_at")]
+
+    def clean_unsubscribe_custom_optout_field(self):
+        name = self.cleaned_data["unsubscribe_custom_optout_field"].strip()
+        if name != self.instance.unsubscribe_custom_optout_field:
+            # Asks Salesforce whether Contact and Lead both have it as a checkbox.
+            optout_field_check(name)
+        return name

@@ -13,6 +13,7 @@ from syncing.mirror.selectors import people_sync_overview
 from syncing.outbox.diagnostics import delivery_health
 from syncing.outbox.marketo_activities import marketo_activity_types_register_soon
 from syncing.reminders.selectors import reminder_sync_overview
+from syncing.unsubscribes.selectors import unsubscribe_sync_overview
 
 from .forms import MarketoConnectionForm, SalesforceConnectionForm, SyncSettingsForm
 from .selectors import marketo_connection_get, salesforce_connection_get, sync_settings_get
@@ -35,6 +36,7 @@ def _settings_context(**overrides) -> dict:
                                                           prefix="salesforce")
     context["sync_form"] = SyncSettingsForm(instance=sync_settings_get(), prefix="sync")
     context["people_sync"] = people_sync_overview()
+    context["unsubscribe_sync"] = unsubscribe_sync_overview()
     context["delivery_health"] = delivery_health()
     context["reminder_sync"] = reminder_sync_overview()
     context["call_settings_form"] = CallSettingsForm(instance=call_settings_get())

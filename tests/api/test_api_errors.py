@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 from django.core.cache import cache
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from factories import AdminFactory, PersonFactory, UserFactory
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -224,6 +224,18 @@ def test_every_error_under_api_is_json_in_drfs_shape(seller_api, admin_api, sett
                                   "/api/v1/calls", "/api/v2/"])
 def test_a_path_no_endpoint_matches_is_a_json_404(seller_api, path):
     response = seller_api.get(path)
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_a_write_to_a_path_no_endpoint_matches_is_a_json_404_even_with_a_session():
+    # Found by the fuzz stage once an endpoint took DELETE: Django's CSRF check answered the
+    # catch-all with its HTML 403 when the request carried a session cookie.
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(AdminFactory())
+
+    response = client.delete("/api/v1/unsubscribes/null,null/")
 
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found."}

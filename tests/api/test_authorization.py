@@ -9,7 +9,13 @@ endpoint added without a row here fails this test until its row says who gets wh
 import pytest
 from django.core.cache import cache
 from drf_spectacular.generators import SchemaGenerator
-from factories import AdminFactory, CallFactory, ReminderTaskFactory, UserFactory
+from factories import (
+    AdminFactory,
+    CallFactory,
+    ReminderTaskFactory,
+    UnsubscribeFactory,
+    UserFactory,
+)
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -40,6 +46,11 @@ MATRIX = {
     "GET /api/v1/tasks/{id}/":                      (401,      200,      404,      200),
     "PATCH /api/v1/tasks/{id}/":                    (401,      200,      404,      200),
     "DELETE /api/v1/tasks/{id}/":                   (401,      204,      404,      204),
+    # Suppression is global: everyone sees every unsubscribe; only admins remove one.
+    "GET /api/v1/unsubscribes/":                    (401,      200,      200,      200),
+    "POST /api/v1/unsubscribes/":                   (401,      201,      201,      201),
+    "GET /api/v1/unsubscribes/{id}/":               (401,      200,      200,      200),
+    "DELETE /api/v1/unsubscribes/{id}/":            (401,      403,      403,      200),
 }  # fmt: skip
 
 # What the requests carry: the object behind a path's {id} (seller A's), and the body.
@@ -48,6 +59,7 @@ PATH_OBJECTS = {
     "/api/v1/people/{id}/": "person",
     "/api/v1/people/{id}/marketo-activities/": "person",
     "/api/v1/tasks/{id}/": "task",
+    "/api/v1/unsubscribes/{id}/": "unsubscribe",
 }
 SETTINGS = {
     "people_sync_enabled": True, "people_sync_interval_seconds": 120,
@@ -66,6 +78,8 @@ BODIES = {
     "POST /api/v1/tasks/": lambda objects: {"person": objects["person"].pk, "name": "Call back",
                                             "due_date": "2027-01-04"},
     "PATCH /api/v1/tasks/{id}/": lambda objects: {"name": "Call back on Monday"},
+    "POST /api/v1/unsubscribes/": lambda objects: {"person": objects["person"].pk},
+    "DELETE /api/v1/unsubscribes/{id}/": lambda objects: {"reason": "Wrong person"},
 }
 # Fixtures an operation needs beyond the users and their objects.
 NEEDS = {"GET /api/v1/people/{id}/marketo-activities/": "marketo_connected"}
@@ -106,7 +120,8 @@ def objects(clients) -> dict:
     person = Person.objects.get()
     return {"person": person,
             "call": CallFactory(person=person, logged_by=clients["seller A"].user),
-            "task": ReminderTaskFactory(person=person, assignee=clients["seller A"].user)}
+            "task": ReminderTaskFactory(person=person, assignee=clients["seller A"].user),
+            "unsubscribe": UnsubscribeFactory(created_by=clients["seller A"].user)}
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -194,7 +194,12 @@ def test_every_sync_switch_has_a_sensible_default():
     assert "{{activity_type}}" in defaults.task_subject_template
 
 
-def test_admin_switches_syncs_on_the_page(admin_client):
+def test_admin_switches_syncs_on_the_page(admin_client, salesforce_sandbox):
+    # The custom opt-out field is checked against the org's Contact and Lead when saved.
+    salesforce_sandbox.reset(custom_fields={"Contact": ["Sales_Opt_Out__c"],
+                                            "Lead": ["Sales_Opt_Out__c"]})
+    SalesforceConnection(url=salesforce_sandbox.base_url, client_id=SALESFORCE_CLIENT_ID,
+                         client_secret=SALESFORCE_CLIENT_SECRET).save()
     response = admin_client.post("/settings/sync/", sync_form(
         log_calls_to_salesforce=None, reminder_task_sync_enabled="on",
         unsubscribe_custom_optout_field="Sales_Opt_Out__c",

@@ -9,6 +9,7 @@ from syncing.models import Delivery
 from syncing.outbox.flush import deliveries_flush
 from syncing.reminders.sync import ReminderSyncError, reminder_tasks_sync_pass
 from syncing.settings.selectors import sync_settings_get
+from syncing.unsubscribes.sync import unsubscribe_sync_pass
 
 
 class Command(BaseCommand):
@@ -60,10 +61,23 @@ class Command(BaseCommand):
             self.reminder_pass()
         except (TransportError, ReminderSyncError) as error:
             failure = failure or error
+        try:
+            self.unsubscribe_pass()
+        except TransportError as error:
+            failure = failure or error
         for target in Delivery.Target.values:
             self.stdout.write(f"deliveries to {deliveries_flush(target, until_empty=True)}")
         if failure:
             raise failure
+
+    def unsubscribe_pass(self):
+        if not sync_settings_get().unsubscribe_sync_enabled:
+            self.stdout.write("unsubscribes: switched off on the settings page (new "
+                              "unsubscribes are still pushed)")
+            return
+        report = unsubscribe_sync_pass()
+        self.stdout.write(str(report) if report else
+                          "unsubscribes: another pass is running; skipped")
 
     def people_pass(self):
         if not sync_settings_get().people_sync_enabled:

@@ -1,0 +1,155 @@
+""""May we email this address?" — asked by sales email and campaigns before every send.
+
+App suppression first (``selectors.addresses_suppressed``). Then, with the admin's
+``marketo_unsubscribe_check`` on, Marketo is asked whether the address is unsubscribed there
+(``leads.json?filterType=email&fields=unsubscribed``, up to 300 addresses a call, answers cached
+briefly). When Marketo cannot answer (down, quota, not connected) the verdict is "hold": the
+send waits and is checked again, never sent unchecked. The app never writes to Marketo here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.core.cache import cache
+
+from people.models import Person
+from syncing.clients.transport import TransportError
+from syncing.settings.selectors import marketo_connection_get, sync_settings_get
+from syncing.settings.services import marketo_client_for
+
+from .selectors import addresses_suppressed, people_with_unsubscribed
+
+log = logging.getLogger(__name__)
+
+#: Addresses per leads.json call (Marketo's filterValues limit).
+MARKETO_BATCH = 300
+#: How long Marketo's answer about an address is trusted.
+MARKETO_CACHE_SECONDS = 60
+#: When a held send should be checked again.
+HOLD_RETRY_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class SendVerdict:
+    """``allowed``, ``blocked`` (never send; ``reason`` says why) or ``hold`` (not yet:
+    Marketo could not answer; check again after ``retry_after`` seconds)."""
+
+    ALLOWED = "allowed"
+    BLOCKED = "blocked"
+    HOLD = "hold"
+
+    status: str
+    reason: str = ""
+    retry_after: int | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.status == self.ALLOWED
+
+    @classmethod
+    def allow(cls) -> SendVerdict:
+        return cls(cls.ALLOWED)
+
+    @classmethod
+    def block(cls, reason: str) -> SendVerdict:
+        return cls(cls.BLOCKED, reason)
+
+    @classmethod
+    def hold(cls, reason: str) -> SendVerdict:
+        return cls(cls.HOLD, reason, HOLD_RETRY_SECONDS)
+
+
+NO_ADDRESS = "There is no email address."
+UNSUBSCRIBED_HERE = "Unsubscribed in the app."
+UNSUBSCRIBED_IN_MARKETO = "The address is unsubscribed in Marketo."
+
+
+def person_send_verdicts(people: Iterable[Person]) -> dict[int, SendVerdict]:
+    """A verdict for each person (by id) at their current address: blocked while the person
+    has an unsubscribe in force even if Marketo has since changed their address."""
+    people = list(people)
+    unsubscribed = set(people_with_unsubscribed(Person.objects.filter(
+        pk__in=[person.pk for person in people])).filter(unsubscribed=True)
+        .values_list("pk", flat=True))
+    by_address = send_verdicts(person.email for person in people
+                               if person.pk not in unsubscribed)
+    return {person.pk: SendVerdict.block(UNSUBSCRIBED_HERE) if person.pk in unsubscribed
+            else by_address[person.email] for person in people}
+
+
+def send_verdict(email: str) -> SendVerdict:
+    """Whether a sales email may go to ``email`` now."""
+    return send_verdicts([email])[email]
+
+
+def send_verdicts(emails: Iterable[str]) -> dict[str, SendVerdict]:
+    """A verdict for each of ``emails`` (a bulk send asks once for all of them)."""
+    emails = list(dict.fromkeys(emails))
+    verdicts: dict[str, SendVerdict] = {}
+    for email in emails:
+        if not (email or "").strip() or "@" not in email:
+            verdicts[email] = SendVerdict.block(NO_ADDRESS)
+    suppressed = addresses_suppressed(e for e in emails if e not in verdicts)
+    for email in suppressed:
+        verdicts[email] = SendVerdict.block(UNSUBSCRIBED_HERE)
+    pending = [email for email in emails if email not in verdicts]
+    if not pending or not sync_settings_get().marketo_unsubscribe_check:
+        return verdicts | dict.fromkeys(pending, SendVerdict.allow())
+    return verdicts | _marketo_verdicts(pending)
+
+
+def _marketo_verdicts(emails: list[str]) -> dict[str, SendVerdict]:
+    connection = marketo_connection_get()
+    if not connection.is_configured:
+        return dict.fromkeys(emails, SendVerdict.hold(
+            "Marketo is not connected, so its unsubscribes cannot be checked."))
+    keys = {email: _cache_key(connection.base_url, email) for email in emails}
+    try:
+        cached = cache.get_many(list(keys.values()))
+    except Exception:  # noqa: BLE001 - the cache is an optimisation; Marketo answers
+        log.warning("cache unavailable for the Marketo unsubscribe check", exc_info=True)
+        cached = {}
+    verdicts: dict[str, SendVerdict] = {}
+    unknown = []
+    for email in emails:
+        if keys[email] in cached:
+            verdicts[email] = _verdict(cached[keys[email]])
+        else:
+            unknown.append(email)
+    if not unknown:
+        return verdicts
+    # An admin or a seller may be waiting: one quick retry inside the client, then "hold".
+    client = marketo_client_for(connection, timeout=15, max_attempts=2)
+    for start in range(0, len(unknown), MARKETO_BATCH):
+        batch = unknown[start:start + MARKETO_BATCH]
+        try:
+            leads = client.leads_by_filter("email", batch, ["email", "unsubscribed"])
+        except TransportError as error:
+            verdicts |= dict.fromkeys(batch, SendVerdict.hold(
+                f"Marketo could not be asked about unsubscribes ({error}); will try again."))
+            continue
+        unsubscribed = {(lead.get("email") or "").strip().lower()
+                        for lead in leads if lead.get("unsubscribed")}
+        answers = {email: email.strip().lower() in unsubscribed for email in batch}
+        try:
+            cache.set_many({keys[email]: answer for email, answer in answers.items()},
+                           MARKETO_CACHE_SECONDS)
+        except Exception:  # noqa: BLE001
+            log.warning("cache unavailable for the Marketo unsubscribe check", exc_info=True)
+        verdicts |= {email: _verdict(answer) for email, answer in answers.items()}
+    return verdicts
+
+
+def _verdict(unsubscribed_in_marketo: bool) -> SendVerdict:
+    return (SendVerdict.block(UNSUBSCRIBED_IN_MARKETO) if unsubscribed_in_marketo
+            else SendVerdict.allow())
+
+
+def _cache_key(base_url: str, email: str) -> str:
+    digest = hashlib.blake2b(f"{base_url}|{email.strip().lower()}".encode(),
+                             digest_size=16).hexdigest()
+    return f"marketo-unsubscribed:{digest}"
