@@ -22,6 +22,7 @@ api_v1 = [
     path("unsubscribes/", UnsubscribeListApi.as_view(), name="unsubscribe-list"),
     path("unsubscribes/<int:pk>/", UnsubscribeDetailApi.as_view(), name="unsubscribe-detail"),
     path("", include("people.api_urls")),
+    path("", include("emails.api_urls")),
 ]
 
 urlpatterns = [
@@ -35,6 +36,8 @@ urlpatterns = [
     path("", include("activities.urls")),
     path("", include("reminders.urls")),
     path("", include("unsubscribes.urls")),
+    # Links inside emails (no login): open pixel, click redirect, unsubscribe.
+    path("", include("emails.urls")),
     path("people/", include("people.urls")),
     path("settings/", include("syncing.settings.urls")),
     path("diagnostics/", diagnostics, name="diagnostics"),
