@@ -228,7 +228,8 @@ class HealthContext:
                 .annotate(ok=Count("id", filter=ok), errors=Count("id", filter=errors),
                           ok_hour=Count("id", filter=ok & recent),
                           errors_hour=Count("id", filter=errors & recent),
-                          waited=Max(waited), last_ok=Max("started_at", filter=ok))
+                          waited=Max(waited), last_ok=Max("started_at", filter=ok),
+                          last_error_id=Max("id", filter=errors))
                 .order_by())
         hours: dict[tuple[str, str], dict[datetime, dict]] = defaultdict(dict)
         for row in rows:
@@ -238,12 +239,14 @@ class HealthContext:
     @cached_property
     def attempt_last_errors(self) -> dict[tuple[str, str], dict]:
         """The latest failed attempt of the last 24 hours per ``(target, kind)``."""
-        latest = (DeliveryAttempt.objects
-                  .filter(started_at__gte=self.since, outcome__in=_ATTEMPT_ERRORS)
-                  .values("delivery__target", "delivery__kind").annotate(last=Max("id"))
-                  .order_by().values_list("last", flat=True))
+        # The hourly read found each hour's latest failed attempt (by id, as they are made).
+        latest = {max(ids) for ids in (
+            [row["last_error_id"] for row in hours.values() if row["last_error_id"]]
+            for hours in self.attempt_hours.values()) if ids}
+        if not latest:
+            return {}
         return {(row["delivery__target"], row["delivery__kind"]): row
-                for row in DeliveryAttempt.objects.filter(pk__in=list(latest)).values(
+                for row in DeliveryAttempt.objects.filter(pk__in=latest).values(
                     "delivery__target", "delivery__kind", "started_at", "error_code",
                     "error_message")}
 

@@ -42,6 +42,9 @@ def history(db):
         StreamPass.objects.create(stream="reminder_tasks_in", ok=True, rows=2,
                                   started_at=now - timedelta(minutes=minutes),
                                   finished_at=now - timedelta(minutes=minutes))
+    # A pass three hours back: the lag line has several hours' points whatever the clock.
+    SyncRun.objects.create(kind=SyncRun.Kind.INCREMENTAL, status=SyncRun.Status.SUCCEEDED,
+                           leads_read=4, finished_at=now - timedelta(hours=3))
     DeliveryFactory(kind="reminder_task")
     return now
 
@@ -118,7 +121,7 @@ def test_queries_stay_bounded_as_history_grows(admin_client, history):
         admin_client.get(URL)
 
     assert api.status_code == 200
-    assert len(large) == len(small)
+    assert len(large) <= len(small)  # more history, no more queries
     assert len(large) <= 25, [query["sql"][:120] for query in large.captured_queries]
     assert len(page) <= 30
 
