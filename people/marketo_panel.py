@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from syncing.budget import marketo_call_recorded
 from syncing.clients.marketo import MarketoClient, MarketoError
 from syncing.settings.selectors import marketo_connection_get
 
@@ -128,7 +129,7 @@ def _panel_client(base_url: str, client_id: str, client_secret: str, timeout: fl
     # One client per process and connection, so its access token is reused between page views.
     return MarketoClient(base_url, client_id, client_secret, timeout=timeout, max_attempts=1,
                          calls_per_window=calls_per_window, window_seconds=window_seconds,
-                         max_in_flight=max_in_flight)
+                         max_in_flight=max_in_flight, on_call=marketo_call_recorded)
 
 
 def _activity_type_names(client: MarketoClient, instance: str) -> dict[int, str]:

@@ -215,6 +215,9 @@ SALESFORCE_API_VERSION = env("SALESFORCE_API_VERSION", default="62.0")
 MARKETO_CALLS_PER_WINDOW = env.int("MARKETO_CALLS_PER_WINDOW", default=50)
 MARKETO_WINDOW_SECONDS = env.float("MARKETO_WINDOW_SECONDS", default=20)
 MARKETO_MAX_IN_FLIGHT = env.int("MARKETO_MAX_IN_FLIGHT", default=5)
+# The instance's daily API quota (Marketo's default subscription has 50,000 calls a day), shown
+# against the calls the app made today on Sync health.
+MARKETO_DAILY_API_QUOTA = env.int("MARKETO_DAILY_API_QUOTA", default=50_000)
 # Bulk export status is polled from 1 s, doubling up to this while a job is not done.
 MARKETO_BULK_POLL_MAX_SECONDS = env.float("MARKETO_BULK_POLL_MAX_SECONDS", default=60)
 # A running initial sync whose heartbeat is older than this lost its worker and is resumed.

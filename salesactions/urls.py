@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts import views as accounts_views
 from activities.api import CallDetailApi, CallListApi
 from reminders.api import TaskDetailApi, TaskListApi
+from syncing.health.api import SyncHealthApi
 from syncing.outbox.views import diagnostics
 from syncing.settings.api import SyncRunListApi, SyncSettingsApi
 from unsubscribes.api import UnsubscribeDetailApi, UnsubscribeListApi
@@ -15,6 +16,7 @@ from . import api, views
 api_v1 = [
     path("sync/settings/", SyncSettingsApi.as_view(), name="sync-settings"),
     path("sync/runs/", SyncRunListApi.as_view(), name="sync-runs"),
+    path("sync/health/", SyncHealthApi.as_view(), name="sync-health"),
     path("calls/", CallListApi.as_view(), name="call-list"),
     path("calls/<int:pk>/", CallDetailApi.as_view(), name="call-detail"),
     path("tasks/", TaskListApi.as_view(), name="task-list"),

@@ -27,4 +27,7 @@ How to add a periodic or inbound sync stream (reminder tasks, unsubscribes)
    room, and the view in ``<room>/views.py``, routed in ``settings/urls.py``.
 5. Anything it sends goes through the outbox: see "How to add an outbound kind" in
    ``syncing/outbox/__init__.py``.
+6. Sync health: ``syncing/<room>/health.py`` registers the stream's health source (and the
+   pass calls ``streams.stream_pass_record`` at its end); see "How to add a health source" in
+   ``syncing/health/__init__.py``.
 """

@@ -13,9 +13,11 @@ class SyncingConfig(AppConfig):
     verbose_name = "Syncing"
 
     def ready(self):
-        # The composition root: the Celery tasks (enqueued by name elsewhere) and every room's
-        # outbox senders (``syncing/<room>/senders.py``), which register themselves.
+        # The composition root: the Celery tasks (enqueued by name elsewhere), every room's
+        # outbox senders (``syncing/<room>/senders.py``) and Sync health sources
+        # (``syncing/<room>/health.py``), which register themselves.
         importlib.import_module("syncing.tasks")
         for room in pkgutil.iter_modules(self.module.__path__):
-            if room.ispkg and importlib.util.find_spec(f"syncing.{room.name}.senders"):
-                importlib.import_module(f"syncing.{room.name}.senders")
+            for module in ("senders", "health"):
+                if room.ispkg and importlib.util.find_spec(f"syncing.{room.name}.{module}"):
+                    importlib.import_module(f"syncing.{room.name}.{module}")

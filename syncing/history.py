@@ -1,7 +1,8 @@
 """Pruning the sync history: a pass every minute and an attempt per delivery add rows forever.
 
 Run daily by beat. Keeps ``SYNC_HISTORY_DAYS`` days of incremental passes (and always the
-latest, which the settings page shows) and of delivery attempts; attempts of deliveries that
+latest, which the settings page shows), of delivery attempts and of logged stream passes
+(``StreamPass``); attempts of deliveries that
 are not settled (waiting, sending or failed) are kept whatever their age, for Diagnostics.
 Initial syncs are few and kept. Deletes in chunks so no statement holds locks for long.
 """
@@ -15,7 +16,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .models import Delivery, DeliveryAttempt, SyncRun
+from .models import Delivery, DeliveryAttempt, StreamPass, SyncRun
 
 CHUNK = 10_000
 
@@ -24,6 +25,7 @@ CHUNK = 10_000
 class PruneReport:
     sync_runs: int
     delivery_attempts: int
+    stream_passes: int = 0
 
 
 def sync_history_prune(now: datetime | None = None) -> PruneReport:
@@ -35,7 +37,9 @@ def sync_history_prune(now: datetime | None = None) -> PruneReport:
         started_at__lt=cutoff,
         delivery__status__in=[Delivery.Status.DELIVERED, Delivery.Status.SKIPPED])
     return PruneReport(sync_runs=_delete_in_chunks(passes),
-                       delivery_attempts=_delete_in_chunks(attempts))
+                       delivery_attempts=_delete_in_chunks(attempts),
+                       stream_passes=_delete_in_chunks(
+                           StreamPass.objects.filter(finished_at__lt=cutoff)))
 
 
 def _delete_in_chunks(rows: QuerySet) -> int:

@@ -355,6 +355,29 @@ class DeliveryAttempt(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        # Sync health reads the last 24 hours of attempts by hour (throughput, errors, waits).
+        indexes = [models.Index(fields=["started_at"], name="attempt_started")]
 
     def __str__(self) -> str:
         return f"{self.delivery_id} at {self.started_at:%H:%M:%S}: {self.outcome}"
+
+
+class StreamPass(models.Model):
+    """One pass of a periodic stream that keeps no run rows of its own (reminder tasks and
+    unsubscribes from Salesforce; email and campaigns may use it too), for Sync health's
+    throughput, errors and charts. ``stream`` is the health source's name, free text so a new
+    stream needs no migration. Pruned with the rest of the history (``history.py``)."""
+
+    stream = models.CharField(max_length=40)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    ok = models.BooleanField()
+    rows = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["stream", "finished_at"], name="streampass_stream")]
+
+    def __str__(self) -> str:
+        outcome = "ok" if self.ok else "failed"
+        return f"{self.stream} pass at {self.finished_at:%H:%M:%S} ({outcome})"

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from django.db.models import Q
 from django.utils import timezone
 
-from .models import SyncStream
+from .models import StreamPass, SyncStream
 
 
 def stream_get(name: str) -> SyncStream:
@@ -38,3 +38,12 @@ def stream_due(stream: SyncStream, interval_seconds: float, now: datetime | None
     idle = stream.lease_until is None or stream.lease_until < now
     return idle and (stream.last_attempt_at is None
                      or (now - stream.last_attempt_at).total_seconds() >= interval_seconds)
+
+
+def stream_pass_record(stream: str, started_at: datetime, *, rows: int = 0,
+                       error: str = "") -> StreamPass:
+    """Log one pass of a periodic stream for Sync health (``rows`` read; ``error`` if it
+    failed). ``stream`` is the name its health source reads back."""
+    return StreamPass.objects.create(stream=stream, started_at=started_at,
+                                     finished_at=timezone.now(), ok=not error, rows=rows,
+                                     error=error[:2000])

@@ -161,6 +161,8 @@ class MarketoClient:
     Defaults stay at half of Marketo's limits (100 calls / 20 s, 10 concurrent) so several
     processes can share an instance with other integrations. ``calls`` counts REST and bulk
     requests sent (retries included) and ``token_calls`` identity requests, for benchmarks.
+    ``on_call``, if given, is called once per REST or bulk request as it leaves (the caller
+    records its API budget with it; it must be cheap and must not raise).
     """
 
     def __init__(self, base_url: str, client_id: str, client_secret: str, *,
@@ -168,7 +170,8 @@ class MarketoClient:
                  max_in_flight: int = 5, timeout: float = 30.0, max_attempts: int = 6,
                  backoff_base: float = 0.5, backoff_max: float = 30.0,
                  session: requests.Session | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep,
+                 on_call: Callable[[], None] | None = None):
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.base_url = base_url.rstrip("/")
@@ -185,6 +188,7 @@ class MarketoClient:
         self.calls = 0
         self.token_calls = 0
         self._sleep = sleep
+        self._on_call = on_call
         self._random = random.Random()
         self._token: str | None = None
         self._token_renew_at = 0.0
@@ -532,6 +536,8 @@ class MarketoClient:
         with self.limiter.slot():
             with self._count_lock:
                 self.calls += 1
+            if self._on_call is not None:
+                self._on_call()
             try:
                 return self.http.request(method, self.base_url + path, headers=headers,
                                          timeout=self.timeout, **request)

@@ -134,13 +134,19 @@ class SalesforceClient:
     dropped connections. A create whose response was lost raises at once with
     ``maybe_applied=True``. ``INVALID_SESSION_ID`` re-authenticates once and repeats the call;
     ``REQUEST_LIMIT_EXCEEDED`` raises at once so the caller can pause.
+
+    ``on_call`` (called once per HTTP request as it leaves) and ``on_usage`` (called with each
+    ``Sforce-Limit-Info`` usage seen) let the caller record its API budget; both must be cheap
+    and must not raise.
     """
 
     def __init__(self, base_url: str, client_id: str, client_secret: str,
                  api_version: str = "62.0", *, timeout: float = 30.0, max_attempts: int = 5,
                  backoff_base: float = 0.5, backoff_max: float = 30.0,
                  session: requests.Session | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep,
+                 on_call: Callable[[], None] | None = None,
+                 on_usage: Callable[[ApiUsage], None] | None = None):
         self.base_url = base_url.rstrip("/")
         self.client_id = client_id
         self._client_secret = client_secret
@@ -151,6 +157,8 @@ class SalesforceClient:
         self.backoff_max = backoff_max
         self.http = session or requests.Session()
         self._sleep = sleep
+        self._on_call = on_call
+        self._on_usage = on_usage
         # Held while fetching a token, so concurrent callers wait for one login, not race.
         self._token_lock = threading.Lock()
         self._stats_lock = threading.Lock()
@@ -337,6 +345,8 @@ class SalesforceClient:
                 url = f"{self.base_url}{path}"
             with self._stats_lock:
                 self.calls += 1
+            if self._on_call is not None:
+                self._on_call()
             try:
                 response = self.http.request(method, url, headers=request_headers,
                                              timeout=self.timeout, **kwargs)
@@ -366,8 +376,11 @@ class SalesforceClient:
     def _note_limit_info(self, response: requests.Response) -> None:
         match = _API_USAGE.search(response.headers.get("Sforce-Limit-Info", ""))
         if match:
+            usage = ApiUsage(int(match[1]), int(match[2]))
             with self._stats_lock:
-                self.api_usage = ApiUsage(int(match[1]), int(match[2]))
+                self.api_usage = usage
+            if self._on_usage is not None:
+                self._on_usage(usage)
 
 
 def _instant(moment: datetime) -> str:

@@ -29,7 +29,7 @@ from syncing.clients.transport import TransportError
 from syncing.models import SyncStream
 from syncing.outbox.streams import delivery_client
 from syncing.settings.selectors import salesforce_connection_get, sync_settings_get
-from syncing.streams import stream_claim, stream_due, stream_get
+from syncing.streams import stream_claim, stream_due, stream_get, stream_pass_record
 
 from .mapping import (
     MERGED_FIELDS,
@@ -47,6 +47,8 @@ FIRST_WINDOW = timedelta(hours=24)
 OVERLAP = timedelta(minutes=2)
 PAGE_SIZE = 2000
 LEASE = timedelta(minutes=15)
+# Each pass is logged under its Sync health source's name (syncing/<room>/health.py).
+PASS_LOG = "reminder_tasks_in"
 TYPES_FROM_SF = {"Call": ReminderTask.Type.CALL, "Email": ReminderTask.Type.EMAIL}
 UPDATED = [*MERGED_FIELDS, "completed_at", "synced_values", "field_changed_at",
            "salesforce_modstamp", "deleted_at", "updated_at"]
@@ -90,6 +92,7 @@ def reminder_tasks_sync_pass() -> ImportReport | None:
     stream = reminder_stream()
     if not stream_claim(stream, LEASE):
         return None
+    started = timezone.now()
     try:
         connection = salesforce_connection_get()
         if not connection.is_configured:
@@ -100,10 +103,12 @@ def reminder_tasks_sync_pass() -> ImportReport | None:
         SyncStream.objects.filter(pk=stream.pk).update(
             lease_until=None, status=SyncStream.Status.FAILING, last_error=str(error)[:2000],
             consecutive_failures=F("consecutive_failures") + 1)
+        stream_pass_record(PASS_LOG, started, error=str(error))
         raise
     SyncStream.objects.filter(pk=stream.pk).update(
         lease_until=None, status=SyncStream.Status.HEALTHY, last_error="",
         last_success_at=timezone.now(), consecutive_failures=0)
+    stream_pass_record(PASS_LOG, started, rows=report.read)
     return report
 
 

@@ -8,6 +8,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from syncing.budget import (
+    marketo_call_recorded,
+    salesforce_call_recorded,
+    salesforce_usage_recorded,
+)
 from syncing.clients.marketo import MarketoClient
 from syncing.clients.salesforce import SalesforceClient
 from syncing.clients.transport import TransportError
@@ -22,15 +27,21 @@ class ConnectionCheckResult:
 
 def marketo_client_for(connection: MarketoConnection, **options) -> MarketoClient:
     """A client for the connection within the app's share of Marketo's limits; ``options``
-    override MarketoClient's keyword arguments (timeouts, attempts, ...)."""
+    override MarketoClient's keyword arguments (timeouts, attempts, ...). Every request it
+    sends is counted in the API budget (``syncing.budget``)."""
     options = {"calls_per_window": settings.MARKETO_CALLS_PER_WINDOW,
                "window_seconds": settings.MARKETO_WINDOW_SECONDS,
-               "max_in_flight": settings.MARKETO_MAX_IN_FLIGHT} | options
+               "max_in_flight": settings.MARKETO_MAX_IN_FLIGHT,
+               "on_call": marketo_call_recorded} | options
     return MarketoClient(connection.base_url, connection.client_id, connection.client_secret,
                          **options)
 
 
 def salesforce_client_for(connection: SalesforceConnection, **options) -> SalesforceClient:
+    """A client for the connection; its requests and the org's reported usage are recorded in
+    the API budget (``syncing.budget``)."""
+    options = {"on_call": salesforce_call_recorded, "on_usage": salesforce_usage_recorded
+               } | options
     return SalesforceClient(connection.url, connection.client_id, connection.client_secret,
                             api_version=connection.api_version, **options)
 

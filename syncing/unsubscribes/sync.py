@@ -37,7 +37,7 @@ from syncing.clients.transport import TransportError
 from syncing.models import SyncSettings, SyncStream
 from syncing.settings.selectors import salesforce_connection_get, sync_settings_get
 from syncing.settings.services import salesforce_client_for
-from syncing.streams import stream_claim, stream_get
+from syncing.streams import stream_claim, stream_get, stream_pass_record
 from unsubscribes.models import Unsubscribe
 from unsubscribes.services import unsubscribes_push, unsubscribes_record_many
 
@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 NAME = SyncStream.Name.UNSUBSCRIBES
 LEASE = timedelta(minutes=30)
+# Each pass is logged under its Sync health source's name (syncing/<room>/health.py).
+PASS_LOG = "unsubscribes_in"
 #: Changes are read from this long before the last pass started: Salesforce's clock is not
 #: ours, and a record saved while the last pass read may carry an earlier SystemModstamp.
 OVERLAP = timedelta(minutes=10)
@@ -113,13 +115,16 @@ def unsubscribe_sync_pass() -> UnsubscribePass | None:
     stream = unsubscribe_stream()
     if not stream_claim(stream, LEASE):
         return None
+    started = timezone.now()
     try:
         report = _pass(stream)
     except Exception as error:
         SyncStream.objects.filter(pk=stream.pk).update(
             status=SyncStream.Status.FAILING, last_error=str(error)[:2000], lease_until=None,
             consecutive_failures=stream.consecutive_failures + 1)
+        stream_pass_record(PASS_LOG, started, error=str(error) or type(error).__name__)
         raise
+    stream_pass_record(PASS_LOG, started, rows=report.read)
     return report
 
 

@@ -36,6 +36,7 @@ MATRIX = {
     "GET /api/v1/people/":                          (401,      200,      200,      200),
     "GET /api/v1/people/{id}/":                     (401,      200,      200,      200),
     "GET /api/v1/people/{id}/marketo-activities/":  (401,      200,      200,      200),
+    "GET /api/v1/sync/health/":                     (401,      403,      403,      200),
     "GET /api/v1/sync/runs/":                       (401,      403,      403,      200),
     "POST /api/v1/sync/runs/":                      (401,      403,      403,      202),
     "GET /api/v1/sync/settings/":                   (401,      403,      403,      200),

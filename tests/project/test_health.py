@@ -15,7 +15,7 @@ def test_healthz_says_which_part_is_down(client, settings):
     from salesactions.celery import app
 
     original = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    app.conf.broker_url = "redis://:s3cret-pass@127.0.0.1:1/0"  # nothing listens on port 1
     try:
         response = client.get("/healthz")
     finally:
@@ -26,6 +26,9 @@ def test_healthz_says_which_part_is_down(client, settings):
     assert body["database"] == "ok"
     assert body["broker"].startswith("error:")
     assert body["status"] == "unhealthy"
+    # No login is needed, so nothing of the configuration shows: no password, no address.
+    assert "s3cret" not in response.content.decode()
+    assert "127.0.0.1" not in response.content.decode()
 
 
 def test_static_assets_are_served_locally(admin_client):
