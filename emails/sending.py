@@ -62,6 +62,9 @@ log = logging.getLogger(__name__)
 
 Status = SalesEmail.Status
 SEND_TASK = "emails.tasks.emails_send_task"
+#: Outcomes are recorded after this many messages of a batch (and at its end): a worker
+#: that dies leaves at most this many emails with an unknown outcome.
+RECORD_EVERY = 25
 
 UNKNOWN_OUTCOME = ("Outcome unknown: the sending worker stopped after handing this email to "
                    "the mail server and before recording its answer. It may have been sent, "
@@ -180,7 +183,7 @@ def emails_send_due(*, now: datetime | None = None, until_empty: bool = True,
         if not ids:
             break
         report.claimed += len(ids)
-        error = _send_batch(token, ids, report) or error
+        error = _send_batch(token, ids, report, moment) or error
         if not until_empty:
             break
     if report.claimed or report.unknown:
@@ -188,11 +191,11 @@ def emails_send_due(*, now: datetime | None = None, until_empty: bool = True,
     return report
 
 
-def _send_batch(token: str, ids: list[int], report: SendReport) -> str:
-    """Send one claimed batch; returns the last error text ("" when none)."""
+def _send_batch(token: str, ids: list[int], report: SendReport, now: datetime) -> str:
+    """Send one claimed batch; returns the last error text ("" when none). ``now`` is the
+    pass's clock: holds and retries are due from it."""
     emails = list(SalesEmail.objects.filter(pk__in=ids, claim_token=token)
                   .select_related("person", "sender", "template").order_by("id"))
-    now = timezone.now()
     verdicts = send_verdicts(email.to_email for email in emails)
     unsubscribed = set(people_with_unsubscribed(
         Person.objects.filter(pk__in={email.person_id for email in emails}))
@@ -216,9 +219,23 @@ def _send_batch(token: str, ids: list[int], report: SendReport) -> str:
     options = options_from(sync_settings_get())
     sent, retry, failed = [], [], []
     last_error = ""
+
+    def record():
+        # Outcomes are written every RECORD_EVERY messages, so a crash leaves few unknown.
+        _record_outcomes(token, sent, retry, failed, now)
+        gave_up = sum(1 for email, _ in retry if email.status == Status.FAILED)
+        report.sent += len(sent)
+        report.failed += len(failed) + gave_up
+        report.retried += len(retry) - gave_up
+        sent.clear()
+        retry.clear()
+        failed.clear()
+
     backend = get_connection(fail_silently=False)
     opened = False
     for index, email in enumerate(allowed):
+        if len(sent) + len(retry) + len(failed) >= RECORD_EVERY:
+            record()
         try:
             message = build_message(email, options, connection=backend)
         except Exception as error:  # noqa: BLE001 - a bad address: this email fails alone
@@ -254,11 +271,7 @@ def _send_batch(token: str, ids: list[int], report: SendReport) -> str:
         sent.append(email)
     if opened:
         _close(backend)
-    _record_outcomes(token, sent, retry, failed)
-    gave_up = sum(1 for email, _ in retry if email.status == Status.FAILED)
-    report.sent += len(sent)
-    report.failed += len(failed) + gave_up
-    report.retried += len(retry) - gave_up
+    record()
     return last_error
 
 
@@ -338,8 +351,7 @@ def _record_checks(token: str, blocked, held, now: datetime) -> None:
         _signal_after_commit([email for email, _ in blocked], Status.FAILED)
 
 
-def _record_outcomes(token: str, sent, retry, failed) -> None:
-    now = timezone.now()
+def _record_outcomes(token: str, sent, retry, failed, now: datetime) -> None:
     events = []
     changed = []
     for email in sent:

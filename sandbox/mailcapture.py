@@ -78,6 +78,8 @@ class MailStore:
         self._next_id = 1
         self._changed = threading.Condition()
         self._faults: list[tuple[int, str]] = []
+        self._pause_after: int | None = None
+        self.paused = threading.Event()  # set while a message waits in a pause
 
     def add(self, mail_from: str, rcpt_tos: list[str], raw: bytes) -> Captured:
         with self._changed:
@@ -100,6 +102,8 @@ class MailStore:
         with self._changed:
             self._messages.clear()
             self._faults.clear()
+            self._pause_after = None
+            self.paused.clear()
 
     def wait_for(self, count: int, timeout: float = 30) -> list[Captured]:
         """Wait until at least ``count`` messages are kept (raises TimeoutError)."""
@@ -112,6 +116,19 @@ class MailStore:
         with self._changed:
             self._faults.extend([(code, text)] * times)
 
+    def pause_after(self, count: int | None) -> None:
+        """Keep the message after the first ``count`` waiting in DATA (no answer) until
+        ``pause_after(None)``: a slow server, to stop a sender mid-batch."""
+        with self._changed:
+            self._pause_after = count
+
+    def must_wait(self) -> bool:
+        with self._changed:
+            waiting = self._pause_after is not None and len(self._messages) >= self._pause_after
+        if waiting:
+            self.paused.set()
+        return waiting
+
     def take_fault(self) -> tuple[int, str] | None:
         with self._changed:
             return self._faults.pop(0) if self._faults else None
@@ -122,6 +139,8 @@ class _Handler:
         self.store = store
 
     async def handle_DATA(self, server, session, envelope):
+        while self.store.must_wait():
+            await asyncio.sleep(0.02)
         fault = self.store.take_fault()
         if fault:
             return f"{fault[0]} {fault[1]}"
