@@ -14,7 +14,8 @@ transaction (one writer at a time), which is as safe. For each batch:
    ``handed_off_at`` and queues the email again with backoff (``EMAIL_RETRY_BASE_SECONDS``,
    doubling, ``EMAIL_MAX_ATTEMPTS``); a permanent one (SMTP 5xx) fails it with the server's
    text. Sent emails, their ``sent`` events and their outbox deliveries (Salesforce Task,
-   Marketo "Send Sales Email") are written in one transaction after the batch.
+   Marketo "Send Sales Email") are written in one transaction every ``RECORD_EVERY``
+   messages and at the end of the batch.
 
 Crash rule: an email whose claim expired with ``handed_off_at`` set and no outcome may have
 left (the worker died between handing it off and recording the answer). It is never sent
