@@ -283,6 +283,9 @@ def _send_batch(token: str, ids: list[int], report: SendReport, now: datetime) -
                     _close(backend)
                     opened = False
                 continue
+            provider_id = getattr(getattr(message, "anymail_status", None), "message_id", None)
+            if provider_id not in (None, ""):
+                email.provider_message_id = str(provider_id)[:255]
             sent.append(email)
         if len(sent) + len(retry) + len(failed) >= RECORD_EVERY:
             record()
@@ -418,6 +421,9 @@ def _record_outcomes(token: str, sent, retry, failed, now: datetime, skipped) ->
             SalesEmail.objects.filter(pk__in=[email.pk for email in sent]).update(
                 status=Status.SENT, error="", hold_reason="", attempts=F("attempts") + 1,
                 sent_at=F("handed_off_at"), claim_token="", claimed_until=None, updated_at=now)
+        with_provider_ids = [email for email in sent if email.provider_message_id]
+        if with_provider_ids:  # sent through an ESP (anymail)
+            SalesEmail.objects.bulk_update(with_provider_ids, ["provider_message_id"])
         if changed:
             SalesEmail.objects.bulk_update(
                 changed, ["status", "error", "hold_reason", "attempts", "next_attempt_at",

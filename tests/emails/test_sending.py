@@ -179,3 +179,19 @@ def test_gives_up_after_the_last_attempt(mailbox, seller, no_enqueue, settings):
     email.refresh_from_db()
     assert email.status == SalesEmail.Status.FAILED
     assert email.error == "Gave up after 2 attempts: 421 4.4.2 Closing"
+
+
+def test_through_anymail_the_providers_id_is_kept(seller, no_enqueue, settings):
+    # anymail's own test backend: the ESP path (ANYMAIL_ESP) without a network.
+    from django.core import mail
+
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    email = _queue(PersonFactory(), seller)
+
+    assert emails_send_due().sent == 1
+
+    [message] = mail.outbox
+    email.refresh_from_db()
+    assert email.status == SalesEmail.Status.SENT
+    assert email.provider_message_id == str(message.anymail_status.message_id)
+    assert message.extra_headers["Message-ID"] == email.message_id
