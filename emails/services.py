@@ -68,6 +68,9 @@ def queue_email(*, person, sender, subject: str, body: str, track: bool = True,
     extra = {"sales_campaign_name": sales_campaign_name} if sales_campaign_name else None
     subject, body = merged_message(person=person, sender=sender, subject=subject, body=body,
                                    extra=extra)
+    if not (sender.email or "").strip():
+        raise EmailRefused("Your account has no email address to send from and take replies; "
+                           "ask an admin to add one (manage.py add_user --email).")
     to_email = (person.email or "").strip()
     if not to_email or "@" not in to_email:
         raise EmailRefused(NO_ADDRESS, field="person")
