@@ -187,11 +187,16 @@ class SmtpSink:
         return self
 
     def stop(self) -> None:
-        def close():
+        async def shutdown():
             self._server.close()
-            self._loop.stop()
+            sessions = [task for task in asyncio.all_tasks()
+                        if task is not asyncio.current_task()]
+            for task in sessions:
+                task.cancel()
+            await asyncio.gather(*sessions, return_exceptions=True)
 
-        self._loop.call_soon_threadsafe(close)
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
 
 
