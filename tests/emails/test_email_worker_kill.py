@@ -30,7 +30,7 @@ PAUSE_AT = 60
 
 
 def start_worker(queue: str, email_url: str) -> subprocess.Popen:
-    env = subprocess_env(DJANGO_SETTINGS_MODULE="worker_settings", EMAIL_URL=email_url,
+    env = subprocess_env(DJANGO_SETTINGS_MODULE="email_worker_settings", EMAIL_URL=email_url,
                          PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), str(ROOT)]))
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "salesactions", "worker", "-Q", queue,
