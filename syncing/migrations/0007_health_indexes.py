@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('syncing', '0005_reminders_sync_interval'),
+        ('syncing', '0006_email_switches'),
     ]
 
     operations = [
