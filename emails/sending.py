@@ -51,7 +51,7 @@ from syncing.settings.selectors import (
     salesforce_connection_get,
     sync_settings_get,
 )
-from syncing.streams import stream_get
+from syncing.streams import stream_get, stream_pass_record
 from unsubscribes.selectors import people_with_unsubscribed
 from unsubscribes.send_check import SendVerdict, send_verdicts
 
@@ -178,6 +178,7 @@ def emails_send_due(*, now: datetime | None = None, until_empty: bool = True,
     except Exception:
         log.debug("cache unavailable", exc_info=True)
     report = SendReport()
+    started = timezone.now()
     limit = batch_size or settings.EMAIL_SEND_BATCH
     error = ""
     while True:
@@ -191,7 +192,7 @@ def emails_send_due(*, now: datetime | None = None, until_empty: bool = True,
         if not until_empty:
             break
     if report.claimed or report.unknown:
-        _stream_record(report, error)
+        _stream_record(report, error, started)
     return report
 
 
@@ -471,9 +472,11 @@ def _signal_after_commit(emails, status: str) -> None:
     transaction.on_commit(send)
 
 
-def _stream_record(report: SendReport, error: str) -> None:
-    """The ``email_sending`` stream's state, for the health page."""
+def _stream_record(report: SendReport, error: str, started: datetime) -> None:
+    """The ``email_sending`` stream's state and this pass's row, for Sync health."""
     now = timezone.now()
+    stream_pass_record(SyncStream.Name.EMAIL_SENDING, started, rows=report.sent,
+                       error=error if error and not report.sent else "")
     stream = stream_get(SyncStream.Name.EMAIL_SENDING)
     failing = bool(error) and not report.sent
     SyncStream.objects.filter(pk=stream.pk).update(

@@ -14,6 +14,7 @@ from django.utils import timezone
 from factories import DeliveryFactory
 from rest_framework.test import APIClient
 
+from syncing.health.registry import health_sources
 from syncing.models import (
     Delivery,
     DeliveryAttempt,
@@ -62,7 +63,7 @@ def test_the_page_shows_every_stream_with_its_chart(admin_client, history):
 
     assert page.status_code == 200
     html = page.content.decode()
-    assert html.count('<svg class="health-chart"') == 10
+    assert html.count('<svg class="health-chart"') == len(health_sources())
     assert 'data-stream="calls_to_salesforce" data-status="ok"' in html
     assert "<rect " in html and "<polyline " in html
     assert "6 deliveries" in html           # the last hour's throughput
@@ -91,7 +92,7 @@ def test_the_api_answers_every_stream_and_the_budget(admin_client, history):
         "window_calls", "window_limit", "window_share", "window_seconds", "today_calls",
         "daily_quota"}
     streams = {stream["name"]: stream for stream in body["streams"]}
-    assert len(streams) == 10
+    assert len(streams) == len(health_sources())
     calls = streams["calls_to_salesforce"]
     assert calls["throughput_last_hour"] == 6
     assert calls["queue"] == {"pending": 0, "retrying": 0, "failed": 0}
