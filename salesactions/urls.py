@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as accounts_views
 from activities.api import CallDetailApi, CallListApi
+from emails.events_api import EmailEventsApi
 from reminders.api import TaskDetailApi, TaskListApi
 from syncing.outbox.views import diagnostics
 from syncing.settings.api import SyncRunListApi, SyncSettingsApi
@@ -15,6 +16,7 @@ from . import api, views
 api_v1 = [
     path("sync/settings/", SyncSettingsApi.as_view(), name="sync-settings"),
     path("sync/runs/", SyncRunListApi.as_view(), name="sync-runs"),
+    path("emails/events/", EmailEventsApi.as_view(), name="email-events"),
     path("calls/", CallListApi.as_view(), name="call-list"),
     path("calls/<int:pk>/", CallDetailApi.as_view(), name="call-detail"),
     path("tasks/", TaskListApi.as_view(), name="task-list"),
@@ -35,6 +37,9 @@ urlpatterns = [
     path("", include("activities.urls")),
     path("", include("reminders.urls")),
     path("", include("unsubscribes.urls")),
+    path("", include("emails.urls")),
+    # anymail's ESP webhooks (Postmark: postmark/tracking/, postmark/inbound/): emails/webhooks.py
+    path("anymail/", include("anymail.urls")),
     path("people/", include("people.urls")),
     path("settings/", include("syncing.settings.urls")),
     path("diagnostics/", diagnostics, name="diagnostics"),

@@ -10,6 +10,8 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.utils import timezone
 
+from emails.tracking_buffer import buffered, tracking_events_flush
+
 from .clients.marketo import MarketoError
 from .clients.transport import TransportError
 from .history import sync_history_prune
@@ -42,9 +44,20 @@ def sync_tick() -> None:
         reminder_tasks_sync_task.delay()
     if unsubscribe_sync_due(now):
         unsubscribe_sync_task.delay()
+    if buffered():
+        email_tracking_flush_task.delay()
     # Deliveries whose flush was never enqueued (broker down at log time), retries that are
     # due, and claims a killed worker left behind.
     deliveries_flush_soon(delivery_targets_due(now), countdown=0)
+
+
+@shared_task
+def email_tracking_flush_task() -> None:
+    """Opens and clicks buffered in Redis by the pixel and the redirect, into the database
+    (and their Marketo deliveries into the outbox)."""
+    report = tracking_events_flush()
+    if report.taken:
+        log.info("%s", report)
 
 
 @shared_task

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from emails.tracking_buffer import tracking_events_flush
 from syncing.clients.transport import TransportError
 from syncing.mirror.incremental import people_incremental_pass
 from syncing.mirror.initial import initial_run_execute, initial_run_start
@@ -65,6 +66,12 @@ class Command(BaseCommand):
             self.unsubscribe_pass()
         except TransportError as error:
             failure = failure or error
+        # Opens and clicks buffered by the pixel and the redirect, before the deliveries they
+        # create go out.
+        try:
+            self.stdout.write(str(tracking_events_flush()))
+        except Exception as error:  # Redis down: the hits wait there; the rest still runs
+            failure = failure or CommandError(f"email tracking flush failed: {error}")
         for target in Delivery.Target.values:
             self.stdout.write(f"deliveries to {deliveries_flush(target, until_empty=True)}")
         if failure:
