@@ -67,12 +67,18 @@ def buffer_key() -> str:
 
 
 def hit_record(hit: Hit) -> None:
-    """Record a hit: into the Redis list when there is one, else straight into the database.
-    Raises when neither can take it (the caller answers anyway: losing one open beats
-    breaking a link)."""
+    """Record a hit: into the Redis list when there is one, else (or when Redis fails) straight
+    into the database. Raises when neither can take it (the caller answers anyway: losing one
+    open beats breaking a link)."""
     if redis_url():
-        _redis().rpush(buffer_key(), hit.line())
-        return
+        import redis
+
+        try:
+            _redis().rpush(buffer_key(), hit.line())
+            return
+        except redis.RedisError:
+            log.warning("Redis did not take an email %s; writing it to the database",
+                        hit.kind, exc_info=True)
     hits_apply([hit])
 
 

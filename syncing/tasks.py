@@ -44,11 +44,14 @@ def sync_tick() -> None:
         reminder_tasks_sync_task.delay()
     if unsubscribe_sync_due(now):
         unsubscribe_sync_task.delay()
-    if buffered():
-        email_tracking_flush_task.delay()
     # Deliveries whose flush was never enqueued (broker down at log time), retries that are
     # due, and claims a killed worker left behind.
     deliveries_flush_soon(delivery_targets_due(now), countdown=0)
+    try:
+        if buffered():  # opens and clicks waiting in Redis
+            email_tracking_flush_task.delay()
+    except Exception:  # Redis down: the hits wait there (new ones go to the database)
+        log.warning("could not check the email tracking buffer", exc_info=True)
 
 
 @shared_task

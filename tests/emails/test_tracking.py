@@ -194,3 +194,25 @@ def test_the_fast_path_answers_in_front_of_django(sent_email, tracking_redis, se
     assert buffered() == 2
     tracking_events_flush()
     assert sorted(e.kind for e in events(sent_email)) == ["clicked", "opened"]
+
+
+def test_with_redis_down_a_hit_goes_to_the_database(client, settings, sent_email):
+    settings.EMAIL_TRACKING_REDIS_URL = "redis://127.0.0.1:9/0"  # nobody listens on port 9
+
+    assert client.get(pixel(sent_email)).status_code == 200
+
+    assert [e.kind for e in events(sent_email)] == ["opened"]
+
+
+def test_manage_py_sync_flushes_the_buffer(client, sent_email, tracking_redis):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    client.get(pixel(sent_email))
+    out = StringIO()
+
+    call_command("sync", stdout=out)
+
+    assert "email tracking: 1 events recorded from 1 hits" in out.getvalue()
+    assert [e.kind for e in events(sent_email)] == ["opened"] and buffered() == 0
