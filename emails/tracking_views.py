@@ -166,13 +166,13 @@ def _django(answer: Answer) -> HttpResponse:
 
 @login_not_required
 @require_safe
-def email_open(request, token: str):
+def open_pixel(request, token: str):
     return _django(open_answer(token))
 
 
 @login_not_required
 @require_safe
-def email_click(request, token: str):
+def click(request, token: str):
     return _django(click_answer(token))
 
 
@@ -192,7 +192,7 @@ def _email_for(token: str) -> SalesEmail | None:
 @csrf_exempt
 @login_not_required
 @require_http_methods(["GET", "HEAD", "POST"])
-def email_unsubscribe(request, token: str):
+def unsubscribe(request, token: str):
     """GET: the confirmation page (which address, one button). POST: unsubscribe at once —
     the button, or RFC 8058 one-click (body ``List-Unsubscribe=One-Click``), which gets a
     plain 200 (no redirect)."""

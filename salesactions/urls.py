@@ -5,7 +5,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as accounts_views
 from activities.api import CallDetailApi, CallListApi
-from emails.events_api import EmailEventsApi
 from reminders.api import TaskDetailApi, TaskListApi
 from syncing.outbox.views import diagnostics
 from syncing.settings.api import SyncRunListApi, SyncSettingsApi
@@ -16,7 +15,6 @@ from . import api, views
 api_v1 = [
     path("sync/settings/", SyncSettingsApi.as_view(), name="sync-settings"),
     path("sync/runs/", SyncRunListApi.as_view(), name="sync-runs"),
-    path("emails/events/", EmailEventsApi.as_view(), name="email-events"),
     path("calls/", CallListApi.as_view(), name="call-list"),
     path("calls/<int:pk>/", CallDetailApi.as_view(), name="call-detail"),
     path("tasks/", TaskListApi.as_view(), name="task-list"),
@@ -24,6 +22,7 @@ api_v1 = [
     path("unsubscribes/", UnsubscribeListApi.as_view(), name="unsubscribe-list"),
     path("unsubscribes/<int:pk>/", UnsubscribeDetailApi.as_view(), name="unsubscribe-detail"),
     path("", include("people.api_urls")),
+    path("", include("emails.api_urls")),
 ]
 
 urlpatterns = [
@@ -37,6 +36,7 @@ urlpatterns = [
     path("", include("activities.urls")),
     path("", include("reminders.urls")),
     path("", include("unsubscribes.urls")),
+    # Links inside emails (no login): open pixel, click redirect, unsubscribe.
     path("", include("emails.urls")),
     # anymail's ESP webhooks (Postmark: postmark/tracking/, postmark/inbound/): emails/webhooks.py
     path("anymail/", include("anymail.urls")),

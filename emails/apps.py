@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class EmailsConfig(AppConfig):
+    name = "emails"
+    verbose_name = "Sales email"
+
+    def ready(self):
+        # The Celery tasks, registered at start-up so they can be enqueued by name.
+        # anymail's tracking/inbound signals -> the event service (which also registers the
+        # engagement kinds' outbox senders, syncing/email/engagement.py).
+        from . import (
+            tasks,  # noqa: F401
+            webhooks,  # noqa: F401
+        )
