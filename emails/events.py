@@ -8,8 +8,8 @@ webhooks (``emails/webhooks.py``). In one transaction per batch it:
 - stores each new event (``EmailEvent``); an event already stored (same email, kind and
   moment ``at``) is skipped, so a retried webhook or a re-run buffer flush never counts twice;
 - moves the email's status forward only: sent < delivered < opened < clicked < replied, and
-  bounced; nothing moves an email back, and nothing moves one out of replied, bounced or
-  failed;
+  bounced; nothing moves an email back, nothing moves one out of replied, bounced or failed,
+  and an email not sent yet (queued, held) keeps its status;
 - queues the Marketo activities (SPEC section 4) through the outbox: "Open Sales Email" for the
   first open of an email in any hour (repeat opens are stored but not logged: an open is logged
   when the email's last logged open is an hour old or more), "Click Sales Email" with the link,
@@ -50,7 +50,9 @@ Kind = EmailEvent.Kind
 Source = EmailEvent.Source
 
 #: How far each status is along the way; a status moves only to a higher rank. Replied,
-#: bounced and failed are ends.
+#: bounced and failed are ends; an email not handed to the backend yet (queued, held) is
+#: never moved by an event (it would never be sent).
+NOT_SENT = (Status.QUEUED, Status.HELD)
 RANK = {Status.QUEUED: 0, Status.HELD: 0, Status.SENDING: 0, Status.SENT: 1,
         Status.DELIVERED: 2, Status.OPENED: 3, Status.CLICKED: 4, Status.REPLIED: 5,
         Status.BOUNCED: 5, Status.FAILED: 5}
@@ -152,7 +154,8 @@ def _statuses_forward(events: list[EventIn], applied: Applied) -> None:
         by_status[status].append(email_id)
     now = timezone.now()
     for status, ids in by_status.items():
-        lower = [each for each, rank in RANK.items() if rank < RANK[status]]
+        lower = [each for each, rank in RANK.items()
+                 if rank < RANK[status] and each not in NOT_SENT]
         changing = SalesEmail.objects.filter(pk__in=ids, status__in=lower)
         if status in SIGNALLED_STATUSES:
             # Few; lock them so the ids that changed are exactly the ones updated.

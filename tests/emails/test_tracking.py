@@ -130,12 +130,15 @@ def test_statuses_only_move_forward(client, make_email):
     replied = make_email(status="replied")
     bounced = make_email(status="bounced")
     clicked = make_email(status="clicked")
+    queued = make_email(status="queued")  # not sent yet: an event must not skip the send
+    sending = make_email(status="sending")
 
-    for email in (replied, bounced, clicked):
+    for email in (replied, bounced, clicked, queued, sending):
         client.get(pixel(email))
     client.get(link(replied))
 
-    for email, status in ((replied, "replied"), (bounced, "bounced"), (clicked, "clicked")):
+    for email, status in ((replied, "replied"), (bounced, "bounced"), (clicked, "clicked"),
+                          (queued, "queued"), (sending, "opened")):
         email.refresh_from_db()
         assert email.status == status
         assert events(email, "opened"), "the open is recorded all the same"
