@@ -43,7 +43,11 @@ EVENT_TYPES = {"delivered": Kind.DELIVERED, "bounced": Kind.BOUNCED, "opened": K
 
 
 class EventsTokenAuthentication(authentication.BaseAuthentication):
-    """A provider's token in ``X-Email-Events-Token`` (compared in constant time)."""
+    """A provider's token in ``X-Email-Events-Token`` (compared in constant time). A request
+    that sends the header with a wrong token is refused (401) whatever else it carries."""
+
+    def authenticate_header(self, request):
+        return "Token"  # as DRF's TokenAuthentication: the scheme a 401 names
 
     def authenticate(self, request):
         given = request.headers.get(HEADER)
@@ -153,9 +157,8 @@ EXAMPLE_OUT = {"recorded": 1, "duplicates": 0, "unknown": 0,
 class EmailEventsApi(APIView):
     """Provider events for sent sales email (admins, or the provider's events token)."""
 
-    # The events token last: the first class names the 401's WWW-Authenticate scheme.
-    authentication_classes = [*APIView.settings.DEFAULT_AUTHENTICATION_CLASSES,
-                              EventsTokenAuthentication]
+    authentication_classes = [EventsTokenAuthentication,
+                              *APIView.settings.DEFAULT_AUTHENTICATION_CLASSES]
     permission_classes = [AdminOrEventsToken]
 
     @extend_schema(

@@ -214,3 +214,12 @@ def test_the_provider_token_may_post(settings, sent_email):
     provider.credentials(HTTP_X_EMAIL_EVENTS_TOKEN="")
     assert provider.post(PATH, [event(sent_email, "opened")], format="json").status_code == 401
     assert list(EmailEvent.objects.values_list("kind", flat=True)) == ["delivered"]
+
+
+def test_a_wrong_events_token_is_refused_even_beside_an_admins_token(settings, api,
+                                                                      sent_email):
+    settings.EMAIL_EVENTS_TOKEN = "provider-secret-1234"
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get().key}",
+                    HTTP_X_EMAIL_EVENTS_TOKEN="guessed")
+
+    assert api.post(PATH, [event(sent_email, "opened")], format="json").status_code == 401
