@@ -40,6 +40,11 @@ BATCH = 500
 LOCK_SECONDS = 120
 _RELEASE = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
             "return redis.call('del', KEYS[1]) else return 0 end")
+# Trim the applied head and renew the lock, only while the lock is still this flush's: a
+# flush that outlived its lock must not trim what another flush took meanwhile.
+_TRIM = ("if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end "
+         "redis.call('ltrim', KEYS[2], tonumber(ARGV[2]), -1) "
+         "redis.call('expire', KEYS[1], tonumber(ARGV[3])) return 1")
 
 
 def redis_url() -> str | None:
@@ -119,11 +124,13 @@ def tracking_events_flush(*, limit: int | None = None) -> FlushReport:
                 break
             hits = [hit for hit in map(Hit.parse, lines) if hit is not None]
             report.recorded += hits_apply(hits)
-            # Only this flush removes from the head, and producers only append at the tail:
-            # the first len(lines) items are exactly the ones just applied.
-            client.ltrim(key, len(lines), -1)
+            # Only the lock holder removes from the head, and producers only append at the
+            # tail: the first len(lines) items are exactly the ones just applied.
+            if not client.eval(_TRIM, 2, lock_key, key, token, len(lines), LOCK_SECONDS):
+                log.warning("the email tracking flush outlived its lock; stopping (what it "
+                            "applied is recognised as stored by the next flush)")
+                break
             report.taken += len(lines)
-            client.expire(lock_key, LOCK_SECONDS)
     finally:
         client.eval(_RELEASE, 1, lock_key, token)
     return report

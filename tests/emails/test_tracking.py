@@ -219,3 +219,28 @@ def test_manage_py_sync_flushes_the_buffer(client, sent_email, tracking_redis):
 
     assert "email tracking: 1 events recorded from 1 hits" in out.getvalue()
     assert [e.kind for e in events(sent_email)] == ["opened"] and buffered() == 0
+
+
+def test_a_flush_that_lost_its_lock_trims_nothing(sent_email, tracking_redis, monkeypatch):
+    import emails.tracking_buffer as buffer
+    from emails.tracking_buffer import buffer_key
+    from emails.tracking_hits import now_us
+
+    lines = [Hit("opened", sent_email.pk, now_us() + i).line() for i in range(3)]
+    tracking_redis.rpush(buffer_key(), *lines)
+    applied = buffer.hits_apply
+
+    def slow_apply(hits):  # the lock expires and another flush takes it meanwhile
+        tracking_redis.set(f"{buffer_key()}:lock", "another flush")
+        return applied(hits)
+
+    monkeypatch.setattr(buffer, "hits_apply", slow_apply)
+
+    report = tracking_events_flush()
+
+    assert (report.taken, report.recorded) == (0, 3)
+    assert tracking_redis.lrange(buffer_key(), 0, -1) == [line.encode() for line in lines]
+    assert tracking_redis.get(f"{buffer_key()}:lock") == b"another flush"
+    monkeypatch.setattr(buffer, "hits_apply", applied)
+    tracking_redis.delete(f"{buffer_key()}:lock")
+    assert tracking_events_flush().recorded == 0 and buffered() == 0
