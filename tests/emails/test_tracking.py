@@ -244,3 +244,21 @@ def test_a_flush_that_lost_its_lock_trims_nothing(sent_email, tracking_redis, mo
     monkeypatch.setattr(buffer, "hits_apply", applied)
     tracking_redis.delete(f"{buffer_key()}:lock")
     assert tracking_events_flush().recorded == 0 and buffered() == 0
+
+
+def test_beats_tick_enqueues_a_flush_when_hits_wait(client, sent_email, tracking_redis,
+                                                    monkeypatch):
+    from syncing import tasks
+
+    enqueued = []
+    monkeypatch.setattr(tasks.email_tracking_flush_task, "delay",
+                        lambda *args: enqueued.append("flush"))
+    tasks.sync_tick()
+    assert enqueued == []
+
+    client.get(pixel(sent_email))
+    tasks.sync_tick()
+
+    assert enqueued == ["flush"]
+    tasks.email_tracking_flush_task()  # as the worker runs it
+    assert [e.kind for e in events(sent_email)] == ["opened"]
