@@ -116,9 +116,8 @@ def template_save(*, user, name: str, subject: str, body: str, shared: bool = Fa
     template = template or EmailTemplate()
     template.name, template.subject, template.body = name.strip(), subject.strip(), body.strip()
     template.shared = shared
-    template.owner = None if shared else user
-    if shared and template.pk is None:
-        template.owner = user
+    if template.pk is None:
+        template.owner = user  # who made it (a shared one's maker, an admin)
     template.save()
     return template
 

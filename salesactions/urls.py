@@ -38,6 +38,7 @@ urlpatterns = [
     path("", include("unsubscribes.urls")),
     # Links inside emails (no login): open pixel, click redirect, unsubscribe.
     path("", include("emails.urls")),
+    path("", include("emails.page_urls")),
     # anymail's ESP webhooks (Postmark: postmark/tracking/, postmark/inbound/): emails/webhooks.py
     path("anymail/", include("anymail.urls")),
     path("people/", include("people.urls")),

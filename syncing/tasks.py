@@ -10,6 +10,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.utils import timezone
 
+from emails.sending import emails_due, emails_send_soon
 from emails.tracking_buffer import buffered, tracking_events_flush
 
 from .clients.marketo import MarketoError
@@ -47,6 +48,9 @@ def sync_tick() -> None:
     # Deliveries whose flush was never enqueued (broker down at log time), retries that are
     # due, and claims a killed worker left behind.
     deliveries_flush_soon(delivery_targets_due(now), countdown=0)
+    # Queued sales emails (and held ones due for another unsubscribe check).
+    if emails_due(now):
+        emails_send_soon(countdown=0)
     try:
         if buffered():  # opens and clicks waiting in Redis
             email_tracking_flush_task.delay()

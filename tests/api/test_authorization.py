@@ -13,6 +13,7 @@ from factories import (
     AdminFactory,
     CallFactory,
     ReminderTaskFactory,
+    SalesEmailFactory,
     UnsubscribeFactory,
     UserFactory,
 )
@@ -33,6 +34,9 @@ MATRIX = {
     "GET /api/v1/calls/":                           (401,      200,      200,      200),
     "POST /api/v1/calls/":                          (401,      201,      201,      201),
     "GET /api/v1/calls/{id}/":                      (401,      200,      404,      200),
+    "GET /api/v1/emails/":                          (401,      200,      200,      200),
+    "POST /api/v1/emails/":                         (401,      201,      201,      201),
+    "GET /api/v1/emails/{id}/":                     (401,      200,      404,      200),
     # Provider events: admins (or the provider's events token), never sellers.
     "POST /api/v1/emails/events/":                  (401,      403,      403,      200),
     "GET /api/v1/people/":                          (401,      200,      200,      200),
@@ -58,6 +62,7 @@ MATRIX = {
 # What the requests carry: the object behind a path's {id} (seller A's), and the body.
 PATH_OBJECTS = {
     "/api/v1/calls/{id}/": "call",
+    "/api/v1/emails/{id}/": "email",
     "/api/v1/people/{id}/": "person",
     "/api/v1/people/{id}/marketo-activities/": "person",
     "/api/v1/tasks/{id}/": "task",
@@ -74,6 +79,8 @@ SETTINGS = {
 }
 BODIES = {
     "POST /api/v1/calls/": lambda objects: {"person": objects["person"].pk},
+    "POST /api/v1/emails/": lambda objects: {"person": objects["person"].pk, "subject": "Hi",
+                                             "body": "Hello {{first_name|there}}"},
     "POST /api/v1/emails/events/": lambda objects: [{"event_type": "delivered",
                                                      "message_id": "<none@example.com>"}],
     "POST /api/v1/sync/runs/": lambda objects: {"kind": "initial"},
@@ -125,7 +132,8 @@ def objects(clients) -> dict:
     return {"person": person,
             "call": CallFactory(person=person, logged_by=clients["seller A"].user),
             "task": ReminderTaskFactory(person=person, assignee=clients["seller A"].user),
-            "unsubscribe": UnsubscribeFactory(created_by=clients["seller A"].user)}
+            "unsubscribe": UnsubscribeFactory(created_by=clients["seller A"].user),
+            "email": SalesEmailFactory(person=person, sender=clients["seller A"].user)}
 
 
 @pytest.mark.parametrize("role", ROLES)

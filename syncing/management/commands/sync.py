@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from emails.sending import emails_send_due
 from emails.tracking_buffer import tracking_events_flush
 from syncing.clients.transport import TransportError
 from syncing.mirror.incremental import people_incremental_pass
@@ -66,6 +67,8 @@ class Command(BaseCommand):
             self.unsubscribe_pass()
         except TransportError as error:
             failure = failure or error
+        # Queued sales emails before the deliveries, so the sent ones are logged in this pass.
+        self.stdout.write(str(emails_send_due()))
         # Opens and clicks buffered by the pixel and the redirect, before the deliveries they
         # create go out.
         try:
