@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -51,6 +52,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="threads per gunicorn worker (default: gunicorn.conf.py's, 1; "
                              "more than 1: the gthread worker, which keeps connections alive)")
+    parser.add_argument("--baseline", action="store_true",
+                        help="first measure a WSGI app that only answers 200 (same gunicorn "
+                             "settings and paths): the floor this machine allows right now")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
@@ -63,25 +67,44 @@ def main() -> None:
     pixels, clicks = emails_prepare(args.emails)
     buffer_clear()
 
-    port = free_port()
     server_env = app_env(url, REDIS_URL=args.redis, DEBUG="false", LOG_LEVEL="ERROR")
     if args.workers:
         server_env["WEB_CONCURRENCY"] = str(args.workers)
     if args.threads:
         server_env["GUNICORN_THREADS"] = str(args.threads)
+    if args.baseline:
+        with gunicorn(server_env, "email_tracking:baseline") as base:
+            result = wrk(base, pixels, args.clients, args.seconds)
+            print(f"\nbaseline (a WSGI app answering 200 at once): p50 {result['p50']:.1f}, "
+                  f"p95 {result['p95']:.1f}, p99 {result['p99']:.1f} ms, "
+                  f"{result['rps']:,.0f} req/s")
+    with gunicorn(server_env, "salesactions.wsgi") as base:
+        run_scenarios(base, pixels, clicks, args)
+    flush_and_report()
+
+
+@contextmanager
+def gunicorn(server_env: dict, app: str):
+    """gunicorn with gunicorn.conf.py on a free loopback port, serving ``app``."""
+    port = free_port()
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "--config",
          str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}", "--access-logfile",
-         "/dev/null", "--chdir", str(ROOT), "--log-level", "warning", "salesactions.wsgi"],
-        env=server_env)
+         "/dev/null", "--chdir", str(ROOT), "--pythonpath", str(ROOT / "bench"),
+         "--log-level", "warning", app], env=server_env)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_url(f"{base}/healthz", "gunicorn", seconds=60)
-        run_scenarios(base, pixels, clicks, args)
+        yield base
     finally:
         server.terminate()
         server.wait(timeout=30)
-    flush_and_report()
+
+
+def baseline(environ, start_response):
+    """The floor: answers at once, no Django, no signature, no Redis."""
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+    return [b"ok"]
 
 
 def emails_prepare(count: int) -> tuple[list[str], list[str]]:
