@@ -27,7 +27,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 
 from .events import hits_apply
 from .tracking_hits import Hit
@@ -106,6 +106,28 @@ class FlushReport:
         return f"email tracking: {self.recorded} events recorded from {self.taken} hits"
 
 
+def _apply(hits: list[Hit]) -> int:
+    """Apply a batch; should one hit break it, apply them one by one and drop (logged) only
+    the ones that fail by themselves. A database that cannot be reached stops the flush
+    (nothing is trimmed; the next flush retries)."""
+    try:
+        return hits_apply(hits)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:
+        log.exception("a batch of %d email tracking hits failed; applying them one by one",
+                      len(hits))
+    recorded = 0
+    for hit in hits:
+        try:
+            recorded += hits_apply([hit])
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:
+            log.exception("dropping the email tracking hit %s", hit)
+    return recorded
+
+
 def tracking_events_flush(*, limit: int | None = None) -> FlushReport:
     """Apply what the buffer holds, batch by batch, until it is empty (or ``limit`` hits)."""
     report = FlushReport()
@@ -123,7 +145,7 @@ def tracking_events_flush(*, limit: int | None = None) -> FlushReport:
             if not lines:
                 break
             hits = [hit for hit in map(Hit.parse, lines) if hit is not None]
-            report.recorded += hits_apply(hits)
+            report.recorded += _apply(hits)
             # Only the lock holder removes from the head, and producers only append at the
             # tail: the first len(lines) items are exactly the ones just applied.
             if not client.eval(_TRIM, 2, lock_key, key, token, len(lines), LOCK_SECONDS):

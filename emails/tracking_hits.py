@@ -13,6 +13,9 @@ from datetime import UTC, datetime, timedelta
 log = logging.getLogger(__name__)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_ID = 2**63 - 1
+#: 9999-12-31, in microseconds since the epoch.
+MAX_US = 253402300799 * 10**6
 
 
 def now_us() -> int:
@@ -41,9 +44,12 @@ class Hit:
     def parse(cls, line: bytes | str) -> Hit | None:
         try:
             kind, email_id, at_us, url = json.loads(line)
-            if kind not in ("opened", "clicked"):
+            if kind not in ("opened", "clicked") or not isinstance(url, str):
                 raise ValueError(kind)
-            return cls(kind, int(email_id), int(at_us), str(url or ""))
+            if not (isinstance(email_id, int) and 1 <= email_id <= MAX_ID
+                    and isinstance(at_us, int) and 0 < at_us < MAX_US):
+                raise ValueError("out of range")
+            return cls(kind, email_id, at_us, url)
         except (ValueError, TypeError) as error:
             log.warning("dropping a malformed tracking line %r: %s", line, error)
             return None

@@ -262,3 +262,27 @@ def test_beats_tick_enqueues_a_flush_when_hits_wait(client, sent_email, tracking
     assert enqueued == ["flush"]
     tasks.email_tracking_flush_task()  # as the worker runs it
     assert [e.kind for e in events(sent_email)] == ["opened"]
+
+
+def test_malformed_or_poison_lines_do_not_block_the_buffer(sent_email, tracking_redis,
+                                                           monkeypatch):
+    import emails.tracking_buffer as buffer
+    from emails.tracking_buffer import buffer_key
+    from emails.tracking_hits import now_us
+
+    good = [Hit("opened", sent_email.pk, now_us() + i) for i in range(3)]
+    tracking_redis.rpush(buffer_key(), "not json", '["opened", 1e40, 5, ""]',
+                         f'["clicked", {2**64}, 5, ""]', *[hit.line() for hit in good])
+    applied = buffer.hits_apply
+
+    def breaks_on_the_second(hits):
+        if good[1] in hits:
+            raise ValueError("a bug that only this hit triggers")
+        return applied(hits)
+
+    monkeypatch.setattr(buffer, "hits_apply", breaks_on_the_second)
+
+    report = tracking_events_flush()
+
+    assert (report.taken, report.recorded) == (6, 2) and buffered() == 0
+    assert len(events(sent_email, "opened")) == 2
