@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from syncing.email.engagement import EVENT_KINDS as DELIVERY_KINDS
@@ -279,12 +279,13 @@ def message_id_variants(message_id: str) -> list[str]:
 
 
 def emails_by_message_id(message_ids) -> dict[str, SalesEmail]:
-    """Emails by any form of their Message-ID (as given)."""
+    """Emails by any form of their Message-ID, or by the id their ESP gave them
+    (``provider_message_id``: Postmark's events name that one), keyed as given."""
     wanted = {variant: given for given in message_ids for variant in message_id_variants(given)}
     found = {}
     for email in SalesEmail.objects.select_related("person", "sender").filter(
-            message_id__in=list(wanted)):
-        for variant in message_id_variants(email.message_id):
-            if variant in wanted:
+            Q(message_id__in=list(wanted)) | Q(provider_message_id__in=list(wanted))):
+        for variant in [*message_id_variants(email.message_id), email.provider_message_id]:
+            if variant and variant in wanted:
                 found[wanted[variant]] = email
     return found

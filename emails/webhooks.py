@@ -6,9 +6,9 @@ open, click, spam complaint) and ``/anymail/postmark/inbound/`` (replies), with 
 auth ``ANYMAIL_WEBHOOK_SECRET`` (``user:password``) in the URL. anymail checks the secret,
 normalizes the payload and sends its ``tracking`` / ``inbound`` signals, received here:
 
-- tracking: matched to a sales email by ``metadata["message_id"]`` (set when sending through
-  anymail: Postmark's own ``MessageID`` is not our Message-ID header), else by the event's
-  ``message_id``; delivered, bounced, opened, clicked, complained are applied; a Postmark
+- tracking: matched to a sales email by the event's ``message_id`` — Postmark's own
+  ``MessageID``, which the sender keeps as ``provider_message_id`` — or our Message-ID (also
+  taken from ``metadata["message_id"]`` when the sender sets it); delivered, bounced, opened, clicked, complained are applied; a Postmark
   ``SoftBounce`` is recorded as a bounce that does not unsubscribe;
 - inbound: a reply, matched by its ``In-Reply-To``, then ``References``, to our Message-ID.
 

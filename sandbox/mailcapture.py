@@ -19,6 +19,7 @@ import html
 import json
 import logging
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -186,11 +187,16 @@ class SmtpSink:
         return self
 
     def stop(self) -> None:
-        def close():
+        async def shutdown():
             self._server.close()
-            self._loop.stop()
+            sessions = [task for task in asyncio.all_tasks()
+                        if task is not asyncio.current_task()]
+            for task in sessions:
+                task.cancel()
+            await asyncio.gather(*sessions, return_exceptions=True)
 
-        self._loop.call_soon_threadsafe(close)
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
 
 
@@ -207,8 +213,9 @@ def _page(title: str, body: str) -> Response:
 
 
 class CaptureWeb:
-    """The capture's web page (WSGI): ``/`` lists, ``/messages/<id>/`` shows one, and
-    ``/api/messages`` (GET, DELETE) for scripts."""
+    """The capture's web page (WSGI): ``/`` lists, ``/messages/<id>/`` shows one; for
+    scripts ``/api/messages`` (GET, DELETE), ``/api/messages/<id>``, ``/api/count`` and
+    ``/api/stats`` (count, duplicate Message-IDs, first and last arrival)."""
 
     def __init__(self, store: MailStore):
         self.store = store
@@ -219,6 +226,17 @@ class CaptureWeb:
 
     def route(self, request: Request) -> Response:
         path = request.path.rstrip("/") or "/"
+        if path == "/api/stats":
+            messages = self.store.messages()
+            ids = Counter(m.header("Message-ID") for m in messages)
+            return Response(json.dumps({
+                "count": len(messages), "duplicates": sum(n - 1 for n in ids.values() if n > 1),
+                "first": messages[0].received_at.timestamp() if messages else None,
+                "last": messages[-1].received_at.timestamp() if messages else None}),
+                content_type="application/json")
+        if path == "/api/count":
+            return Response(json.dumps({"count": len(self.store.messages())}),
+                            content_type="application/json")
         if path == "/api/messages":
             if request.method == "DELETE":
                 self.store.clear()

@@ -169,3 +169,12 @@ def test_lists_sellers_their_own_and_admins_everyones(api, seller, admin_client,
 
 def test_anonymous_is_401():
     assert APIClient().get("/api/v1/emails/").status_code == 401
+
+
+def test_a_sender_without_an_address_is_refused(no_enqueue):
+    nameless = UserFactory(email="")
+    client = APIClient()
+    client.force_authenticate(nameless)
+    response = _post(client, PersonFactory())
+    assert response.status_code == 400
+    assert "no email address" in response.json()["non_field_errors"][0]

@@ -171,3 +171,13 @@ def test_without_the_secret_or_with_a_wrong_one_nothing_is_applied(client, setti
         response = post(client, TRACKING, bounce(sent_email), secret="anything:at-all")
     assert response.status_code == 400
     assert not EmailEvent.objects.exists() and not Unsubscribe.objects.exists()
+
+
+def test_matching_by_the_id_postmark_gave_the_message(client, make_email):
+    email = make_email(provider_message_id="2706ee8a-737c-4285-b032-ccd317af53ed")
+    payload = bounce(email) | {"Metadata": {}}
+
+    assert post(client, TRACKING, payload).status_code == 200
+
+    email.refresh_from_db()
+    assert email.status == "bounced"
