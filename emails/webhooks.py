@@ -8,7 +8,8 @@ normalizes the payload and sends its ``tracking`` / ``inbound`` signals, receive
 
 - tracking: matched to a sales email by the event's ``message_id`` — Postmark's own
   ``MessageID``, which the sender keeps as ``provider_message_id`` — or our Message-ID (also
-  taken from ``metadata["message_id"]`` when the sender sets it); delivered, bounced, opened, clicked, complained are applied; a Postmark
+  taken from ``metadata["message_id"]`` when the sender sets it); delivered, bounced,
+  opened, clicked, complained are applied; a Postmark
   ``SoftBounce`` is recorded as a bounce that does not unsubscribe;
 - inbound: a reply, matched by its ``In-Reply-To``, then ``References``, to our Message-ID.
 
