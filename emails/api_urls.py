@@ -3,9 +3,10 @@
 
 from django.urls import path
 
-from . import api
+from . import api, events_api
 
 urlpatterns = [
+    path("emails/events/", events_api.EmailEventsApi.as_view(), name="email-events"),
     path("emails/", api.EmailListApi.as_view(), name="email-list"),
     path("emails/<int:pk>/", api.EmailDetailApi.as_view(), name="email-detail"),
 ]

@@ -6,5 +6,7 @@ class EmailsConfig(AppConfig):
     verbose_name = "Sales email"
 
     def ready(self):
-        # The Celery tasks, registered at start-up so they can be enqueued by name.
-        from . import tasks  # noqa: F401
+        # The Celery tasks, registered at start-up so they can be enqueued by name; anymail's
+        # tracking/inbound signals connected to the event service (which also registers the
+        # engagement kinds' outbox senders, syncing/email/engagement.py).
+        from . import tasks, webhooks  # noqa: F401

@@ -171,6 +171,15 @@ OUTBOX_LINGER_SECONDS = env.float("OUTBOX_LINGER_SECONDS", default=0.5)
 # Days of incremental sync passes and delivery attempts kept (syncing/history.py).
 SYNC_HISTORY_DAYS = env.int("SYNC_HISTORY_DAYS", default=30)
 
+# Sales email tracking and provider events (emails/tracking_buffer.py, emails/events_api.py,
+# emails/webhooks.py). Open/click hits are buffered in this Redis (default: REDIS_URL; unset:
+# each hit writes the database); switches are re-read every EMAIL_TRACKING_SWITCH_SECONDS.
+EMAIL_TRACKING_REDIS_URL = env("EMAIL_TRACKING_REDIS_URL", default=REDIS_URL)
+EMAIL_TRACKING_SWITCH_SECONDS = env.float("EMAIL_TRACKING_SWITCH_SECONDS", default=5)
+# A provider posting to /api/v1/emails/events/ sends it as X-Email-Events-Token (unset: admins
+# only). anymail's webhooks (/anymail/...) need ANYMAIL["WEBHOOK_SECRET"] (below).
+EMAIL_EVENTS_TOKEN = env("EMAIL_EVENTS_TOKEN", default="")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",

@@ -41,6 +41,8 @@ urlpatterns = [
     # Links inside emails (no login): open pixel, click redirect, unsubscribe.
     path("", include("emails.urls")),
     path("", include("emails.page_urls")),
+    # anymail's ESP webhooks (Postmark: postmark/tracking/, postmark/inbound/): emails/webhooks.py
+    path("anymail/", include("anymail.urls")),
     path("people/", include("people.urls")),
     path("settings/", include("syncing.settings.urls")),
     path("diagnostics/", diagnostics, name="diagnostics"),

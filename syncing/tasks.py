@@ -11,6 +11,7 @@ from celery.signals import worker_ready
 from django.utils import timezone
 
 from emails.sending import emails_due, emails_send_soon
+from emails.tracking_buffer import buffered, tracking_events_flush
 
 from .clients.marketo import MarketoError
 from .clients.transport import TransportError
@@ -50,6 +51,20 @@ def sync_tick() -> None:
     # Queued sales emails (and held ones due for another unsubscribe check).
     if emails_due(now):
         emails_send_soon(countdown=0)
+    try:
+        if buffered():  # opens and clicks waiting in Redis
+            email_tracking_flush_task.delay()
+    except Exception:  # Redis down: the hits wait there (new ones go to the database)
+        log.warning("could not check the email tracking buffer", exc_info=True)
+
+
+@shared_task
+def email_tracking_flush_task() -> None:
+    """Opens and clicks buffered in Redis by the pixel and the redirect, into the database
+    (and their Marketo deliveries into the outbox)."""
+    report = tracking_events_flush()
+    if report.taken:
+        log.info("%s", report)
 
 
 @shared_task

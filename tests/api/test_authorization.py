@@ -37,6 +37,8 @@ MATRIX = {
     "GET /api/v1/emails/":                          (401,      200,      200,      200),
     "POST /api/v1/emails/":                         (401,      201,      201,      201),
     "GET /api/v1/emails/{id}/":                     (401,      200,      404,      200),
+    # Provider events: admins (or the provider's events token), never sellers.
+    "POST /api/v1/emails/events/":                  (401,      403,      403,      200),
     "GET /api/v1/people/":                          (401,      200,      200,      200),
     "GET /api/v1/people/{id}/":                     (401,      200,      200,      200),
     "GET /api/v1/people/{id}/marketo-activities/":  (401,      200,      200,      200),
@@ -80,6 +82,8 @@ BODIES = {
     "POST /api/v1/calls/": lambda objects: {"person": objects["person"].pk},
     "POST /api/v1/emails/": lambda objects: {"person": objects["person"].pk, "subject": "Hi",
                                              "body": "Hello {{first_name|there}}"},
+    "POST /api/v1/emails/events/": lambda objects: [{"event_type": "delivered",
+                                                     "message_id": "<none@example.com>"}],
     "POST /api/v1/sync/runs/": lambda objects: {"kind": "initial"},
     "PUT /api/v1/sync/settings/": lambda objects: SETTINGS,
     "PATCH /api/v1/sync/settings/": lambda objects: {"people_sync_interval_seconds": 90},

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from emails.sending import emails_send_due
+from emails.tracking_buffer import tracking_events_flush
 from syncing.clients.transport import TransportError
 from syncing.mirror.incremental import people_incremental_pass
 from syncing.mirror.initial import initial_run_execute, initial_run_start
@@ -68,6 +69,12 @@ class Command(BaseCommand):
             failure = failure or error
         # Queued sales emails before the deliveries, so the sent ones are logged in this pass.
         self.stdout.write(str(emails_send_due()))
+        # Opens and clicks buffered by the pixel and the redirect, before the deliveries they
+        # create go out.
+        try:
+            self.stdout.write(str(tracking_events_flush()))
+        except Exception as error:  # Redis down: the hits wait there; the rest still runs
+            failure = failure or CommandError(f"email tracking flush failed: {error}")
         for target in Delivery.Target.values:
             self.stdout.write(f"deliveries to {deliveries_flush(target, until_empty=True)}")
         if failure:
