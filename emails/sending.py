@@ -419,8 +419,13 @@ def _record_outcomes(token: str, sent, retry, failed, now: datetime, skipped) ->
     with transaction.atomic():
         if sent:
             # One statement for all of them: what differs (sent_at) is already in the row.
-            SalesEmail.objects.filter(pk__in=[email.pk for email in sent]).update(
-                status=Status.SENT, error="", hold_reason="", attempts=F("attempts") + 1,
+            # The status only moves from "sending": a provider event (delivered, opened) that
+            # landed between the hand-off and this write is further along and stays.
+            sent_pks = [email.pk for email in sent]
+            SalesEmail.objects.filter(pk__in=sent_pks, status=Status.SENDING).update(
+                status=Status.SENT)
+            SalesEmail.objects.filter(pk__in=sent_pks).update(
+                error="", hold_reason="", attempts=F("attempts") + 1,
                 sent_at=F("handed_off_at"), claim_token="", claimed_until=None, updated_at=now)
         with_provider_ids = [email for email in sent if email.provider_message_id]
         if with_provider_ids:  # sent through an ESP (anymail)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 from factories import AdminFactory
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -223,3 +224,20 @@ def test_a_wrong_events_token_is_refused_even_beside_an_admins_token(settings, a
                     HTTP_X_EMAIL_EVENTS_TOKEN="guessed")
 
     assert api.post(PATH, [event(sent_email, "opened")], format="json").status_code == 401
+
+
+def test_an_event_landing_between_hand_off_and_the_sent_write_is_kept(make_email):
+    """The ESP may report delivery before the sending pass records "sent": the later write
+    must not move the email back."""
+    from emails.sending import _record_outcomes, _skip_rules
+
+    handed_off = timezone.now()
+    email = make_email(status="sending", handed_off_at=handed_off, claim_token="t")
+    events_apply([EventIn(email=email, kind=EmailEvent.Kind.DELIVERED, at=AT,
+                          source=EmailEvent.Source.PROVIDER)])
+    email.refresh_from_db()
+    assert email.status == "delivered"
+    _record_outcomes("t", [email], [], [], timezone.now(), _skip_rules())
+    email.refresh_from_db()
+    assert email.status == "delivered"
+    assert email.sent_at == handed_off and email.attempts == 1 and email.claim_token == ""
