@@ -23,13 +23,14 @@ from syncing.health.registry import (
 )
 from syncing.models import Delivery, SyncStream
 
+from .engagement import EMAIL_BOUNCE, EMAIL_CLICK, EMAIL_OPEN, EMAIL_REPLY
 from .senders import KIND
 
 SENDING = SyncStream.Name.EMAIL_SENDING
 #: Beat's tick sends due emails every few seconds; a pass is expected at least this often.
 SENDING_SCHEDULE_SECONDS = 60
-#: The Marketo kinds a sent email leads to (engagement kinds are registered by their room).
-MARKETO_KINDS = (KIND, "email_open", "email_click", "email_reply", "email_bounce")
+#: The Marketo kinds a sent email leads to: the send, then what the person did with it.
+MARKETO_KINDS = (KIND, EMAIL_OPEN, EMAIL_CLICK, EMAIL_REPLY, EMAIL_BOUNCE)
 
 
 def _queue(ctx: HealthContext) -> dict:
