@@ -26,7 +26,7 @@ from syncing.models import Delivery, SyncStream
 from .engagement import EMAIL_BOUNCE, EMAIL_CLICK, EMAIL_OPEN, EMAIL_REPLY
 from .senders import KIND
 
-SENDING = SyncStream.Name.EMAIL_SENDING
+SENDING = SyncStream.Name.EMAIL_SENDING.value
 #: Beat's tick sends due emails every few seconds; a pass is expected at least this often.
 SENDING_SCHEDULE_SECONDS = 60
 #: The Marketo kinds a sent email leads to: the send, then what the person did with it.
