@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "reminders",
     "syncing",
     "unsubscribes",
+    "campaigns",
 ]
 
 MIDDLEWARE = [
@@ -155,6 +156,8 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     # Cheap: it only looks at the DB and enqueues the syncs that are due.
     "sync-tick": {"task": "syncing.tasks.sync_tick", "schedule": 5.0},
+    # Due campaign steps (cheap when none is due: one indexed query).
+    "campaign-steps": {"task": "campaigns.tasks.campaign_steps_task", "schedule": 15.0},
     "sync-history-prune": {"task": "syncing.tasks.sync_history_prune_task",
                            "schedule": 24 * 3600.0},
 }

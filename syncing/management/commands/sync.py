@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from campaigns.scheduler import campaign_steps_run
 from syncing.clients.transport import TransportError
 from syncing.mirror.incremental import people_incremental_pass
 from syncing.mirror.initial import initial_run_execute, initial_run_start
@@ -65,6 +66,8 @@ class Command(BaseCommand):
             self.unsubscribe_pass()
         except TransportError as error:
             failure = failure or error
+        # Due campaign steps before the outbox, so their tasks and activities go out now.
+        self.stdout.write(str(campaign_steps_run()))
         for target in Delivery.Target.values:
             self.stdout.write(f"deliveries to {deliveries_flush(target, until_empty=True)}")
         if failure:
