@@ -180,18 +180,23 @@ def campaign_status_set(campaign: Campaign, status: str, *, by: User) -> Campaig
         raise PermissionDenied("Only the campaign's owner (or an admin) changes it.")
     if status not in Campaign.Status.values:
         raise ValidationError({"status": [f"Use one of: {', '.join(Campaign.Status.values)}."]})
-    current = campaign.status
-    if status == current:
-        return campaign
-    if current == Campaign.Status.ARCHIVED:
-        raise ValidationError({"status": ["An archived campaign stays archived."]})
-    if status == Campaign.Status.DRAFT:
-        raise ValidationError({"status": ["A campaign that ran cannot go back to draft."]})
-    if status == Campaign.Status.ACTIVE and not campaign.steps.exists():
-        raise ValidationError({"status": ["Add a step before starting the campaign."]})
     now = clock.now()
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        current = campaign.status
+        if status == current:
+            return campaign
+        if current == Campaign.Status.ARCHIVED:
+            raise ValidationError({"status": ["An archived campaign stays archived."]})
+        if status == Campaign.Status.DRAFT:
+            raise ValidationError({"status": ["A campaign that ran cannot go back to draft."]})
+        if status == Campaign.Status.ACTIVE and not campaign.steps.exists():
+            raise ValidationError({"status": ["Add a step before starting the campaign."]})
+        if status == Campaign.Status.ACTIVE and current == Campaign.Status.DRAFT:
+            # Members added while it was a draft start now.
+            campaign.members.filter(status=CampaignMember.Status.ACTIVE,
+                                    held_due_at__isnull=False).update(
+                next_step_due_at=F("held_due_at"), held_due_at=None)
         if status == Campaign.Status.PAUSED:
             campaign.members.filter(status=CampaignMember.Status.ACTIVE).update(
                 held_due_at=F("next_step_due_at"), next_step_due_at=None)
@@ -362,7 +367,8 @@ def members_add(campaign: Campaign, people_ids: Iterable[int], *, by: User) -> A
         chunk = keep[start:start + 1000]
         now = clock.now()
         due = now + first_offset if first_offset is not None else now
-        held = campaign.status != Campaign.Status.ACTIVE
+        held = (Campaign.objects.filter(pk=campaign.pk).values_list("status", flat=True).get()
+                != Campaign.Status.ACTIVE)
         members = [CampaignMember(campaign=campaign, person_id=pk, added_by=by, added_at=now,
                                   anchor_at=now, next_position=0,
                                   next_step_due_at=None if held else due,
