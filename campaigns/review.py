@@ -32,7 +32,8 @@ def _locked(item: MemberStep, by: User) -> MemberStep:
             .get(pk=item.pk))
     if not (by.is_admin or item.member.added_by_id == by.pk):
         raise PermissionDenied("This email waits in another seller's review queue.")
-    if item.result != MemberStep.Result.REVIEW or item.member.status != CampaignMember.Status.REVIEW:
+    if (item.result != MemberStep.Result.REVIEW
+            or item.member.status != CampaignMember.Status.REVIEW):
         raise ValidationError("This email was already sent or skipped.")
     return item
 

@@ -170,9 +170,8 @@ def _run(members: list[CampaignMember], now: datetime, report: SchedulerReport) 
         CampaignMember.objects.bulk_update(moved, ["status", "next_position",
                                                    "next_step_due_at"], batch_size=500)
     for reason, ended in ending.items():
-        for member in ended:
+        for _member in _members_end(ended, reason, now):
             report.count(report.ended, reason)
-        _members_end(ended, reason, now)
 
 
 def _advance(member: CampaignMember, steps: list[CampaignStep], position: int,

@@ -23,7 +23,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Upper
-from django.utils import timezone
 
 from accounts.models import User
 from people.models import Person

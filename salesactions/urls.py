@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as accounts_views
 from activities.api import CallDetailApi, CallListApi
+from campaigns.api import CampaignDetailApi, CampaignListApi, MemberDetailApi, MemberListApi
 from reminders.api import TaskDetailApi, TaskListApi
 from syncing.outbox.views import diagnostics
 from syncing.settings.api import SyncRunListApi, SyncSettingsApi
@@ -21,6 +22,11 @@ api_v1 = [
     path("tasks/<int:pk>/", TaskDetailApi.as_view(), name="task-detail"),
     path("unsubscribes/", UnsubscribeListApi.as_view(), name="unsubscribe-list"),
     path("unsubscribes/<int:pk>/", UnsubscribeDetailApi.as_view(), name="unsubscribe-detail"),
+    path("campaigns/", CampaignListApi.as_view(), name="campaign-list"),
+    path("campaigns/<int:pk>/", CampaignDetailApi.as_view(), name="campaign-detail"),
+    path("campaigns/<int:pk>/members/", MemberListApi.as_view(), name="campaign-members"),
+    path("campaigns/<int:pk>/members/<int:person_id>/", MemberDetailApi.as_view(),
+         name="campaign-member"),
     path("", include("people.api_urls")),
 ]
 
@@ -35,6 +41,7 @@ urlpatterns = [
     path("", include("activities.urls")),
     path("", include("reminders.urls")),
     path("", include("unsubscribes.urls")),
+    path("", include("campaigns.urls")),
     path("people/", include("people.urls")),
     path("settings/", include("syncing.settings.urls")),
     path("diagnostics/", diagnostics, name="diagnostics"),
