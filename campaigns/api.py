@@ -84,8 +84,11 @@ class CampaignInput(JsonTypesMixin, serializers.Serializer):
     name = serializers.CharField(max_length=NAME_MAX)
     shared = serializers.BooleanField(default=False,
                                       help_text="Other sellers may see it and add people.")
-    status = serializers.ChoiceField(choices=Campaign.Status.choices,
-                                     default=Campaign.Status.DRAFT)
+    status = serializers.ChoiceField(
+        choices=Campaign.Status.choices, required=False,
+        help_text="draft (new ones, by default), active, paused or archived; left out, it "
+                  "stays as it is. Pausing holds due steps; resuming moves each person's "
+                  "schedule on by the pause's length.")
     window_enabled = serializers.BooleanField(
         default=False, help_text="Send email steps only inside the sending window, in the "
                                  "seller's time zone.")
