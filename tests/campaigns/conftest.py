@@ -48,3 +48,50 @@ def make_campaign(db):
 CALL = {"type": "call", "day_offset": 0, "name": "Intro call", "details": "Ask about Q2."}
 INMAIL = {"type": "inmail", "day_offset": 2, "name": "InMail follow-up"}
 CUSTOM = {"type": "custom", "day_offset": 5, "name": "Send a gift"}
+
+
+SEED_LEADS = 2000
+AVA = "ava.stone@example.com"
+
+
+@pytest.fixture
+def ava(db):
+    from factories import UserFactory
+
+    return UserFactory(username="ava", email=AVA, first_name="Ava", last_name="Stone")
+
+
+@pytest.fixture
+def seed_people(db):
+    """``seed_people(kind, count)``: Ava's seed people of one Salesforce shape (``contact``,
+    ``lead``, ``no_salesforce``), stored as the Marketo sync stores them."""
+    from people.models import Person
+    from people.services import person_apply_leads
+    from sandbox import seed
+
+    def make(kind: str, count: int = 1):
+        numbers = []
+        for number in range(1, SEED_LEADS + 1):
+            lead = seed.lead(number, 1, SEED_LEADS)
+            shape = ("contact" if lead["sfdcContactId"] else "lead" if lead["sfdcLeadId"]
+                     else "no_salesforce")
+            if lead["leadOwnerEmailAddress"] == AVA and shape == kind and lead["email"]:
+                numbers.append(number)
+                if len(numbers) == count:
+                    break
+        person_apply_leads(seed.lead(number, 1, SEED_LEADS) for number in numbers)
+        by_id = Person.objects.in_bulk(numbers, field_name="marketo_id")
+        return [by_id[number] for number in numbers]
+
+    return make
+
+
+@pytest.fixture
+def salesforce(db, salesforce_sandbox):
+    from sandboxes import SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET
+
+    from syncing.models import SalesforceConnection
+
+    SalesforceConnection(url=salesforce_sandbox.base_url, client_id=SALESFORCE_CLIENT_ID,
+                         client_secret=SALESFORCE_CLIENT_SECRET, api_version="62.0").save()
+    return salesforce_sandbox
