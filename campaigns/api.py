@@ -173,6 +173,11 @@ class CampaignDetailApi(GenericAPIView):
 
     serializer_class = CampaignOutput
 
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Campaign.objects.none()
+        return campaign_list_for_user(self.request.user)
+
     @extend_schema(responses=CampaignOutput)
     def get(self, request, pk: int):
         return Response(_output(_visible(request, pk)))
@@ -306,6 +311,12 @@ class MemberDetailApi(GenericAPIView):
     """Remove a person from a campaign (their history stays)."""
 
     serializer_class = MemberOutput
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return CampaignMember.objects.none()
+        return CampaignMember.objects.filter(campaign__in=campaign_list_for_user(
+            self.request.user))
 
     @extend_schema(responses={204: None})
     def delete(self, request, pk: int, person_id: int):

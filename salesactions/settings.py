@@ -201,7 +201,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"ReminderTaskStatusEnum": "reminders.models.ReminderTask.Status"},
+    "ENUM_NAME_OVERRIDES": {"ReminderTaskStatusEnum": "reminders.models.ReminderTask.Status",
+                            "CampaignStatusEnum": "campaigns.models.Campaign.Status",
+                            "CampaignMemberStatusEnum": "campaigns.models.CampaignMember.Status"},
 }
 
 # Initial connection settings (SPEC section 10); an admin can change them on the settings page.
