@@ -84,6 +84,11 @@ class StepResults:
     def get(self, key: str) -> int:
         return self.counts.get(key, 0)
 
+    @property
+    def ran(self) -> int:
+        """How many times the step ran (any result)."""
+        return sum(self.counts.get(result, 0) for result in MemberStep.Result.values)
+
 
 def campaign_step_results(campaign: Campaign) -> list[StepResults]:
     """Per step: how its runs went (tasks, queued, review, skipped, refused), the emails'
