@@ -339,8 +339,10 @@ def members_plan(campaign: Campaign, people_ids: Iterable[int]) -> tuple[list[in
         live.update(campaign.members.filter(status__in=LIVE, person_id__in=ids[start:start + 5000])
                     .values_list("person_id", flat=True))
     report.skip("already_in_campaign", len(live))
-    suppressed = addresses_suppressed(email for pk, email in addresses.items()
-                                      if pk not in live and email)
+    candidates = [email for pk, email in addresses.items() if pk not in live and email]
+    suppressed: set[str] = set()
+    for start in range(0, len(candidates), 5000):  # SQLite bounds a query's parameters
+        suppressed |= addresses_suppressed(candidates[start:start + 5000])
     keep = []
     for pk, email in addresses.items():
         if pk in live:
