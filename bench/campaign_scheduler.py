@@ -160,8 +160,8 @@ def time_due_query(label: str, repeats: int = 50) -> None:
             claimed = _claim(now, 200)
             timings.append((time.perf_counter() - started) * 1000)
     timings.sort()
-    print(f"due query {label} (claim of up to 200, FOR UPDATE SKIP LOCKED) over {total:,} scheduled "
-          f"members, {len(claimed)} due: median {statistics.median(timings):.2f} ms, "
+    print(f"due query {label} (claim of up to 200, FOR UPDATE SKIP LOCKED) over {total:,} "
+          f"scheduled members, {len(claimed)} due: median {statistics.median(timings):.2f} ms, "
           f"p95 {timings[int(len(timings) * 0.95) - 1]:.2f} ms, max {timings[-1]:.2f} ms")
     query = due_members(now).select_for_update(skip_locked=True, of=("self",))[:200]
     with transaction.atomic(), connection.cursor() as cursor:
