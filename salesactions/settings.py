@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "reminders",
     "syncing",
     "unsubscribes",
+    "emails",
     "campaigns",
 ]
 
@@ -223,6 +224,36 @@ MARKETO_MAX_IN_FLIGHT = env.int("MARKETO_MAX_IN_FLIGHT", default=5)
 MARKETO_BULK_POLL_MAX_SECONDS = env.float("MARKETO_BULK_POLL_MAX_SECONDS", default=60)
 # A running initial sync whose heartbeat is older than this lost its worker and is resumed.
 SYNC_STALE_HEARTBEAT_SECONDS = env.float("SYNC_STALE_HEARTBEAT_SECONDS", default=90)
+
+# Sales email (SPEC sections 8 and 10). SITE_URL is where the links inside emails point
+# (tracking, unsubscribe). EMAIL_URL picks Django's backend: smtp://user:pass@host:port,
+# smtp+tls://..., smtps://..., consolemail://; `make run` points it at the local capture
+# (sandbox/mailcapture.py). ANYMAIL_ESP=postmark sends through Postmark's API (django-anymail)
+# with POSTMARK_SERVER_TOKEN instead.
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=30)
+ANYMAIL_ESP = env("ANYMAIL_ESP", default="")
+if ANYMAIL_ESP == "postmark":
+    EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+elif ANYMAIL_ESP:
+    raise ValueError(f"ANYMAIL_ESP={ANYMAIL_ESP!r}: only 'postmark' is wired (see README)")
+ANYMAIL = {
+    "POSTMARK_SERVER_TOKEN": env("POSTMARK_SERVER_TOKEN", default=""),
+    # Basic auth on the ESP's webhooks ("user:password"), checked by anymail.
+    "WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", default="") or None,
+}
+# The domain of the Message-IDs (default: SITE_URL's host).
+EMAIL_MESSAGE_ID_DOMAIN = env("EMAIL_MESSAGE_ID_DOMAIN", default="") or (
+    SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost")
+# The mailto: of List-Unsubscribe (RFC 2369); blank leaves only the one-click https link.
+EMAIL_UNSUBSCRIBE_MAILTO = env("EMAIL_UNSUBSCRIBE_MAILTO", default="")
+# Sending (emails/sending.py): emails per batch (one SMTP connection each), a worker's claim
+# on a batch, the first retry's delay (doubling) and sends before an email fails.
+EMAIL_SEND_BATCH = env.int("EMAIL_SEND_BATCH", default=200)
+EMAIL_CLAIM_SECONDS = env.float("EMAIL_CLAIM_SECONDS", default=300)
+EMAIL_RETRY_BASE_SECONDS = env.float("EMAIL_RETRY_BASE_SECONDS", default=60)
+EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=8)
 
 LOGGING = {
     "version": 1,

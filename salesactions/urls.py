@@ -28,6 +28,7 @@ api_v1 = [
     path("campaigns/<int:pk>/members/<int:person_id>/", MemberDetailApi.as_view(),
          name="campaign-member"),
     path("", include("people.api_urls")),
+    path("", include("emails.api_urls")),
 ]
 
 urlpatterns = [
@@ -41,6 +42,8 @@ urlpatterns = [
     path("", include("activities.urls")),
     path("", include("reminders.urls")),
     path("", include("unsubscribes.urls")),
+    # Links inside emails (no login): open pixel, click redirect, unsubscribe.
+    path("", include("emails.urls")),
     path("", include("campaigns.urls")),
     path("people/", include("people.urls")),
     path("settings/", include("syncing.settings.urls")),

@@ -148,6 +148,17 @@ class SyncSettings(SingletonModel):
     marketo_unsubscribe_check = models.BooleanField(
         "Check Marketo for unsubscribes before sending", default=True)
 
+    # Sales email
+    email_open_tracking = models.BooleanField(
+        "Track email opens (pixel)", default=True)
+    email_click_tracking = models.BooleanField(
+        "Track link clicks in emails", default=True)
+    email_from_address = models.EmailField(
+        "Send sales email from (verified address)", blank=True,
+        help_text="Optional: an address on a domain verified for sending, shown with the "
+                  "seller's name; replies still go to the seller. Blank: from the seller's "
+                  "own address.")
+
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -170,6 +181,8 @@ class SyncStream(models.Model):
         # need no migration of this table between them.
         REMINDER_TASKS = "reminder_tasks", "Reminder tasks with Salesforce"
         UNSUBSCRIBES = "unsubscribes", "Unsubscribes with Salesforce"
+        EMAIL_SENDING = "email_sending", "Sending sales email"
+        CAMPAIGN_STEPS = "campaign_steps", "Sales campaign steps"
 
     class Status(models.TextChoices):
         NEVER_RUN = "never_run", "Never run"

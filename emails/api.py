@@ -1,0 +1,119 @@
+"""The sales email API under ``/api/v1/emails/`` (SPEC section 10)."""
+
+from __future__ import annotations
+
+import django_filters
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from people.models import Person
+from salesactions.api import IdField, IdFilter, JsonTypesMixin, StrictFilterSet
+
+from .models import SalesEmail
+from .selectors import email_list_for_user
+from .services import SUBJECT_MAX_LENGTH, EmailRefused, queue_email
+
+BODY_MAX_LENGTH = 100_000
+
+
+class EmailInput(JsonTypesMixin, serializers.Serializer):
+    person = IdField(help_text="The person's id (see people/).")
+    subject = serializers.CharField(max_length=SUBJECT_MAX_LENGTH,
+                                    help_text="Merge fields allowed, e.g. {{first_name|there}}.")
+    body = serializers.CharField(max_length=BODY_MAX_LENGTH,
+                                 help_text="Plain text; merge fields allowed.")
+    track = serializers.BooleanField(required=False, default=True,
+                                     help_text="false turns open and click tracking off for "
+                                               "this email.")
+
+
+class EmailEventOutput(serializers.Serializer):
+    kind = serializers.CharField()
+    at = serializers.DateTimeField()
+    url = serializers.CharField()
+    detail = serializers.CharField()
+    source = serializers.CharField()
+
+
+class EmailOutput(serializers.ModelSerializer):
+    person = serializers.IntegerField(source="person_id", read_only=True)
+    sender = serializers.CharField(source="sender.username", read_only=True)
+    events = EmailEventOutput(many=True, read_only=True)
+
+    class Meta:
+        model = SalesEmail
+        fields = ["id", "person", "sender", "to_email", "subject", "body", "track",
+                  "sales_campaign_name", "status", "hold_reason", "error", "message_id",
+                  "attempts", "next_attempt_at", "sent_at", "created_at", "events"]
+        read_only_fields = fields
+
+
+class EmailFilterSet(StrictFilterSet):
+    person = IdFilter(field_name="person_id", help_text="The person's id.")
+    status = django_filters.ChoiceFilter(field_name="status", choices=SalesEmail.Status.choices,
+                                         help_text="The email's status.")
+    sender = IdFilter(field_name="sender_id",
+                      help_text="Admins: the id of the user who sent the emails.")
+
+    class Meta:
+        model = SalesEmail
+        fields: list[str] = []
+
+
+class EmailListApi(GenericAPIView):
+    """Sales emails, newest first, with their events: a seller sees the ones they sent, an
+    admin everyone's (``?sender=`` narrows); and sending one.
+
+    POST queues the email (201, ``status`` ``queued``, or ``held`` when Marketo cannot say
+    whether the address is unsubscribed: it is checked again before it goes out). 400 names
+    the field at fault: no subject or body, an unknown merge field, a person without an
+    address, or an address unsubscribed here or in Marketo.
+    """
+
+    serializer_class = EmailOutput
+    filterset_class = EmailFilterSet
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return SalesEmail.objects.none()
+        return email_list_for_user(self.request.user)
+
+    @extend_schema(responses=EmailOutput(many=True))
+    def get(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(EmailOutput(page, many=True).data)
+
+    @extend_schema(request=EmailInput, responses={201: EmailOutput})
+    def post(self, request):
+        data = EmailInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        person = Person.workspace.filter(pk=values["person"]).first()
+        if person is None:
+            return Response({"person": ["No such person in the workspace."]},
+                            status=status.HTTP_400_BAD_REQUEST)
+        try:
+            email = queue_email(person=person, sender=request.user, subject=values["subject"],
+                                body=values["body"], track=values["track"])
+        except EmailRefused as refused:
+            return Response({refused.field: [refused.message]},
+                            status=status.HTTP_400_BAD_REQUEST)
+        email = email_list_for_user(request.user).get(pk=email.pk)
+        return Response(EmailOutput(email).data, status=status.HTTP_201_CREATED)
+
+
+class EmailDetailApi(GenericAPIView):
+    """One email with its events: a seller's own (404 for another's), any for an admin."""
+
+    serializer_class = EmailOutput
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return SalesEmail.objects.none()
+        return email_list_for_user(self.request.user)
+
+    def get(self, request, pk: int):
+        return Response(EmailOutput(get_object_or_404(self.get_queryset(), pk=pk)).data)

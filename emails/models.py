@@ -1,0 +1,132 @@
+"""Sales emails sellers send, their templates and the events that follow (SPEC section 8).
+
+The shared shape other branches build on (tracking, campaigns): see
+``../notes/EMAIL_INTERFACE.md``. Add fields, never rename them.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericRelation
+from django.db import models
+
+
+def new_message_id() -> str:
+    """A unique RFC 5322 Message-ID, assigned when the email is queued."""
+    domain = getattr(settings, "EMAIL_MESSAGE_ID_DOMAIN", "") or "salesactions.local"
+    return f"<{uuid.uuid4().hex}@{domain}>"
+
+
+class EmailTemplate(models.Model):
+    """A saved subject and body: a seller's own, or a shared one only an admin makes."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.CASCADE, related_name="email_templates")
+    shared = models.BooleanField(default=False)
+    name = models.CharField(max_length=120)
+    subject = models.CharField(max_length=255)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-shared", "name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SalesEmail(models.Model):
+    """One sales email to one person, from queueing to its last event.
+
+    ``subject`` and ``body`` are the merged text, exactly what is sent. The sending worker
+    claims due rows (``claim_token``, ``claimed_until``) and sets ``handed_off_at`` (committed)
+    before it hands the message to the backend, so a crash never sends it twice: a row found
+    with ``handed_off_at`` set and no outcome is not sent again (``emails/sending.py``).
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        HELD = "held", "Held"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        OPENED = "opened", "Opened"
+        CLICKED = "clicked", "Clicked"
+        REPLIED = "replied", "Replied"
+        BOUNCED = "bounced", "Bounced"
+        FAILED = "failed", "Failed"
+
+    person = models.ForeignKey("people.Person", on_delete=models.PROTECT,
+                               related_name="sales_emails")
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                               related_name="sales_emails")
+    to_email = models.CharField(max_length=255)
+    subject = models.CharField(max_length=998)
+    body = models.TextField()
+    track = models.BooleanField(default=True)
+    sales_campaign_name = models.CharField(max_length=255, blank=True)
+    template = models.ForeignKey(EmailTemplate, null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    hold_reason = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    message_id = models.CharField(max_length=255, unique=True, default=new_message_id)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    handed_off_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    deliveries = GenericRelation("syncing.Delivery", content_type_field="record_type",
+                                 object_id_field="record_id", related_query_name="sales_email")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="salesemail_due"),
+            models.Index(fields=["person", "-created_at"], name="salesemail_person"),
+            models.Index(fields=["sender", "-created_at"], name="salesemail_sender"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} to {self.to_email} ({self.status})"
+
+
+class EmailEvent(models.Model):
+    """Something that happened to an email: its timeline on the pages and in the API."""
+
+    class Kind(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        HELD = "held", "Held"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        DELIVERED = "delivered", "Delivered"
+        OPENED = "opened", "Opened"
+        CLICKED = "clicked", "Clicked"
+        REPLIED = "replied", "Replied"
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Complained"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+
+    class Source(models.TextChoices):
+        APP = "app", "App"
+        TRACKING = "tracking", "Tracking"
+        PROVIDER = "provider", "Provider"
+
+    email = models.ForeignKey(SalesEmail, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    at = models.DateTimeField()
+    url = models.TextField(blank=True)
+    detail = models.TextField(blank=True)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.APP)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["email", "kind", "at"], name="emailevent_email_kind_at")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.at:%Y-%m-%d %H:%M}"
