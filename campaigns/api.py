@@ -41,6 +41,8 @@ MAX_PEOPLE = 10_000
 
 
 def _errors(error: DjangoValidationError):
+    if getattr(error, "detail", None):
+        return error.detail
     return error.message_dict if hasattr(error, "error_dict") else {"detail": " ".join(
         error.messages)}
 

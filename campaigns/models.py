@@ -158,6 +158,8 @@ class MemberStep(models.Model):
     body = models.TextField(blank=True)
     task = models.ForeignKey("reminders.ReminderTask", on_delete=models.SET_NULL, null=True,
                              blank=True, related_name="+")
+    email = models.ForeignKey("emails.SalesEmail", on_delete=models.SET_NULL, null=True,
+                              blank=True, related_name="campaign_runs")
 
     class Meta:
         ordering = ["ran_at", "id"]

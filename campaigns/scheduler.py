@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from emails.services import EmailRefused, queue_email
 from reminders.services import task_create
 from unsubscribes.selectors import addresses_suppressed
 
@@ -209,8 +210,6 @@ def _run_step(member: CampaignMember, step: CampaignStep, item: MemberStep) -> N
 def email_step_send(member: CampaignMember, item: MemberStep, *, subject: str,
                     body: str) -> None:
     """Queue a campaign email through sales email; the result goes on ``item``."""
-    from emails.services import EmailRefused, queue_email
-
     try:
         email = queue_email(person=member.person, sender=member.added_by, subject=subject,
                             body=body, sales_campaign_name=member.campaign.name)

@@ -21,6 +21,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
+from emails.models import EmailEvent
 from people.models import Person
 
 from .models import Campaign, CampaignMember, CampaignStep, MemberStep
@@ -119,11 +120,8 @@ def campaign_step_results(campaign: Campaign) -> list[StepResults]:
 
 
 def _email_counts(runs: QuerySet[MemberStep]) -> dict[int, dict[str, int]]:
-    """Email outcomes by step id; nothing when sales email is not installed."""
-    if not hasattr(MemberStep, "email"):
-        return {}
-    from emails.models import EmailEvent
-
+    """Email outcomes by step id: how many of the step's emails were sent, opened, clicked,
+    replied to, bounced (each email once per kind of event)."""
     counts: dict[int, dict[str, int]] = {}
     events = (EmailEvent.objects.filter(email__campaign_runs__in=runs.values("pk"),
                                         kind__in=EMAIL_RESULTS)

@@ -25,6 +25,7 @@ from django.db.models import F
 from django.db.models.functions import Upper
 
 from accounts.models import User
+from emails.merge import KNOWN_FIELDS, unknown_fields
 from people.models import Person
 from syncing.campaigns.senders import ADDED_KIND, REMOVED_KIND
 from syncing.models import Delivery
@@ -44,6 +45,8 @@ STEP_FIELDS = ("type", "day_offset", "subject", "body", "auto_send", "name", "de
 SKIP_MARKETO_OFF = "Logging sales activities to Marketo is switched off."
 SKIP_MARKETO_NOT_CONNECTED = "Marketo is not connected."
 LIVE = (CampaignMember.Status.ACTIVE, CampaignMember.Status.REVIEW)
+#: Merge fields an email step may use: sales email's, and the campaign's name.
+MERGE_FIELDS = (*KNOWN_FIELDS, "sales_campaign_name")
 
 
 # ------------------------------------------------------------------------------ campaigns
@@ -56,6 +59,17 @@ def can_change(user: User, campaign: Campaign) -> bool:
 def can_use(user: User, campaign: Campaign) -> bool:
     """Whether ``user`` may see the campaign and add people to it."""
     return user.is_admin or campaign.owner_id == user.pk or campaign.shared
+
+
+def _invalid(errors: dict) -> ValidationError:
+    """A ValidationError whose ``detail`` keeps the errors' shape (``steps``: one dict of
+    field errors per step, empty for a good one) for the API's 400 answer."""
+    error = ValidationError({name: [str(message) for message in (
+        value if name != "steps" else [m for step in value if isinstance(step, dict)
+                                       for ms in step.values() for m in ms] or value)]
+        for name, value in errors.items()})
+    error.detail = errors
+    return error
 
 
 def _step_errors(steps: list[dict]) -> dict:
@@ -73,10 +87,13 @@ def _step_errors(steps: list[dict]) -> dict:
                 0 <= offset <= MAX_DAY_OFFSET):
             mine["day_offset"] = [f"A whole number of days from 0 to {MAX_DAY_OFFSET}."]
         if kind == CampaignStep.Type.EMAIL:
-            if not (step.get("subject") or "").strip():
-                mine["subject"] = ["An email step needs a subject."]
-            if not (step.get("body") or "").strip():
-                mine["body"] = ["An email step needs a body."]
+            for text in ("subject", "body"):
+                if not (step.get(text) or "").strip():
+                    mine[text] = [f"An email step needs a {text}."]
+                elif unknown := unknown_fields(step[text], MERGE_FIELDS):
+                    names = ", ".join("{{" + name + "}}" for name in unknown)
+                    known = ", ".join("{{" + name + "}}" for name in MERGE_FIELDS)
+                    mine[text] = [f"Unknown merge field {names}; known fields are {known}."]
         elif kind in CampaignStep.Type.values and not (step.get("name") or "").strip():
             mine["name"] = ["Give the task a name."]
         if len(step.get("subject") or "") > NAME_MAX or len(step.get("name") or "") > NAME_MAX:
@@ -145,7 +162,7 @@ def campaign_create(*, owner: User, name: str, shared: bool = False,
     values = {"name": name, "status": status, "steps": steps, **window}
     errors = _campaign_errors(values)
     if errors:
-        raise ValidationError(errors)
+        raise _invalid(errors)
     campaign = Campaign.objects.create(owner=owner, name=name.strip(), shared=shared,
                                        status=status, **window)
     _steps_save(campaign, steps)
@@ -160,7 +177,7 @@ def campaign_update(campaign: Campaign, *, by: User, **changes) -> Campaign:
     errors = _campaign_errors({**{name: getattr(campaign, name) for name in (
         "window_start_hour", "window_end_hour")}, **changes})
     if errors:
-        raise ValidationError(errors)
+        raise _invalid(errors)
     status = changes.pop("status", None)
     steps = changes.pop("steps", None)
     for name, value in changes.items():

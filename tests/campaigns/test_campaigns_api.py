@@ -43,7 +43,8 @@ def test_bad_steps_are_field_errors(seller):
     response = api(seller).post("/api/v1/campaigns/", {"name": "x", "steps": [
         {"type": "email", "day_offset": 0}]}, format="json")
     assert response.status_code == 400
-    assert "subject" in response.json()["steps"][0]
+    assert response.json()["steps"] == [{"subject": ["An email step needs a subject."],
+                                         "body": ["An email step needs a body."]}]
 
 
 def test_visibility_own_shared_and_admin(seller):
