@@ -77,3 +77,43 @@ def test_other_sellers_private_campaign_is_404(client, seller, make_campaign):
     client.force_login(UserFactory())
     assert client.get(f"/campaigns/{campaign.pk}/").status_code == 404
     assert client.get("/campaigns/").status_code == 200
+
+
+def test_review_queue_page_sends_the_edited_email(seller_client, seller, make_campaign):
+    from campaigns.scheduler import campaign_steps_run
+    from emails.models import SalesEmail
+    from syncing.models import SyncSettings
+
+    SyncSettings.objects.update_or_create(pk=1, defaults={"marketo_unsubscribe_check": False})
+    campaign = make_campaign(seller, [{"type": "email", "day_offset": 0, "subject": "Hi",
+                                       "body": "Hello {{first_name}}", "auto_send": False}])
+    person = PersonFactory(first_name="Olivia")
+    from campaigns.services import members_add
+
+    members_add(campaign, [person.pk], by=seller)
+    campaign_steps_run()
+    page = seller_client.get("/campaigns/review/").content.decode()
+    assert "Hello {{first_name}}" in page and person.email in page
+    item = campaign.members.get().history.get()
+    response = seller_client.post(f"/campaigns/review/{item.pk}/", {
+        "action": "send", "subject": "Hi Olivia", "body": "Hello {{first_name}}, edited"})
+    assert response.status_code == 302
+    email = SalesEmail.objects.get()
+    assert (email.subject, email.body) == ("Hi Olivia", "Hello Olivia, edited")
+    assert "Nothing waits for review" in seller_client.get("/campaigns/review/").content.decode()
+
+
+def test_manage_py_sync_runs_due_steps(seller, make_campaign):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from campaigns.services import members_add
+    from reminders.models import ReminderTask
+
+    campaign = make_campaign(seller, [CALL])
+    members_add(campaign, [PersonFactory().pk], by=seller)
+    out = StringIO()
+    call_command("sync", stdout=out)
+    assert "campaign steps: 1 due members" in out.getvalue()
+    assert ReminderTask.objects.count() == 1
