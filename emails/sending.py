@@ -1,18 +1,77 @@
-"""Sending queued sales emails (filled in after the skeleton)."""
+"""Sending queued sales emails: the worker (beat's tick enqueues it) and ``manage.py sync``.
+
+One pass claims due emails in batches (``EMAIL_SEND_BATCH``): ``SELECT … FOR UPDATE SKIP
+LOCKED`` on PostgreSQL, so workers share the queue; on SQLite the claim runs in an IMMEDIATE
+transaction (one writer at a time), which is as safe. For each batch:
+
+1. Unsubscribes are checked again for the whole batch at once (``send_verdicts``: app
+   suppression, then Marketo, 300 addresses a call): blocked → ``failed`` with the reason;
+   Marketo cannot answer → ``held`` and checked again later; never sent unchecked.
+2. One connection to the email backend (``EMAIL_URL``, or anymail) for the batch. Before each
+   message is handed to it, ``handed_off_at`` is set and committed (the Message-ID was stored
+   when the email was queued).
+3. A transient error (SMTP 4xx, connection refused or dropped, an ESP's 5xx) clears
+   ``handed_off_at`` and queues the email again with backoff (``EMAIL_RETRY_BASE_SECONDS``,
+   doubling, ``EMAIL_MAX_ATTEMPTS``); a permanent one (SMTP 5xx) fails it with the server's
+   text. Sent emails, their ``sent`` events and their outbox deliveries (Salesforce Task,
+   Marketo "Send Sales Email") are written in one transaction after the batch.
+
+Crash rule: an email whose claim expired with ``handed_off_at`` set and no outcome may have
+left (the worker died between handing it off and recording the answer). It is never sent
+again: it is marked ``failed`` with ``UNKNOWN_OUTCOME`` as its error, so the seller can look
+and send it again by hand if it did not arrive. An email whose claim expired before it was
+handed off is simply sent by the next pass.
+"""
 
 from __future__ import annotations
 
 import logging
+import smtplib
+import socket
+import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.cache import cache
+from django.core.mail import get_connection
+from django.db import connection as db_connection
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
+from people.models import Person
+from syncing.email.senders import KIND as EMAIL_KIND
+from syncing.models import Delivery, SyncStream
+from syncing.outbox.queue import deliveries_build, deliveries_save
 from syncing.queueing import task_named
+from syncing.settings.selectors import (
+    marketo_connection_get,
+    salesforce_connection_get,
+    sync_settings_get,
+)
+from syncing.streams import stream_get
+from unsubscribes.selectors import people_with_unsubscribed
+from unsubscribes.send_check import SendVerdict, send_verdicts
+
+from .message import build_message, options_from
+from .models import EmailEvent, SalesEmail
+from .signals import email_status_changed
 
 log = logging.getLogger(__name__)
 
+Status = SalesEmail.Status
 SEND_TASK = "emails.tasks.emails_send_task"
-_SOON_KEY = "emails-send-soon"
+
+UNKNOWN_OUTCOME = ("Outcome unknown: the sending worker stopped after handing this email to "
+                   "the mail server and before recording its answer. It may have been sent, "
+                   "so it is not sent again automatically.")
+SKIP_SALESFORCE_OFF = "Logging emails to Salesforce is switched off on Settings."
+SKIP_SALESFORCE_NOT_CONNECTED = "Salesforce is not connected."
+SKIP_NO_SALESFORCE_ID = ("Not logged in Salesforce: this person has no Salesforce contact or "
+                         "lead id.")
+SKIP_MARKETO_OFF = "Logging sales activities to Marketo is switched off on Settings."
+SKIP_MARKETO_NOT_CONNECTED = "Marketo is not connected."
 
 
 @dataclass
@@ -23,17 +82,27 @@ class SendReport:
     retried: int = 0
     held: int = 0
     blocked: int = 0
+    unknown: int = 0
 
     def __str__(self) -> str:
-        return (f"{self.sent} sent, {self.failed} failed, {self.retried} to retry, "
-                f"{self.held} held, {self.blocked} blocked ({self.claimed} claimed)")
+        return (f"emails: {self.sent} sent, {self.failed} failed, {self.retried} to retry, "
+                f"{self.held} held, {self.blocked} blocked, {self.unknown} outcome unknown "
+                f"({self.claimed} claimed)")
+
+
+# ----------------------------------------------------------------------------- enqueueing
+
+def _soon_key() -> str:
+    # Per database: test runs and benchmarks on one machine share the file cache.
+    return f"emails-send-soon:{db_connection.settings_dict['NAME']}"
 
 
 def emails_send_soon(countdown: float = 0.5) -> None:
     """Enqueue a send unless one is waiting to start. Never raises: with the broker down the
     emails stay queued and beat's tick (or ``manage.py sync``) sends them."""
+    key = _soon_key()
     try:
-        if not cache.add(_SOON_KEY, 1, timeout=60):
+        if not cache.add(key, 1, timeout=60):
             return
     except Exception:
         log.warning("cache unavailable; enqueueing the email send anyway", exc_info=True)
@@ -42,14 +111,320 @@ def emails_send_soon(countdown: float = 0.5) -> None:
     except Exception:
         log.warning("could not enqueue the email send; beat's tick will", exc_info=True)
         try:
-            cache.delete(_SOON_KEY)
+            cache.delete(key)
         except Exception:
             log.debug("cache unavailable", exc_info=True)
 
 
-def emails_send_due() -> SendReport:
+def _due(now: datetime) -> Q:
+    return (Q(status__in=[Status.QUEUED, Status.HELD], next_attempt_at__lte=now)
+            | Q(status=Status.SENDING, claimed_until__lt=now))
+
+
+def emails_due(now: datetime | None = None) -> bool:
+    """Is there an email to send, re-check or settle (beat's tick asks every few seconds)?"""
+    return SalesEmail.objects.filter(_due(now or timezone.now())).exists()
+
+
+# ------------------------------------------------------------------------------ claiming
+
+def _settle_unknown(now: datetime, report: SendReport) -> None:
+    """Emails a dead worker handed off without recording the answer: failed, never resent."""
+    ids = list(SalesEmail.objects.filter(status=Status.SENDING, claimed_until__lt=now,
+                                         handed_off_at__isnull=False)
+               .values_list("pk", flat=True)[:1000])
+    if not ids:
+        return
+    with transaction.atomic():
+        settled = list(SalesEmail.objects.filter(
+            pk__in=ids, status=Status.SENDING, claimed_until__lt=now))
+        SalesEmail.objects.filter(pk__in=[e.pk for e in settled]).update(
+            status=Status.FAILED, error=UNKNOWN_OUTCOME, claim_token="", claimed_until=None)
+        EmailEvent.objects.bulk_create([
+            EmailEvent(email=email, kind=EmailEvent.Kind.FAILED, at=now, detail=UNKNOWN_OUTCOME)
+            for email in settled])
+        _signal_after_commit(settled, Status.FAILED)
+    report.unknown += len(settled)
+
+
+def _claim(now: datetime, limit: int) -> tuple[str, list[int]]:
+    token = uuid.uuid4().hex
+    with transaction.atomic():
+        due = SalesEmail.objects.filter(_due(now)).filter(handed_off_at__isnull=True)
+        if db_connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.order_by("next_attempt_at", "id").values_list("pk", flat=True)[:limit])
+        if ids:
+            SalesEmail.objects.filter(pk__in=ids).update(
+                status=Status.SENDING, claim_token=token,
+                claimed_until=now + timedelta(seconds=settings.EMAIL_CLAIM_SECONDS))
+    return token, ids
+
+
+# ------------------------------------------------------------------------------- sending
+
+def emails_send_due(*, now: datetime | None = None, until_empty: bool = True,
+                    batch_size: int | None = None) -> SendReport:
+    """Send every due email (one batch unless ``until_empty``); returns what became of them."""
     try:
-        cache.delete(_SOON_KEY)
+        cache.delete(_soon_key())
     except Exception:
         log.debug("cache unavailable", exc_info=True)
-    return SendReport()
+    report = SendReport()
+    limit = batch_size or settings.EMAIL_SEND_BATCH
+    error = ""
+    while True:
+        moment = now or timezone.now()
+        _settle_unknown(moment, report)
+        token, ids = _claim(moment, limit)
+        if not ids:
+            break
+        report.claimed += len(ids)
+        error = _send_batch(token, ids, report) or error
+        if not until_empty:
+            break
+    if report.claimed or report.unknown:
+        _stream_record(report, error)
+    return report
+
+
+def _send_batch(token: str, ids: list[int], report: SendReport) -> str:
+    """Send one claimed batch; returns the last error text ("" when none)."""
+    emails = list(SalesEmail.objects.filter(pk__in=ids, claim_token=token)
+                  .select_related("person", "sender", "template").order_by("id"))
+    now = timezone.now()
+    verdicts = send_verdicts(email.to_email for email in emails)
+    unsubscribed = set(people_with_unsubscribed(
+        Person.objects.filter(pk__in={email.person_id for email in emails}))
+        .filter(unsubscribed=True).values_list("pk", flat=True))
+    allowed, blocked, held = [], [], []
+    for email in emails:
+        verdict = verdicts[email.to_email]
+        if email.person_id in unsubscribed:
+            verdict = SendVerdict.block("Unsubscribed in the app.")
+        if verdict.status == SendVerdict.ALLOWED:
+            allowed.append(email)
+        elif verdict.status == SendVerdict.BLOCKED:
+            blocked.append((email, verdict.reason))
+        else:
+            held.append((email, verdict))
+    _record_checks(token, blocked, held, now)
+    report.blocked += len(blocked)
+    report.held += len(held)
+    if not allowed:
+        return ""
+    options = options_from(sync_settings_get())
+    sent, retry, failed = [], [], []
+    last_error = ""
+    backend = get_connection(fail_silently=False)
+    opened = False
+    for index, email in enumerate(allowed):
+        try:
+            message = build_message(email, options, connection=backend)
+        except Exception as error:  # noqa: BLE001 - a bad address: this email fails alone
+            failed.append((email, f"The message could not be built: {error}"))
+            continue
+        if not opened:
+            try:
+                backend.open()
+                opened = True
+            except Exception as error:  # noqa: BLE001 - connection refused, TLS, auth ...
+                last_error = _error_text(error)
+                retry.extend((rest, last_error) for rest in allowed[index:])
+                break
+        handed_off_at = timezone.now()
+        if not SalesEmail.objects.filter(pk=email.pk, claim_token=token,
+                                         status=Status.SENDING).update(
+                handed_off_at=handed_off_at):
+            continue  # the claim was taken over (this worker was too slow): leave it
+        email.handed_off_at = handed_off_at
+        try:
+            backend.send_messages([message])
+        except Exception as error:  # noqa: BLE001 - classified below
+            last_error = _error_text(error)
+            if _is_transient(error):
+                retry.append((email, last_error))
+            else:
+                failed.append((email, last_error))
+            if _connection_broken(error):
+                _close(backend)
+                opened = False
+            continue
+        email.sent_at = timezone.now()
+        sent.append(email)
+    if opened:
+        _close(backend)
+    _record_outcomes(token, sent, retry, failed)
+    gave_up = sum(1 for email, _ in retry if email.status == Status.FAILED)
+    report.sent += len(sent)
+    report.failed += len(failed) + gave_up
+    report.retried += len(retry) - gave_up
+    return last_error
+
+
+def _close(backend) -> None:
+    try:
+        backend.close()
+    except Exception:  # noqa: BLE001 - the connection is gone either way
+        log.debug("closing the email connection failed", exc_info=True)
+
+
+def _error_text(error: Exception) -> str:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return "; ".join(f"{address}: {code} {_decode(text)}"
+                         for address, (code, text) in error.recipients.items())
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"{error.smtp_code} {_decode(error.smtp_error)}"
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def _decode(text) -> str:
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+
+
+def _is_transient(error: Exception) -> bool:
+    """Worth trying again later: SMTP 4xx, a dropped or refused connection, a timeout, an
+    ESP that answered 429 or 5xx or not at all. Anything else (SMTP 5xx) is permanent."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(400 <= code < 500 for code, _ in error.recipients.values())
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 400 <= error.smtp_code < 500 or error.smtp_code == -1
+    if isinstance(error, smtplib.SMTPServerDisconnected | OSError | socket.timeout):
+        return True
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    if type(error).__module__.startswith("anymail"):
+        return status is None or status == 429 or status >= 500
+    return False
+
+
+def _connection_broken(error: Exception) -> bool:
+    """After this error the connection cannot carry the next message (the server answered
+    a 4xx/5xx to one message and reset: it can)."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return False
+    if isinstance(error, smtplib.SMTPResponseException):
+        return error.smtp_code in (421, -1)
+    return True
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=settings.EMAIL_RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
+
+
+# ------------------------------------------------------------------------------ recording
+
+def _record_checks(token: str, blocked, held, now: datetime) -> None:
+    if not (blocked or held):
+        return
+    with transaction.atomic():
+        events = []
+        for email, reason in blocked:
+            email.status, email.error = Status.FAILED, f"Not sent: {reason}"
+            email.claim_token, email.claimed_until, email.updated_at = "", None, now
+            events.append(EmailEvent(email=email, kind=EmailEvent.Kind.FAILED, at=now,
+                                     detail=email.error))
+        for email, verdict in held:
+            if email.hold_reason != verdict.reason:
+                events.append(EmailEvent(email=email, kind=EmailEvent.Kind.HELD, at=now,
+                                         detail=verdict.reason))
+            email.status, email.hold_reason = Status.HELD, verdict.reason
+            email.next_attempt_at = now + timedelta(seconds=verdict.retry_after or 300)
+            email.claim_token, email.claimed_until, email.updated_at = "", None, now
+        SalesEmail.objects.bulk_update(
+            [email for email, _ in [*blocked, *held]],
+            ["status", "error", "hold_reason", "next_attempt_at", "claim_token",
+             "claimed_until", "updated_at"])
+        EmailEvent.objects.bulk_create(events)
+        _signal_after_commit([email for email, _ in blocked], Status.FAILED)
+
+
+def _record_outcomes(token: str, sent, retry, failed) -> None:
+    now = timezone.now()
+    events = []
+    changed = []
+    for email in sent:
+        email.status, email.error, email.hold_reason = Status.SENT, "", ""
+        email.attempts += 1
+        events.append(EmailEvent(email=email, kind=EmailEvent.Kind.SENT, at=email.sent_at))
+        changed.append(email)
+    for email, text in failed:
+        email.status, email.error = Status.FAILED, text
+        email.attempts += 1
+        events.append(EmailEvent(email=email, kind=EmailEvent.Kind.FAILED, at=now, detail=text))
+        changed.append(email)
+    for email, text in retry:
+        email.attempts += 1
+        email.error, email.handed_off_at = text, None
+        if email.attempts >= settings.EMAIL_MAX_ATTEMPTS:
+            email.status = Status.FAILED
+            email.error = f"Gave up after {email.attempts} attempts: {text}"
+            events.append(EmailEvent(email=email, kind=EmailEvent.Kind.FAILED, at=now,
+                                     detail=email.error))
+        else:
+            email.status = Status.QUEUED
+            email.next_attempt_at = now + _backoff(email.attempts)
+        changed.append(email)
+    for email in changed:
+        email.claim_token, email.claimed_until, email.updated_at = "", None, now
+    if not changed:
+        return
+    with transaction.atomic():
+        SalesEmail.objects.bulk_update(
+            changed, ["status", "error", "hold_reason", "attempts", "next_attempt_at",
+                      "handed_off_at", "sent_at", "claim_token", "claimed_until",
+                      "updated_at"], batch_size=500)
+        EmailEvent.objects.bulk_create(events, batch_size=1000)
+        if sent:
+            skipped = _skip_rules()
+            deliveries_save([delivery for email in sent for delivery in deliveries_build(
+                kind=EMAIL_KIND, record=email, skipped=skipped(email.person))])
+        _signal_after_commit(sent, Status.SENT)
+        _signal_after_commit([e for e in changed if e.status == Status.FAILED], Status.FAILED)
+
+
+def _skip_rules():
+    """Why a sent email is not logged to a target: a function of the person."""
+    sync_settings = sync_settings_get()
+    salesforce = (SKIP_SALESFORCE_OFF if not sync_settings.log_emails_to_salesforce
+                  else SKIP_SALESFORCE_NOT_CONNECTED
+                  if not salesforce_connection_get().is_configured else "")
+    marketo = (SKIP_MARKETO_OFF if not sync_settings.log_activities_to_marketo
+               else SKIP_MARKETO_NOT_CONNECTED
+               if not marketo_connection_get().is_configured else "")
+
+    def skipped(person) -> dict[str, str]:
+        reasons = {}
+        if salesforce:
+            reasons[Delivery.Target.SALESFORCE] = salesforce
+        elif not (person.sfdc_contact_id or person.sfdc_lead_id):
+            reasons[Delivery.Target.SALESFORCE] = SKIP_NO_SALESFORCE_ID
+        if marketo:
+            reasons[Delivery.Target.MARKETO] = marketo
+        return reasons
+
+    return skipped
+
+
+def _signal_after_commit(emails, status: str) -> None:
+    emails = list(emails)
+    if not emails or not email_status_changed.receivers:
+        return
+
+    def send():
+        for email in emails:
+            email_status_changed.send(sender=SalesEmail, email=email, status=status)
+
+    transaction.on_commit(send)
+
+
+def _stream_record(report: SendReport, error: str) -> None:
+    """The ``email_sending`` stream's state, for the health page."""
+    now = timezone.now()
+    stream = stream_get(SyncStream.Name.EMAIL_SENDING)
+    failing = bool(error) and not report.sent
+    SyncStream.objects.filter(pk=stream.pk).update(
+        last_attempt_at=now,
+        status=SyncStream.Status.FAILING if failing else SyncStream.Status.HEALTHY,
+        last_error=error if error else stream.last_error if failing else "",
+        last_success_at=now if report.sent else stream.last_success_at,
+        consecutive_failures=stream.consecutive_failures + 1 if failing else 0)

@@ -11,6 +11,8 @@ from honcho.manager import Manager
 
 SANDBOX_MARKETO_PORT = 8010
 SANDBOX_SALESFORCE_PORT = 8020
+MAIL_CAPTURE_SMTP_PORT = 1025
+MAIL_CAPTURE_HTTP_PORT = 8025
 SANDBOX_ENV = {
     "MARKETO_BASE_URL": f"http://127.0.0.1:{SANDBOX_MARKETO_PORT}",
     "MARKETO_CLIENT_ID": "sandbox-marketo-client",
@@ -37,15 +39,25 @@ def main() -> int:
             env[key] = value
             os.environ[key] = value
 
+    # Sales email goes to the local capture unless EMAIL_URL (or an ESP) says otherwise.
+    use_mail_capture = not os.environ.get("EMAIL_URL") and not settings.ANYMAIL_ESP
+    if use_mail_capture:
+        env["EMAIL_URL"] = f"smtp://127.0.0.1:{MAIL_CAPTURE_SMTP_PORT}"
+    port = env.get("PORT", "8000")
+    env.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
+
     call_command("migrate", interactive=False, verbosity=0)
     call_command("demo_users")
 
     python = sys.executable
-    port = env.get("PORT", "8000")
     manager = Manager()
     if use_marketo_sandbox or use_salesforce_sandbox:
         manager.add_process("sandbox", f"{python} -m sandbox --marketo-port {SANDBOX_MARKETO_PORT}"
                                        f" --salesforce-port {SANDBOX_SALESFORCE_PORT}", env=env)
+    if use_mail_capture:
+        manager.add_process("mail", f"{python} -m sandbox.mailcapture --smtp-port "
+                                    f"{MAIL_CAPTURE_SMTP_PORT} --http-port "
+                                    f"{MAIL_CAPTURE_HTTP_PORT}", env=env)
     manager.add_process("web", f"{python} manage.py runserver 127.0.0.1:{port}", env=env)
     manager.add_process("worker", f"{python} -m celery -A salesactions worker --loglevel WARNING"
                                   " --concurrency 2", env=env)
@@ -56,6 +68,8 @@ def main() -> int:
         print(f"  Marketo sandbox:    {SANDBOX_ENV['MARKETO_BASE_URL']}")
     if use_salesforce_sandbox:
         print(f"  Salesforce sandbox: {SANDBOX_ENV['SALESFORCE_URL']}")
+    if use_mail_capture:
+        print(f"  Mail capture (sent sales email): http://127.0.0.1:{MAIL_CAPTURE_HTTP_PORT}/")
     print("  Ctrl-C stops everything.\n")
     manager.loop()
     return manager.returncode or 0

@@ -246,7 +246,7 @@ ANYMAIL = {
 # The domain of the Message-IDs (default: SITE_URL's host).
 EMAIL_MESSAGE_ID_DOMAIN = env("EMAIL_MESSAGE_ID_DOMAIN", default="") or (
     SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost")
-# The mailto: of List-Unsubscribe (RFC 2369); blank leaves only the one-click https link.
+# The mailto: of List-Unsubscribe (RFC 2369) besides the one-click link; blank: the seller.
 EMAIL_UNSUBSCRIBE_MAILTO = env("EMAIL_UNSUBSCRIBE_MAILTO", default="")
 # Sending (emails/sending.py): emails per batch (one SMTP connection each), a worker's claim
 # on a batch, the first retry's delay (doubling) and sends before an email fails.

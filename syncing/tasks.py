@@ -10,6 +10,8 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.utils import timezone
 
+from emails.sending import emails_due, emails_send_soon
+
 from .clients.marketo import MarketoError
 from .clients.transport import TransportError
 from .history import sync_history_prune
@@ -45,6 +47,9 @@ def sync_tick() -> None:
     # Deliveries whose flush was never enqueued (broker down at log time), retries that are
     # due, and claims a killed worker left behind.
     deliveries_flush_soon(delivery_targets_due(now), countdown=0)
+    # Queued sales emails (and held ones due for another unsubscribe check).
+    if emails_due(now):
+        emails_send_soon(countdown=0)
 
 
 @shared_task

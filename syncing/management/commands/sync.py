@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from campaigns.scheduler import campaign_steps_run
+from emails.sending import emails_send_due
 from syncing.clients.transport import TransportError
 from syncing.mirror.incremental import people_incremental_pass
 from syncing.mirror.initial import initial_run_execute, initial_run_start
@@ -66,8 +67,10 @@ class Command(BaseCommand):
             self.unsubscribe_pass()
         except TransportError as error:
             failure = failure or error
-        # Due campaign steps before the outbox, so their tasks and activities go out now.
+        # Due campaign steps first (their emails are queued), then queued sales emails, then
+        # the deliveries, so what they made is sent and logged in this pass.
         self.stdout.write(str(campaign_steps_run()))
+        self.stdout.write(str(emails_send_due()))
         for target in Delivery.Target.values:
             self.stdout.write(f"deliveries to {deliveries_flush(target, until_empty=True)}")
         if failure:

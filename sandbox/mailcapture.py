@@ -1,0 +1,298 @@
+"""A local mail capture: an SMTP sink (aiosmtpd) that keeps what it receives, and a small web
+page listing the messages (subject, from, to, headers, text and HTML bodies).
+
+``make run`` starts it and points ``EMAIL_URL`` at it; tests start one on free loopback ports
+(``MailCapture().start()``). ``fail_next(code, text, times)`` makes the sink answer the next
+messages' DATA with an error (``451`` transient, ``550`` permanent) — a controllable fault, like
+the sandboxes'.
+
+``python -m sandbox.mailcapture --smtp-port 1025 --http-port 8025``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import email
+import email.policy
+import html
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from aiosmtpd.smtp import SMTP
+from werkzeug.wrappers import Request, Response
+
+from .server import serve_in_thread
+
+# aiosmtpd logs every SMTP command at INFO.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
+
+#: Messages kept (oldest dropped first).
+KEEP = 20_000
+
+
+@dataclass
+class Captured:
+    id: int
+    received_at: datetime
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+    _parsed: object = field(default=None, repr=False)
+
+    @property
+    def message(self) -> email.message.EmailMessage:
+        if self._parsed is None:
+            self._parsed = email.message_from_bytes(self.raw, policy=email.policy.default)
+        return self._parsed
+
+    def header(self, name: str) -> str:
+        return str(self.message.get(name, "")).strip()
+
+    def part(self, content_type: str) -> str:
+        for part in self.message.walk():
+            if part.get_content_type() == content_type and not part.is_multipart():
+                return part.get_content().replace("\r\n", "\n")
+        return ""
+
+    def summary(self) -> dict:
+        return {"id": self.id, "received_at": self.received_at.isoformat(),
+                "mail_from": self.mail_from, "rcpt_tos": self.rcpt_tos,
+                "subject": self.header("Subject"), "from": self.header("From"),
+                "to": self.header("To"), "message_id": self.header("Message-ID")}
+
+    def detail(self) -> dict:
+        return self.summary() | {
+            "headers": [[name, str(value)] for name, value in self.message.items()],
+            "text": self.part("text/plain"), "html": self.part("text/html")}
+
+
+class MailStore:
+    """The captured messages, shared by the SMTP handler and the web page (thread-safe)."""
+
+    def __init__(self):
+        self._messages: list[Captured] = []
+        self._next_id = 1
+        self._changed = threading.Condition()
+        self._faults: list[tuple[int, str]] = []
+
+    def add(self, mail_from: str, rcpt_tos: list[str], raw: bytes) -> Captured:
+        with self._changed:
+            captured = Captured(self._next_id, datetime.now(UTC), mail_from, list(rcpt_tos), raw)
+            self._next_id += 1
+            self._messages.append(captured)
+            del self._messages[:-KEEP]
+            self._changed.notify_all()
+            return captured
+
+    def messages(self) -> list[Captured]:
+        with self._changed:
+            return list(self._messages)
+
+    def get(self, message_id: int) -> Captured | None:
+        with self._changed:
+            return next((m for m in self._messages if m.id == message_id), None)
+
+    def clear(self) -> None:
+        with self._changed:
+            self._messages.clear()
+            self._faults.clear()
+
+    def wait_for(self, count: int, timeout: float = 30) -> list[Captured]:
+        """Wait until at least ``count`` messages are kept (raises TimeoutError)."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(self._messages) >= count, timeout):
+                raise TimeoutError(f"{len(self._messages)} of {count} messages arrived")
+            return list(self._messages)
+
+    def fail_next(self, code: int, text: str, times: int = 1) -> None:
+        with self._changed:
+            self._faults.extend([(code, text)] * times)
+
+    def take_fault(self) -> tuple[int, str] | None:
+        with self._changed:
+            return self._faults.pop(0) if self._faults else None
+
+
+class _Handler:
+    def __init__(self, store: MailStore):
+        self.store = store
+
+    async def handle_DATA(self, server, session, envelope):
+        fault = self.store.take_fault()
+        if fault:
+            return f"{fault[0]} {fault[1]}"
+        self.store.add(envelope.mail_from, envelope.rcpt_tos, envelope.original_content
+                       or envelope.content)
+        return "250 2.0.0 OK: queued"
+
+
+class SmtpSink:
+    """aiosmtpd on its own event loop thread; ``port`` 0 asks the OS for a free one."""
+
+    def __init__(self, store: MailStore, host: str = "127.0.0.1", port: int = 0):
+        self.store, self.host, self.port = store, host, port
+        self._loop = asyncio.new_event_loop()
+        self._server = None
+        self._thread = None
+
+    def start(self) -> SmtpSink:
+        ready = threading.Event()
+        failure = []
+
+        def run():
+            asyncio.set_event_loop(self._loop)
+            try:
+                self._server = self._loop.run_until_complete(self._loop.create_server(
+                    lambda: SMTP(_Handler(self.store), hostname="mailcapture.local",
+                                 ident="Sales Actions mail capture", enable_SMTPUTF8=True,
+                                 data_size_limit=0),
+                    self.host, self.port))
+            except Exception as error:  # noqa: BLE001 - reported to start()
+                failure.append(error)
+                ready.set()
+                return
+            self.port = self._server.sockets[0].getsockname()[1]
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="mailcapture-smtp", daemon=True)
+        self._thread.start()
+        ready.wait(30)
+        if failure:
+            raise failure[0]
+        return self
+
+    def stop(self) -> None:
+        def close():
+            self._server.close()
+            self._loop.stop()
+
+        self._loop.call_soon_threadsafe(close)
+        self._thread.join(timeout=10)
+
+
+def _page(title: str, body: str) -> Response:
+    return Response(
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:70em}"
+        "table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;"
+        "padding:.4em;text-align:left;vertical-align:top}pre{white-space:pre-wrap;"
+        "background:#f6f6f6;padding:1em}</style></head><body>"
+        f"{body}</body></html>", content_type="text/html; charset=utf-8",
+        headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                                            "img-src 'self' data:"})
+
+
+class CaptureWeb:
+    """The capture's web page (WSGI): ``/`` lists, ``/messages/<id>/`` shows one, and
+    ``/api/messages`` (GET, DELETE) for scripts."""
+
+    def __init__(self, store: MailStore):
+        self.store = store
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        return self.route(request)(environ, start_response)
+
+    def route(self, request: Request) -> Response:
+        path = request.path.rstrip("/") or "/"
+        if path == "/api/messages":
+            if request.method == "DELETE":
+                self.store.clear()
+                return Response(status=204)
+            return Response(json.dumps([m.summary() for m in self.store.messages()]),
+                            content_type="application/json")
+        if path.startswith("/api/messages/") or path.startswith("/messages/"):
+            try:
+                message = self.store.get(int(path.rsplit("/", 1)[1]))
+            except ValueError:
+                message = None
+            if message is None:
+                return Response("not found", status=404)
+            if path.startswith("/api/"):
+                return Response(json.dumps(message.detail()), content_type="application/json")
+            return self.message_page(message)
+        if path == "/":
+            return self.list_page()
+        return Response("not found", status=404)
+
+    def list_page(self) -> Response:
+        rows = "".join(
+            f"<tr><td>{m.received_at:%H:%M:%S}</td>"
+            f"<td><a href='/messages/{m.id}/'>{html.escape(m.header('Subject') or '(none)')}</a>"
+            f"</td><td>{html.escape(m.header('From'))}</td>"
+            f"<td>{html.escape(', '.join(m.rcpt_tos))}</td></tr>"
+            for m in reversed(self.store.messages()))
+        return _page("Mail capture", "<h1>Mail capture</h1><p>Every message the app sent "
+                     "while it ran with this capture as its mail server, newest first.</p>"
+                     "<table><thead><tr><th>Received</th><th>Subject</th><th>From</th>"
+                     f"<th>To</th></tr></thead><tbody>{rows}</tbody></table>"
+                     + ("" if rows else "<p class='empty'>No messages yet.</p>"))
+
+    def message_page(self, message: Captured) -> Response:
+        detail = message.detail()
+        headers = "".join(f"<tr><th>{html.escape(n)}</th><td>{html.escape(v)}</td></tr>"
+                          for n, v in detail["headers"])
+        return _page(detail["subject"] or "Message", (
+            f"<p><a href='/'>All messages</a></p><h1>{html.escape(detail['subject'])}</h1>"
+            f"<h2>Headers</h2><table class='headers'>{headers}</table>"
+            f"<h2>Plain text</h2><pre class='text'>{html.escape(detail['text'])}</pre>"
+            f"<h2>HTML (source)</h2><pre class='html'>{html.escape(detail['html'])}</pre>"))
+
+
+class MailCapture:
+    """The SMTP sink and its web page together."""
+
+    def __init__(self, host: str = "127.0.0.1", smtp_port: int = 0, http_port: int = 0):
+        self.store = MailStore()
+        self.smtp = SmtpSink(self.store, host, smtp_port)
+        self.host, self.http_port = host, http_port
+        self.web = None
+
+    def start(self, web: bool = True) -> MailCapture:
+        self.smtp.start()
+        if web:
+            self.web = serve_in_thread(CaptureWeb(self.store), self.host, self.http_port)
+        return self
+
+    def stop(self) -> None:
+        self.smtp.stop()
+        if self.web:
+            self.web.shutdown()
+
+    @property
+    def smtp_port(self) -> int:
+        return self.smtp.port
+
+    @property
+    def email_url(self) -> str:
+        return f"smtp://{self.host}:{self.smtp.port}"
+
+    @property
+    def url(self) -> str:
+        return self.web.url if self.web else ""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--smtp-port", type=int, default=1025)
+    parser.add_argument("--http-port", type=int, default=8025)
+    args = parser.parse_args()
+    capture = MailCapture(args.host, args.smtp_port, args.http_port).start()
+    print(f"mail capture: SMTP {capture.email_url}, messages at {capture.url}", flush=True)
+    stop = threading.Event()
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        capture.stop()
+
+
+if __name__ == "__main__":
+    main()
