@@ -95,3 +95,41 @@ def salesforce(db, salesforce_sandbox):
     SalesforceConnection(url=salesforce_sandbox.base_url, client_id=SALESFORCE_CLIENT_ID,
                          client_secret=SALESFORCE_CLIENT_SECRET, api_version="62.0").save()
     return salesforce_sandbox
+
+
+@pytest.fixture(scope="session")
+def mail_server():
+    from sandbox.mailcapture import MailCapture
+
+    capture = MailCapture().start(web=False)
+    yield capture
+    capture.stop()
+
+
+@pytest.fixture
+def mailbox(mail_server, settings):
+    """The app's email backend pointed at a real SMTP server on loopback (a free port);
+    ``.store`` holds what arrived (emptied for each test)."""
+    mail_server.store.clear()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", mail_server.smtp_port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 10
+    settings.SITE_URL = "https://sales.example.com"
+    return mail_server
+
+
+@pytest.fixture
+def no_enqueue(monkeypatch):
+    """Record the send and flush enqueues instead of publishing them; the test runs the
+    passes itself, as the worker taking the message would."""
+    from emails.tasks import emails_send_task
+    from syncing.tasks import deliveries_flush_task
+
+    enqueued = []
+    monkeypatch.setattr(emails_send_task, "apply_async",
+                        lambda *args, **options: enqueued.append("emails"))
+    monkeypatch.setattr(deliveries_flush_task, "apply_async",
+                        lambda args, **options: enqueued.append(args[0]))
+    return enqueued
