@@ -1,14 +1,11 @@
 """Fixtures for campaigns: a controllable clock, a campaign builder, a clean outbox."""
 
-from datetime import UTC, datetime
-
 import pytest
+from campaign_helpers import AVA, SEED_LEADS, START
 from django.core.cache import cache
 
 from campaigns import clock
 from syncing.outbox import streams
-
-START = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)  # a Monday
 
 
 @pytest.fixture(autouse=True)
@@ -45,13 +42,6 @@ def make_campaign(db):
     return make
 
 
-CALL = {"type": "call", "day_offset": 0, "name": "Intro call", "details": "Ask about Q2."}
-INMAIL = {"type": "inmail", "day_offset": 2, "name": "InMail follow-up"}
-CUSTOM = {"type": "custom", "day_offset": 5, "name": "Send a gift"}
-
-
-SEED_LEADS = 2000
-AVA = "ava.stone@example.com"
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ step exactly once: SKIP LOCKED hands them disjoint batches."""
 import threading
 
 import pytest
-from conftest import CALL, INMAIL
+from campaign_helpers import CALL, INMAIL
 from django.db import connection
 from factories import PersonFactory
 

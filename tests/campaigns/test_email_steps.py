@@ -5,7 +5,7 @@ the seller edits and sends it (or skips it); replies and bounces end the members
 from datetime import timedelta
 
 import pytest
-from conftest import CALL
+from campaign_helpers import CALL
 from factories import PersonFactory, UnsubscribeFactory
 
 from campaigns import clock

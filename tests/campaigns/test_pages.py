@@ -2,7 +2,7 @@
 people list's filters (not only one page) with the preview's counts, the person panel."""
 
 import pytest
-from conftest import CALL, CUSTOM, INMAIL
+from campaign_helpers import CALL, CUSTOM, INMAIL
 from factories import PersonFactory, UnsubscribeFactory
 
 from campaigns.models import Campaign, CampaignMember

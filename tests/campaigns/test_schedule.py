@@ -4,7 +4,7 @@ the end of a campaign."""
 from datetime import timedelta
 
 import pytest
-from conftest import CALL, CUSTOM, INMAIL, START
+from campaign_helpers import CALL, CUSTOM, INMAIL, START
 from factories import PersonFactory, UnsubscribeFactory
 
 from campaigns import clock

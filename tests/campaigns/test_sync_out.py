@@ -5,7 +5,7 @@ reminder task that syncs to the Salesforce sandbox as a Task."""
 from datetime import timedelta
 
 import pytest
-from conftest import CALL
+from campaign_helpers import CALL
 
 from campaigns import clock
 from campaigns.scheduler import campaign_steps_run
