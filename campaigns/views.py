@@ -27,6 +27,7 @@ from .selectors import (
     campaign_list_for_user,
     campaign_members,
     campaign_step_results,
+    campaigns_step_results,
     campaign_summaries,
     campaigns_to_add_to,
     person_memberships,
@@ -44,6 +45,7 @@ from .services import (
 )
 
 MEMBERS_SHOWN = 200
+LIST_SHOWN = 200
 DAYS = [("0", "Mon"), ("1", "Tue"), ("2", "Wed"), ("3", "Thu"), ("4", "Fri"), ("5", "Sat"),
         ("6", "Sun")]
 
@@ -101,7 +103,10 @@ def _back(request, default: str) -> str:
 
 @require_GET
 def campaign_list(request):
-    campaigns = campaign_summaries(campaign_list_for_user(request.user))
+    campaigns = list(campaign_summaries(campaign_list_for_user(request.user))[:LIST_SHOWN])
+    results = campaigns_step_results(campaigns)
+    for campaign in campaigns:
+        campaign.step_results = results[campaign.pk]
     return render(request, "campaigns/list.html", {
         "campaigns": campaigns, "section": "campaigns",
         "review_count": review_items_for(request.user).count()})

@@ -134,3 +134,36 @@ def test_reply_and_bounce_end_the_membership(seller, make_campaign, status, reas
     # The history stays: which step ran, when, with what result.
     run, = member.history.all()
     assert (run.title, run.result, run.email) == (AUTO["subject"], "queued", email)
+
+
+def test_results_per_step_count_email_events_and_endings(seller_client, seller, make_campaign):
+    from django.utils import timezone
+
+    from campaigns.selectors import campaign_step_results
+    from emails.models import EmailEvent
+    from unsubscribes.services import unsubscribe_record
+
+    campaign = make_campaign(seller, [AUTO, dict(CALL, day_offset=3)], name="Q2 Renewals")
+    people = PersonFactory.create_batch(3)
+    members_add(campaign, [p.pk for p in people], by=seller)
+    campaign_steps_run()
+    emails = list(SalesEmail.objects.order_by("pk"))
+    now = timezone.now()
+    for email, kinds in zip(emails, (["sent", "opened", "clicked"], ["sent", "opened"],
+                                     ["sent", "bounced"]), strict=True):
+        for kind in kinds:
+            EmailEvent.objects.create(email=email, kind=kind, at=now)
+    email_status_changed.send(sender=SalesEmail, email=emails[2], status="bounced")
+    # An unsubscribe ends the second one (the scheduler's check, at its next step).
+    unsubscribe_record(people[1], "manual", by=seller)
+    clock.advance(timedelta(days=3))
+    campaign_steps_run()
+
+    email_step, call_step = campaign_step_results(campaign)
+    assert (email_step.get("queued"), email_step.get("sent"), email_step.get("opened"),
+            email_step.get("clicked"), email_step.get("bounced")) == (3, 3, 2, 1, 1)
+    assert email_step.get("ended_unsubscribed") == 1
+    assert email_step.get("ended_bounced") == 1
+    assert call_step.get("task") == 1
+    page = seller_client.get("/campaigns/").content.decode()
+    assert "sent 3 · opened 2 · clicked 1 · replied 0 · bounced 1 · unsubscribed 1" in page

@@ -130,3 +130,14 @@ def test_sending_window_in_the_sellers_time_zone(seller, make_campaign):
 def test_due_query_uses_the_partial_index(seller, make_campaign):
     plan = due_members(START).explain()
     assert "campaign_member_due" in plan
+
+
+def test_the_beat_task_runs_due_steps(seller, make_campaign, settings):
+    from campaigns.tasks import campaign_steps_task
+
+    assert "campaigns.tasks.campaign_steps_task" in {
+        entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    campaign = make_campaign(seller, [CALL])
+    members_add(campaign, [PersonFactory().pk], by=seller)
+    campaign_steps_task.apply()
+    assert ReminderTask.objects.count() == 1
