@@ -27,8 +27,8 @@ from .selectors import (
     campaign_list_for_user,
     campaign_members,
     campaign_step_results,
-    campaigns_step_results,
     campaign_summaries,
+    campaigns_step_results,
     campaigns_to_add_to,
     person_memberships,
 )
