@@ -154,19 +154,26 @@ def person_memberships(person: Person, user: User) -> list[CampaignMember]:
                 .order_by("-added_at"))
 
 
+#: The most people one bulk add takes (the preview says when more match).
+BULK_ADD_LIMIT = 100_000
+
+
 @dataclass
 class AddPreview:
     matching: int
     will_add: int
     skipped: dict[str, int]
     people_ids: list[int]
+    limited: bool = False  # more than BULK_ADD_LIMIT matched: only that many are taken
 
 
 def bulk_add_preview(campaign: Campaign, people: QuerySet[Person],
-                     limit: int = 100_000) -> AddPreview:
+                     limit: int = BULK_ADD_LIMIT) -> AddPreview:
     """For a filtered people list (all that match, not one page): how many would be added,
     and how many are skipped and why."""
-    ids = list(people.order_by().values_list("pk", flat=True)[:limit])
+    ids = list(people.order_by("pk").values_list("pk", flat=True)[:limit + 1])
+    limited = len(ids) > limit
+    ids = ids[:limit]
     keep, report = members_plan(campaign, ids)
     return AddPreview(matching=len(ids), will_add=len(keep), skipped=report.skipped,
-                      people_ids=keep)
+                      people_ids=keep, limited=limited)
