@@ -47,6 +47,7 @@ class EmailOutput(serializers.ModelSerializer):
         model = SalesEmail
         fields = ["id", "person", "sender", "to_email", "subject", "body", "track",
                   "sales_campaign_name", "status", "hold_reason", "error", "message_id",
+                  "provider_message_id",
                   "attempts", "next_attempt_at", "sent_at", "created_at", "events"]
         read_only_fields = fields
 

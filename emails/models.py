@@ -72,6 +72,9 @@ class SalesEmail(models.Model):
     hold_reason = models.TextField(blank=True)
     error = models.TextField(blank=True)
     message_id = models.CharField(max_length=255, unique=True, default=new_message_id)
+    # The id an ESP gave the message when it took it (anymail's ``message_id``; Postmark's
+    # MessageID), which its events name; blank over SMTP, where events carry ``message_id``.
+    provider_message_id = models.CharField(max_length=255, blank=True, db_index=True)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claim_token = models.CharField(max_length=32, blank=True)

@@ -7,14 +7,15 @@ transaction (one writer at a time), which is as safe. For each batch:
 1. Unsubscribes are checked again for the whole batch at once (``send_verdicts``: app
    suppression, then Marketo, 300 addresses a call): blocked → ``failed`` with the reason;
    Marketo cannot answer → ``held`` and checked again later; never sent unchecked.
-2. One connection to the email backend (``EMAIL_URL``, or anymail) for the batch. Before each
-   message is handed to it, ``handed_off_at`` is set and committed (the Message-ID was stored
-   when the email was queued).
+2. One connection to the email backend (``EMAIL_URL``, or anymail) for the batch. Before a
+   message is handed to it, ``handed_off_at`` is set and committed (for a group of
+   ``HAND_OFF_GROUP`` at a time; the Message-ID was stored when the email was queued).
 3. A transient error (SMTP 4xx, connection refused or dropped, an ESP's 5xx) clears
    ``handed_off_at`` and queues the email again with backoff (``EMAIL_RETRY_BASE_SECONDS``,
    doubling, ``EMAIL_MAX_ATTEMPTS``); a permanent one (SMTP 5xx) fails it with the server's
    text. Sent emails, their ``sent`` events and their outbox deliveries (Salesforce Task,
-   Marketo "Send Sales Email") are written in one transaction after the batch.
+   Marketo "Send Sales Email") are written in one transaction every ``RECORD_EVERY``
+   outcomes and at the end of the batch.
 
 Crash rule: an email whose claim expired with ``handed_off_at`` set and no outcome may have
 left (the worker died between handing it off and recording the answer). It is never sent
@@ -37,7 +38,7 @@ from django.core.cache import cache
 from django.core.mail import get_connection
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from people.models import Person
@@ -62,6 +63,12 @@ log = logging.getLogger(__name__)
 
 Status = SalesEmail.Status
 SEND_TASK = "emails.tasks.emails_send_task"
+#: Emails marked handed off (one committed statement) before the group is sent.
+HAND_OFF_GROUP = 10
+#: Outcomes are recorded once this many messages of a batch have an outcome (and at its
+#: end): a worker that dies leaves at most RECORD_EVERY + HAND_OFF_GROUP emails with an
+#: unknown outcome.
+RECORD_EVERY = 20
 
 UNKNOWN_OUTCOME = ("Outcome unknown: the sending worker stopped after handing this email to "
                    "the mail server and before recording its answer. It may have been sent, "
@@ -180,7 +187,7 @@ def emails_send_due(*, now: datetime | None = None, until_empty: bool = True,
         if not ids:
             break
         report.claimed += len(ids)
-        error = _send_batch(token, ids, report) or error
+        error = _send_batch(token, ids, report, moment) or error
         if not until_empty:
             break
     if report.claimed or report.unknown:
@@ -188,11 +195,11 @@ def emails_send_due(*, now: datetime | None = None, until_empty: bool = True,
     return report
 
 
-def _send_batch(token: str, ids: list[int], report: SendReport) -> str:
-    """Send one claimed batch; returns the last error text ("" when none)."""
+def _send_batch(token: str, ids: list[int], report: SendReport, now: datetime) -> str:
+    """Send one claimed batch; returns the last error text ("" when none). ``now`` is the
+    pass's clock: holds and retries are due from it."""
     emails = list(SalesEmail.objects.filter(pk__in=ids, claim_token=token)
                   .select_related("person", "sender", "template").order_by("id"))
-    now = timezone.now()
     verdicts = send_verdicts(email.to_email for email in emails)
     unsubscribed = set(people_with_unsubscribed(
         Person.objects.filter(pk__in={email.person_id for email in emails}))
@@ -214,52 +221,91 @@ def _send_batch(token: str, ids: list[int], report: SendReport) -> str:
     if not allowed:
         return ""
     options = options_from(sync_settings_get())
+    skipped = _skip_rules()
     sent, retry, failed = [], [], []
     last_error = ""
+
+    def record():
+        # Outcomes are written every RECORD_EVERY messages, so a crash leaves few unknown.
+        _record_outcomes(token, sent, retry, failed, now, skipped)
+        gave_up = sum(1 for email, _ in retry if email.status == Status.FAILED)
+        report.sent += len(sent)
+        report.failed += len(failed) + gave_up
+        report.retried += len(retry) - gave_up
+        sent.clear()
+        retry.clear()
+        failed.clear()
+
     backend = get_connection(fail_silently=False)
     opened = False
-    for index, email in enumerate(allowed):
-        try:
-            message = build_message(email, options, connection=backend)
-        except Exception as error:  # noqa: BLE001 - a bad address: this email fails alone
-            failed.append((email, f"The message could not be built: {error}"))
-            continue
-        if not opened:
+    pending = list(allowed)
+    while pending:
+        group, pending = pending[:HAND_OFF_GROUP], pending[HAND_OFF_GROUP:]
+        messages = []
+        for email in group:
+            try:
+                messages.append((email, build_message(email, options, connection=backend)))
+            except Exception as error:  # noqa: BLE001 - a bad address: this email fails alone
+                failed.append((email, f"The message could not be built: {error}"))
+        if not opened and messages:
             try:
                 backend.open()
                 opened = True
             except Exception as error:  # noqa: BLE001 - connection refused, TLS, auth ...
                 last_error = _error_text(error)
-                retry.extend((rest, last_error) for rest in allowed[index:])
+                retry.extend((email, last_error) for email, _ in messages)
+                retry.extend((email, last_error) for email in pending)
                 break
+        # Committed before any of them is handed to the backend (one statement a group).
         handed_off_at = timezone.now()
-        if not SalesEmail.objects.filter(pk=email.pk, claim_token=token,
-                                         status=Status.SENDING).update(
-                handed_off_at=handed_off_at):
-            continue  # the claim was taken over (this worker was too slow): leave it
-        email.handed_off_at = handed_off_at
-        try:
-            backend.send_messages([message])
-        except Exception as error:  # noqa: BLE001 - classified below
-            last_error = _error_text(error)
-            if _is_transient(error):
-                retry.append((email, last_error))
-            else:
-                failed.append((email, last_error))
-            if _connection_broken(error):
-                _close(backend)
-                opened = False
-            continue
-        email.sent_at = timezone.now()
-        sent.append(email)
+        ours = _hand_off([email.pk for email, _ in messages], token, handed_off_at)
+        for email, message in messages:
+            if email.pk not in ours:
+                continue  # the claim was taken over (this worker was too slow): leave it
+            email.handed_off_at = handed_off_at
+            if not opened:  # the connection broke on an earlier message of the group
+                try:
+                    backend.open()
+                    opened = True
+                except Exception as error:  # noqa: BLE001
+                    last_error = _error_text(error)
+                    retry.append((email, last_error))
+                    continue
+            try:
+                backend.send_messages([message])
+            except Exception as error:  # noqa: BLE001 - classified below
+                last_error = _error_text(error)
+                if _is_transient(error):
+                    retry.append((email, last_error))
+                else:
+                    failed.append((email, last_error))
+                if _connection_broken(error):
+                    _close(backend)
+                    opened = False
+                continue
+            provider_id = getattr(getattr(message, "anymail_status", None), "message_id", None)
+            if provider_id not in (None, ""):
+                email.provider_message_id = str(provider_id)[:255]
+            sent.append(email)
+        if len(sent) + len(retry) + len(failed) >= RECORD_EVERY:
+            record()
     if opened:
         _close(backend)
-    _record_outcomes(token, sent, retry, failed)
-    gave_up = sum(1 for email, _ in retry if email.status == Status.FAILED)
-    report.sent += len(sent)
-    report.failed += len(failed) + gave_up
-    report.retried += len(retry) - gave_up
+    record()
     return last_error
+
+
+def _hand_off(pks: list[int], token: str, moment: datetime) -> set[int]:
+    """Mark (committed: autocommit) the emails about to be handed to the backend, of those
+    this worker still holds; returns their ids."""
+    if not pks:
+        return set()
+    marked = SalesEmail.objects.filter(pk__in=pks, claim_token=token,
+                                       status=Status.SENDING).update(handed_off_at=moment)
+    if marked == len(pks):
+        return set(pks)
+    return set(SalesEmail.objects.filter(pk__in=pks, claim_token=token, handed_off_at=moment)
+               .values_list("pk", flat=True))
 
 
 def _close(backend) -> None:
@@ -338,15 +384,16 @@ def _record_checks(token: str, blocked, held, now: datetime) -> None:
         _signal_after_commit([email for email, _ in blocked], Status.FAILED)
 
 
-def _record_outcomes(token: str, sent, retry, failed) -> None:
-    now = timezone.now()
+def _record_outcomes(token: str, sent, retry, failed, now: datetime, skipped) -> None:
+    """Write what became of the emails handed off since the last record, in one transaction:
+    sent ones with their events and outbox deliveries (``skipped``: the batch's skip rules)."""
     events = []
     changed = []
     for email in sent:
         email.status, email.error, email.hold_reason = Status.SENT, "", ""
         email.attempts += 1
+        email.sent_at = email.handed_off_at  # the server took it within that moment
         events.append(EmailEvent(email=email, kind=EmailEvent.Kind.SENT, at=email.sent_at))
-        changed.append(email)
     for email, text in failed:
         email.status, email.error = Status.FAILED, text
         email.attempts += 1
@@ -364,18 +411,25 @@ def _record_outcomes(token: str, sent, retry, failed) -> None:
             email.status = Status.QUEUED
             email.next_attempt_at = now + _backoff(email.attempts)
         changed.append(email)
-    for email in changed:
+    for email in [*sent, *changed]:
         email.claim_token, email.claimed_until, email.updated_at = "", None, now
-    if not changed:
+    if not (sent or changed):
         return
     with transaction.atomic():
-        SalesEmail.objects.bulk_update(
-            changed, ["status", "error", "hold_reason", "attempts", "next_attempt_at",
-                      "handed_off_at", "sent_at", "claim_token", "claimed_until",
-                      "updated_at"], batch_size=500)
+        if sent:
+            # One statement for all of them: what differs (sent_at) is already in the row.
+            SalesEmail.objects.filter(pk__in=[email.pk for email in sent]).update(
+                status=Status.SENT, error="", hold_reason="", attempts=F("attempts") + 1,
+                sent_at=F("handed_off_at"), claim_token="", claimed_until=None, updated_at=now)
+        with_provider_ids = [email for email in sent if email.provider_message_id]
+        if with_provider_ids:  # sent through an ESP (anymail)
+            SalesEmail.objects.bulk_update(with_provider_ids, ["provider_message_id"])
+        if changed:
+            SalesEmail.objects.bulk_update(
+                changed, ["status", "error", "hold_reason", "attempts", "next_attempt_at",
+                          "handed_off_at", "claim_token", "claimed_until", "updated_at"])
         EmailEvent.objects.bulk_create(events, batch_size=1000)
         if sent:
-            skipped = _skip_rules()
             deliveries_save([delivery for email in sent for delivery in deliveries_build(
                 kind=EMAIL_KIND, record=email, skipped=skipped(email.person))])
         _signal_after_commit(sent, Status.SENT)

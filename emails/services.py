@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from unsubscribes.send_check import SendVerdict, person_send_verdicts
 
-from .merge import UnknownMergeField, merge_values, merge_with
+from .merge import KNOWN_FIELDS, UnknownMergeField, merge_values, merge_with, unknown_fields
 from .models import EmailEvent, EmailTemplate, SalesEmail
 from .sending import emails_send_soon
 
 SUBJECT_MAX_LENGTH = 998  # RFC 5322 line length
 NO_ADDRESS = "This person has no email address."
+#: Fields a template may use: the merge fields, and the campaign's name campaigns pass.
+TEMPLATE_FIELDS = (*KNOWN_FIELDS, "sales_campaign_name")
 
 
 class EmailRefused(Exception):
@@ -68,6 +71,9 @@ def queue_email(*, person, sender, subject: str, body: str, track: bool = True,
     extra = {"sales_campaign_name": sales_campaign_name} if sales_campaign_name else None
     subject, body = merged_message(person=person, sender=sender, subject=subject, body=body,
                                    extra=extra)
+    if not (sender.email or "").strip():
+        raise EmailRefused("Your account has no email address to send from and take replies; "
+                           "ask an admin to add one (manage.py add_user --email).")
     to_email = (person.email or "").strip()
     if not to_email or "@" not in to_email:
         raise EmailRefused(NO_ADDRESS, field="person")
@@ -95,9 +101,9 @@ def queue_email(*, person, sender, subject: str, body: str, track: bool = True,
 
 def template_save(*, user, name: str, subject: str, body: str, shared: bool = False,
                   template: EmailTemplate | None = None) -> EmailTemplate:
-    """Create or change a template: a seller's own; only an admin makes or edits shared ones."""
-    from django.core.exceptions import PermissionDenied, ValidationError
-
+    """Create or change a template: a seller's own; only an admin makes or edits shared ones.
+    Raises PermissionDenied, or ValidationError naming the empty fields and unknown merge
+    fields (``{{sales_campaign_name}}`` is allowed: campaigns fill it)."""
     if shared and not user.is_admin:
         raise PermissionDenied("Only an admin makes shared templates.")
     if template is not None and not template_editable_by(template, user):
@@ -108,7 +114,7 @@ def template_save(*, user, name: str, subject: str, body: str, shared: bool = Fa
             errors[field] = "This field is required."
     for field, text in (("subject", subject), ("body", body)):
         if field not in errors:
-            unknown = [n for n in _unknown(text)]
+            unknown = unknown_fields(text, TEMPLATE_FIELDS)
             if unknown:
                 errors[field] = str(UnknownMergeField(unknown))
     if errors:
@@ -116,16 +122,13 @@ def template_save(*, user, name: str, subject: str, body: str, shared: bool = Fa
     template = template or EmailTemplate()
     template.name, template.subject, template.body = name.strip(), subject.strip(), body.strip()
     template.shared = shared
-    template.owner = None if shared else user
-    if shared and template.pk is None:
-        template.owner = user
+    if template.pk is None:
+        template.owner = user  # who made it (a shared one's maker, an admin)
     template.save()
     return template
 
 
 def template_delete(*, user, template: EmailTemplate) -> None:
-    from django.core.exceptions import PermissionDenied
-
     if not template_editable_by(template, user):
         raise PermissionDenied("You cannot delete this template.")
     template.delete()
@@ -133,9 +136,3 @@ def template_delete(*, user, template: EmailTemplate) -> None:
 
 def template_editable_by(template: EmailTemplate, user) -> bool:
     return user.is_admin if template.shared else template.owner_id == user.pk
-
-
-def _unknown(text: str) -> list[str]:
-    from .merge import KNOWN_FIELDS, unknown_fields
-
-    return unknown_fields(text, (*KNOWN_FIELDS, "sales_campaign_name"))

@@ -45,6 +45,7 @@ urlpatterns = [
     # Links inside emails (no login): open pixel, click redirect, unsubscribe.
     path("", include("emails.urls")),
     path("", include("campaigns.urls")),
+    path("", include("emails.page_urls")),
     path("people/", include("people.urls")),
     path("settings/", include("syncing.settings.urls")),
     path("diagnostics/", diagnostics, name="diagnostics"),

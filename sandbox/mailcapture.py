@@ -19,6 +19,7 @@ import html
 import json
 import logging
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -78,6 +79,8 @@ class MailStore:
         self._next_id = 1
         self._changed = threading.Condition()
         self._faults: list[tuple[int, str]] = []
+        self._pause_after: int | None = None
+        self.paused = threading.Event()  # set while a message waits in a pause
 
     def add(self, mail_from: str, rcpt_tos: list[str], raw: bytes) -> Captured:
         with self._changed:
@@ -100,6 +103,8 @@ class MailStore:
         with self._changed:
             self._messages.clear()
             self._faults.clear()
+            self._pause_after = None
+            self.paused.clear()
 
     def wait_for(self, count: int, timeout: float = 30) -> list[Captured]:
         """Wait until at least ``count`` messages are kept (raises TimeoutError)."""
@@ -112,6 +117,19 @@ class MailStore:
         with self._changed:
             self._faults.extend([(code, text)] * times)
 
+    def pause_after(self, count: int | None) -> None:
+        """Keep the message after the first ``count`` waiting in DATA (no answer) until
+        ``pause_after(None)``: a slow server, to stop a sender mid-batch."""
+        with self._changed:
+            self._pause_after = count
+
+    def must_wait(self) -> bool:
+        with self._changed:
+            waiting = self._pause_after is not None and len(self._messages) >= self._pause_after
+        if waiting:
+            self.paused.set()
+        return waiting
+
     def take_fault(self) -> tuple[int, str] | None:
         with self._changed:
             return self._faults.pop(0) if self._faults else None
@@ -122,6 +140,8 @@ class _Handler:
         self.store = store
 
     async def handle_DATA(self, server, session, envelope):
+        while self.store.must_wait():
+            await asyncio.sleep(0.02)
         fault = self.store.take_fault()
         if fault:
             return f"{fault[0]} {fault[1]}"
@@ -167,11 +187,16 @@ class SmtpSink:
         return self
 
     def stop(self) -> None:
-        def close():
+        async def shutdown():
             self._server.close()
-            self._loop.stop()
+            sessions = [task for task in asyncio.all_tasks()
+                        if task is not asyncio.current_task()]
+            for task in sessions:
+                task.cancel()
+            await asyncio.gather(*sessions, return_exceptions=True)
 
-        self._loop.call_soon_threadsafe(close)
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
 
 
@@ -188,8 +213,9 @@ def _page(title: str, body: str) -> Response:
 
 
 class CaptureWeb:
-    """The capture's web page (WSGI): ``/`` lists, ``/messages/<id>/`` shows one, and
-    ``/api/messages`` (GET, DELETE) for scripts."""
+    """The capture's web page (WSGI): ``/`` lists, ``/messages/<id>/`` shows one; for
+    scripts ``/api/messages`` (GET, DELETE), ``/api/messages/<id>``, ``/api/count`` and
+    ``/api/stats`` (count, duplicate Message-IDs, first and last arrival)."""
 
     def __init__(self, store: MailStore):
         self.store = store
@@ -200,6 +226,17 @@ class CaptureWeb:
 
     def route(self, request: Request) -> Response:
         path = request.path.rstrip("/") or "/"
+        if path == "/api/stats":
+            messages = self.store.messages()
+            ids = Counter(m.header("Message-ID") for m in messages)
+            return Response(json.dumps({
+                "count": len(messages), "duplicates": sum(n - 1 for n in ids.values() if n > 1),
+                "first": messages[0].received_at.timestamp() if messages else None,
+                "last": messages[-1].received_at.timestamp() if messages else None}),
+                content_type="application/json")
+        if path == "/api/count":
+            return Response(json.dumps({"count": len(self.store.messages())}),
+                            content_type="application/json")
         if path == "/api/messages":
             if request.method == "DELETE":
                 self.store.clear()

@@ -99,3 +99,18 @@ class ReminderTaskFactory(factory.django.DjangoModelFactory):
     type = "call"
     name = factory.Sequence(lambda n: f"Follow up #{n}")
     due_date = factory.LazyFunction(timezone.localdate)
+
+
+class SalesEmailFactory(factory.django.DjangoModelFactory):
+    """A sales email sent to a person by a new seller (already merged text)."""
+
+    class Meta:
+        model = "emails.SalesEmail"
+
+    person = factory.SubFactory(PersonFactory)
+    sender = factory.SubFactory(UserFactory)
+    to_email = factory.LazyAttribute(lambda email: email.person.email)
+    subject = factory.Sequence(lambda n: f"Following up #{n}")
+    body = "Hello, following up on our call."
+    status = "sent"
+    sent_at = factory.LazyFunction(timezone.now)

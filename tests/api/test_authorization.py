@@ -13,6 +13,7 @@ from factories import (
     AdminFactory,
     CallFactory,
     ReminderTaskFactory,
+    SalesEmailFactory,
     UnsubscribeFactory,
     UserFactory,
 )
@@ -43,6 +44,9 @@ MATRIX = {
     "GET /api/v1/campaigns/{id}/members/":          (401,      200,      404,      200),
     "POST /api/v1/campaigns/{id}/members/":         (401,      201,      404,      201),
     "DELETE /api/v1/campaigns/{id}/members/{person_id}/": (401, 204,     404,      204),
+    "GET /api/v1/emails/":                          (401,      200,      200,      200),
+    "POST /api/v1/emails/":                         (401,      201,      201,      201),
+    "GET /api/v1/emails/{id}/":                     (401,      200,      404,      200),
     "GET /api/v1/people/":                          (401,      200,      200,      200),
     "GET /api/v1/people/{id}/":                     (401,      200,      200,      200),
     "GET /api/v1/people/{id}/marketo-activities/":  (401,      200,      200,      200),
@@ -69,6 +73,7 @@ PATH_OBJECTS = {
     "/api/v1/campaigns/{id}/": "campaign",
     "/api/v1/campaigns/{id}/members/": "campaign",
     "/api/v1/campaigns/{id}/members/{person_id}/": "campaign",
+    "/api/v1/emails/{id}/": "email",
     "/api/v1/people/{id}/": "person",
     "/api/v1/people/{id}/marketo-activities/": "person",
     "/api/v1/tasks/{id}/": "task",
@@ -92,6 +97,8 @@ BODIES = {
     "PATCH /api/v1/campaigns/{id}/": lambda objects: {"name": "Summer outreach"},
     "POST /api/v1/campaigns/{id}/members/": lambda objects: {"person": objects["person"].pk},
     "POST /api/v1/calls/": lambda objects: {"person": objects["person"].pk},
+    "POST /api/v1/emails/": lambda objects: {"person": objects["person"].pk, "subject": "Hi",
+                                             "body": "Hello {{first_name|there}}"},
     "POST /api/v1/sync/runs/": lambda objects: {"kind": "initial"},
     "PUT /api/v1/sync/settings/": lambda objects: SETTINGS,
     "PATCH /api/v1/sync/settings/": lambda objects: {"people_sync_interval_seconds": 90},
@@ -149,7 +156,8 @@ def objects(clients, request) -> dict:
     return {"person": person, "member": member, "campaign": campaign,
             "call": CallFactory(person=person, logged_by=clients["seller A"].user),
             "task": ReminderTaskFactory(person=person, assignee=clients["seller A"].user),
-            "unsubscribe": UnsubscribeFactory(created_by=clients["seller A"].user)}
+            "unsubscribe": UnsubscribeFactory(created_by=clients["seller A"].user),
+            "email": SalesEmailFactory(person=person, sender=clients["seller A"].user)}
 
 
 @pytest.mark.parametrize("role", ROLES)

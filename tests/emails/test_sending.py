@@ -179,3 +179,44 @@ def test_gives_up_after_the_last_attempt(mailbox, seller, no_enqueue, settings):
     email.refresh_from_db()
     assert email.status == SalesEmail.Status.FAILED
     assert email.error == "Gave up after 2 attempts: 421 4.4.2 Closing"
+
+
+def test_through_anymail_the_providers_id_is_kept(seller, no_enqueue, settings):
+    # anymail's own test backend: the ESP path (ANYMAIL_ESP) without a network.
+    from django.core import mail
+
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    email = _queue(PersonFactory(), seller)
+
+    assert emails_send_due().sent == 1
+
+    [message] = mail.outbox
+    email.refresh_from_db()
+    assert email.status == SalesEmail.Status.SENT
+    assert email.provider_message_id == str(message.anymail_status.message_id)
+    assert message.extra_headers["Message-ID"] == email.message_id
+
+
+def test_beats_tick_enqueues_a_send_when_emails_are_due(seller, no_enqueue):
+    from django.core.cache import cache
+
+    from syncing.tasks import sync_tick
+
+    _queue(PersonFactory(), seller)
+    cache.clear()  # as if the enqueue at commit was lost (broker down)
+    no_enqueue.clear()
+
+    sync_tick()
+
+    assert "emails" in no_enqueue
+
+
+def test_the_email_sending_stream_keeps_the_last_error(mailbox, seller, no_enqueue):
+    from syncing.models import SyncStream
+
+    _queue(PersonFactory(), seller)
+    mailbox.store.fail_next(451, "4.7.1 Greylisted")
+    emails_send_due()
+    stream = SyncStream.objects.get(name="email_sending")
+    assert stream.status == "failing" and stream.last_error == "451 4.7.1 Greylisted"
+    assert stream.last_attempt_at is not None
