@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "syncing",
     "unsubscribes",
     "emails",
+    "campaigns",
 ]
 
 MIDDLEWARE = [
@@ -156,6 +157,8 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     # Cheap: it only looks at the DB and enqueues the syncs that are due.
     "sync-tick": {"task": "syncing.tasks.sync_tick", "schedule": 5.0},
+    # Due campaign steps (cheap when none is due: one indexed query).
+    "campaign-steps": {"task": "campaigns.tasks.campaign_steps_task", "schedule": 15.0},
     "sync-history-prune": {"task": "syncing.tasks.sync_history_prune_task",
                            "schedule": 24 * 3600.0},
 }
@@ -208,7 +211,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"ReminderTaskStatusEnum": "reminders.models.ReminderTask.Status"},
+    "ENUM_NAME_OVERRIDES": {"ReminderTaskStatusEnum": "reminders.models.ReminderTask.Status",
+                            "CampaignStatusEnum": "campaigns.models.Campaign.Status",
+                            "CampaignMemberStatusEnum": "campaigns.models.CampaignMember.Status"},
 }
 
 # Initial connection settings (SPEC section 10); an admin can change them on the settings page.

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as accounts_views
 from activities.api import CallDetailApi, CallListApi
+from campaigns.api import CampaignDetailApi, CampaignListApi, MemberDetailApi, MemberListApi
 from reminders.api import TaskDetailApi, TaskListApi
 from syncing.health.api import SyncHealthApi
 from syncing.outbox.views import diagnostics
@@ -23,6 +24,11 @@ api_v1 = [
     path("tasks/<int:pk>/", TaskDetailApi.as_view(), name="task-detail"),
     path("unsubscribes/", UnsubscribeListApi.as_view(), name="unsubscribe-list"),
     path("unsubscribes/<int:pk>/", UnsubscribeDetailApi.as_view(), name="unsubscribe-detail"),
+    path("campaigns/", CampaignListApi.as_view(), name="campaign-list"),
+    path("campaigns/<int:pk>/", CampaignDetailApi.as_view(), name="campaign-detail"),
+    path("campaigns/<int:pk>/members/", MemberListApi.as_view(), name="campaign-members"),
+    path("campaigns/<int:pk>/members/<int:person_id>/", MemberDetailApi.as_view(),
+         name="campaign-member"),
     path("", include("people.api_urls")),
     path("", include("emails.api_urls")),
 ]
@@ -40,6 +46,7 @@ urlpatterns = [
     path("", include("unsubscribes.urls")),
     # Links inside emails (no login): open pixel, click redirect, unsubscribe.
     path("", include("emails.urls")),
+    path("", include("campaigns.urls")),
     path("", include("emails.page_urls")),
     # anymail's ESP webhooks (Postmark: postmark/tracking/, postmark/inbound/): emails/webhooks.py
     path("anymail/", include("anymail.urls")),

@@ -19,6 +19,7 @@ from syncing.outbox.queue import deliveries_build, deliveries_save
 from syncing.unsubscribes.senders import KIND as UNSUBSCRIBE_KIND
 
 from .models import Unsubscribe
+from .signals import unsubscribes_announce
 
 REASON_MAX_LENGTH = 1000
 #: Ids per ``IN (...)`` (SQLite takes at most 32,766 parameters a query).
@@ -51,6 +52,7 @@ def unsubscribe_record(person: Person, source: str, *, by: User | None = None,
                                                      source=source, created_by=by)
             if push:
                 unsubscribes_push([unsubscribe])
+            unsubscribes_announce([unsubscribe])
     except IntegrityError:
         # Recorded at the same moment by another request: the unique constraint kept one.
         return Recorded(Unsubscribe.objects.get(person=person, removed_at__isnull=True),
@@ -78,6 +80,7 @@ def unsubscribes_record_many(people: Iterable[Person], source: str, *,
             created = Unsubscribe.objects.bulk_create(new, batch_size=1000)
             if push:
                 unsubscribes_push(created)
+            unsubscribes_announce(created)
     except IntegrityError:
         # Someone was unsubscribed meanwhile: one at a time, each keeping what is in force.
         with transaction.atomic():

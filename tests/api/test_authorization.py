@@ -34,6 +34,16 @@ MATRIX = {
     "GET /api/v1/calls/":                           (401,      200,      200,      200),
     "POST /api/v1/calls/":                          (401,      201,      201,      201),
     "GET /api/v1/calls/{id}/":                      (401,      200,      404,      200),
+    # Campaigns: sellers see their own and shared ones (seller A's here is private).
+    "GET /api/v1/campaigns/":                       (401,      200,      200,      200),
+    "POST /api/v1/campaigns/":                      (401,      201,      201,      201),
+    "GET /api/v1/campaigns/{id}/":                  (401,      200,      404,      200),
+    "PUT /api/v1/campaigns/{id}/":                  (401,      200,      404,      200),
+    "PATCH /api/v1/campaigns/{id}/":                (401,      200,      404,      200),
+    "DELETE /api/v1/campaigns/{id}/":               (401,      204,      404,      204),
+    "GET /api/v1/campaigns/{id}/members/":          (401,      200,      404,      200),
+    "POST /api/v1/campaigns/{id}/members/":         (401,      201,      404,      201),
+    "DELETE /api/v1/campaigns/{id}/members/{person_id}/": (401, 204,     404,      204),
     "GET /api/v1/emails/":                          (401,      200,      200,      200),
     "POST /api/v1/emails/":                         (401,      201,      201,      201),
     "GET /api/v1/emails/{id}/":                     (401,      200,      404,      200),
@@ -63,6 +73,9 @@ MATRIX = {
 # What the requests carry: the object behind a path's {id} (seller A's), and the body.
 PATH_OBJECTS = {
     "/api/v1/calls/{id}/": "call",
+    "/api/v1/campaigns/{id}/": "campaign",
+    "/api/v1/campaigns/{id}/members/": "campaign",
+    "/api/v1/campaigns/{id}/members/{person_id}/": "campaign",
     "/api/v1/emails/{id}/": "email",
     "/api/v1/people/{id}/": "person",
     "/api/v1/people/{id}/marketo-activities/": "person",
@@ -78,7 +91,14 @@ SETTINGS = {
     "unsubscribe_sync_enabled": False, "unsubscribe_sync_schedule": "nightly",
     "unsubscribe_custom_optout_field": "", "marketo_unsubscribe_check": True,
 }
+CAMPAIGN = {"name": "Spring outreach", "steps": [
+    {"type": "call", "day_offset": 0, "name": "Intro call"},
+    {"type": "email", "day_offset": 2, "subject": "Hi {{first_name}}", "body": "Hello"}]}
 BODIES = {
+    "POST /api/v1/campaigns/": lambda objects: CAMPAIGN,
+    "PUT /api/v1/campaigns/{id}/": lambda objects: CAMPAIGN,
+    "PATCH /api/v1/campaigns/{id}/": lambda objects: {"name": "Summer outreach"},
+    "POST /api/v1/campaigns/{id}/members/": lambda objects: {"person": objects["person"].pk},
     "POST /api/v1/calls/": lambda objects: {"person": objects["person"].pk},
     "POST /api/v1/emails/": lambda objects: {"person": objects["person"].pk, "subject": "Hi",
                                              "body": "Hello {{first_name|there}}"},
@@ -127,10 +147,18 @@ def clients() -> dict[str, APIClient]:
 
 
 @pytest.fixture
-def objects(clients) -> dict:
-    person_apply_leads([seed.lead(1, 1, 10)])
-    person = Person.objects.get()
-    return {"person": person,
+def objects(clients, request) -> dict:
+    from campaigns.models import Campaign
+    from campaigns.services import campaign_create, members_add
+
+    person_apply_leads([seed.lead(1, 1, 10), seed.lead(2, 1, 10)])
+    person, member = Person.objects.order_by("marketo_id")
+    owner = clients["seller A"].user
+    campaign = campaign_create(owner=owner, name="Private", status=Campaign.Status.ACTIVE,
+                               steps=[{"type": "call", "day_offset": 3, "name": "Call"}])
+    if "members" in request.node.callspec.params["operation"]:
+        members_add(campaign, [member.pk], by=owner)
+    return {"person": person, "member": member, "campaign": campaign,
             "call": CallFactory(person=person, logged_by=clients["seller A"].user),
             "task": ReminderTaskFactory(person=person, assignee=clients["seller A"].user),
             "unsubscribe": UnsubscribeFactory(created_by=clients["seller A"].user),
@@ -146,7 +174,8 @@ def test_who_gets_what(operation, role, clients, objects, request):
         request.getfixturevalue(NEEDS[operation])
     method, path = operation.split(" ")
     if path in PATH_OBJECTS:
-        path = path.replace("{id}", str(objects[PATH_OBJECTS[path]].pk))
+        path = path.replace("{id}", str(objects[PATH_OBJECTS[path]].pk)).replace(
+            "{person_id}", str(objects["member"].pk))
     send = getattr(clients[role], method.lower())
 
     if operation in BODIES:

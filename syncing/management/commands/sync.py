@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from campaigns.scheduler import campaign_steps_run
 from emails.sending import emails_send_due
 from emails.tracking_buffer import tracking_events_flush
 from syncing.clients.transport import TransportError
@@ -67,7 +68,9 @@ class Command(BaseCommand):
             self.unsubscribe_pass()
         except TransportError as error:
             failure = failure or error
-        # Queued sales emails before the deliveries, so the sent ones are logged in this pass.
+        # Due campaign steps first (their emails are queued), then queued sales emails, then
+        # the deliveries, so what they made is sent and logged in this pass.
+        self.stdout.write(str(campaign_steps_run()))
         self.stdout.write(str(emails_send_due()))
         # Opens and clicks buffered by the pixel and the redirect, before the deliveries they
         # create go out.

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class CampaignsConfig(AppConfig):
+    name = "campaigns"
+    verbose_name = "Sales campaigns"
+
+    def ready(self):
+        # What ends a membership from elsewhere: replies and bounces (sales email), and
+        # unsubscribes (the suppression rule), connected here.
+        from . import receivers  # noqa: F401

@@ -1,0 +1,240 @@
+"""The campaign scheduler: runs due steps (SPEC section 9).
+
+One indexed query finds due members (``next_step_due_at <= now`` over the partial index
+``campaign_member_due``), earliest first, and claims a batch of them with
+``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent schedulers (beat's task on
+several workers, ``manage.py sync``) take disjoint batches. SQLite has no row locks: its
+IMMEDIATE transactions already let one writer at a time claim and run a batch. Each batch is
+one transaction: the steps' effects (reminder tasks, queued emails), their history rows and
+the members' next due times commit together, and ``MemberStep``'s unique (member, step) makes
+a second run of a step impossible even then.
+
+Per member: suppression is checked first (an unsubscribed address ends the membership);
+call / InMail / custom steps become reminder tasks for the seller who added the person; email
+steps with ``auto_send`` are queued through sales email (``emails.services.queue_email``,
+with the campaign's name), the others wait in that seller's review queue. Email steps respect
+the campaign's sending window (weekdays and hours in the seller's time zone): outside it the
+step moves to the window's next opening.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from emails.services import EmailRefused, queue_email
+from reminders.services import task_create
+from unsubscribes.selectors import addresses_suppressed
+
+from . import clock
+from .models import Campaign, CampaignMember, CampaignStep, MemberStep
+from .services import _members_end
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+RETRY_AFTER = timedelta(minutes=5)
+TASK_NAME_MAX = 255
+
+
+@dataclass
+class SchedulerReport:
+    batches: int = 0
+    claimed: int = 0
+    results: dict[str, int] = field(default_factory=dict)
+    ended: dict[str, int] = field(default_factory=dict)
+    deferred: int = 0  # outside the sending window
+
+    def count(self, bucket: dict, key: str) -> None:
+        bucket[key] = bucket.get(key, 0) + 1
+
+    def merge(self, other: SchedulerReport) -> None:
+        self.batches += other.batches
+        self.claimed += other.claimed
+        self.deferred += other.deferred
+        for mine, theirs in ((self.results, other.results), (self.ended, other.ended)):
+            for key, value in theirs.items():
+                mine[key] = mine.get(key, 0) + value
+
+    def __str__(self) -> str:
+        results = ", ".join(f"{value} {key}" for key, value in sorted(self.results.items()))
+        ended = ", ".join(f"{value} {key}" for key, value in sorted(self.ended.items()))
+        return (f"campaign steps: {self.claimed} due members in {self.batches} batches"
+                f"{'; ' + results if results else ''}{'; ended ' + ended if ended else ''}"
+                f"{f'; {self.deferred} waiting for the sending window' if self.deferred else ''}")
+
+
+def due_members(now: datetime):
+    """The scheduler's query: due members of active campaigns, earliest first."""
+    return (CampaignMember.objects
+            .filter(status=CampaignMember.Status.ACTIVE, next_step_due_at__lte=now,
+                    campaign__status=Campaign.Status.ACTIVE)
+            .order_by("next_step_due_at"))
+
+
+def campaign_steps_due(now: datetime | None = None) -> bool:
+    return due_members(now or clock.now()).exists()
+
+
+def campaign_steps_run(*, batch_size: int = BATCH, max_batches: int | None = None
+                       ) -> SchedulerReport:
+    """Run due steps batch by batch until none is due (or ``max_batches``)."""
+    report = SchedulerReport()
+    while max_batches is None or report.batches < max_batches:
+        batch = campaign_steps_run_batch(batch_size)
+        if not batch.claimed:
+            break
+        report.merge(batch)
+    return report
+
+
+def _claim(now: datetime, batch_size: int) -> list[CampaignMember]:
+    query = due_members(now)
+    if connection.features.has_select_for_update_skip_locked:
+        query = query.select_for_update(skip_locked=True, of=("self",))
+    return list(query.select_related("person", "campaign", "added_by")[:batch_size])
+
+
+def campaign_steps_run_batch(batch_size: int = BATCH) -> SchedulerReport:
+    report = SchedulerReport()
+    with transaction.atomic():
+        now = clock.now()
+        members = _claim(now, batch_size)
+        if not members:
+            return report
+        report.batches, report.claimed = 1, len(members)
+        _run(members, now, report)
+    return report
+
+
+def _run(members: list[CampaignMember], now: datetime, report: SchedulerReport) -> None:
+    campaign_ids = {member.campaign_id for member in members}
+    steps: dict[int, list[CampaignStep]] = {pk: [] for pk in campaign_ids}
+    for step in CampaignStep.objects.filter(campaign_id__in=campaign_ids).order_by(
+            "campaign_id", "position", "id"):
+        steps[step.campaign_id].append(step)
+    ran = set(MemberStep.objects.filter(member__in=[m.pk for m in members],
+                                        step__isnull=False).values_list("member_id", "step_id"))
+    suppressed = addresses_suppressed(m.person.email for m in members if m.person.email)
+    suppressed = {address.lower() for address in suppressed}
+
+    history: list[MemberStep] = []
+    moved: list[CampaignMember] = []
+    ending: dict[str, list[CampaignMember]] = {}
+    for member in members:
+        campaign_steps = steps[member.campaign_id]
+        email = (member.person.email or "").lower()
+        if not email or email in suppressed:
+            ending.setdefault(CampaignMember.EndReason.UNSUBSCRIBED, []).append(member)
+            continue
+        position = member.next_position
+        while position < len(campaign_steps) and (member.pk, campaign_steps[position].pk) in ran:
+            position += 1  # already ran (the steps were reordered): never twice
+        if position >= len(campaign_steps):
+            ending.setdefault(CampaignMember.EndReason.COMPLETED, []).append(member)
+            continue
+        step = campaign_steps[position]
+        member.next_position = position
+        if step.type == CampaignStep.Type.EMAIL and member.campaign.window_enabled:
+            opening = window_opening(member.campaign, member.added_by.zone, now)
+            if opening > now:
+                member.next_step_due_at = opening
+                moved.append(member)
+                report.deferred += 1
+                continue
+        item = MemberStep(member=member, step=step, position=position, type=step.type,
+                          title=step.title[:255], due_at=member.next_step_due_at or now,
+                          ran_at=now)
+        try:
+            with transaction.atomic():
+                _run_step(member, step, item)
+        except Exception as error:  # one member's failure must not stop the others
+            log.exception("campaign step %s for member %s failed", step.pk, member.pk)
+            item.result, item.detail = MemberStep.Result.FAILED, str(error)[:1000]
+        report.count(report.results, item.result)
+        history.append(item)
+        if item.result == MemberStep.Result.REVIEW:
+            member.status = CampaignMember.Status.REVIEW
+            member.next_step_due_at = None
+        else:
+            _advance(member, campaign_steps, position + 1, now)
+            if member.status == CampaignMember.Status.ENDED:
+                member.status = CampaignMember.Status.ACTIVE  # ended below, logged once
+                ending.setdefault(CampaignMember.EndReason.COMPLETED, []).append(member)
+        moved.append(member)
+    MemberStep.objects.bulk_create(history)
+    if moved:
+        CampaignMember.objects.bulk_update(moved, ["status", "next_position",
+                                                   "next_step_due_at"], batch_size=500)
+    for reason, ended in ending.items():
+        for _member in _members_end(ended, reason, now):
+            report.count(report.ended, reason)
+
+
+def _advance(member: CampaignMember, steps: list[CampaignStep], position: int,
+             now: datetime) -> None:
+    """Point the member at ``position``: due at its day offset, or ended past the end."""
+    member.next_position = position
+    if position >= len(steps):
+        member.status = CampaignMember.Status.ENDED
+        member.next_step_due_at = None
+        return
+    member.status = CampaignMember.Status.ACTIVE
+    member.next_step_due_at = max(member.anchor_at + timedelta(days=steps[position].day_offset),
+                                  now)
+
+
+def _run_step(member: CampaignMember, step: CampaignStep, item: MemberStep) -> None:
+    campaign = member.campaign
+    if step.type != CampaignStep.Type.EMAIL:
+        name = f"{step.name} ({campaign.name})"[:TASK_NAME_MAX]
+        details = "\n\n".join(text for text in (
+            step.details, f"Sales campaign: {campaign.name}") if text)
+        task = task_create(created_by=member.added_by, person=member.person, name=name,
+                           type=step.type, details=details,
+                           due_date=timezone.localtime(item.ran_at, member.added_by.zone).date())
+        item.task = task
+        item.result = MemberStep.Result.TASK
+        return
+    item.subject, item.body = step.subject, step.body
+    if not step.auto_send:
+        item.result = MemberStep.Result.REVIEW
+        return
+    email_step_send(member, item, subject=step.subject, body=step.body)
+
+
+def email_step_send(member: CampaignMember, item: MemberStep, *, subject: str,
+                    body: str) -> None:
+    """Queue a campaign email through sales email; the result goes on ``item``."""
+    try:
+        email = queue_email(person=member.person, sender=member.added_by, subject=subject,
+                            body=body, sales_campaign_name=member.campaign.name)
+    except EmailRefused as refused:
+        item.result, item.detail = MemberStep.Result.REFUSED, str(refused)[:1000]
+        return
+    item.email = email
+    item.result = (MemberStep.Result.HELD if email.status == "held"
+                   else MemberStep.Result.QUEUED)
+
+
+def window_opening(campaign: Campaign, zone, now: datetime) -> datetime:
+    """``now`` when it is inside the campaign's sending window (in ``zone``), else the
+    window's next opening."""
+    days = {int(day) for day in campaign.window_days}
+    local = now.astimezone(zone)
+    for ahead in range(8):
+        day = (local + timedelta(days=ahead)).date()
+        if day.weekday() not in days:
+            continue
+        start = datetime(day.year, day.month, day.day, campaign.window_start_hour, tzinfo=zone)
+        end = (datetime(day.year, day.month, day.day, tzinfo=zone)
+               + timedelta(hours=campaign.window_end_hour))
+        if ahead == 0 and start <= local < end:
+            return now
+        if local < start:
+            return start
+    return now  # no weekday at all: never blocks

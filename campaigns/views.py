@@ -1,0 +1,342 @@
+"""Campaign pages: the list, the editor (steps reordered with up/down buttons), the review
+queue, bulk add from the people list, and the person page's panel.
+
+Plain forms that post and redirect (no inline script; a CSP is coming): every page works
+without JavaScript; the person panel is loaded with an htmx attribute like the others.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from people.filters import PersonSearchForm
+from people.models import Person
+from people.selectors import person_list
+
+from .models import Campaign, CampaignStep, MemberStep
+from .review import review_items_for, review_send, review_skip
+from .selectors import (
+    bulk_add_preview,
+    campaign_list_for_user,
+    campaign_members,
+    campaign_step_results,
+    campaign_summaries,
+    campaigns_step_results,
+    campaigns_to_add_to,
+    person_memberships,
+)
+from .services import (
+    AddReport,
+    campaign_create,
+    campaign_status_set,
+    campaign_update,
+    can_change,
+    member_remove,
+    members_add,
+    step_delete,
+    step_move,
+)
+
+MEMBERS_SHOWN = 200
+LIST_SHOWN = 200
+DAYS = [("0", "Mon"), ("1", "Tue"), ("2", "Wed"), ("3", "Thu"), ("4", "Fri"), ("5", "Sat"),
+        ("6", "Sun")]
+
+
+class CampaignForm(forms.Form):
+    name = forms.CharField(max_length=255)
+    shared = forms.BooleanField(required=False, label="Shared with other sellers")
+    window_enabled = forms.BooleanField(required=False,
+                                        label="Send emails only inside a sending window")
+    window_days = forms.MultipleChoiceField(choices=DAYS, required=False,
+                                            widget=forms.CheckboxSelectMultiple,
+                                            initial=["0", "1", "2", "3", "4"])
+    window_start_hour = forms.IntegerField(min_value=0, max_value=23, initial=9)
+    window_end_hour = forms.IntegerField(min_value=1, max_value=24, initial=17)
+
+    def values(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["window_days"] = "".join(sorted(data["window_days"])) or "01234"
+        return data
+
+
+class StepForm(forms.Form):
+    type = forms.ChoiceField(choices=CampaignStep.Type.choices)
+    day_offset = forms.IntegerField(min_value=0, max_value=3650, initial=0,
+                                    label="Day (after the person is added)")
+    subject = forms.CharField(max_length=255, required=False)
+    body = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 6}))
+    auto_send = forms.BooleanField(required=False, label="Send automatically (else: review "
+                                                         "queue)")
+    name = forms.CharField(max_length=255, required=False, label="Task name")
+    details = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+def _campaign(request, pk: int) -> Campaign:
+    return get_object_or_404(campaign_list_for_user(request.user), pk=pk)
+
+
+def _errors_to_messages(request, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for name, errors in error.message_dict.items():
+            for message in errors:
+                messages.error(request, f"{name}: {message}" if name != "__all__" else message)
+    else:
+        for message in error.messages:
+            messages.error(request, message)
+
+
+def _back(request, default: str) -> str:
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()},
+                                                  require_https=request.is_secure()):
+        return target
+    return default
+
+
+@require_GET
+def campaign_list(request):
+    campaigns = list(campaign_summaries(campaign_list_for_user(request.user))[:LIST_SHOWN])
+    results = campaigns_step_results(campaigns)
+    for campaign in campaigns:
+        campaign.step_results = results[campaign.pk]
+    return render(request, "campaigns/list.html", {
+        "campaigns": campaigns, "section": "campaigns",
+        "review_count": review_items_for(request.user).count()})
+
+
+@require_http_methods(["GET", "POST"])
+def campaign_new(request):
+    form = CampaignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            campaign = campaign_create(owner=request.user, **form.values())
+        except ValidationError as error:
+            _errors_to_messages(request, error)
+        else:
+            messages.success(request, "Campaign created. Add its steps, then start it.")
+            return redirect("campaigns:detail", campaign.pk)
+    return render(request, "campaigns/new.html", {"form": form, "section": "campaigns"})
+
+
+@require_GET
+def campaign_detail(request, pk: int):
+    campaign = _campaign(request, pk)
+    members = list(campaign_members(campaign)[:MEMBERS_SHOWN])
+    editable = can_change(request.user, campaign)
+    form = CampaignForm(initial={
+        "name": campaign.name, "shared": campaign.shared,
+        "window_enabled": campaign.window_enabled, "window_days": list(campaign.window_days),
+        "window_start_hour": campaign.window_start_hour,
+        "window_end_hour": campaign.window_end_hour})
+    return render(request, "campaigns/detail.html", {
+        "campaign": campaign, "editable": editable, "form": form,
+        "step_form": StepForm(), "results": campaign_step_results(campaign),
+        "members": members, "members_more": len(members) == MEMBERS_SHOWN,
+        "section": "campaigns",
+        "window_days_text": ", ".join(label for value, label in DAYS
+                                      if value in campaign.window_days)})
+
+
+@require_POST
+def campaign_edit(request, pk: int):
+    campaign = _campaign(request, pk)
+    form = CampaignForm(request.POST)
+    if form.is_valid():
+        try:
+            campaign_update(campaign, by=request.user, **form.values())
+            messages.success(request, "Campaign saved.")
+        except ValidationError as error:
+            _errors_to_messages(request, error)
+        except PermissionDenied as error:
+            messages.error(request, str(error))
+    else:
+        messages.error(request, "Check the campaign's fields.")
+    return redirect("campaigns:detail", campaign.pk)
+
+
+@require_POST
+def campaign_status(request, pk: int):
+    campaign = _campaign(request, pk)
+    try:
+        campaign = campaign_status_set(campaign, request.POST.get("status", ""), by=request.user)
+        messages.success(request, f"The campaign is {campaign.get_status_display().lower()}.")
+    except ValidationError as error:
+        _errors_to_messages(request, error)
+    except PermissionDenied as error:
+        messages.error(request, str(error))
+    return redirect("campaigns:detail", campaign.pk)
+
+
+def _step_values(form: StepForm) -> dict:
+    return {name: form.cleaned_data[name] for name in (
+        "type", "day_offset", "subject", "body", "auto_send", "name", "details")}
+
+
+def _steps_now(campaign: Campaign) -> list[dict]:
+    return [{"id": step.pk, "type": step.type, "day_offset": step.day_offset,
+             "subject": step.subject, "body": step.body, "auto_send": step.auto_send,
+             "name": step.name, "details": step.details} for step in campaign.steps.all()]
+
+
+@require_POST
+def step_add(request, pk: int):
+    campaign = _campaign(request, pk)
+    form = StepForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Check the step's fields.")
+        return redirect("campaigns:detail", campaign.pk)
+    try:
+        campaign_update(campaign, by=request.user,
+                        steps=[*_steps_now(campaign), _step_values(form)])
+        messages.success(request, "Step added.")
+    except ValidationError as error:
+        _errors_to_messages(request, error)
+    except PermissionDenied as error:
+        messages.error(request, str(error))
+    return redirect("campaigns:detail", campaign.pk)
+
+
+@require_http_methods(["GET", "POST"])
+def step_edit(request, pk: int, step_id: int):
+    campaign = _campaign(request, pk)
+    step = get_object_or_404(campaign.steps, pk=step_id)
+    if not can_change(request.user, campaign):
+        raise Http404("Not your campaign.")
+    form = StepForm(request.POST or None, initial={
+        name: getattr(step, name) for name in StepForm.base_fields})
+    if request.method == "POST" and form.is_valid():
+        steps = [dict(values, **_step_values(form)) if values["id"] == step.pk else values
+                 for values in _steps_now(campaign)]
+        try:
+            campaign_update(campaign, by=request.user, steps=steps)
+        except ValidationError as error:
+            _errors_to_messages(request, error)
+        else:
+            messages.success(request, "Step saved.")
+            return redirect("campaigns:detail", campaign.pk)
+    return render(request, "campaigns/step_edit.html", {
+        "campaign": campaign, "step": step, "form": form, "section": "campaigns"})
+
+
+@require_POST
+def step_action(request, pk: int, step_id: int):
+    campaign = _campaign(request, pk)
+    step = get_object_or_404(campaign.steps, pk=step_id)
+    action = request.POST.get("action")
+    try:
+        if action in ("up", "down"):
+            step_move(campaign, step, by=request.user, up=action == "up")
+        elif action == "delete":
+            step_delete(campaign, step, by=request.user)
+            messages.success(request, "Step deleted.")
+    except PermissionDenied as error:
+        messages.error(request, str(error))
+    return redirect(reverse("campaigns:detail", args=[campaign.pk]) + "#steps")
+
+
+@require_POST
+def member_remove_view(request, pk: int, person_id: int):
+    campaign = _campaign(request, pk)
+    person = get_object_or_404(Person, pk=person_id)
+    try:
+        ended = member_remove(campaign, person, by=request.user)
+    except PermissionDenied as error:
+        messages.error(request, str(error))
+    else:
+        if ended:
+            messages.success(request, f"{person} was removed from {campaign.name}.")
+    return redirect(_back(request, reverse("campaigns:detail", args=[campaign.pk])))
+
+
+@require_POST
+def person_add(request, person_id: int):
+    """Add one person (from the person page's panel) to a campaign."""
+    person = get_object_or_404(Person.workspace, pk=person_id)
+    campaign = get_object_or_404(campaigns_to_add_to(request.user),
+                                 pk=request.POST.get("campaign") or 0)
+    try:
+        report = members_add(campaign, [person.pk], by=request.user)
+    except (ValidationError, PermissionDenied) as error:
+        messages.error(request, "; ".join(getattr(error, "messages", [str(error)])))
+    else:
+        if report.added:
+            messages.success(request, f"Added to {campaign.name}.")
+        else:
+            messages.warning(request, f"Not added: {report.summary()}.")
+    return redirect(reverse("people:detail", args=[person.pk]) + "#campaigns")
+
+
+@require_GET
+def person_panel(request, person_id: int):
+    person = get_object_or_404(Person.workspace, pk=person_id)
+    memberships = person_memberships(person, request.user)
+    live = {m.campaign_id for m in memberships if m.is_live}
+    return render(request, "campaigns/partials/person_panel.html", {
+        "person": person, "memberships": memberships,
+        "campaigns": [c for c in campaigns_to_add_to(request.user) if c.pk not in live]})
+
+
+@require_http_methods(["GET", "POST"])
+def bulk_add(request):
+    """Add everyone matching the people list's filters (not only the page shown): a preview
+    with the counts first, then the add."""
+    params = request.POST if request.method == "POST" else request.GET
+    search = PersonSearchForm(params, user=request.user)
+    criteria = search.criteria()
+    people = person_list(criteria)
+    campaigns = list(campaigns_to_add_to(request.user))
+    chosen = next((c for c in campaigns if str(c.pk) == params.get("campaign")), None)
+    preview = bulk_add_preview(chosen, people) if chosen else None
+    report: AddReport | None = None
+    if request.method == "POST" and chosen:
+        try:
+            report = members_add(chosen, preview.people_ids, by=request.user)
+        except (ValidationError, PermissionDenied) as error:
+            messages.error(request, "; ".join(getattr(error, "messages", [str(error)])))
+        else:
+            skipped = sum(preview.skipped.values()) + report.skipped_total
+            messages.success(request, f"{len(report.added)} added to {chosen.name}; "
+                                      f"{skipped} skipped.")
+            return redirect("campaigns:detail", chosen.pk)
+    filters = {name: value for name, value in (
+        ("search", criteria.search), ("owner", search.selected_owner),
+        ("company", criteria.company), ("source", criteria.source),
+        ("unsubscribed", search.value("unsubscribed"))) if value}
+    return render(request, "campaigns/bulk_add.html", {
+        "campaigns": campaigns, "chosen": chosen, "preview": preview, "filters": filters,
+        "skip_labels": AddReport.SKIP_REASONS, "section": "campaigns"})
+
+
+@require_GET
+def review_queue(request):
+    items = list(review_items_for(request.user)[:100])
+    return render(request, "campaigns/review.html", {"items": items, "section": "campaigns"})
+
+
+@require_POST
+def review_action(request, item_id: int):
+    item = get_object_or_404(review_items_for(request.user), pk=item_id)
+    try:
+        if request.POST.get("action") == "skip":
+            review_skip(item, by=request.user)
+            messages.success(request, "Skipped; the next step follows.")
+        else:
+            item = review_send(item, by=request.user, subject=request.POST.get("subject", ""),
+                               body=request.POST.get("body", ""))
+            verb = "held (Marketo could not answer; it goes when it can)" if (
+                item.result == MemberStep.Result.HELD) else "queued to send"
+            messages.success(request, f"Email to {item.member.person} {verb}.")
+    except ValidationError as error:
+        _errors_to_messages(request, error)
+    except PermissionDenied as error:
+        messages.error(request, str(error))
+    return redirect("campaigns:review")
+
