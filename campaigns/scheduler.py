@@ -28,11 +28,15 @@ from django.utils import timezone
 
 from emails.services import EmailRefused, queue_email
 from reminders.services import task_create
+from syncing.streams import stream_pass_record
 from unsubscribes.selectors import addresses_suppressed
 
 from . import clock
 from .models import Campaign, CampaignMember, CampaignStep, MemberStep
 from .services import _members_end
+
+#: Sync health's name for the scheduler's passes.
+PASS_LOG = "campaign_steps"
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,7 @@ class SchedulerReport:
     results: dict[str, int] = field(default_factory=dict)
     ended: dict[str, int] = field(default_factory=dict)
     deferred: int = 0  # outside the sending window
+    last_failure: str = ""  # the last failed step's error, for Sync health
 
     def count(self, bucket: dict, key: str) -> None:
         bucket[key] = bucket.get(key, 0) + 1
@@ -55,6 +60,7 @@ class SchedulerReport:
     def merge(self, other: SchedulerReport) -> None:
         self.batches += other.batches
         self.claimed += other.claimed
+        self.last_failure = other.last_failure or self.last_failure
         self.deferred += other.deferred
         for mine, theirs in ((self.results, other.results), (self.ended, other.ended)):
             for key, value in theirs.items():
@@ -82,13 +88,25 @@ def campaign_steps_due(now: datetime | None = None) -> bool:
 
 def campaign_steps_run(*, batch_size: int = BATCH, max_batches: int | None = None
                        ) -> SchedulerReport:
-    """Run due steps batch by batch until none is due (or ``max_batches``)."""
+    """Run due steps batch by batch until none is due (or ``max_batches``). A pass that ran
+    steps, or failed, is logged for Sync health (``syncing/campaigns/health.py``)."""
     report = SchedulerReport()
-    while max_batches is None or report.batches < max_batches:
-        batch = campaign_steps_run_batch(batch_size)
-        if not batch.claimed:
-            break
-        report.merge(batch)
+    started = timezone.now()
+    try:
+        while max_batches is None or report.batches < max_batches:
+            batch = campaign_steps_run_batch(batch_size)
+            if not batch.claimed:
+                break
+            report.merge(batch)
+    except Exception as error:
+        stream_pass_record(PASS_LOG, started, rows=report.claimed,
+                           error=f"{type(error).__name__}: {error}")
+        raise
+    failed = report.results.get(MemberStep.Result.FAILED, 0)
+    if report.claimed:
+        stream_pass_record(PASS_LOG, started, rows=report.claimed,
+                           error=f"{failed} steps failed; the last: {report.last_failure}"
+                           if failed else "")
     return report
 
 
@@ -155,6 +173,7 @@ def _run(members: list[CampaignMember], now: datetime, report: SchedulerReport) 
         except Exception as error:  # one member's failure must not stop the others
             log.exception("campaign step %s for member %s failed", step.pk, member.pk)
             item.result, item.detail = MemberStep.Result.FAILED, str(error)[:1000]
+            report.last_failure = f"{type(error).__name__}: {error}"
         report.count(report.results, item.result)
         history.append(item)
         if item.result == MemberStep.Result.REVIEW:
