@@ -13,11 +13,7 @@ from django.utils import timezone
 from syncing.calls.senders import KIND as CALL_KIND
 from syncing.models import Delivery
 from syncing.outbox.queue import deliveries_build, deliveries_save
-from syncing.settings.selectors import (
-    marketo_connection_get,
-    salesforce_connection_get,
-    sync_settings_get,
-)
+from syncing.outbox.skips import person_skip_rules
 
 from .models import (
     MAX_CALL_OUTCOMES,
@@ -37,11 +33,6 @@ EARLIEST_CALL = datetime(2000, 1, 1, tzinfo=UTC)
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
 SKIP_SALESFORCE_OFF = "Logging calls to Salesforce is switched off on Settings."
-SKIP_SALESFORCE_NOT_CONNECTED = "Salesforce is not connected."
-SKIP_NO_SALESFORCE_ID = ("Not logged in Salesforce: this person has no Salesforce contact or "
-                         "lead id.")
-SKIP_MARKETO_OFF = "Logging sales activities to Marketo is switched off on Settings."
-SKIP_MARKETO_NOT_CONNECTED = "Marketo is not connected."
 
 
 @dataclass
@@ -104,27 +95,9 @@ def _clean(data: CallInput, call_settings: CallSettings, outcomes: dict[str, Cal
 
 
 def _skip_rules():
-    """Why a call for a given person is not sent to a target: a function of the person
-    (the settings and connections are read once per batch of calls)."""
-    sync_settings = sync_settings_get()
-    salesforce = (SKIP_SALESFORCE_OFF if not sync_settings.log_calls_to_salesforce
-                  else SKIP_SALESFORCE_NOT_CONNECTED
-                  if not salesforce_connection_get().is_configured else "")
-    marketo = (SKIP_MARKETO_OFF if not sync_settings.log_activities_to_marketo
-               else SKIP_MARKETO_NOT_CONNECTED
-               if not marketo_connection_get().is_configured else "")
-
-    def skipped(person) -> dict[str, str]:
-        reasons = {}
-        if salesforce:
-            reasons[Delivery.Target.SALESFORCE] = salesforce
-        elif not (person.sfdc_contact_id or person.sfdc_lead_id):
-            reasons[Delivery.Target.SALESFORCE] = SKIP_NO_SALESFORCE_ID
-        if marketo:
-            reasons[Delivery.Target.MARKETO] = marketo
-        return reasons
-
-    return skipped
+    """Why a call for a given person is not sent to a target: a function of the person."""
+    return person_skip_rules(salesforce_switch="log_calls_to_salesforce",
+                             salesforce_off=SKIP_SALESFORCE_OFF)
 
 
 def _clean_all(calls: list[CallInput]) -> tuple[list[Call], list[dict[str, list[str]]]]:

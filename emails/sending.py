@@ -43,12 +43,11 @@ from django.utils import timezone
 
 from people.models import Person
 from syncing.email.senders import KIND as EMAIL_KIND
-from syncing.models import Delivery, SyncStream
+from syncing.models import SyncStream
 from syncing.outbox.queue import deliveries_build, deliveries_save
+from syncing.outbox.skips import person_skip_rules
 from syncing.queueing import task_named
 from syncing.settings.selectors import (
-    marketo_connection_get,
-    salesforce_connection_get,
     sync_settings_get,
 )
 from syncing.streams import stream_get, stream_pass_record
@@ -74,11 +73,6 @@ UNKNOWN_OUTCOME = ("Outcome unknown: the sending worker stopped after handing th
                    "the mail server and before recording its answer. It may have been sent, "
                    "so it is not sent again automatically.")
 SKIP_SALESFORCE_OFF = "Logging emails to Salesforce is switched off on Settings."
-SKIP_SALESFORCE_NOT_CONNECTED = "Salesforce is not connected."
-SKIP_NO_SALESFORCE_ID = ("Not logged in Salesforce: this person has no Salesforce contact or "
-                         "lead id.")
-SKIP_MARKETO_OFF = "Logging sales activities to Marketo is switched off on Settings."
-SKIP_MARKETO_NOT_CONNECTED = "Marketo is not connected."
 
 
 @dataclass
@@ -444,25 +438,8 @@ def _record_outcomes(token: str, sent, retry, failed, now: datetime, skipped) ->
 
 def _skip_rules():
     """Why a sent email is not logged to a target: a function of the person."""
-    sync_settings = sync_settings_get()
-    salesforce = (SKIP_SALESFORCE_OFF if not sync_settings.log_emails_to_salesforce
-                  else SKIP_SALESFORCE_NOT_CONNECTED
-                  if not salesforce_connection_get().is_configured else "")
-    marketo = (SKIP_MARKETO_OFF if not sync_settings.log_activities_to_marketo
-               else SKIP_MARKETO_NOT_CONNECTED
-               if not marketo_connection_get().is_configured else "")
-
-    def skipped(person) -> dict[str, str]:
-        reasons = {}
-        if salesforce:
-            reasons[Delivery.Target.SALESFORCE] = salesforce
-        elif not (person.sfdc_contact_id or person.sfdc_lead_id):
-            reasons[Delivery.Target.SALESFORCE] = SKIP_NO_SALESFORCE_ID
-        if marketo:
-            reasons[Delivery.Target.MARKETO] = marketo
-        return reasons
-
-    return skipped
+    return person_skip_rules(salesforce_switch="log_emails_to_salesforce",
+                             salesforce_off=SKIP_SALESFORCE_OFF)
 
 
 def _signal_after_commit(emails, status: str) -> None:

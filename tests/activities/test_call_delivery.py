@@ -15,13 +15,10 @@ from outbox_helpers import (
 )
 
 from activities.models import Call
-from activities.services import (
-    SKIP_MARKETO_OFF,
-    SKIP_SALESFORCE_OFF,
-    call_log,
-)
+from activities.services import SKIP_SALESFORCE_OFF, call_log
 from syncing.models import Delivery, SyncSettings
 from syncing.outbox.flush import deliveries_flush
+from syncing.outbox.skips import SKIP_MARKETO_OFF
 from syncing.tasks import deliveries_flush_task, sync_tick
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,6 @@ from factories import PersonFactory
 from outbox_helpers import endpoint_calls, sandbox_records
 
 from activities.services import (
-    SKIP_NO_SALESFORCE_ID,
     CallInput,
     call_log,
     call_outcome_create,
@@ -22,6 +21,7 @@ from sandbox.seed import sf_id
 from syncing.models import Delivery, DeliveryAttempt, SyncSettings, SyncStream
 from syncing.outbox import flush, queue
 from syncing.outbox.flush import deliveries_flush
+from syncing.outbox.skips import SKIP_NO_SALESFORCE_ID
 
 pytestmark = pytest.mark.django_db
 SALESFORCE = Delivery.Target.SALESFORCE
