@@ -122,3 +122,26 @@ def browser():
                   "--no-first-run"])
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def mail_server():
+    """A real SMTP server on loopback (aiosmtpd on a free port, with its page), for the run."""
+    from sandbox.mailcapture import MailCapture
+
+    capture = MailCapture().start()
+    yield capture
+    capture.stop()
+
+
+@pytest.fixture
+def mailbox(mail_server, settings):
+    """The app's email backend pointed at ``mail_server`` over real SMTP; ``.store`` holds what
+    arrived (emptied for each test)."""
+    mail_server.store.clear()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", mail_server.smtp_port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 10
+    return mail_server

@@ -87,27 +87,11 @@ def salesforce(db, salesforce_sandbox):
     return salesforce_sandbox
 
 
-@pytest.fixture(scope="session")
-def mail_server():
-    from sandbox.mailcapture import MailCapture
-
-    capture = MailCapture().start(web=False)
-    yield capture
-    capture.stop()
-
-
 @pytest.fixture
-def mailbox(mail_server, settings):
-    """The app's email backend pointed at a real SMTP server on loopback (a free port);
-    ``.store`` holds what arrived (emptied for each test)."""
-    mail_server.store.clear()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", mail_server.smtp_port
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 10
+def mailbox(mailbox, settings):
+    """tests/conftest.py's real SMTP server, with links in emails on a public-looking site."""
     settings.SITE_URL = "https://sales.example.com"
-    return mail_server
+    return mailbox
 
 
 @pytest.fixture

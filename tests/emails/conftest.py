@@ -1,5 +1,5 @@
-"""Fixtures for sales email: a real SMTP server on loopback (aiosmtpd, free port), the app
-connected to the sandboxes, seed people of each Salesforce shape, a private cache."""
+"""Fixtures for sales email: the app connected to the sandboxes, seed people of each Salesforce
+shape, a private cache (the SMTP server on loopback, ``mailbox``, is in tests/conftest.py)."""
 
 import pytest
 from django.core.cache import cache
@@ -8,31 +8,10 @@ from sandboxes import SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET
 from people.models import Person
 from people.services import person_apply_leads
 from sandbox import seed
-from sandbox.mailcapture import MailCapture
 from syncing.models import SalesforceConnection
 from syncing.outbox import streams
 
 SEED_LEADS = 2000
-
-
-@pytest.fixture(scope="session")
-def mail_server():
-    capture = MailCapture().start()
-    yield capture
-    capture.stop()
-
-
-@pytest.fixture
-def mailbox(mail_server, settings):
-    """The app's email backend pointed at the capture over real SMTP; ``.store`` holds what
-    arrived (emptied for each test)."""
-    mail_server.store.clear()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", mail_server.smtp_port
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 10
-    return mail_server
 
 
 @pytest.fixture(autouse=True)
