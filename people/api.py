@@ -16,11 +16,11 @@ from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
-from salesactions.api import whole_number
+from salesactions.api import COUNT_SCHEMA, page_size_from, page_size_parameter
+from salesactions.throttling import ScopedUserThrottle
 
 from .filters import PersonFilterSet
 from .list_cache import people_list_cached
@@ -32,34 +32,21 @@ from .selectors import (
     SORT_CHOICES,
     InvalidCursor,
     PersonCriteria,
+    person_count,
     person_get,
     person_page,
 )
-
-
-class _ScopedThrottle(UserRateThrottle):
-    """Per-user rate for one scope: ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][scope]`` when
-    set, else the class default."""
-
-    default_rate = ""
-
-    def get_rate(self):
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope) or self.default_rate
 
 
 TOO_MANY = OpenApiResponse(description="Too many requests for this user; the Retry-After header "
                                        "says when to try again.")
 
 
-class PeopleThrottle(_ScopedThrottle):
-    scope = "people"
-    default_rate = "600/min"
+class MarketoActivitiesThrottle(ScopedUserThrottle):
+    """Each uncached call spends Marketo API calls, which the whole instance shares
+    (``API_THROTTLE_MARKETO_ACTIVITIES``)."""
 
-
-class MarketoActivitiesThrottle(_ScopedThrottle):
-    # Each uncached call spends Marketo API calls, which the whole instance shares.
     scope = "marketo_activities"
-    default_rate = "30/min"
 
 
 class PersonCursorPagination(BasePagination):
@@ -79,15 +66,13 @@ class PersonCursorPagination(BasePagination):
         if ordering not in SORT_CHOICES:
             raise ValidationError({self.ordering_query_param: [
                 f"Use one of: {', '.join(SORT_CHOICES)}."]})
-        size = whole_number(params.get(self.page_size_query_param, str(PAGE_SIZE))) or 0
-        if not 1 <= size <= MAX_PAGE_SIZE:
-            raise ValidationError({self.page_size_query_param: [
-                f"A whole number from 1 to {MAX_PAGE_SIZE}."]})
+        size = page_size_from(request, PAGE_SIZE, MAX_PAGE_SIZE, self.page_size_query_param)
         try:
             self.page = person_page(criteria, sort=ordering,
                                     cursor=params.get(self.cursor_query_param), size=size)
         except InvalidCursor as error:
             raise ValidationError({self.cursor_query_param: [str(error)]}) from None
+        self.count = person_count(criteria, self.page, exact_up_to=None)
         self.url = request.build_absolute_uri()
         return self.page.people
 
@@ -97,14 +82,16 @@ class PersonCursorPagination(BasePagination):
         return replace_query_param(self.url, self.cursor_query_param, cursor)
 
     def get_paginated_response(self, data):
-        return Response({"next": self._link(self.page.next_cursor),
+        return Response({"count": self.count.value, "count_exact": self.count.exact,
+                         "next": self._link(self.page.next_cursor),
                          "previous": self._link(self.page.previous_cursor), "results": data})
 
     def get_paginated_response_schema(self, schema):
         return {
             "type": "object",
-            "required": ["results"],
+            "required": ["count", "count_exact", "results"],
             "properties": {
+                **COUNT_SCHEMA,
                 "next": {"type": "string", "nullable": True, "format": "uri",
                          "example": "https://sales.example.com/api/v1/people/?cursor=eyJzIjoi"},
                 "previous": {"type": "string", "nullable": True, "format": "uri",
@@ -119,9 +106,7 @@ class PersonCursorPagination(BasePagination):
              "description": "The page to return: take it from a response's next or previous "
                             "link. Leave it out for the first page.",
              "schema": {"type": "string"}},
-            {"name": self.page_size_query_param, "in": "query", "required": False,
-             "description": f"People per page, 1 to {MAX_PAGE_SIZE} (default {PAGE_SIZE}).",
-             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}},
+            page_size_parameter(PAGE_SIZE, MAX_PAGE_SIZE, "People"),
             {"name": self.ordering_query_param, "in": "query", "required": False,
              "description": "Sort order; a leading minus sorts descending. name is last name "
                             "then first name, owner the owner's last then first name, updated "
@@ -194,8 +179,6 @@ class PersonListApi(ListAPIView):
     serializer_class = PersonOutput
     filterset_class = PersonFilterSet
     pagination_class = PersonCursorPagination
-    throttle_classes = [PeopleThrottle]
-
     # For the schema's filter parameters; listing validates them with the FilterSet itself.
     queryset = Person.workspace.all()
 
@@ -223,7 +206,6 @@ class PersonDetailApi(RetrieveAPIView):
     """One person in the workspace by the app's id (``marketo_id`` is a list filter)."""
 
     serializer_class = PersonOutput
-    throttle_classes = [PeopleThrottle]
 
     def get_object(self):
         try:
@@ -266,7 +248,7 @@ class PersonMarketoActivitiesApi(APIView):
     """The person's recent marketing activity, read live from Marketo (emails sent, delivered,
     opened, clicked, bounced; web visits; form fills; link clicks; interesting moments)."""
 
-    throttle_classes = [MarketoActivitiesThrottle]
+    throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, MarketoActivitiesThrottle]
 
     @extend_schema(
         summary="A person's Marketo activity",

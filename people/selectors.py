@@ -44,6 +44,8 @@ PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 # Up to this many matches a list shows an exact count; beyond it, the planner's estimate.
 COUNT_CAP = 1000
+# The API counts exactly up to this many where PostgreSQL's estimate said the list is small.
+API_COUNT_CAP = 100_000
 # Sorting by "last updated" puts people Marketo gave no date first (ascending).
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -361,14 +363,17 @@ class PeopleCount:
         return f"more than {COUNT_CAP:,} people"
 
 
-def person_count(criteria: PersonCriteria, page: PersonPage) -> PeopleCount:
+def person_count(criteria: PersonCriteria, page: PersonPage, *,
+                 exact_up_to: int | None = COUNT_CAP) -> PeopleCount:
     """How many people match ``criteria`` (``page`` is their first page shown), at a bounded
     cost.
 
     A list that fits on its first page is counted by that page. Otherwise PostgreSQL's row
     estimate for the query (its plan, from table statistics) is asked first: a large list is
     "about N" (two significant digits) without reading it. Smaller ones are counted, reading
-    at most ``COUNT_CAP + 1`` rows.
+    at most ``COUNT_CAP + 1`` rows. The API passes ``exact_up_to=None``: without PostgreSQL's
+    estimate (SQLite, the small embedded default) it counts them all, and with it every count
+    it gives is either exact or the estimate, never a bare "more than".
     """
     if page.first_page and page.next_cursor is None:
         return PeopleCount(len(page.people), exact=True)
@@ -377,8 +382,15 @@ def person_count(criteria: PersonCriteria, page: PersonPage) -> PeopleCount:
         estimate = _planner_estimate(bare)
         if estimate > 2 * COUNT_CAP:
             return PeopleCount(round(estimate, 2 - len(str(estimate))), exact=False)
-    counted = bare[:COUNT_CAP + 1].count()
-    return PeopleCount(counted, exact=counted <= COUNT_CAP)
+    if exact_up_to is None:
+        if connection.vendor != "postgresql":
+            return PeopleCount(bare.count(), exact=True)
+        # The estimate said "small"; an estimate far off (a rare search) is still bounded.
+        counted = bare[:API_COUNT_CAP + 1].count()
+        return PeopleCount(max(counted, estimate) if counted > API_COUNT_CAP else counted,
+                           exact=counted <= API_COUNT_CAP)
+    counted = bare[:exact_up_to + 1].count()
+    return PeopleCount(counted, exact=counted <= exact_up_to)
 
 
 def _planner_estimate(query: QuerySet) -> int:
