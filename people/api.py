@@ -3,9 +3,18 @@ Marketo sync, so every write method answers 405."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import datetime
+
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
+    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     inline_serializer,
@@ -13,12 +22,16 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import BasePagination
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
+from accounts.permissions import IsAdmin
 from salesactions.api import COUNT_SCHEMA, page_size_from, page_size_parameter
 from salesactions.throttling import ScopedUserThrottle
 
@@ -27,16 +40,17 @@ from .list_cache import people_list_cached
 from .marketo_panel import MarketoPanel, person_marketo_activities
 from .models import Person
 from .selectors import (
+    EXPORT_FIELDS,
     MAX_PAGE_SIZE,
     PAGE_SIZE,
     SORT_CHOICES,
     InvalidCursor,
     PersonCriteria,
     person_count,
+    person_export_rows,
     person_get,
     person_page,
 )
-
 
 TOO_MANY = OpenApiResponse(description="Too many requests for this user; the Retry-After header "
                                        "says when to try again.")
@@ -286,3 +300,128 @@ class PersonMarketoActivitiesApi(APIView):
                             status=status.HTTP_503_SERVICE_UNAVAILABLE,
                             headers={"Retry-After": "60"})
         return Response(MarketoActivitiesOutput(panel).data)
+
+
+# --------------------------------------------------------------------------- export
+
+
+class _ExportRenderer(BaseRenderer):
+    """Only names a format for content negotiation; :class:`PersonExportApi` streams the body.
+    Errors are answered as JSON (``salesactions.api.api_exception_handler``)."""
+
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return b""
+
+
+class CsvRenderer(_ExportRenderer):
+    media_type = "text/csv"
+    format = "csv"
+
+
+class NdjsonRenderer(_ExportRenderer):
+    media_type = "application/x-ndjson"
+    format = "ndjson"
+
+
+class _ExportNegotiation(DefaultContentNegotiation):
+    """An unknown ``?format=`` is a 400 naming the choices (DRF would answer 404)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        try:
+            return super().select_renderer(request, renderers, format_suffix)
+        except Http404:
+            raise ValidationError({"format": ['Use "csv" or "ndjson".']}) from None
+
+
+# Spreadsheets run a cell that starts like a formula; such text is exported with a leading '.
+# Phone numbers ("+1 415 …") are left as they are: a spreadsheet shows them as text anyway.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PHONE = EXPORT_FIELDS.index("phone")
+
+
+def _csv_value(index: int, value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return _DATETIME.to_representation(value)
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and index != _PHONE:
+        return "'" + value
+    return value
+
+
+def _csv_lines(rows) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(EXPORT_FIELDS)
+    for number, row in enumerate(rows, 1):
+        writer.writerow([_csv_value(index, value) for index, value in enumerate(row)])
+        if number % 1000 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _ndjson_lines(rows) -> Iterator[str]:
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    chunk = []
+    for row in rows:
+        record = dict(zip(EXPORT_FIELDS, row, strict=True))
+        moment = record["updated_at"]
+        if moment is not None:
+            record["updated_at"] = _DATETIME.to_representation(moment)
+        chunk.append(dumps(record))
+        if len(chunk) == 1000:
+            yield "\n".join(chunk) + "\n"
+            chunk = []
+    if chunk:
+        yield "\n".join(chunk) + "\n"
+
+
+class PersonExportApi(ListAPIView):
+    """Every person the filters match (the same filters as ``people/``), in one streamed
+    answer, by id: CSV (a header row, then one row per person) or NDJSON (one JSON object per
+    line, the fields of ``people/``). ``?format=csv|ndjson`` or the Accept header chooses;
+    CSV by default. Admins only. Read from the database in chunks through a server-side
+    cursor: memory stays flat for any number of people."""
+
+    permission_classes = [IsAuthenticated, IsAdmin]
+    filterset_class = PersonFilterSet
+    pagination_class = None
+    renderer_classes = [CsvRenderer, NdjsonRenderer]
+    content_negotiation_class = _ExportNegotiation
+    queryset = Person.workspace.all()  # for the schema's filter parameters
+
+    @extend_schema(
+        summary="Export people (CSV or NDJSON)",
+        parameters=[OpenApiParameter(
+            "format", str, enum=["csv", "ndjson"], required=False,
+            description="csv (default) or ndjson; or send Accept: text/csv or "
+                        "application/x-ndjson.")],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=(
+                "A header row (" + ",".join(EXPORT_FIELDS) + "), then a row per person.")),
+            (200, "application/x-ndjson"): OpenApiResponse(
+                OpenApiTypes.STR, description="One JSON object per line, as in people/."),
+            400: OpenApiResponse(description="A filter or the format is not valid."),
+            406: OpenApiResponse(description="The Accept header names neither format."),
+        })
+    def get(self, request, *args, **kwargs):
+        filterset = PersonFilterSet(request.query_params, queryset=self.queryset,
+                                    request=request)
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        rows = person_export_rows(filterset.criteria())
+        kind = request.accepted_renderer.format
+        lines = _csv_lines(rows) if kind == "csv" else _ndjson_lines(rows)
+        response = StreamingHttpResponse(
+            (text.encode() for text in lines),
+            content_type=f"{request.accepted_renderer.media_type}; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="people.{kind}"'
+        response["X-Accel-Buffering"] = "no"  # a proxy passes it on as it comes
+        response["Cache-Control"] = "no-store"
+        return response

@@ -454,3 +454,30 @@ def person_salesforce_records(person: Person) -> list[SalesforceRecord]:
         url = f"{base_url}/lightning/r/{sobject}/{quote(record_id)}/view" if linkable else ""
         records.append(SalesforceRecord(sobject, record_id, url))
     return records
+
+
+# --------------------------------------------------------------------------------- export
+
+#: The columns an export holds, in order: the API's person fields (``people/api.py``).
+EXPORT_FIELDS = ("id", "marketo_id", "first_name", "last_name", "email", "company", "title",
+                 "phone", "linkedin_url", "source", "sfdc_contact_id", "sfdc_lead_id",
+                 "sfdc_account_id", "sfdc_opportunity_id", "owner_email", "owner_name",
+                 "unsubscribed", "updated_at")
+_EXPORT_COLUMNS = ("pk", "marketo_id", "first_name", "last_name", "email", "company", "title",
+                   "phone", "linkedin_url", "source", "sfdc_contact_id", "sfdc_lead_id",
+                   "sfdc_account_id", "sfdc_opportunity_id", "owner_email", "owner_first_name",
+                   "owner_last_name", "unsubscribed", "marketo_updated_at")
+EXPORT_CHUNK = 2000
+
+
+def person_export_rows(criteria: PersonCriteria) -> Iterable[tuple]:
+    """Every person matching ``criteria``, by id, as tuples of :data:`EXPORT_FIELDS` (owner
+    name joined, ``updated_at`` a datetime or None), read lazily: on PostgreSQL through a
+    server-side cursor, :data:`EXPORT_CHUNK` rows at a time, so memory stays flat however
+    many there are."""
+    rows = (people_with_unsubscribed(_matching(criteria)).order_by("pk")
+            .values_list(*_EXPORT_COLUMNS).iterator(chunk_size=EXPORT_CHUNK))
+    for row in rows:
+        first, last = row[15], row[16]
+        owner = f"{first} {last}" if first and last else first or last
+        yield (*row[:15], owner, *row[17:])

@@ -4,7 +4,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts import views as accounts_views
-from activities.api import CallDetailApi, CallListApi
+from activities.api import CallDetailApi, CallListApi, CallOutcomeListApi
 from reminders.api import TaskDetailApi, TaskListApi
 from syncing.outbox.views import diagnostics
 from syncing.settings.api import SyncRunListApi, SyncSettingsApi
@@ -17,6 +17,7 @@ api_v1 = [
     path("sync/runs/", SyncRunListApi.as_view(), name="sync-runs"),
     path("calls/", CallListApi.as_view(), name="call-list"),
     path("calls/<int:pk>/", CallDetailApi.as_view(), name="call-detail"),
+    path("calls/outcomes/", CallOutcomeListApi.as_view(), name="call-outcome-list"),
     path("tasks/", TaskListApi.as_view(), name="task-list"),
     path("tasks/<int:pk>/", TaskDetailApi.as_view(), name="task-detail"),
     path("unsubscribes/", UnsubscribeListApi.as_view(), name="unsubscribe-list"),
