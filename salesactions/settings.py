@@ -116,7 +116,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # With DEBUG off the app still serves its static files with no separate step: whitenoise
 # finds them in the apps and static/ when collectstatic has not run (WHITENOISE_USE_FINDERS),
