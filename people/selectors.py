@@ -16,7 +16,7 @@ import binascii
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -34,7 +34,11 @@ from django.db.models.functions import Coalesce
 
 from salesactions.caching import cached_or_built
 from syncing.settings.selectors import salesforce_connection_get
-from unsubscribes.selectors import people_filter_unsubscribed, people_with_unsubscribed
+from unsubscribes.selectors import (
+    people_filter_unsubscribed,
+    people_with_unsubscribed,
+    suppression_keys,
+)
 
 from .models import Person
 
@@ -466,18 +470,27 @@ EXPORT_FIELDS = ("id", "marketo_id", "first_name", "last_name", "email", "compan
 _EXPORT_COLUMNS = ("pk", "marketo_id", "first_name", "last_name", "email", "company", "title",
                    "phone", "linkedin_url", "source", "sfdc_contact_id", "sfdc_lead_id",
                    "sfdc_account_id", "sfdc_opportunity_id", "owner_email", "owner_first_name",
-                   "owner_last_name", "unsubscribed", "marketo_updated_at")
+                   "owner_last_name", "marketo_updated_at")
 EXPORT_CHUNK = 2000
 
 
-def person_export_rows(criteria: PersonCriteria) -> Iterable[tuple]:
+def person_export_rows(criteria: PersonCriteria) -> Iterator[tuple]:
     """Every person matching ``criteria``, by id, as tuples of :data:`EXPORT_FIELDS` (owner
-    name joined, ``updated_at`` a datetime or None), read lazily: on PostgreSQL through a
-    server-side cursor, :data:`EXPORT_CHUNK` rows at a time, so memory stays flat however
-    many there are."""
-    rows = (people_with_unsubscribed(_matching(criteria)).order_by("pk")
-            .values_list(*_EXPORT_COLUMNS).iterator(chunk_size=EXPORT_CHUNK))
-    for row in rows:
-        first, last = row[15], row[16]
-        owner = f"{first} {last}" if first and last else first or last
-        yield (*row[:15], owner, *row[17:])
+    name joined, ``updated_at`` a datetime or None), read lazily in one transaction (one
+    snapshot): on PostgreSQL through a server-side cursor, :data:`EXPORT_CHUNK` rows at a time,
+    so memory stays flat however many people there are. ``unsubscribed`` follows the
+    suppression rule through :func:`unsubscribes.selectors.suppression_keys` rather than a
+    subquery per row."""
+    with transaction.atomic():
+        # Inside a transaction the cursor streams; outside one Django declares it WITH HOLD
+        # and PostgreSQL materialises the whole result before the first row.
+        suppressed_people, suppressed_addresses = suppression_keys()
+        rows = (_matching(criteria).order_by("pk").values_list(*_EXPORT_COLUMNS)
+                .iterator(chunk_size=EXPORT_CHUNK))
+        for row in rows:
+            first, last = row[15], row[16]
+            owner = f"{first} {last}" if first and last else first or last
+            email = row[4]
+            unsubscribed = row[0] in suppressed_people or (
+                bool(email) and email.upper() in suppressed_addresses)
+            yield (*row[:15], owner, unsubscribed, row[17])
