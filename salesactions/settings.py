@@ -140,6 +140,9 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                           "LOCATION": str(VAR_DIR / "cache")}}
+# Two installs (or two test runs) sharing one cache server keep apart by a prefix of their own.
+for _cache in CACHES.values():
+    _cache["KEY_PREFIX"] = env("CACHE_KEY_PREFIX", default="")
 # People lists are cached per data version (people/list_cache.py); 0 turns that off.
 PEOPLE_LIST_CACHE_SECONDS = env.int("PEOPLE_LIST_CACHE_SECONDS", default=300)
 

@@ -16,6 +16,24 @@ from sandbox.control import SandboxControl
 from sandbox.server import serve_in_thread
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cache_of_this_run():
+    """Cache keys of this test run's own (its workers inherit the prefix): two runs sharing a
+    cache (one Redis db, or var/cache) must not see each other's throttle counts, cached
+    people lists or list versions."""
+    import os
+
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    prefix = f"test-{os.getpid()}"
+    os.environ["CACHE_KEY_PREFIX"] = prefix
+    caches = {alias: {**config, "KEY_PREFIX": prefix}
+              for alias, config in settings.CACHES.items()}
+    with override_settings(CACHES=caches):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _people_lists_fresh():
     """People lists cached by an earlier test belong to rows that test rolled back."""

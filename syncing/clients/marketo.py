@@ -168,7 +168,8 @@ class MarketoClient:
                  max_in_flight: int = 5, timeout: float = 30.0, max_attempts: int = 6,
                  backoff_base: float = 0.5, backoff_max: float = 30.0,
                  session: requests.Session | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic):
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.base_url = base_url.rstrip("/")
@@ -185,6 +186,7 @@ class MarketoClient:
         self.calls = 0
         self.token_calls = 0
         self._sleep = sleep
+        self._clock = clock  # when the token is renewed (tests pass a controllable one)
         self._random = random.Random()
         self._token: str | None = None
         self._token_renew_at = 0.0
@@ -196,7 +198,7 @@ class MarketoClient:
     def authenticate(self) -> str:
         """Return a valid access token, fetching one only when the cached one is about to expire."""
         with self._token_lock:
-            if self._token and time.monotonic() < self._token_renew_at:
+            if self._token and self._clock() < self._token_renew_at:
                 return self._token
             return self._retrying(self._fetch_token, safe=True)
 
@@ -238,7 +240,7 @@ class MarketoClient:
         # once it does, asking early again only costs calls: keep that token to its end.
         margin = 0.0 if token == self._token else min(TOKEN_RENEW_MARGIN, expires_in / 2)
         self._token = token
-        self._token_renew_at = time.monotonic() + expires_in - margin
+        self._token_renew_at = self._clock() + expires_in - margin
         self.scope = payload.get("scope")
         return token
 
