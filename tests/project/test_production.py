@@ -26,6 +26,13 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRET = secrets.token_urlsafe(60)
 
 
+def production_env(**env) -> dict:
+    """The environment of a production process: this one's, less what only the tests set
+    (playwright's DJANGO_ALLOW_ASYNC_UNSAFE, which check --deploy rightly refuses)."""
+    base = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    return base | {"DEBUG": "false", "SECRET_KEY": SECRET, **env}
+
+
 class Answer:
     def __init__(self, status, headers, body):
         self.status, self.headers, self.body = status, headers, body
@@ -58,11 +65,11 @@ def production_server(tmp_path):
         listener.listen(64)
         listener.set_inheritable(True)
         fd = listener.fileno()
-        environment = os.environ | {
-            "DEBUG": "false", "SECRET_KEY": SECRET, "ALLOWED_HOSTS": "127.0.0.1",
+        environment = production_env(**{
+            "ALLOWED_HOSTS": "127.0.0.1",
             "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
             "STATIC_ROOT": str(tmp_path / "not-collected"), "GUNICORN_BIND": f"fd://{fd}",
-            "WEB_CONCURRENCY": "1", **env}
+            "WEB_CONCURRENCY": "1", **env})
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "salesactions.wsgi", "--config",
              "gunicorn.conf.py"], cwd=ROOT, env=environment, pass_fds=[fd],
@@ -99,8 +106,7 @@ def test_with_debug_off_static_files_are_served_without_collectstatic(production
 def test_after_collectstatic_static_files_are_hashed_and_cached(production_server, tmp_path):
     collected = tmp_path / "collected"
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT,
-                   env=os.environ | {"DEBUG": "false", "SECRET_KEY": SECRET,
-                                     "STATIC_ROOT": str(collected)}, check=True, timeout=300)
+                   env=production_env(STATIC_ROOT=str(collected)), check=True, timeout=300)
     url = production_server(STATIC_ROOT=str(collected))
 
     page = fetch(f"{url}/login/").body.decode()
@@ -148,8 +154,7 @@ def test_check_deploy_finds_nothing_that_applies(https):
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
-        env=os.environ | {"DEBUG": "false", "HTTPS": https, "SECRET_KEY": SECRET,
-                          "ALLOWED_HOSTS": "sales.example.com"})
+        env=production_env(HTTPS=https, ALLOWED_HOSTS="sales.example.com"))
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
