@@ -8,6 +8,7 @@ COPY salesactions ./salesactions
 COPY accounts ./accounts
 COPY people ./people
 COPY activities ./activities
+COPY reminders ./reminders
 COPY syncing ./syncing
 COPY unsubscribes ./unsubscribes
 COPY sandbox ./sandbox
@@ -16,7 +17,9 @@ COPY . .
 
 RUN DEBUG=false SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput
 
-RUN useradd --create-home app && mkdir -p /app/var && chown -R app /app/var
+# The web service runs collectstatic again on start (docker-compose.yml): app owns the folder.
+RUN useradd --create-home app && mkdir -p /app/var /app/staticfiles \
+    && chown -R app /app/var /app/staticfiles
 USER app
 EXPOSE 8000
 CMD ["gunicorn", "salesactions.wsgi", "--config", "gunicorn.conf.py"]

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from django.db import DatabaseError
 from django.shortcuts import get_object_or_404
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.generics import GenericAPIView
+from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 
 from people.models import Person
-from salesactions.api import IdField, IdFilter, JsonTypesMixin, StrictFilterSet
+from salesactions.api import MAX_ID, IdField, IdFilter, JsonTypesMixin, StrictFilterSet
 from salesactions.api_schema import AutoSchema
 from syncing.models import Delivery
 
-from .models import Call
+from .models import Call, CallOutcome
 from .selectors import call_list_for_user
 from .services import CallInput, InvalidCalls, calls_check, calls_log
 
@@ -21,10 +23,61 @@ from .services import CallInput, InvalidCalls, calls_check, calls_log
 MAX_CALLS_PER_REQUEST = 500
 
 
+class OutcomeField(serializers.Field):
+    """A call outcome by name (any case) or by id, as ``calls/outcomes/`` lists them; becomes
+    the name (the services check it against the menu and the outcome mode)."""
+
+    default_error_messages = {
+        "invalid": "Give an outcome's name or its id (see calls/outcomes/).",
+        "no_such_id": "No call outcome has id {id}; see calls/outcomes/.",
+        "max_length": "At most 80 characters.",
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, int) and not isinstance(data, bool):
+            outcome = CallOutcome.objects.filter(pk=data).first() if 1 <= data <= MAX_ID \
+                else None
+            if outcome is None:
+                self.fail("no_such_id", id=data)
+            return outcome.name
+        if not isinstance(data, str):
+            self.fail("invalid")
+        if len(data) > 80:
+            self.fail("max_length")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class OutcomeFieldSchema(OpenApiSerializerFieldExtension):
+    """The outcome's choices in the schema, as the menu holds them when it is read."""
+
+    target_class = OutcomeField
+
+    def map_serializer_field(self, auto_schema, direction):
+        try:
+            outcomes = list(CallOutcome.objects.values_list("pk", "name"))
+        except (DatabaseError, RuntimeError):
+            # Generated with no database (offline; a test collecting operations, where
+            # pytest-django refuses queries with a RuntimeError): the choices are left out.
+            outcomes = []
+        names = {"type": "string", "maxLength": 80,
+                 "description": "An outcome's name (any case); empty for none."}
+        if outcomes:
+            names["enum"] = [name for _, name in outcomes] + [""]
+        choices = [names]
+        if outcomes:
+            choices.append({"type": "integer", "enum": [pk for pk, _ in outcomes],
+                            "description": "An outcome's id."})
+        return {"oneOf": choices} if len(choices) > 1 else names
+
+
 class CallInputSerializer(JsonTypesMixin, serializers.Serializer):
     person = IdField(help_text="The person's id (see people/).")
-    outcome = serializers.CharField(required=False, allow_blank=True, max_length=80,
-                                    help_text="One of the call outcomes an admin set up.")
+    outcome = OutcomeField(required=False,
+                           help_text="One of the call outcomes an admin set up (calls/outcomes/"
+                                     "), by name or id. Required or refused as Settings says.")
     reason = serializers.CharField(required=False, allow_blank=True, max_length=80)
     notes = serializers.CharField(required=False, allow_blank=True, trim_whitespace=True)
     duration_seconds = serializers.IntegerField(required=False, min_value=0, max_value=86400,
@@ -193,3 +246,26 @@ class CallDetailApi(GenericAPIView):
 
     def get(self, request, pk: int):
         return Response(CallOutputSerializer(get_object_or_404(self.get_queryset(), pk=pk)).data)
+
+
+class CallOutcomeOutputSerializer(serializers.ModelSerializer):
+    call_status = serializers.ChoiceField(
+        choices=CallOutcome._meta.get_field("call_status").choices,
+        help_text="How a call with this outcome ended (Marketo's Sales Call Status).")
+
+    class Meta:
+        model = CallOutcome
+        fields = ["id", "name", "call_status", "position"]
+
+
+class CallOutcomeListApi(ListAPIView):
+    """The call outcomes sellers pick from, in menu order. A fresh install has the usual ones
+    (connected, left voicemail, no answer, wrong number, busy, not interested, meeting
+    booked); an admin edits them on Settings → Calls."""
+
+    serializer_class = CallOutcomeOutputSerializer
+    queryset = CallOutcome.objects.all()
+
+    @extend_schema(summary="List call outcomes")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

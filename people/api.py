@@ -3,9 +3,20 @@ Marketo sync, so every write method answers 405."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from itertools import islice
+from operator import itemgetter, methodcaller
+
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
+    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     inline_serializer,
@@ -13,53 +24,45 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import BasePagination
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
-from salesactions.api import whole_number
+from accounts.permissions import IsAdmin
+from salesactions.api import COUNT_SCHEMA, page_size_from, page_size_parameter
+from salesactions.throttling import ScopedUserThrottle
 
 from .filters import PersonFilterSet
 from .list_cache import people_list_cached
 from .marketo_panel import MarketoPanel, person_marketo_activities
 from .models import Person
 from .selectors import (
+    EXPORT_FIELDS,
     MAX_PAGE_SIZE,
     PAGE_SIZE,
     SORT_CHOICES,
     InvalidCursor,
     PersonCriteria,
+    person_count,
+    person_export_rows,
     person_get,
     person_page,
 )
-
-
-class _ScopedThrottle(UserRateThrottle):
-    """Per-user rate for one scope: ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][scope]`` when
-    set, else the class default."""
-
-    default_rate = ""
-
-    def get_rate(self):
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope) or self.default_rate
-
 
 TOO_MANY = OpenApiResponse(description="Too many requests for this user; the Retry-After header "
                                        "says when to try again.")
 
 
-class PeopleThrottle(_ScopedThrottle):
-    scope = "people"
-    default_rate = "600/min"
+class MarketoActivitiesThrottle(ScopedUserThrottle):
+    """Each uncached call spends Marketo API calls, which the whole instance shares
+    (``API_THROTTLE_MARKETO_ACTIVITIES``)."""
 
-
-class MarketoActivitiesThrottle(_ScopedThrottle):
-    # Each uncached call spends Marketo API calls, which the whole instance shares.
     scope = "marketo_activities"
-    default_rate = "30/min"
 
 
 class PersonCursorPagination(BasePagination):
@@ -79,15 +82,13 @@ class PersonCursorPagination(BasePagination):
         if ordering not in SORT_CHOICES:
             raise ValidationError({self.ordering_query_param: [
                 f"Use one of: {', '.join(SORT_CHOICES)}."]})
-        size = whole_number(params.get(self.page_size_query_param, str(PAGE_SIZE))) or 0
-        if not 1 <= size <= MAX_PAGE_SIZE:
-            raise ValidationError({self.page_size_query_param: [
-                f"A whole number from 1 to {MAX_PAGE_SIZE}."]})
+        size = page_size_from(request, PAGE_SIZE, MAX_PAGE_SIZE, self.page_size_query_param)
         try:
             self.page = person_page(criteria, sort=ordering,
                                     cursor=params.get(self.cursor_query_param), size=size)
         except InvalidCursor as error:
             raise ValidationError({self.cursor_query_param: [str(error)]}) from None
+        self.count = person_count(criteria, self.page, exact_up_to=None)
         self.url = request.build_absolute_uri()
         return self.page.people
 
@@ -97,14 +98,16 @@ class PersonCursorPagination(BasePagination):
         return replace_query_param(self.url, self.cursor_query_param, cursor)
 
     def get_paginated_response(self, data):
-        return Response({"next": self._link(self.page.next_cursor),
+        return Response({"count": self.count.value, "count_exact": self.count.exact,
+                         "next": self._link(self.page.next_cursor),
                          "previous": self._link(self.page.previous_cursor), "results": data})
 
     def get_paginated_response_schema(self, schema):
         return {
             "type": "object",
-            "required": ["results"],
+            "required": ["count", "count_exact", "results"],
             "properties": {
+                **COUNT_SCHEMA,
                 "next": {"type": "string", "nullable": True, "format": "uri",
                          "example": "https://sales.example.com/api/v1/people/?cursor=eyJzIjoi"},
                 "previous": {"type": "string", "nullable": True, "format": "uri",
@@ -119,9 +122,7 @@ class PersonCursorPagination(BasePagination):
              "description": "The page to return: take it from a response's next or previous "
                             "link. Leave it out for the first page.",
              "schema": {"type": "string"}},
-            {"name": self.page_size_query_param, "in": "query", "required": False,
-             "description": f"People per page, 1 to {MAX_PAGE_SIZE} (default {PAGE_SIZE}).",
-             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}},
+            page_size_parameter(PAGE_SIZE, MAX_PAGE_SIZE, "People"),
             {"name": self.ordering_query_param, "in": "query", "required": False,
              "description": "Sort order; a leading minus sorts descending. name is last name "
                             "then first name, owner the owner's last then first name, updated "
@@ -194,8 +195,6 @@ class PersonListApi(ListAPIView):
     serializer_class = PersonOutput
     filterset_class = PersonFilterSet
     pagination_class = PersonCursorPagination
-    throttle_classes = [PeopleThrottle]
-
     # For the schema's filter parameters; listing validates them with the FilterSet itself.
     queryset = Person.workspace.all()
 
@@ -223,7 +222,6 @@ class PersonDetailApi(RetrieveAPIView):
     """One person in the workspace by the app's id (``marketo_id`` is a list filter)."""
 
     serializer_class = PersonOutput
-    throttle_classes = [PeopleThrottle]
 
     def get_object(self):
         try:
@@ -266,7 +264,7 @@ class PersonMarketoActivitiesApi(APIView):
     """The person's recent marketing activity, read live from Marketo (emails sent, delivered,
     opened, clicked, bounced; web visits; form fills; link clicks; interesting moments)."""
 
-    throttle_classes = [MarketoActivitiesThrottle]
+    throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, MarketoActivitiesThrottle]
 
     @extend_schema(
         summary="A person's Marketo activity",
@@ -304,3 +302,147 @@ class PersonMarketoActivitiesApi(APIView):
                             status=status.HTTP_503_SERVICE_UNAVAILABLE,
                             headers={"Retry-After": "60"})
         return Response(MarketoActivitiesOutput(panel).data)
+
+
+# --------------------------------------------------------------------------- export
+
+
+class _ExportRenderer(BaseRenderer):
+    """Only names a format for content negotiation; :class:`PersonExportApi` streams the body.
+    Errors are answered as JSON (``salesactions.api.api_exception_handler``)."""
+
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return b""
+
+
+class CsvRenderer(_ExportRenderer):
+    media_type = "text/csv"
+    format = "csv"
+
+
+class NdjsonRenderer(_ExportRenderer):
+    media_type = "application/x-ndjson"
+    format = "ndjson"
+
+
+class _ExportNegotiation(DefaultContentNegotiation):
+    """An unknown ``?format=`` is a 400 naming the choices (DRF would answer 404)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        try:
+            return super().select_renderer(request, renderers, format_suffix)
+        except Http404:
+            raise ValidationError({"format": ['Use "csv" or "ndjson".']}) from None
+
+
+# Spreadsheets run a cell that starts like a formula; such text is exported with a leading '.
+# Phone numbers ("+1 415 …") are left as they are: a spreadsheet shows them as text anyway.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_UNSUBSCRIBED = EXPORT_FIELDS.index("unsubscribed")
+_UPDATED = EXPORT_FIELDS.index("updated_at")
+# The text columns (all but id, marketo_id, phone, unsubscribed, updated_at).
+_GUARDED = [index for index, name in enumerate(EXPORT_FIELDS)
+            if name not in ("id", "marketo_id", "phone", "unsubscribed", "updated_at")]
+_looks_like_formula = methodcaller("startswith", _FORMULA_START)
+_guarded_values = itemgetter(*_GUARDED)
+
+
+def _moments() -> Callable:
+    """A datetime as DRF writes it (``people/`` does): ISO 8601 in the current time zone, UTC
+    as Z, without DRF's per-value machinery (an export writes a hundred thousand)."""
+    zone = timezone.get_current_timezone()
+
+    def text(value) -> str:
+        if value is None:
+            return ""
+        written = value.astimezone(zone).isoformat()
+        return written[:-6] + "Z" if written.endswith("+00:00") else written
+
+    return text
+
+
+def _csv_rows(rows) -> Iterator[tuple]:
+    moment = _moments()
+    for row in rows:
+        row = (*row[:_UNSUBSCRIBED], "true" if row[_UNSUBSCRIBED] else "false",
+               moment(row[_UPDATED]))
+        if any(map(_looks_like_formula, _guarded_values(row))):  # rare: the slow way
+            row = tuple("'" + value if index in _GUARDED and _looks_like_formula(value)
+                        else value for index, value in enumerate(row))
+        yield row
+
+
+def _csv_lines(rows) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(EXPORT_FIELDS)
+    rows = _csv_rows(rows)
+    while chunk := list(islice(rows, 1000)):
+        writer.writerows(chunk)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _ndjson_lines(rows) -> Iterator[str]:
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    moment = _moments()
+    chunk = []
+    for row in rows:
+        record = dict(zip(EXPORT_FIELDS, row, strict=True))
+        if row[_UPDATED] is not None:
+            record["updated_at"] = moment(row[_UPDATED])
+        chunk.append(dumps(record))
+        if len(chunk) == 1000:
+            yield "\n".join(chunk) + "\n"
+            chunk = []
+    if chunk:
+        yield "\n".join(chunk) + "\n"
+
+
+class PersonExportApi(ListAPIView):
+    """Every person the filters match (the same filters as ``people/``), in one streamed
+    answer, by id: CSV (a header row, then one row per person) or NDJSON (one JSON object per
+    line, the fields of ``people/``). ``?format=csv|ndjson`` or the Accept header chooses;
+    CSV by default. Admins only. Read from the database in chunks through a server-side
+    cursor: memory stays flat for any number of people."""
+
+    permission_classes = [IsAuthenticated, IsAdmin]
+    filterset_class = PersonFilterSet
+    pagination_class = None
+    renderer_classes = [CsvRenderer, NdjsonRenderer]
+    content_negotiation_class = _ExportNegotiation
+    queryset = Person.workspace.all()  # for the schema's filter parameters
+
+    @extend_schema(
+        summary="Export people (CSV or NDJSON)",
+        parameters=[OpenApiParameter(
+            "format", str, enum=["csv", "ndjson"], required=False,
+            description="csv (default) or ndjson; or send Accept: text/csv or "
+                        "application/x-ndjson.")],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=(
+                "A header row (" + ",".join(EXPORT_FIELDS) + "), then a row per person.")),
+            (200, "application/x-ndjson"): OpenApiResponse(
+                OpenApiTypes.STR, description="One JSON object per line, as in people/."),
+            400: OpenApiResponse(description="A filter or the format is not valid."),
+            406: OpenApiResponse(description="The Accept header names neither format."),
+        })
+    def get(self, request, *args, **kwargs):
+        filterset = PersonFilterSet(request.query_params, queryset=self.queryset,
+                                    request=request)
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        rows = person_export_rows(filterset.criteria())
+        kind = request.accepted_renderer.format
+        lines = _csv_lines(rows) if kind == "csv" else _ndjson_lines(rows)
+        response = StreamingHttpResponse(
+            (text.encode() for text in lines),
+            content_type=f"{request.accepted_renderer.media_type}; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="people.{kind}"'
+        response["X-Accel-Buffering"] = "no"  # a proxy passes it on as it comes
+        response["Cache-Control"] = "no-store"
+        return response

@@ -2,10 +2,11 @@
 
 from django.urls import path
 
-from .api import PersonDetailApi, PersonListApi, PersonMarketoActivitiesApi
+from .api import PersonDetailApi, PersonExportApi, PersonListApi, PersonMarketoActivitiesApi
 
 urlpatterns = [
     path("people/", PersonListApi.as_view(), name="person-list"),
+    path("people/export/", PersonExportApi.as_view(), name="person-export"),
     path("people/<int:pk>/", PersonDetailApi.as_view(), name="person-detail"),
     path("people/<int:pk>/marketo-activities/", PersonMarketoActivitiesApi.as_view(),
          name="person-marketo-activities"),

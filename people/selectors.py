@@ -16,7 +16,7 @@ import binascii
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -34,7 +34,11 @@ from django.db.models.functions import Coalesce
 
 from salesactions.caching import cached_or_built
 from syncing.settings.selectors import salesforce_connection_get
-from unsubscribes.selectors import people_filter_unsubscribed, people_with_unsubscribed
+from unsubscribes.selectors import (
+    people_filter_unsubscribed,
+    people_with_unsubscribed,
+    suppression_keys,
+)
 
 from .models import Person
 
@@ -44,6 +48,8 @@ PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 # Up to this many matches a list shows an exact count; beyond it, the planner's estimate.
 COUNT_CAP = 1000
+# The API counts exactly up to this many where PostgreSQL's estimate said the list is small.
+API_COUNT_CAP = 100_000
 # Sorting by "last updated" puts people Marketo gave no date first (ascending).
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -361,14 +367,17 @@ class PeopleCount:
         return f"more than {COUNT_CAP:,} people"
 
 
-def person_count(criteria: PersonCriteria, page: PersonPage) -> PeopleCount:
+def person_count(criteria: PersonCriteria, page: PersonPage, *,
+                 exact_up_to: int | None = COUNT_CAP) -> PeopleCount:
     """How many people match ``criteria`` (``page`` is their first page shown), at a bounded
     cost.
 
     A list that fits on its first page is counted by that page. Otherwise PostgreSQL's row
     estimate for the query (its plan, from table statistics) is asked first: a large list is
     "about N" (two significant digits) without reading it. Smaller ones are counted, reading
-    at most ``COUNT_CAP + 1`` rows.
+    at most ``COUNT_CAP + 1`` rows. The API passes ``exact_up_to=None``: without PostgreSQL's
+    estimate (SQLite, the small embedded default) it counts them all, and with it every count
+    it gives is either exact or the estimate, never a bare "more than".
     """
     if page.first_page and page.next_cursor is None:
         return PeopleCount(len(page.people), exact=True)
@@ -377,8 +386,15 @@ def person_count(criteria: PersonCriteria, page: PersonPage) -> PeopleCount:
         estimate = _planner_estimate(bare)
         if estimate > 2 * COUNT_CAP:
             return PeopleCount(round(estimate, 2 - len(str(estimate))), exact=False)
-    counted = bare[:COUNT_CAP + 1].count()
-    return PeopleCount(counted, exact=counted <= COUNT_CAP)
+    if exact_up_to is None:
+        if connection.vendor != "postgresql":
+            return PeopleCount(bare.count(), exact=True)
+        # The estimate said "small"; an estimate far off (a rare search) is still bounded.
+        counted = bare[:API_COUNT_CAP + 1].count()
+        return PeopleCount(max(counted, estimate) if counted > API_COUNT_CAP else counted,
+                           exact=counted <= API_COUNT_CAP)
+    counted = bare[:exact_up_to + 1].count()
+    return PeopleCount(counted, exact=counted <= exact_up_to)
 
 
 def _planner_estimate(query: QuerySet) -> int:
@@ -442,3 +458,39 @@ def person_salesforce_records(person: Person) -> list[SalesforceRecord]:
         url = f"{base_url}/lightning/r/{sobject}/{quote(record_id)}/view" if linkable else ""
         records.append(SalesforceRecord(sobject, record_id, url))
     return records
+
+
+# --------------------------------------------------------------------------------- export
+
+#: The columns an export holds, in order: the API's person fields (``people/api.py``).
+EXPORT_FIELDS = ("id", "marketo_id", "first_name", "last_name", "email", "company", "title",
+                 "phone", "linkedin_url", "source", "sfdc_contact_id", "sfdc_lead_id",
+                 "sfdc_account_id", "sfdc_opportunity_id", "owner_email", "owner_name",
+                 "unsubscribed", "updated_at")
+_EXPORT_COLUMNS = ("pk", "marketo_id", "first_name", "last_name", "email", "company", "title",
+                   "phone", "linkedin_url", "source", "sfdc_contact_id", "sfdc_lead_id",
+                   "sfdc_account_id", "sfdc_opportunity_id", "owner_email", "owner_first_name",
+                   "owner_last_name", "marketo_updated_at")
+EXPORT_CHUNK = 2000
+
+
+def person_export_rows(criteria: PersonCriteria) -> Iterator[tuple]:
+    """Every person matching ``criteria``, by id, as tuples of :data:`EXPORT_FIELDS` (owner
+    name joined, ``updated_at`` a datetime or None), read lazily in one transaction (one
+    snapshot): on PostgreSQL through a server-side cursor, :data:`EXPORT_CHUNK` rows at a time,
+    so memory stays flat however many people there are. ``unsubscribed`` follows the
+    suppression rule through :func:`unsubscribes.selectors.suppression_keys` rather than a
+    subquery per row."""
+    with transaction.atomic():
+        # Inside a transaction the cursor streams; outside one Django declares it WITH HOLD
+        # and PostgreSQL materialises the whole result before the first row.
+        suppressed_people, suppressed_addresses = suppression_keys()
+        rows = (_matching(criteria).order_by("pk").values_list(*_EXPORT_COLUMNS)
+                .iterator(chunk_size=EXPORT_CHUNK))
+        for row in rows:
+            first, last = row[15], row[16]
+            owner = f"{first} {last}" if first and last else first or last
+            email = row[4]
+            unsubscribed = row[0] in suppressed_people or (
+                bool(email) and email.upper() in suppressed_addresses)
+            yield (*row[:15], owner, unsubscribed, row[17])

@@ -224,9 +224,58 @@ class FilterBackend(DjangoFilterBackend):
     filterset_base = StrictFilterSet
 
 
+#: Items per page unless ``?page_size=`` says otherwise, and the most a page holds: a larger
+#: ``page_size`` is clamped to it (not refused), so a script can ask for "as many as you give".
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+def page_size_from(request, default: int = PAGE_SIZE, maximum: int = MAX_PAGE_SIZE,
+                   param: str = "page_size") -> int:
+    """``?page_size=`` as a whole number from 1 (400 otherwise), clamped to ``maximum``."""
+    text = request.query_params.get(param)
+    if text is None:
+        return default
+    size = whole_number(text) or 0
+    if size < 1:
+        raise ValidationError({param: [f"A whole number from 1 (at most {maximum} are "
+                                       f"returned)."]})
+    return min(size, maximum)
+
+
+def page_size_parameter(default: int = PAGE_SIZE, maximum: int = MAX_PAGE_SIZE,
+                        noun: str = "Items") -> dict:
+    return {"name": "page_size", "in": "query", "required": False,
+            "description": f"{noun} per page (default {default}); above {maximum} is "
+                           f"clamped to {maximum}.",
+            "schema": {"type": "integer", "minimum": 1}}
+
+
+#: What every list answer says about its total (README "API rules").
+COUNT_SCHEMA = {
+    "count": {"type": "integer", "minimum": 0, "example": 123,
+              "description": "How many items the list holds (all pages): exact when "
+                             "count_exact is true, otherwise an estimate."},
+    "count_exact": {"type": "boolean", "example": True,
+                    "description": "false when count is an estimate (very long lists)."},
+}
+
+
 class PageNumberPagination(pagination.PageNumberPagination):
     """DRF's page numbers, with ``page`` checked: a whole number from 1 (400 otherwise); a page
-    past the last is 404."""
+    past the last is 404. ``page_size`` above :data:`MAX_PAGE_SIZE` is clamped to it. The
+    answer carries the exact ``count`` (``count_exact`` is always true here).
+
+    Every list endpoint shares it (``DEFAULT_PAGINATION_CLASS``); a list that cannot count
+    exactly at scale pages by cursor and says ``count_exact: false`` (``people/api.py``)."""
+
+    page_size = PAGE_SIZE
+    page_size_query_param = "page_size"
+    max_page_size = MAX_PAGE_SIZE
+
+    def get_page_size(self, request):
+        return page_size_from(request, self.page_size, self.max_page_size,
+                              self.page_size_query_param)
 
     def paginate_queryset(self, queryset, request, view=None):
         page = request.query_params.get(self.page_query_param)
@@ -234,10 +283,26 @@ class PageNumberPagination(pagination.PageNumberPagination):
             raise ValidationError({self.page_query_param: ["A whole number from 1."]})
         return super().paginate_queryset(queryset, request, view)
 
+    def get_paginated_response(self, data):
+        return Response({
+            "count": self.page.paginator.count, "count_exact": True,
+            "next": self.get_next_link(), "previous": self.get_previous_link(),
+            "results": data,
+        })
+
+    def get_paginated_response_schema(self, schema):
+        response = super().get_paginated_response_schema(schema)
+        response["properties"] = {**COUNT_SCHEMA, **response["properties"]}
+        response["properties"]["count"] = COUNT_SCHEMA["count"]
+        response["required"] = ["count", "count_exact", "results"]
+        return response
+
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             if parameter["name"] == self.page_query_param:
                 parameter["schema"] = {"type": "integer", "minimum": 1}
                 parameter["description"] = "A page number, from 1; past the last page: 404."
+            if parameter["name"] == self.page_size_query_param:
+                parameter.update(page_size_parameter(self.page_size, self.max_page_size))
         return parameters

@@ -36,6 +36,10 @@ _DESCRIPTIONS = {
 }
 
 
+#: A text parameter may hold anything but NUL.
+NO_NUL = "^[^\\x00]*$"
+
+
 class AutoSchema(openapi.AutoSchema):
     """drf-spectacular's schema, plus the errors each operation can answer (in the shapes
     above) and the bounds (length, range) the query filters enforce."""
@@ -80,6 +84,9 @@ class AutoSchema(openapi.AutoSchema):
             schema, extra = parameter["schema"], filter_.extra
             if isinstance(filter_, IdFilter):
                 schema.update(type="integer", format="int64")
+            if schema.get("type") == "string" and "enum" not in schema:
+                # Django's form fields refuse NUL in text (PostgreSQL text cannot hold it).
+                schema["pattern"] = NO_NUL
             for key, bound in (("max_length", "maxLength"), ("min_value", "minimum"),
                                ("max_value", "maximum")):
                 if extra.get(key) is not None:

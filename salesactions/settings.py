@@ -33,6 +33,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_filters",
     "django_htmx",
+    "axes",
+    "csp",
     "accounts",
     "people",
     "activities",
@@ -45,6 +47,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "salesactions.api.ApiBodySizeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -55,6 +58,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "salesactions.urls"
@@ -98,6 +103,11 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username or address before the password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -108,15 +118,21 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# With DEBUG off the app still serves its static files with no separate step: whitenoise
+# finds them in the apps and static/ when collectstatic has not run (WHITENOISE_USE_FINDERS),
+# and {% static %} falls back to the plain name when the manifest lacks one
+# (salesactions/storage.py). After collectstatic (docker-compose runs it on start) they come
+# hashed, compressed and cached for a year from STATIC_ROOT.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage",
+        else "salesactions.storage.ManifestFallbackStaticFilesStorage",
     },
 }
+WHITENOISE_USE_FINDERS = True
 
 REDIS_URL = env("REDIS_URL", default=None)
 
@@ -126,6 +142,9 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                           "LOCATION": str(VAR_DIR / "cache")}}
+# Two installs (or two test runs) sharing one cache server keep apart by a prefix of their own.
+for _cache in CACHES.values():
+    _cache["KEY_PREFIX"] = env("CACHE_KEY_PREFIX", default="")
 # People lists are cached per data version (people/list_cache.py); 0 turns that off.
 PEOPLE_LIST_CACHE_SECONDS = env.int("PEOPLE_LIST_CACHE_SECONDS", default=300)
 
@@ -198,7 +217,16 @@ REST_FRAMEWORK = {
     # A JSON API: the schema documents JSON bodies only, and form encodings would blur types.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "PAGE_SIZE": 50,
-    "DEFAULT_THROTTLE_RATES": {"people": "600/min", "marketo_activities": "30/min"},
+    # Per user (anonymous: per address), for every API request; plus the live Marketo panel,
+    # which spends the instance's Marketo budget. The user default lets an admin page 100,000
+    # people at 100 a page (1,000 requests) in one go; people/export/ streams them in one.
+    "DEFAULT_THROTTLE_CLASSES": ["salesactions.throttling.UserThrottle",
+                                 "salesactions.throttling.AnonThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env("API_THROTTLE_USER", default="3000/min"),
+        "anon": env("API_THROTTLE_ANON", default="120/min"),
+        "marketo_activities": env("API_THROTTLE_MARKETO_ACTIVITIES", default="30/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Sales Actions API",
@@ -266,6 +294,61 @@ EMAIL_SEND_BATCH = env.int("EMAIL_SEND_BATCH", default=200)
 EMAIL_CLAIM_SECONDS = env.float("EMAIL_CLAIM_SECONDS", default=300)
 EMAIL_RETRY_BASE_SECONDS = env.float("EMAIL_RETRY_BASE_SECONDS", default=60)
 EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=8)
+# --------------------------------------------------------------------------- security
+# README "Security": what DEBUG=False turns on, and HTTPS=true behind a TLS proxy.
+HTTPS = env.bool("HTTPS", default=False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+if HTTPS:
+    # The proxy in front terminates TLS and says so in X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+# The app's own health and the load balancer's probe are plain HTTP on the inside.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# HSTS preload is a deliberate choice per domain, not a default (check --deploy's W021). Served
+# over plain HTTP (HTTPS unset: a private network), the HTTPS-only advice does not apply.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+if not HTTPS:
+    SILENCED_SYSTEM_CHECKS += ["security.W004", "security.W008", "security.W012",
+                               "security.W016"]
+
+# Content-Security-Policy (django-csp) on every answer: script only from the app's own static
+# files (no inline <script>, no on*= or hx-on attributes, no eval); styles from the app (inline
+# style attributes are tolerated); images also as data: URIs (Swagger UI's icons); no
+# framing, no plugins, forms post to the app only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+
+# Login throttling (django-axes): this many failed logins for one username, or from one
+# address, lock it out for AXES_COOLOFF_MINUTES; a good login resets the count.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_MINUTES", default=15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "salesactions.security.lockout_response"
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1 if HTTPS else 0)
+AXES_CLIENT_IP_CALLABLE = "salesactions.security.client_ip"
+AXES_VERBOSE = False
 
 LOGGING = {
     "version": 1,

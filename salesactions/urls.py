@@ -1,10 +1,10 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts import views as accounts_views
-from activities.api import CallDetailApi, CallListApi
+from activities.api import CallDetailApi, CallListApi, CallOutcomeListApi
 from campaigns.api import CampaignDetailApi, CampaignListApi, MemberDetailApi, MemberListApi
 from reminders.api import TaskDetailApi, TaskListApi
 from syncing.health.api import SyncHealthApi
@@ -12,7 +12,7 @@ from syncing.outbox.views import diagnostics
 from syncing.settings.api import SyncRunListApi, SyncSettingsApi
 from unsubscribes.api import UnsubscribeDetailApi, UnsubscribeListApi
 
-from . import api, views
+from . import api, security, views
 
 api_v1 = [
     path("sync/settings/", SyncSettingsApi.as_view(), name="sync-settings"),
@@ -20,6 +20,7 @@ api_v1 = [
     path("sync/health/", SyncHealthApi.as_view(), name="sync-health"),
     path("calls/", CallListApi.as_view(), name="call-list"),
     path("calls/<int:pk>/", CallDetailApi.as_view(), name="call-detail"),
+    path("calls/outcomes/", CallOutcomeListApi.as_view(), name="call-outcome-list"),
     path("tasks/", TaskListApi.as_view(), name="task-list"),
     path("tasks/<int:pk>/", TaskDetailApi.as_view(), name="task-detail"),
     path("unsubscribes/", UnsubscribeListApi.as_view(), name="unsubscribe-list"),
@@ -35,7 +36,7 @@ api_v1 = [
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="people:list"), name="home"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", security.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
     path("account/", accounts_views.profile, name="profile"),
@@ -55,7 +56,8 @@ urlpatterns = [
     path("diagnostics/", diagnostics, name="diagnostics"),
     path("api/v1/", include((api_v1, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up script as a file: no inline script (CSP).
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     re_path(r"^api/", api.api_not_found),
 ]
 

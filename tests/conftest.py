@@ -16,6 +16,54 @@ from sandbox.control import SandboxControl
 from sandbox.server import serve_in_thread
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cache_of_this_run():
+    """Cache keys of this test run's own (its workers inherit the prefix): two runs sharing a
+    cache (one Redis db, or var/cache) must not see each other's throttle counts, cached
+    people lists or list versions."""
+    import os
+
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    prefix = f"test-{os.getpid()}"
+    os.environ["CACHE_KEY_PREFIX"] = prefix
+    caches = {alias: {**config, "KEY_PREFIX": prefix}
+              for alias, config in settings.CACHES.items()}
+    with override_settings(CACHES=caches):
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_connection_left_behind(django_db_setup, django_db_blocker):
+    """At the end of the run, before the test database is dropped: on PostgreSQL, any other
+    session still connected to it (a thread's or a subprocess's connection never closed) is
+    reported with what it last ran, then ended, so the drop does not fail with "database
+    test_... is being accessed by other users" (and leave the database behind)."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or not connection.settings_dict["NAME"].startswith(
+            "test_"):
+        return
+    import warnings
+
+    try:
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid, application_name, state, left(query, 200) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            others = cursor.fetchall()
+            for pid, *_ in others:
+                cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    except Exception:  # noqa: BLE001 - no database was set up: nothing to report
+        return
+    for pid, application, state, query in others:
+        warnings.warn(f"a connection was left open to the test database (pid {pid}, "
+                      f"{application or 'no application name'}, {state}): {query}",
+                      stacklevel=1)
+
+
 @pytest.fixture(autouse=True)
 def _people_lists_fresh():
     """People lists cached by an earlier test belong to rows that test rolled back."""

@@ -50,6 +50,18 @@ def people_with_unsubscribed(people: QuerySet[Person]) -> QuerySet[Person]:
                                                  Value(False)))
 
 
+def suppression_keys() -> tuple[set[int], set[str]]:
+    """The rule of :func:`people_with_unsubscribed` as two sets, for reading many people at
+    once (an export): the ids of people with an unsubscribe in force, and the suppressed
+    addresses upper-cased. A person is unsubscribed when their id is in the first or their
+    ``email.upper()`` in the second. Sized by the unsubscribes, not by the people."""
+    in_force = unsubscribes_in_force()
+    people = set(in_force.values_list("person_id", flat=True))
+    addresses = set(in_force.exclude(email="").annotate(address=Upper("email"))
+                    .values_list("address", flat=True))
+    return people, addresses
+
+
 def people_filter_unsubscribed(people: QuerySet[Person], unsubscribed: bool) -> QuerySet[Person]:
     """Only the unsubscribed people (``True``) or only the others (``False``)."""
     exists = Exists(_in_force_for_person())

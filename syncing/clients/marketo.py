@@ -171,7 +171,8 @@ class MarketoClient:
                  backoff_base: float = 0.5, backoff_max: float = 30.0,
                  session: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep,
-                 on_call: Callable[[], None] | None = None):
+                 on_call: Callable[[], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.base_url = base_url.rstrip("/")
@@ -189,6 +190,7 @@ class MarketoClient:
         self.token_calls = 0
         self._sleep = sleep
         self._on_call = on_call
+        self._clock = clock  # when the token is renewed (tests pass a controllable one)
         self._random = random.Random()
         self._token: str | None = None
         self._token_renew_at = 0.0
@@ -200,7 +202,7 @@ class MarketoClient:
     def authenticate(self) -> str:
         """Return a valid access token, fetching one only when the cached one is about to expire."""
         with self._token_lock:
-            if self._token and time.monotonic() < self._token_renew_at:
+            if self._token and self._clock() < self._token_renew_at:
                 return self._token
             return self._retrying(self._fetch_token, safe=True)
 
@@ -242,7 +244,7 @@ class MarketoClient:
         # once it does, asking early again only costs calls: keep that token to its end.
         margin = 0.0 if token == self._token else min(TOKEN_RENEW_MARGIN, expires_in / 2)
         self._token = token
-        self._token_renew_at = time.monotonic() + expires_in - margin
+        self._token_renew_at = self._clock() + expires_in - margin
         self.scope = payload.get("scope")
         return token
 

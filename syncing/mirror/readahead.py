@@ -6,6 +6,8 @@ import queue
 import threading
 from collections.abc import Iterator
 
+from django.db import connections
+
 _DONE = object()
 
 
@@ -42,6 +44,11 @@ def read_ahead(items: Iterator, depth: int, most: int) -> Iterator[list]:
             offer((_DONE, None))
         except BaseException as error:  # handed to the consumer, which re-raises it
             offer((_DONE, error))
+        finally:
+            # A reader that touched the database (a client hook, a lookup) leaves no
+            # connection behind in this thread: it would outlive the pass (and, in tests,
+            # keep the test database from being dropped).
+            connections.close_all()
 
     producer = threading.Thread(target=produce, name="people-sync-reader", daemon=True)
     producer.start()

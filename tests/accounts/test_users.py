@@ -1,5 +1,6 @@
 import pytest
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest
 from rest_framework.authtoken.models import Token
 
 from accounts.models import User
@@ -14,7 +15,7 @@ def test_add_user_makes_a_seller_who_can_log_in(client, capsys):
     user = User.objects.get(username="carla")
     assert user.role == User.Role.SELLER and not user.is_admin
     assert user.email == "carla@example.com"
-    assert client.login(username="carla", password="s3cret-pass-word")
+    assert client.login(request=HttpRequest(), username="carla", password="s3cret-pass-word")
     assert "Created seller carla" in capsys.readouterr().out
 
 
@@ -24,7 +25,7 @@ def test_add_user_admin_without_password_prints_a_generated_one(client, capsys):
     out = capsys.readouterr().out
     password = out.rsplit("with password ", 1)[1].strip()
     assert User.objects.get(username="dora").is_admin
-    assert client.login(username="dora", password=password)
+    assert client.login(request=HttpRequest(), username="dora", password=password)
 
 
 def test_add_user_refuses_a_taken_username(seller):

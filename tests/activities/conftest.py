@@ -74,3 +74,14 @@ def clean_outbox(settings):
     streams.delivery_clients_reset()
     yield
     streams.delivery_clients_reset()
+
+
+@pytest.fixture(autouse=True)
+def _outcomes_from_the_test(request):
+    """Each test here sets up the call outcomes it needs: the defaults a fresh install has
+    (activities/migrations/0002) are removed first (tests/api/test_conventions.py checks them)."""
+    if {"db", "transactional_db", "live_server"} & set(request.fixturenames) or \
+            request.node.get_closest_marker("django_db"):
+        from activities.models import CallOutcome
+
+        CallOutcome.objects.all().delete()

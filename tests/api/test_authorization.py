@@ -49,8 +49,10 @@ MATRIX = {
     "GET /api/v1/emails/{id}/":                     (401,      200,      404,      200),
     # Provider events: admins (or the provider's events token), never sellers.
     "POST /api/v1/emails/events/":                  (401,      403,      403,      200),
+    "GET /api/v1/calls/outcomes/":                  (401,      200,      200,      200),
     "GET /api/v1/people/":                          (401,      200,      200,      200),
     "GET /api/v1/people/{id}/":                     (401,      200,      200,      200),
+    "GET /api/v1/people/export/":                   (401,      403,      403,      200),
     "GET /api/v1/people/{id}/marketo-activities/":  (401,      200,      200,      200),
     "GET /api/v1/sync/health/":                     (401,      403,      403,      200),
     "GET /api/v1/sync/runs/":                       (401,      403,      403,      200),

@@ -449,8 +449,16 @@ def test_a_large_batch_with_leads_fetched_whole_ends_with_their_latest_changes(
     # Pages 2 and 3 are written as one batch: the whole leads and their later changes.
     hold_first_batch_until_all_pages_are_read(synced, monkeypatch, pages=3)
     outcome = []
-    worker = threading.Thread(target=lambda: outcome.append(people_incremental_pass()),
-                              daemon=True)
+
+    def run_pass():
+        try:
+            outcome.append(people_incremental_pass())
+        finally:
+            # The thread's own connection: left open, it kept the test database from being
+            # dropped at the end of the run ("being accessed by other users").
+            connection.close()
+
+    worker = threading.Thread(target=run_pass, daemon=True)
 
     worker.start()
     worker.join(timeout=30)
