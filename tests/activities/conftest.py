@@ -4,56 +4,8 @@ each Salesforce shape, and a clean outbox state per test."""
 
 import pytest
 from django.core.cache import cache
-from sandboxes import SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET
 
-from people.models import Person
-from people.services import person_apply_leads
-from sandbox import seed
-from syncing.models import SalesforceConnection
 from syncing.outbox import streams
-
-SEED_LEADS = 2000
-
-
-def seed_numbers(kind: str, count: int = 1) -> list[int]:
-    """Seed lead numbers of one shape: ``contact_opportunity``, ``contact_account``, ``lead``
-    (a Salesforce Lead), ``no_salesforce`` (owned, but in no Salesforce record)."""
-    numbers = []
-    for number in range(1, SEED_LEADS + 1):
-        lead = seed.lead(number, 1, SEED_LEADS)
-        if not lead["leadOwnerEmailAddress"]:
-            continue
-        shape = ("contact_opportunity" if lead["sfdcOpptyId"]
-                 else "contact_account" if lead["sfdcContactId"]
-                 else "lead" if lead["sfdcLeadId"] else "no_salesforce")
-        if shape == kind:
-            numbers.append(number)
-            if len(numbers) == count:
-                return numbers
-    raise AssertionError(f"not enough {kind} seed leads")
-
-
-@pytest.fixture
-def seed_people(db):
-    """Make people of one shape from seed leads, stored as the Marketo sync stores them."""
-
-    def make(kind: str, count: int = 1) -> list[Person]:
-        numbers = seed_numbers(kind, count)
-        person_apply_leads(seed.lead(number, 1, SEED_LEADS) for number in numbers)
-        by_id = Person.objects.in_bulk(numbers, field_name="marketo_id")
-        return [by_id[number] for number in numbers]
-
-    return make
-
-
-@pytest.fixture
-def salesforce_connected(db, salesforce_sandbox):
-    """The app connected to a freshly reset Salesforce sandbox."""
-    SalesforceConnection(url=salesforce_sandbox.base_url,
-                         client_id=SALESFORCE_CLIENT_ID,
-                         client_secret=SALESFORCE_CLIENT_SECRET,
-                         api_version="62.0").save()
-    return salesforce_sandbox
 
 
 @pytest.fixture

@@ -3,15 +3,8 @@ shape, a private cache (the SMTP server on loopback, ``mailbox``, is in tests/co
 
 import pytest
 from django.core.cache import cache
-from sandboxes import SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET
 
-from people.models import Person
-from people.services import person_apply_leads
-from sandbox import seed
-from syncing.models import SalesforceConnection
 from syncing.outbox import streams
-
-SEED_LEADS = 2000
 
 
 @pytest.fixture(autouse=True)
@@ -50,40 +43,8 @@ def marketo_check(marketo_connected):
     return marketo_connected
 
 
-def seed_numbers(kind: str, count: int = 1) -> list[int]:
-    numbers = []
-    for number in range(1, SEED_LEADS + 1):
-        lead = seed.lead(number, 1, SEED_LEADS)
-        if not lead["leadOwnerEmailAddress"]:
-            continue
-        shape = ("contact_opportunity" if lead["sfdcOpptyId"]
-                 else "contact_account" if lead["sfdcContactId"]
-                 else "lead" if lead["sfdcLeadId"] else "no_salesforce")
-        if shape == kind:
-            numbers.append(number)
-            if len(numbers) == count:
-                return numbers
-    raise AssertionError(f"not enough {kind} seed leads")
 
 
-@pytest.fixture
-def seed_people(db):
-    """People of one Salesforce shape from the sandboxes' seed leads."""
-
-    def make(kind: str, count: int = 1) -> list[Person]:
-        numbers = seed_numbers(kind, count)
-        person_apply_leads(seed.lead(number, 1, SEED_LEADS) for number in numbers)
-        by_id = Person.objects.in_bulk(numbers, field_name="marketo_id")
-        return [by_id[number] for number in numbers]
-
-    return make
-
-
-@pytest.fixture
-def salesforce_connected(db, salesforce_sandbox):
-    SalesforceConnection(url=salesforce_sandbox.base_url, client_id=SALESFORCE_CLIENT_ID,
-                         client_secret=SALESFORCE_CLIENT_SECRET, api_version="62.0").save()
-    return salesforce_sandbox
 
 
 @pytest.fixture
