@@ -5,9 +5,12 @@ The embedded default needs no server: SQLite and a Celery broker on the filesyst
 """
 
 import os
+import sys
 from pathlib import Path
 
 import environ
+
+from salesactions.secret_key import UnsafeSecretKey, secret_key_resolve
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -16,11 +19,21 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DEBUG", default=True)
-SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-secret-key-change-me-in-production")
+# No default key in the repository: each install generates its own (DEBUG on), production must
+# set a strong one (salesactions/secret_key.py; README "Security" for rotating it).
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+try:
+    SECRET_KEY = secret_key_resolve(
+        env("SECRET_KEY", default=None), debug=DEBUG, fallbacks=SECRET_KEY_FALLBACKS,
+        key_file=Path(env("SECRET_KEY_FILE", default=str(VAR_DIR / "secret_key"))))
+except UnsafeSecretKey as refusal:
+    sys.stderr.write(f"Sales Actions will not start: {refusal}\n")
+    sys.exit(2)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    "salesactions.apps.SalesActionsConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
