@@ -128,6 +128,8 @@ class ApiBodySizeMiddleware:
 # --------------------------------------------------------------------------- input
 
 
+
+
 _JSON_TYPES = [  # the first match wins: BooleanField and ChoiceField are checked before the rest
     (serializers.BooleanField, (bool,), "true or false"),
     ((serializers.IntegerField, serializers.PrimaryKeyRelatedField), (int,), "a whole number"),

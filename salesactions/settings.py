@@ -228,7 +228,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "salesactions.api.PageNumberPagination",
     "EXCEPTION_HANDLER": "salesactions.api.api_exception_handler",
     # A JSON API: the schema documents JSON bodies only, and form encodings would blur types.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["salesactions.parsers.JSONParser"],
     "PAGE_SIZE": 50,
     # Per user (anonymous: per address), for every API request; plus the live Marketo panel,
     # which spends the instance's Marketo budget. The user default lets an admin page 100,000
