@@ -252,9 +252,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Request bodies as components of their own ("…Request"), so what a write requires
+    # (minLength, patterns) is said there without binding the answers.
+    "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"ReminderTaskStatusEnum": "reminders.models.ReminderTask.Status",
                             "CampaignStatusEnum": "campaigns.models.Campaign.Status",
-                            "CampaignMemberStatusEnum": "campaigns.models.CampaignMember.Status"},
+                            "CampaignMemberStatusEnum": "campaigns.models.CampaignMember.Status",
+                            # email, call, InMail, custom: reminder tasks and campaign steps.
+                            "TypeEnum": "reminders.models.ReminderTask.Type",
+                            "EmailStepTypeEnum": [("email", "Email")],
+                            "TaskStepTypeEnum": [("call", "Call"), ("inmail", "InMail"),
+                                                 ("custom", "Custom")]},
 }
 
 # Initial connection settings (SPEC section 10); an admin can change them on the settings page.
