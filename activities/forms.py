@@ -29,6 +29,9 @@ class CallForm(forms.Form):
     notes = forms.CharField(
         required=False, max_length=MAX_CALL_NOTES,
         help_text=f"At most {MAX_CALL_NOTES:,} characters (a Salesforce Task's Description).",
+        error_messages={"max_length": f"At most {MAX_CALL_NOTES:,} characters (what a "
+                                      "Salesforce Task's Description holds); this note has "
+                                      "%(show_value)s."},
         widget=forms.Textarea(attrs={"rows": 3}))
 
     def __init__(self, *args, person, call_settings: CallSettings, outcomes, reasons, **kwargs):

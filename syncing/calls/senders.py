@@ -21,6 +21,7 @@ from syncing.outbox.registry import sender
 from syncing.outbox.salesforce_tasks import (
     SUBJECT_MAX,
     salesforce_open,
+    task_description,
     task_subject,
     task_who_what,
     tasks_create,
@@ -51,7 +52,7 @@ def call_task_fields(call, template: str, available: list[str] | frozenset[str])
                            sales_campaign_name="")
     fields = {"WhoId": who, "Subject": subject, "Status": "Completed", "Type": "Call",
               "ActivityDate": timezone.localdate(call.called_at).isoformat(),
-              "Description": call.notes}
+              "Description": task_description(call.notes)}
     if what:
         fields["WhatId"] = what
     optional = {"TaskSubtype": "Call", "CallDurationInSeconds": call.duration_seconds,

@@ -17,6 +17,7 @@ from syncing.outbox.registry import sender
 from syncing.outbox.salesforce_tasks import (
     SUBJECT_MAX,
     salesforce_open,
+    task_description,
     task_subject,
     task_who_what,
     tasks_create,
@@ -25,8 +26,6 @@ from syncing.settings.selectors import sync_settings_get
 
 KIND = "email"
 SEND_SALES_EMAIL = "sendSalesEmail"
-#: Salesforce's Task.Description holds 32,000 characters.
-DESCRIPTION_MAX = 32000
 SALESFORCE_SWITCHED_OFF = ("Logging emails to Salesforce was switched off before this email "
                            "was sent.")
 MARKETO_SWITCHED_OFF = ("Logging sales activities to Marketo was switched off before this was "
@@ -50,7 +49,7 @@ def email_task_fields(email: SalesEmail, template: str,
     fields = {"WhoId": who, "Subject": subject[:SUBJECT_MAX], "Status": "Completed",
               "Type": "Email",
               "ActivityDate": timezone.localdate(email.sent_at or email.created_at).isoformat(),
-              "Description": email.body[:DESCRIPTION_MAX]}
+              "Description": task_description(email.body)}
     if what:
         fields["WhatId"] = what
     if "TaskSubtype" in available:
