@@ -275,9 +275,11 @@ class PersonMarketoActivitiesApi(APIView):
                 inline_serializer("MarketoUnavailable", fields={
                     "detail": serializers.CharField(),
                     "status": serializers.ChoiceField(choices=[
-                        MarketoPanel.NOT_CONNECTED, MarketoPanel.SLOW,
+                        MarketoPanel.NOT_CONNECTED, MarketoPanel.SLOW, MarketoPanel.BUSY,
                         MarketoPanel.UNAVAILABLE])}),
-                description="Marketo is not connected, too slow or failing; try again later."),
+                description="Marketo is not connected, busy (the app's Marketo calls for the "
+                            "moment are spent), too slow or failing; Retry-After says when to "
+                            "try again. The answer comes within 3 s either way."),
             429: TOO_MANY,
         },
         examples=[OpenApiExample("Recent activity", response_only=True, status_codes=["200"],
@@ -300,7 +302,7 @@ class PersonMarketoActivitiesApi(APIView):
         if not panel.ok:
             return Response({"detail": panel.message, "status": panel.status},
                             status=status.HTTP_503_SERVICE_UNAVAILABLE,
-                            headers={"Retry-After": "60"})
+                            headers={"Retry-After": str(panel.retry_after)})
         return Response(MarketoActivitiesOutput(panel).data)
 
 
