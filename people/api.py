@@ -27,7 +27,7 @@ from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import BasePagination
 from rest_framework.permissions import IsAuthenticated
-from rest_framework.renderers import BaseRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.utils.urls import replace_query_param
@@ -418,6 +418,13 @@ class PersonExportApi(ListAPIView):
     renderer_classes = [CsvRenderer, NdjsonRenderer]
     content_negotiation_class = _ExportNegotiation
     queryset = Person.workspace.all()  # for the schema's filter parameters
+
+    def perform_content_negotiation(self, request, force=False):
+        # OPTIONS describes the endpoint in JSON like every other one; the export formats only
+        # stream people.
+        if request.method == "OPTIONS":
+            return JSONRenderer(), JSONRenderer.media_type
+        return super().perform_content_negotiation(request, force)
 
     @extend_schema(
         summary="Export people (CSV or NDJSON)",
