@@ -169,6 +169,27 @@ def tasks_create(client: SalesforceClient, batch: Batch, records: dict[int, dict
     return result
 
 
+def records_as_tasks(batch: Batch, *, enabled: bool, switched_off: str,
+                     load: Callable[[Batch], dict], build: Callable[[object, list[str]], dict]
+                     ) -> SenderResult:
+    """Send a batch's records as Tasks (calls, sent emails): ``load`` reads the records by id,
+    ``build(record, available)`` makes each one's Task fields, raising ValueError for a person
+    with no Salesforce id (that delivery fails, the others go)."""
+    opened = salesforce_open(batch, enabled=enabled, switched_off=switched_off)
+    if isinstance(opened, SenderResult):
+        return opened
+    client, available = opened
+    loaded = load(batch)
+    result = SenderResult()
+    records: dict[int, dict] = {}
+    for delivery in batch.deliveries:
+        try:
+            records[delivery.pk] = build(loaded[delivery.record_id], available)
+        except ValueError as error:
+            result.outcomes[delivery.pk] = Outcome.failed("NO_SALESFORCE_ID", str(error))
+    return tasks_create(client, batch, records, result)
+
+
 def salesforce_open(batch: Batch, *, enabled: bool, switched_off: str
                     ) -> tuple[SalesforceClient, list[str]] | SenderResult:
     """Get ready to send a batch: ``(client, optional Task fields the org has)``, or the
