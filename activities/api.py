@@ -73,6 +73,9 @@ class OutcomeFieldSchema(OpenApiSerializerFieldExtension):
                  "description": "An outcome's name (any case); empty for none."}
         if outcomes:
             names["enum"] = [name for _, name in outcomes] + [""]
+        elif direction == "request":
+            # No outcomes set up: any name would be refused, so only "none" is valid.
+            names = {"type": "string", "maxLength": 0, "description": "No outcomes are set up."}
         choices = [names]
         if outcomes:
             choices.append({"type": "integer", "enum": [pk for pk, _ in outcomes],

@@ -14,6 +14,7 @@ import re
 import time
 from collections import Counter
 
+import hypothesis
 import jsonschema
 import pytest
 import schemathesis
@@ -129,6 +130,9 @@ STATE_RULES = {
                                        r"|Add a step before starting",
     "the call outcome switch on Settings": r"^Choose the call's outcome\.$"
                                            r"|^Call outcomes are switched off\.$",
+    "the custom opt-out field is checked against the connected org's describe":
+        r"^Connect Salesforce first: the field is checked|^Salesforce could not describe"
+        r"| has no field |, not a checkbox| is read-only for the integration user",
     "merge fields and placeholders must be known ones (a rule over the text)":
         r"^Unknown merge field|^Unknown placeholder",
 }
@@ -176,6 +180,7 @@ def schema_valid_writes_are_accepted(ctx, response, case):
 
 
 @schema.parametrize()
+@hypothesis.settings(suppress_health_check=list(hypothesis.HealthCheck), deadline=None)
 def test_fuzzing_the_api_finds_no_errors(case, fuzz_tally):
     fuzz_tally[case.operation.label] += 1
     case.call_and_validate(additional_checks=[schema_valid_writes_are_accepted])
