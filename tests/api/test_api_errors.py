@@ -82,7 +82,7 @@ def test_a_call_on_the_first_day_of_2000_is_taken_and_the_schema_says_the_bound(
                                format="json")
 
     assert response.status_code == 201
-    called_at = schema(seller_api)["components"]["schemas"]["CallInput"]["properties"][
+    called_at = schema(seller_api)["components"]["schemas"]["CallInputRequest"]["properties"][
         "called_at"]
     assert "From 2000-01-01T00:00:00Z" in called_at["description"]
 
