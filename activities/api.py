@@ -11,11 +11,18 @@ from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 
 from people.models import Person
-from salesactions.api import MAX_ID, IdField, IdFilter, JsonTypesMixin, StrictFilterSet
+from salesactions.api import (
+    MAX_ID,
+    IdField,
+    IdFilter,
+    JsonTypesMixin,
+    RecentDateTimeField,
+    StrictFilterSet,
+)
 from salesactions.api_schema import AutoSchema
 from syncing.models import Delivery
 
-from .models import Call, CallOutcome
+from .models import MAX_CALL_NOTES, Call, CallOutcome, CallReason
 from .selectors import call_list_for_user
 from .services import CallInput, InvalidCalls, calls_check, calls_log
 
@@ -66,6 +73,9 @@ class OutcomeFieldSchema(OpenApiSerializerFieldExtension):
                  "description": "An outcome's name (any case); empty for none."}
         if outcomes:
             names["enum"] = [name for _, name in outcomes] + [""]
+        elif direction == "request":
+            # No outcomes set up: any name would be refused, so only "none" is valid.
+            names = {"type": "string", "maxLength": 0, "description": "No outcomes are set up."}
         choices = [names]
         if outcomes:
             choices.append({"type": "integer", "enum": [pk for pk, _ in outcomes],
@@ -73,19 +83,45 @@ class OutcomeFieldSchema(OpenApiSerializerFieldExtension):
         return {"oneOf": choices} if len(choices) > 1 else names
 
 
+class ReasonField(serializers.CharField):
+    """A call reason by name; the services check it against the menu."""
+
+
+class ReasonFieldSchema(OpenApiSerializerFieldExtension):
+    """The reasons in the schema, as the menu holds them when it is read."""
+
+    target_class = ReasonField
+
+    def map_serializer_field(self, auto_schema, direction):
+        try:
+            names = list(CallReason.objects.values_list("name", flat=True))
+        except (DatabaseError, RuntimeError):
+            names = []  # no database (see OutcomeFieldSchema)
+        if direction != "request":
+            return {"type": "string", "maxLength": 80}
+        if not names:
+            return {"type": "string", "maxLength": 0, "description": "No reasons are set up."}
+        return {"type": "string", "enum": [*names, ""]}
+
+
 class CallInputSerializer(JsonTypesMixin, serializers.Serializer):
     person = IdField(help_text="The person's id (see people/).")
     outcome = OutcomeField(required=False,
                            help_text="One of the call outcomes an admin set up (calls/outcomes/"
                                      "), by name or id. Required or refused as Settings says.")
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=80)
-    notes = serializers.CharField(required=False, allow_blank=True, trim_whitespace=True)
+    reason = ReasonField(required=False, allow_blank=True, max_length=80,
+                         help_text="One of the call reasons an admin set up (Settings → Calls), "
+                                   "by name (any case); empty for none.")
+    notes = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=True, max_length=MAX_CALL_NOTES,
+        help_text=f"At most {MAX_CALL_NOTES:,} characters: what a Salesforce Task's "
+                  "Description holds.")
     duration_seconds = serializers.IntegerField(required=False, min_value=0, max_value=86400,
                                                 default=0)
     phone_number = serializers.CharField(
         required=False, allow_blank=True, max_length=40,
         help_text="Defaults to the person's phone number.")
-    called_at = serializers.DateTimeField(
+    called_at = RecentDateTimeField(
         required=False, help_text="Defaults to now. From 2000-01-01T00:00:00Z to 5 minutes "
                                   "ahead of the server's clock.")
 

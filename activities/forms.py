@@ -5,7 +5,7 @@ import re
 from django import forms
 from django.utils import timezone
 
-from .models import CallSettings, CallStatus
+from .models import MAX_CALL_NOTES, CallSettings, CallStatus
 
 _DURATION = re.compile(r"^\s*(?:(\d{1,3}):)?(\d{1,5})\s*$")
 
@@ -26,7 +26,13 @@ class CallForm(forms.Form):
         label="When", required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
                                    format="%Y-%m-%dT%H:%M"))
-    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    notes = forms.CharField(
+        required=False, max_length=MAX_CALL_NOTES,
+        help_text=f"At most {MAX_CALL_NOTES:,} characters (a Salesforce Task's Description).",
+        error_messages={"max_length": f"At most {MAX_CALL_NOTES:,} characters (what a "
+                                      "Salesforce Task's Description holds); this note has "
+                                      "%(show_value)s."},
+        widget=forms.Textarea(attrs={"rows": 3}))
 
     def __init__(self, *args, person, call_settings: CallSettings, outcomes, reasons, **kwargs):
         kwargs.setdefault("initial", {

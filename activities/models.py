@@ -10,6 +10,10 @@ from syncing.models import SingletonModel
 #: At most this many outcomes and this many reasons (the dialer's menus stay short).
 MAX_CALL_OUTCOMES = 15
 MAX_CALL_REASONS = 15
+#: A call's notes become its Salesforce Task's Description, which holds 32,000 characters.
+#: Longer notes are refused (form and API) rather than cut: what the seller wrote is what
+#: Salesforce gets, and no delivery can fail forever on STRING_TOO_LONG.
+MAX_CALL_NOTES = 32_000
 
 
 class CallStatus(models.TextChoices):

@@ -16,6 +16,7 @@ from syncing.outbox.queue import deliveries_build, deliveries_save
 from syncing.outbox.skips import person_skip_rules
 
 from .models import (
+    MAX_CALL_NOTES,
     MAX_CALL_OUTCOMES,
     MAX_CALL_REASONS,
     Call,
@@ -80,6 +81,10 @@ def _clean(data: CallInput, call_settings: CallSettings, outcomes: dict[str, Cal
         errors["called_at"] = "A call cannot be in the future."
     elif called_at < EARLIEST_CALL:
         errors["called_at"] = "A call cannot be before 2000-01-01."
+    notes = (data.notes or "").strip()
+    if len(notes) > MAX_CALL_NOTES:
+        errors["notes"] = (f"At most {MAX_CALL_NOTES:,} characters (what a Salesforce Task's "
+                           f"Description holds); this note has {len(notes):,}.")
     phone = data.phone_number
     if phone is None:
         phone = getattr(person, "phone", "") or ""
@@ -90,7 +95,7 @@ def _clean(data: CallInput, call_settings: CallSettings, outcomes: dict[str, Cal
     return Call(person=person, outcome=outcome.name if outcome else "",
                 reason=reason.name if reason else "",
                 status=outcome.call_status if outcome else CallStatus.COMPLETED,
-                notes=(data.notes or "").strip(), duration_seconds=duration,
+                notes=notes, duration_seconds=duration,
                 phone_number=phone.strip(), called_at=called_at)
 
 

@@ -4,6 +4,7 @@ subprocess, running app commands with the bench database, and measuring a child 
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -30,8 +31,13 @@ def database_url(name: str) -> str:
     return url
 
 
+# Benches run the app with DEBUG off, which needs a strong key of its own (never a fixed one).
+BENCH_SECRET_KEY = secrets.token_urlsafe(50)
+
+
 def app_env(url: str, **extra: str) -> dict:
     return os.environ | {"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "salesactions.settings",
+                         "SECRET_KEY": os.environ.get("SECRET_KEY") or BENCH_SECRET_KEY,
                          **extra}
 
 

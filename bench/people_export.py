@@ -46,7 +46,7 @@ def main() -> None:
 
     port = free_port()
     server_env = app_env(url, REDIS_URL=REDIS_URL, DEBUG="false", LOG_LEVEL="ERROR",
-                         WEB_CONCURRENCY="1", SECRET_KEY="bench-only-" + "x" * 50)
+                         WEB_CONCURRENCY="1")
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "--config",
          str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}", "--access-logfile",

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import Http404
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
@@ -38,6 +39,8 @@ from .services import (
 )
 
 MAX_PEOPLE = 10_000
+#: One to seven weekday digits, none twice.
+WINDOW_DAYS_PATTERN = r"^(?!.*(.).*\1)[0-6]{1,7}$"
 
 
 def _errors(error: DjangoValidationError):
@@ -47,7 +50,14 @@ def _errors(error: DjangoValidationError):
         error.messages)}
 
 
+class StepList(serializers.ListSerializer):
+    """A campaign's steps; documented as a list of email or task steps (``StepListSchema``)."""
+
+
 class StepSerializer(JsonTypesMixin, serializers.Serializer):
+    """One step as the server reads it; which fields it needs depends on its type, which the
+    schema says with one variant per type (``EmailStepInput``, ``TaskStepInput``)."""
+
     id = IdField(required=False, help_text="An existing step's id, to keep it (and its "
                                            "history) while changing it; leave out for a new "
                                            "step.")
@@ -68,6 +78,39 @@ class StepSerializer(JsonTypesMixin, serializers.Serializer):
                                                        "reminder task's name.")
     details = serializers.CharField(max_length=DETAILS_MAX, required=False, allow_blank=True,
                                     default="")
+
+    class Meta:
+        list_serializer_class = StepList
+
+
+class EmailStepInput(StepSerializer):
+    """An email step (schema only): a subject and a body."""
+
+    type = serializers.ChoiceField(choices=[choice for choice in CampaignStep.Type.choices
+                                            if choice[0] == CampaignStep.Type.EMAIL])
+    subject = serializers.CharField(max_length=NAME_MAX, help_text="Merge fields allowed.")
+    body = serializers.CharField(max_length=BODY_MAX, trim_whitespace=False,
+                                 help_text="Plain text with merge fields such as "
+                                           "{{first_name}} and {{sales_campaign_name}}.")
+    name = serializers.CharField(max_length=NAME_MAX, required=False, allow_blank=True,
+                                 default="", help_text="Not used by email steps.")
+
+
+class TaskStepInput(StepSerializer):
+    """A call, InMail or custom step (schema only): the reminder task's name."""
+
+    type = serializers.ChoiceField(choices=[choice for choice in CampaignStep.Type.choices
+                                            if choice[0] != CampaignStep.Type.EMAIL])
+    name = serializers.CharField(max_length=NAME_MAX, help_text="The reminder task's name.")
+
+
+class StepListSchema(OpenApiSerializerFieldExtension):
+    target_class = StepList
+
+    def map_serializer_field(self, auto_schema, direction):
+        variants = [auto_schema.resolve_serializer(variant, direction).ref
+                    for variant in (EmailStepInput, TaskStepInput)]
+        return {"type": "array", "maxItems": MAX_STEPS, "items": {"oneOf": variants}}
 
 
 class StepOutput(serializers.Serializer):
@@ -94,10 +137,13 @@ class CampaignInput(JsonTypesMixin, serializers.Serializer):
     window_enabled = serializers.BooleanField(
         default=False, help_text="Send email steps only inside the sending window, in the "
                                  "seller's time zone.")
-    window_days = serializers.RegexField(r"^[0-6]{1,7}$", max_length=7, default="01234",
-                                         help_text="Weekdays as digits, 0 Monday .. 6 Sunday.")
+    window_days = serializers.RegexField(
+        WINDOW_DAYS_PATTERN, max_length=7, default="01234",
+        help_text="Weekdays as digits, each at most once, 0 Monday .. 6 Sunday.")
     window_start_hour = serializers.IntegerField(min_value=0, max_value=23, default=9)
-    window_end_hour = serializers.IntegerField(min_value=1, max_value=24, default=17)
+    window_end_hour = serializers.IntegerField(
+        min_value=1, max_value=24, default=17,
+        help_text="After window_start_hour (the one sent, else the campaign's).")
     steps = StepSerializer(many=True, required=False, max_length=MAX_STEPS)
 
 
@@ -251,6 +297,9 @@ class MemberOutput(serializers.Serializer):
 
 
 class MembersInput(JsonTypesMixin, serializers.Serializer):
+    schema_request_rules = {"oneOf": [{"required": ["person"]}, {"required": ["people"]}],
+                            "description": 'Either "person" or "people", not both.'}
+
     person = IdField(required=False, help_text="One person's id.")
     people = serializers.ListField(child=IdField(), required=False, max_length=MAX_PEOPLE,
                                    help_text=f"Several people's ids (at most {MAX_PEOPLE}).")

@@ -26,7 +26,8 @@ from rest_framework import authentication, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from salesactions.api import JsonTypesMixin
+from salesactions.api import JsonTypesMixin, RecentDateTimeField
+from salesactions.api_schema import AutoSchema
 
 from .events import EventIn, emails_by_message_id, events_apply
 from .models import EmailEvent
@@ -86,7 +87,7 @@ class ProviderEventInput(JsonTypesMixin, serializers.Serializer):
     message_id = serializers.CharField(max_length=998,
                                        help_text="The sent email's Message-ID (<> optional).")
     recipient = serializers.EmailField(required=False, allow_blank=True, max_length=254)
-    timestamp = serializers.DateTimeField(
+    timestamp = RecentDateTimeField(
         required=False, help_text="When it happened; defaults to now. From "
                                   "2000-01-01T00:00:00Z to an hour ahead of the server's clock.")
     click_url = serializers.CharField(required=False, allow_blank=True, max_length=2000,
@@ -145,17 +146,30 @@ def provider_events_apply(items: list[dict]) -> dict:
             "unknown": counts["unknown_message_id"], "results": results}
 
 
-EXAMPLE_IN = [{"event_type": "bounced", "message_id": "<3f2a9c@mail.example.com>",
-               "recipient": "olivia.smith318@example.com",
-               "timestamp": "2026-12-05T10:00:00Z",
-               "description": "550 5.1.1 The email account does not exist."}]
+# One event: drf-spectacular makes the example of a list body a list of it.
+EXAMPLE_IN = {"event_type": "bounced", "message_id": "<3f2a9c@mail.example.com>",
+              "recipient": "olivia.smith318@example.com", "timestamp": "2026-12-05T10:00:00Z",
+              "description": "550 5.1.1 The email account does not exist."}
 EXAMPLE_OUT = {"recorded": 1, "duplicates": 0, "unknown": 0,
                "results": [{"message_id": "<3f2a9c@mail.example.com>",
                             "event_type": "bounced", "result": "recorded"}]}
 
 
+class _EventsSchema(AutoSchema):
+    """The body is a list of 1 to ``MAX_EVENTS`` events."""
+
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        if operation is not None and self.method == "POST":
+            body = operation["requestBody"]["content"]["application/json"]["schema"]
+            body.update(minItems=1, maxItems=MAX_EVENTS)
+        return operation
+
+
 class EmailEventsApi(APIView):
     """Provider events for sent sales email (admins, or the provider's events token)."""
+
+    schema = _EventsSchema()
 
     authentication_classes = [EventsTokenAuthentication,
                               *APIView.settings.DEFAULT_AUTHENTICATION_CLASSES]

@@ -1,7 +1,9 @@
 """Signed tokens for the links inside an email (no login): open pixel, click, unsubscribe.
 
-django.core.signing with a salt per purpose, so a token for one purpose never works for
-another; tampered or unsigned tokens raise ``BadToken``. URLs are absolute on ``SITE_URL``.
+django.core.signing with a salt per purpose: each purpose signs with its own key derived from
+``SECRET_KEY`` (``salted_hmac``), so a token for one purpose never works for another; tokens
+signed with a key in ``SECRET_KEY_FALLBACKS`` still read (rotation, README "Security");
+tampered or unsigned tokens raise ``BadToken``. URLs are absolute on ``SITE_URL``.
 The views behind them are the ``tracking`` branch's (``emails/tracking_views.py``).
 """
 

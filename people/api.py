@@ -27,7 +27,7 @@ from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import BasePagination
 from rest_framework.permissions import IsAuthenticated
-from rest_framework.renderers import BaseRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.utils.urls import replace_query_param
@@ -275,9 +275,11 @@ class PersonMarketoActivitiesApi(APIView):
                 inline_serializer("MarketoUnavailable", fields={
                     "detail": serializers.CharField(),
                     "status": serializers.ChoiceField(choices=[
-                        MarketoPanel.NOT_CONNECTED, MarketoPanel.SLOW,
+                        MarketoPanel.NOT_CONNECTED, MarketoPanel.SLOW, MarketoPanel.BUSY,
                         MarketoPanel.UNAVAILABLE])}),
-                description="Marketo is not connected, too slow or failing; try again later."),
+                description="Marketo is not connected, busy (the app's Marketo calls for the "
+                            "moment are spent), too slow or failing; Retry-After says when to "
+                            "try again. The answer comes within 3 s either way."),
             429: TOO_MANY,
         },
         examples=[OpenApiExample("Recent activity", response_only=True, status_codes=["200"],
@@ -300,7 +302,7 @@ class PersonMarketoActivitiesApi(APIView):
         if not panel.ok:
             return Response({"detail": panel.message, "status": panel.status},
                             status=status.HTTP_503_SERVICE_UNAVAILABLE,
-                            headers={"Retry-After": "60"})
+                            headers={"Retry-After": str(panel.retry_after)})
         return Response(MarketoActivitiesOutput(panel).data)
 
 
@@ -416,6 +418,13 @@ class PersonExportApi(ListAPIView):
     renderer_classes = [CsvRenderer, NdjsonRenderer]
     content_negotiation_class = _ExportNegotiation
     queryset = Person.workspace.all()  # for the schema's filter parameters
+
+    def perform_content_negotiation(self, request, force=False):
+        # OPTIONS describes the endpoint in JSON like every other one; the export formats only
+        # stream people.
+        if request.method == "OPTIONS":
+            return JSONRenderer(), JSONRenderer.media_type
+        return super().perform_content_negotiation(request, force)
 
     @extend_schema(
         summary="Export people (CSV or NDJSON)",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -16,8 +17,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from syncing.budget import marketo_call_recorded
-from syncing.clients.marketo import MarketoClient, MarketoError
+from syncing.budget import MARKETO_WINDOW_LIMIT, marketo_call_recorded, marketo_window_full_for
+from syncing.clients.marketo import MarketoBusy, MarketoClient, MarketoError
 from syncing.settings.selectors import marketo_connection_get
 
 from .models import Person
@@ -38,9 +39,15 @@ PANEL_PAGES_PER_WINDOW = 2
 PANEL_BATCH_SIZE = 300
 PANEL_SHOWN = 200
 # Per Marketo call, one attempt: a page view must not wait out retries.
-PANEL_TIMEOUT_SECONDS = 4.0
-# Past this, no further pages are read and the panel says it is incomplete.
-PANEL_BUDGET_SECONDS = 10.0
+PANEL_TIMEOUT_SECONDS = 2.5
+# The whole panel answers within this: no call waits on Marketo or on the call limiter past
+# it, and what was read by then is shown (marked incomplete).
+PANEL_BUDGET_SECONDS = 3.0
+# Marketo allows 100 calls per 20 s per instance; the panel leaves the last few to the syncs
+# and says "busy" instead (counted across the app's processes, syncing/budget.py).
+PANEL_WINDOW_HEADROOM = 10
+# Marketo's own "too many calls" (606) and "too many at once" (615): when to try again.
+BUSY_RETRY_SECONDS = {"606": 20.0, "615": 5.0}
 PANEL_CACHE_SECONDS = 60
 ACTIVITY_TYPES_CACHE_SECONDS = 3600
 # Attributes worth a line under the activity, in order of preference.
@@ -64,10 +71,12 @@ class MarketoPanel:
     OK = "ok"
     NOT_CONNECTED = "not_connected"
     SLOW = "slow"
+    BUSY = "busy"
     UNAVAILABLE = "unavailable"
 
     status: str
     message: str = ""
+    retry_after: int = 60  # seconds, when not ok
     activities: list[MarketoActivity] = field(default_factory=list)
     since: datetime | None = None
     truncated: bool = False
@@ -98,21 +107,29 @@ def person_marketo_activities(person: Person) -> MarketoPanel:
     if panel is not None:
         return panel
 
+    busy_for = marketo_window_full_for(MARKETO_WINDOW_LIMIT - PANEL_WINDOW_HEADROOM)
+    if busy_for:
+        return _busy(busy_for)
     client = _panel_client(connection.base_url, connection.client_id, connection.client_secret,
                            PANEL_TIMEOUT_SECONDS, settings.MARKETO_CALLS_PER_WINDOW,
                            settings.MARKETO_WINDOW_SECONDS, settings.MARKETO_MAX_IN_FLIGHT)
     started = time.monotonic()
     try:
-        type_names = _activity_type_names(client, instance)
-        activities, since, truncated = _recent_activities(client, person.marketo_id, type_names,
-                                                          deadline=started + PANEL_BUDGET_SECONDS)
+        with client.deadline(PANEL_BUDGET_SECONDS):
+            type_names = _activity_type_names(client, instance)
+            activities, since, truncated = _recent_activities(
+                client, person.marketo_id, type_names, deadline=started + PANEL_BUDGET_SECONDS)
+    except MarketoBusy as busy:
+        return _busy(busy.retry_after)
     except MarketoError as error:
         log.warning("Marketo activity panel for lead %s failed: %s", person.marketo_id, error)
+        if error.code in BUSY_RETRY_SECONDS:
+            return _busy(BUSY_RETRY_SECONDS[error.code])
         timed_out = error.status is None and error.code is None and (
-            time.monotonic() - started >= PANEL_TIMEOUT_SECONDS)
+            time.monotonic() - started >= min(PANEL_TIMEOUT_SECONDS, PANEL_BUDGET_SECONDS))
         if timed_out:
             return MarketoPanel(MarketoPanel.SLOW, "Marketo is taking too long to answer, so "
-                                "marketing activity cannot be shown right now.")
+                                "marketing activity cannot be shown right now.", retry_after=30)
         return MarketoPanel(MarketoPanel.UNAVAILABLE, "Marketo is not available right now, so "
                             "marketing activity cannot be shown.")
     panel = MarketoPanel(MarketoPanel.OK, activities=activities[:PANEL_SHOWN], since=since,
@@ -120,6 +137,12 @@ def person_marketo_activities(person: Person) -> MarketoPanel:
                          fetched_at=timezone.now())
     cache.set(cache_key, panel, PANEL_CACHE_SECONDS)
     return panel
+
+
+def _busy(seconds: float) -> MarketoPanel:
+    wait = max(1, math.ceil(seconds))
+    return MarketoPanel(MarketoPanel.BUSY, f"Marketo is busy: the app has used its calls for "
+                        f"the moment. Try again in {wait} s.", retry_after=wait)
 
 
 @lru_cache(maxsize=4)
@@ -165,12 +188,18 @@ def _recent_activities(client: MarketoClient, lead_id: int, type_names: dict[int
 def _activity_pages(client: MarketoClient, lead_id: int, type_ids: list[int], since: datetime,
                     deadline: float) -> tuple[list[dict], bool]:
     """Up to the page budget of the lead's activities since ``since`` (oldest first), and
-    whether that was all of them."""
+    whether that was all of them. A later page Marketo cannot give in time leaves the ones
+    read (incomplete)."""
     token = client.paging_token(since)
     items: list[dict] = []
     for _ in range(PANEL_PAGES_PER_WINDOW):
-        page = client.activities(token, type_ids, lead_ids=[lead_id],
-                                 batch_size=PANEL_BATCH_SIZE)
+        try:
+            page = client.activities(token, type_ids, lead_ids=[lead_id],
+                                     batch_size=PANEL_BATCH_SIZE)
+        except MarketoError:
+            if not items:
+                raise
+            break
         items += page.results
         token = page.next_page_token
         if not page.more_result:

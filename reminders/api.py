@@ -67,7 +67,7 @@ class TaskFilterSet(StrictFilterSet):
 
 @extend_schema_field({"oneOf": [
     {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID},
-    {"type": "string", "minLength": 1, "maxLength": 150}]})
+    {"type": "string", "minLength": 1, "maxLength": 150, "pattern": "^[^\\x00]+$"}]})
 class AssigneeField(serializers.Field):
     """A user by id (a whole number) or by username (a string)."""
 
@@ -84,6 +84,8 @@ class AssigneeField(serializers.Field):
         else:
             if not 1 <= len(data) <= 150:
                 self.fail("invalid")
+            if "\x00" in data:  # no username holds NUL, and PostgreSQL cannot compare it
+                self.fail("missing")
             user = User.objects.filter(username=data, is_active=True).first()
         if user is None:
             self.fail("missing")
@@ -92,6 +94,12 @@ class AssigneeField(serializers.Field):
     def to_representation(self, value):
         return value.pk
 
+
+@extend_schema_field({"type": "string", "format": "date",
+                      "pattern": "^(19[0-9]{2}|2[0-9]{3})-"})
+class DueDateField(serializers.DateField):
+    """A due date, in the years the services take (EARLIEST_DUE to LATEST_DUE), as the
+    schema says them: format date, and a year from 1900 to 2999."""
 
 class TaskInputSerializer(JsonTypesMixin, serializers.Serializer):
     person = IdField(help_text="The person's id (see people/).")
@@ -102,8 +110,7 @@ class TaskInputSerializer(JsonTypesMixin, serializers.Serializer):
                                      default=ReminderTask.Status.OPEN)
     priority = serializers.ChoiceField(choices=ReminderTask.Priority.choices,
                                        default=ReminderTask.Priority.NORMAL)
-    due_date = serializers.DateField(
-        help_text=f"From {EARLIEST_DUE} to {LATEST_DUE}.")
+    due_date = DueDateField(help_text=f"From {EARLIEST_DUE} to {LATEST_DUE}.")
     details = serializers.CharField(required=False, allow_blank=True, max_length=DETAILS_MAX,
                                     default="")
     assignee = AssigneeField(

@@ -19,6 +19,7 @@ from django.http import JsonResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import pagination, serializers, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
@@ -128,6 +129,8 @@ class ApiBodySizeMiddleware:
 # --------------------------------------------------------------------------- input
 
 
+
+
 _JSON_TYPES = [  # the first match wins: BooleanField and ChoiceField are checked before the rest
     (serializers.BooleanField, (bool,), "true or false"),
     ((serializers.IntegerField, serializers.PrimaryKeyRelatedField), (int,), "a whole number"),
@@ -172,6 +175,12 @@ class JsonTypesMixin:
 def whole_number(text: str) -> int | None:
     """``text`` as a whole number written in ASCII digits (no sign, spaces or "1.0"), or None."""
     return int(text) if text.isascii() and text.isdigit() else None
+
+
+@extend_schema_field({"type": "string", "format": "date-time", "pattern": "^2[0-9]{3}-"})
+class RecentDateTimeField(serializers.DateTimeField):
+    """A moment from the year 2000 on, as the schema says it (calls, provider events: older
+    ones are typos); the services bound it in time (no later than the clock allows)."""
 
 
 class IdField(serializers.IntegerField):

@@ -6,9 +6,12 @@ imports DRF's generic views, which read the settings that name ``salesactions.ap
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular import openapi
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
 from .api import IdFilter, PageNumberPagination
@@ -38,6 +41,12 @@ _DESCRIPTIONS = {
 
 #: A text parameter may hold anything but NUL.
 NO_NUL = "^[^\\x00]*$"
+#: Text a body field requires: not blank once trimmed (DRF trims what ``str.strip`` does, the
+#: whitespace Python's ``\\s`` matches), and no NUL (DRF refuses it).
+NON_BLANK_TEXT = "^[^\\x00]*[^\\x00\\s][^\\x00]*$"
+#: The non-empty side of a field that may also be blank (drf-spectacular then adds the empty
+#: string as the other branch of a ``oneOf``, so the two must not overlap).
+SOME_TEXT = "^[^\\x00]+$"
 
 
 class AutoSchema(openapi.AutoSchema):
@@ -73,6 +82,42 @@ class AutoSchema(openapi.AutoSchema):
             if "content" not in response:
                 schema = (_FIELD_ERRORS if code == "400" else _ERROR).ref
                 response["content"] = {"application/json": {"schema": schema}}
+
+    def _get_request_body(self, direction="request"):
+        # drf-spectacular documents bodies of PUT, PATCH and POST only; a DELETE that needs one
+        # (an unsubscribe's removal reason) says so with ``delete_takes_body = True``.
+        if self.method == "DELETE" and getattr(self.view, "delete_takes_body", False):
+            self.method = "POST"
+            try:
+                return super()._get_request_body(direction)
+            finally:
+                self.method = "DELETE"
+        body = super()._get_request_body(direction)
+        if body is not None and getattr(self.get_request_serializer(), "schema_request_rules",
+                                        None):
+            # Its fields are each optional, but the rules need some: no body is no request.
+            body["required"] = True
+        return body
+
+    def _map_basic_serializer(self, serializer, direction):
+        # Rules over several fields that JSON Schema can state (``oneOf`` of required sets):
+        # a serializer declares them as ``schema_request_rules``.
+        schema = super()._map_basic_serializer(serializer, direction)
+        rules = getattr(serializer, "schema_request_rules", None)
+        if rules and direction == "request":
+            schema.update(rules)
+        return schema
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (direction == "request" and isinstance(field, serializers.CharField)
+                and not any(isinstance(v, RegexValidator) for v in field.validators)
+                and not OpenApiSerializerFieldExtension.get_match(field)
+                and schema.get("type") == "string"
+                and not {"format", "enum", "pattern"} & schema.keys()):
+            # What DRF's CharField refuses, said in the schema: NUL always, blank unless allowed.
+            schema["pattern"] = SOME_TEXT if field.allow_blank else NON_BLANK_TEXT
+        return schema
 
     def _get_filter_parameters(self):
         parameters = super()._get_filter_parameters()

@@ -5,9 +5,12 @@ The embedded default needs no server: SQLite and a Celery broker on the filesyst
 """
 
 import os
+import sys
 from pathlib import Path
 
 import environ
+
+from salesactions.secret_key import UnsafeSecretKey, secret_key_resolve
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -16,11 +19,21 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DEBUG", default=True)
-SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-secret-key-change-me-in-production")
+# No default key in the repository: each install generates its own (DEBUG on), production must
+# set a strong one (salesactions/secret_key.py; README "Security" for rotating it).
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+try:
+    SECRET_KEY = secret_key_resolve(
+        env("SECRET_KEY", default=None), debug=DEBUG, fallbacks=SECRET_KEY_FALLBACKS,
+        key_file=Path(env("SECRET_KEY_FILE", default=str(VAR_DIR / "secret_key"))))
+except UnsafeSecretKey as refusal:
+    sys.stderr.write(f"Sales Actions will not start: {refusal}\n")
+    sys.exit(2)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    "salesactions.apps.SalesActionsConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -215,7 +228,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "salesactions.api.PageNumberPagination",
     "EXCEPTION_HANDLER": "salesactions.api.api_exception_handler",
     # A JSON API: the schema documents JSON bodies only, and form encodings would blur types.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["salesactions.parsers.JSONParser"],
     "PAGE_SIZE": 50,
     # Per user (anonymous: per address), for every API request; plus the live Marketo panel,
     # which spends the instance's Marketo budget. The user default lets an admin page 100,000
@@ -239,9 +252,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Request bodies as components of their own ("…Request"), so what a write requires
+    # (minLength, patterns) is said there without binding the answers.
+    "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"ReminderTaskStatusEnum": "reminders.models.ReminderTask.Status",
                             "CampaignStatusEnum": "campaigns.models.Campaign.Status",
-                            "CampaignMemberStatusEnum": "campaigns.models.CampaignMember.Status"},
+                            "CampaignMemberStatusEnum": "campaigns.models.CampaignMember.Status",
+                            # email, call, InMail, custom: reminder tasks and campaign steps.
+                            "TypeEnum": "reminders.models.ReminderTask.Type",
+                            "EmailStepTypeEnum": [("email", "Email")],
+                            "TaskStepTypeEnum": [("call", "Call"), ("inmail", "InMail"),
+                                                 ("custom", "Custom")]},
 }
 
 # Initial connection settings (SPEC section 10); an admin can change them on the settings page.

@@ -73,6 +73,19 @@ def marketo_call_recorded() -> None:
         log.warning("could not record a Marketo call in the cache", exc_info=True)
 
 
+def marketo_window_full_for(limit: int) -> float:
+    """Seconds until the current 20-s window ends when the app's Marketo calls in it, across
+    its processes, have reached ``limit``; 0 when there is room (or the cache cannot say)."""
+    moment = time.time()
+    try:
+        calls = cache.get(_marketo_window_key(moment)) or 0
+    except Exception:
+        return 0.0
+    if calls < limit:
+        return 0.0
+    return MARKETO_WINDOW_SECONDS - moment % MARKETO_WINDOW_SECONDS
+
+
 def salesforce_call_recorded() -> None:
     """``on_call`` hook of every Salesforce client: one request left."""
     try:

@@ -120,6 +120,7 @@ class UnsubscribeDetailApi(GenericAPIView):
     """One unsubscribe; an admin removes it with a reason (it stays, as history)."""
 
     serializer_class = UnsubscribeOutput
+    delete_takes_body = True  # the removal's reason (salesactions.api_schema)
     queryset = (Unsubscribe.objects.select_related("created_by", "removed_by")
                 .prefetch_related("deliveries"))
 

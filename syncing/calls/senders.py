@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from activities.models import Call
 from syncing.models import Delivery
-from syncing.outbox.batch import Batch, Outcome, SenderResult
+from syncing.outbox.batch import Batch, SenderResult
 from syncing.outbox.marketo_activities import (
     RECEIVED_SALES_CALL,
     SOURCE,
@@ -20,10 +20,10 @@ from syncing.outbox.marketo_activities import (
 from syncing.outbox.registry import sender
 from syncing.outbox.salesforce_tasks import (
     SUBJECT_MAX,
-    salesforce_open,
+    records_as_tasks,
+    task_description,
     task_subject,
     task_who_what,
-    tasks_create,
 )
 from syncing.settings.selectors import sync_settings_get
 
@@ -51,7 +51,7 @@ def call_task_fields(call, template: str, available: list[str] | frozenset[str])
                            sales_campaign_name="")
     fields = {"WhoId": who, "Subject": subject, "Status": "Completed", "Type": "Call",
               "ActivityDate": timezone.localdate(call.called_at).isoformat(),
-              "Description": call.notes}
+              "Description": task_description(call.notes)}
     if what:
         fields["WhatId"] = what
     optional = {"TaskSubtype": "Call", "CallDurationInSeconds": call.duration_seconds,
@@ -65,21 +65,10 @@ def call_task_fields(call, template: str, available: list[str] | frozenset[str])
 def call_tasks_send(batch: Batch) -> SenderResult:
     """Calls as Salesforce Tasks (switch: "Log calls to Salesforce")."""
     sync_settings = sync_settings_get()
-    opened = salesforce_open(batch, enabled=sync_settings.log_calls_to_salesforce,
-                             switched_off=SALESFORCE_SWITCHED_OFF)
-    if isinstance(opened, SenderResult):
-        return opened
-    client, available = opened
-    calls = _calls(batch)
-    result = SenderResult()
-    records: dict[int, dict] = {}
-    for delivery in batch.deliveries:
-        try:
-            records[delivery.pk] = call_task_fields(
-                calls[delivery.record_id], sync_settings.task_subject_template, available)
-        except ValueError as error:
-            result.outcomes[delivery.pk] = Outcome.failed("NO_SALESFORCE_ID", str(error))
-    return tasks_create(client, batch, records, result)
+    template = sync_settings.task_subject_template
+    return records_as_tasks(
+        batch, enabled=sync_settings.log_calls_to_salesforce, switched_off=SALESFORCE_SWITCHED_OFF,
+        load=_calls, build=lambda call, available: call_task_fields(call, template, available))
 
 
 def call_activity(call, type_id: int) -> dict:

@@ -105,6 +105,15 @@ def record_reasons(result: dict) -> list[dict]:
     return list(result.get("reasons") or result.get("errors") or [])
 
 
+class MarketoBusy(MarketoError):
+    """A call could not start within the caller's deadline: the call budget (this client's
+    window, or in-flight calls) is spent. ``retry_after``: seconds until a call could start."""
+
+    def __init__(self, message: str, *, retry_after: float):
+        super().__init__(message, code="BUSY")
+        self.retry_after = retry_after
+
+
 class _AttemptFailed(Exception):
     def __init__(self, error: MarketoError, retry: str):
         super().__init__(error.message)
@@ -132,8 +141,12 @@ class CallLimiter:
         self._condition = threading.Condition()
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Block until a call may start, and hold a concurrency slot while it runs."""
+    def slot(self, until: float | None = None) -> Iterator[None]:
+        """Block until a call may start, and hold a concurrency slot while it runs.
+
+        With ``until`` (a moment on the limiter's clock), raise ``MarketoBusy`` at once
+        rather than wait past it: a page view answers now, not after the window moves on.
+        """
         with self._condition:
             while True:
                 now = self._clock()
@@ -144,7 +157,19 @@ class CallLimiter:
                     break
                 # A full window frees up when its oldest start ages out; a full set of in-flight
                 # calls frees up when one ends (notify below).
-                self._condition.wait(self._starts[0] + self.window - now if window_full else None)
+                frees_at = self._starts[0] + self.window if window_full else None
+                if until is not None:
+                    if frees_at is not None and frees_at > until:
+                        raise MarketoBusy(
+                            f"{self.calls} calls in {self.window:g} s already made",
+                            retry_after=frees_at - now)
+                    if until <= now:
+                        raise MarketoBusy(f"{self.max_in_flight} calls already in flight",
+                                          retry_after=1.0)
+                    wait = (frees_at or until) - now
+                    self._condition.wait(min(wait, until - now))
+                    continue
+                self._condition.wait(frees_at - now if frees_at is not None else None)
             self._starts.append(now)
             self._in_flight += 1
         try:
@@ -196,6 +221,23 @@ class MarketoClient:
         self._token_renew_at = 0.0
         self._token_lock = threading.Lock()
         self._count_lock = threading.Lock()
+        self._deadline = threading.local()
+
+    def _time_left(self) -> float:
+        """How long the next call may wait on Marketo: the timeout, or less under a deadline."""
+        until = getattr(self._deadline, "until", None)
+        return self.timeout if until is None else min(self.timeout, until - time.monotonic())
+
+    @contextmanager
+    def deadline(self, seconds: float) -> Iterator[None]:
+        """Within it, this thread's calls end within ``seconds`` all told: none waits on the
+        limiter past the deadline (``MarketoBusy`` at once), each waits on Marketo at most what
+        is left, and none starts once it has passed. For callers that answer a person."""
+        self._deadline.until = time.monotonic() + seconds
+        try:
+            yield
+        finally:
+            self._deadline.until = None
 
     # ----------------------------------------------------------------------------- auth
 
@@ -224,9 +266,13 @@ class MarketoClient:
         # POST keeps the secret out of URLs (and so out of proxy and server access logs).
         form = {"grant_type": "client_credentials", "client_id": self.client_id,
                 "client_secret": self.client_secret}
+        timeout = self._time_left()
+        if timeout <= 0:
+            raise _AttemptFailed(MarketoError("identity: not asked, the time allowed is spent"),
+                                 _FINAL)
         try:
             response = self.http.post(f"{self.base_url}/identity/oauth/token", data=form,
-                                      timeout=self.timeout)
+                                      timeout=timeout)
         except requests.RequestException as exc:
             raise _AttemptFailed(MarketoError(f"identity endpoint unreachable: {exc}"),
                                  _SAFE) from exc
@@ -535,21 +581,25 @@ class MarketoClient:
     def _exchange(self, method: str, path: str, token: str, request: dict) -> requests.Response:
         request = dict(request)
         headers = {"Authorization": f"Bearer {token}", **request.pop("headers", {})}
-        with self.limiter.slot():
+        with self.limiter.slot(getattr(self._deadline, "until", None)):
+            timeout = self._time_left()  # after any wait for the limiter
+            if timeout <= 0:
+                raise _AttemptFailed(MarketoError(
+                    f"{method} {path}: not sent, the time allowed is spent"), _FINAL)
             with self._count_lock:
                 self.calls += 1
             if self._on_call is not None:
                 self._on_call()
             try:
                 return self.http.request(method, self.base_url + path, headers=headers,
-                                         timeout=self.timeout, **request)
+                                         timeout=timeout, **request)
             except requests.ConnectTimeout as exc:
                 # Never connected, so Marketo never saw it.
                 raise _AttemptFailed(MarketoError(f"{method} {path}: connect timed out"),
                                      _SAFE) from exc
             except requests.Timeout as exc:
                 raise _AttemptFailed(MarketoError(
-                    f"{method} {path}: no answer within {self.timeout} s (it may have been "
+                    f"{method} {path}: no answer within {timeout:g} s (it may have been "
                     "applied)"), _UNKNOWN) from exc
             except requests.RequestException as exc:
                 raise _AttemptFailed(MarketoError(

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from emails.models import SalesEmail
 from syncing.models import Delivery
-from syncing.outbox.batch import Batch, Outcome, SenderResult
+from syncing.outbox.batch import Batch, SenderResult
 from syncing.outbox.marketo_activities import (
     SOURCE,
     activities_add,
@@ -16,17 +16,15 @@ from syncing.outbox.marketo_activities import (
 from syncing.outbox.registry import sender
 from syncing.outbox.salesforce_tasks import (
     SUBJECT_MAX,
-    salesforce_open,
+    records_as_tasks,
+    task_description,
     task_subject,
     task_who_what,
-    tasks_create,
 )
 from syncing.settings.selectors import sync_settings_get
 
 KIND = "email"
 SEND_SALES_EMAIL = "sendSalesEmail"
-#: Salesforce's Task.Description holds 32,000 characters.
-DESCRIPTION_MAX = 32000
 SALESFORCE_SWITCHED_OFF = ("Logging emails to Salesforce was switched off before this email "
                            "was sent.")
 MARKETO_SWITCHED_OFF = ("Logging sales activities to Marketo was switched off before this was "
@@ -50,7 +48,7 @@ def email_task_fields(email: SalesEmail, template: str,
     fields = {"WhoId": who, "Subject": subject[:SUBJECT_MAX], "Status": "Completed",
               "Type": "Email",
               "ActivityDate": timezone.localdate(email.sent_at or email.created_at).isoformat(),
-              "Description": email.body[:DESCRIPTION_MAX]}
+              "Description": task_description(email.body)}
     if what:
         fields["WhatId"] = what
     if "TaskSubtype" in available:
@@ -62,21 +60,10 @@ def email_task_fields(email: SalesEmail, template: str,
 def email_tasks_send(batch: Batch) -> SenderResult:
     """Sent emails as completed Salesforce Tasks (switch: "Log emails to Salesforce")."""
     sync_settings = sync_settings_get()
-    opened = salesforce_open(batch, enabled=sync_settings.log_emails_to_salesforce,
-                             switched_off=SALESFORCE_SWITCHED_OFF)
-    if isinstance(opened, SenderResult):
-        return opened
-    client, available = opened
-    emails = _emails(batch)
-    result = SenderResult()
-    records: dict[int, dict] = {}
-    for delivery in batch.deliveries:
-        try:
-            records[delivery.pk] = email_task_fields(
-                emails[delivery.record_id], sync_settings.task_subject_template, available)
-        except ValueError as error:
-            result.outcomes[delivery.pk] = Outcome.failed("NO_SALESFORCE_ID", str(error))
-    return tasks_create(client, batch, records, result)
+    template = sync_settings.task_subject_template
+    return records_as_tasks(
+        batch, enabled=sync_settings.log_emails_to_salesforce, switched_off=SALESFORCE_SWITCHED_OFF,
+        load=_emails, build=lambda email, available: email_task_fields(email, template, available))
 
 
 def email_activity(email: SalesEmail, type_id: int) -> dict:

@@ -29,6 +29,10 @@ from .streams import delivery_client, delivery_resume, delivery_stream, delivery
 
 TASK_SOBJECT = "Task"
 SUBJECT_MAX = 255
+#: A Task's Description holds 32,000 characters; longer text is cut with a marker (below).
+DESCRIPTION_MAX = 32_000
+DESCRIPTION_CUT = "\n[… cut: a Salesforce Task holds 32,000 characters; the whole text is in " \
+                  "Sales Actions]"
 #: Task fields some orgs lack (the call fields need the Call Center/CTI setup).
 OPTIONAL_TASK_FIELDS = ("TaskSubtype", "CallDurationInSeconds", "CallType", "CallDisposition")
 #: Salesforce may have written a lost request a little before our clock said we sent it.
@@ -50,6 +54,14 @@ def task_subject(template: str, **values: str) -> str:
     text = _PLACEHOLDER.sub(lambda match: values.get(match.group(1)) or "", template)
     text = " ".join(text.split()).strip(_DANGLING)
     return text[:SUBJECT_MAX].rstrip() or values.get("activity_type") or "Activity"
+
+
+def task_description(text: str) -> str:
+    """``text`` as a Task's Description: whole when it fits, else its start and a marker that
+    says so — never a delivery Salesforce refuses forever (STRING_TOO_LONG)."""
+    if len(text) <= DESCRIPTION_MAX:
+        return text
+    return text[:DESCRIPTION_MAX - len(DESCRIPTION_CUT)] + DESCRIPTION_CUT
 
 
 def task_who_what(person) -> tuple[str | None, str | None]:
@@ -155,6 +167,27 @@ def tasks_create(client: SalesforceClient, batch: Batch, records: dict[int, dict
             result.outcomes[pk] = Outcome.failed(answer.error_code or "FAILED",
                                                  answer.error_message, elapsed)
     return result
+
+
+def records_as_tasks(batch: Batch, *, enabled: bool, switched_off: str,
+                     load: Callable[[Batch], dict], build: Callable[[object, list[str]], dict]
+                     ) -> SenderResult:
+    """Send a batch's records as Tasks (calls, sent emails): ``load`` reads the records by id,
+    ``build(record, available)`` makes each one's Task fields, raising ValueError for a person
+    with no Salesforce id (that delivery fails, the others go)."""
+    opened = salesforce_open(batch, enabled=enabled, switched_off=switched_off)
+    if isinstance(opened, SenderResult):
+        return opened
+    client, available = opened
+    loaded = load(batch)
+    result = SenderResult()
+    records: dict[int, dict] = {}
+    for delivery in batch.deliveries:
+        try:
+            records[delivery.pk] = build(loaded[delivery.record_id], available)
+        except ValueError as error:
+            result.outcomes[delivery.pk] = Outcome.failed("NO_SALESFORCE_ID", str(error))
+    return tasks_create(client, batch, records, result)
 
 
 def salesforce_open(batch: Batch, *, enabled: bool, switched_off: str

@@ -24,7 +24,7 @@ from django.utils import timezone
 from accounts.models import User
 from reminders.models import ReminderTask
 from syncing.clients.salesforce import SalesforceClient
-from syncing.outbox.salesforce_tasks import SUBJECT_MAX
+from syncing.outbox.salesforce_tasks import SUBJECT_MAX, task_description
 
 #: The fields both sides change (the name only goes to Salesforce).
 MERGED_FIELDS = ("status", "priority", "due_date", "details", "assignee", "person")
@@ -69,7 +69,7 @@ def task_fields(values: dict, *, person, owner_id: str | None) -> dict:
         elif name == "due_date":
             fields["ActivityDate"] = value
         elif name == "details":
-            fields["Description"] = value
+            fields["Description"] = task_description(value)
         elif name == "assignee":
             fields["OwnerId"] = owner_id
         elif name == "person":

@@ -1,6 +1,8 @@
 """The call panel a person page includes (form and activity history with delivery states) and
 the dialer settings admins manage on the settings page."""
 
+import re
+
 import pytest
 from factories import PersonFactory
 
@@ -166,3 +168,17 @@ def test_at_most_15_outcomes_and_no_duplicates(admin_client):
 def test_sellers_cannot_change_dialer_settings(seller_client, path):
     assert seller_client.post(path, {"name": "x", "outcome_mode": "off"}).status_code == 403
     assert not CallOutcome.objects.exists() and not CallReason.objects.exists()
+
+
+def test_a_note_longer_than_salesforce_takes_is_refused_and_kept_in_the_form(seller_client,
+                                                                              person):
+    from activities.models import MAX_CALL_NOTES
+
+    typed = "Talked budgets. " * (MAX_CALL_NOTES // 16 + 1)
+    response = seller_client.post(panel_url(person), {"duration": "1:00", "notes": typed}, **HTMX)
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert re.search(r"Description holds\); this note has 3\d{4}\.", page)
+    assert typed.strip()[:200] in page  # what the seller typed is still there to shorten
+    assert not Call.objects.exists()

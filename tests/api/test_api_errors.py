@@ -82,7 +82,7 @@ def test_a_call_on_the_first_day_of_2000_is_taken_and_the_schema_says_the_bound(
                                format="json")
 
     assert response.status_code == 201
-    called_at = schema(seller_api)["components"]["schemas"]["CallInput"]["properties"][
+    called_at = schema(seller_api)["components"]["schemas"]["CallInputRequest"]["properties"][
         "called_at"]
     assert "From 2000-01-01T00:00:00Z" in called_at["description"]
 
@@ -300,3 +300,12 @@ def test_a_write_to_no_endpoint_with_a_session_is_a_json_404(seller):
         response = getattr(client, method)("/api/v1/tasks/null,null/")
         assert response.status_code == 404
         assert response.json() == {"detail": "Not found."}
+
+
+def test_options_on_the_export_describes_it_in_json(admin_api):
+    response = admin_api.options("/api/v1/people/export/")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["name"]
+    assert "text/csv" in response.json()["renders"]

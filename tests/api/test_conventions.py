@@ -231,7 +231,7 @@ def test_a_call_takes_its_outcome_by_name_or_by_id(seller_api, default_outcomes)
 def test_the_schema_shows_the_outcome_choices(admin_api, default_outcomes):
     schema = admin_api.get("/api/schema/?format=json").json()
 
-    outcome = schema["components"]["schemas"]["CallInput"]["properties"]["outcome"]
+    outcome = schema["components"]["schemas"]["CallInputRequest"]["properties"]["outcome"]
     names, ids = outcome["oneOf"]
     assert names["enum"] == [*DEFAULTS, ""]
     assert ids["enum"] == list(CallOutcome.objects.values_list("pk", flat=True))

@@ -3,6 +3,7 @@ grouped by day and newest first, cached briefly, and never breaking the person p
 Marketo is slow, failing or not connected."""
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -212,3 +213,73 @@ def test_marketo_text_renders_as_text(rf, seller):
 
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+# ------------------------------------------------------------------ within its budget (3 s)
+
+
+def timed_panel(person):
+    started = time.monotonic()
+    panel = marketo_panel.person_marketo_activities(person)
+    return panel, time.monotonic() - started
+
+
+def test_a_marketo_that_never_answers_in_time_still_gets_an_answer_within_the_budget(
+        marketo_connected):
+    assert marketo_panel.PANEL_BUDGET_SECONDS <= 3
+    person = person_for(busy_lead())
+    marketo_connected.fault("latency", latency_ms=20_000, count=50)  # every call
+
+    panel, took = timed_panel(person)
+
+    assert panel.status == marketo_panel.MarketoPanel.SLOW
+    assert "Marketo is taking too long to answer" in panel.message
+    assert took < 15  # the budget, not the 20 s Marketo would take (margin for a busy machine)
+
+
+def test_a_spent_call_window_answers_busy_at_once_without_calling_marketo(client, seller,
+                                                                          marketo_connected):
+    from syncing import budget
+
+    person = person_for(busy_lead())
+    for _ in range(budget.MARKETO_WINDOW_LIMIT):
+        budget.marketo_call_recorded()
+    calls_before = marketo_panel._panel_client.cache_info().currsize
+
+    panel, took = timed_panel(person)
+    answer = client.get(f"/api/v1/people/{person.pk}/marketo-activities/",
+                        headers={"Authorization": f"Token {Token.objects.create(user=seller)}"})
+
+    assert panel.status == marketo_panel.MarketoPanel.BUSY
+    assert re.fullmatch(r"Marketo is busy: the app has used its calls for the moment\. "
+                        r"Try again in \d+ s\.", panel.message)
+    assert 1 <= panel.retry_after <= 20
+    assert marketo_panel._panel_client.cache_info().currsize == calls_before  # no client used
+    assert answer.status_code == 503
+    assert answer.json()["status"] == "busy"
+    assert 1 <= int(answer["Retry-After"]) <= 20
+
+
+def test_a_full_limiter_answers_busy_instead_of_waiting_for_the_window(marketo_connected,
+                                                                        settings):
+    settings.MARKETO_CALLS_PER_WINDOW = 2  # fewer than one panel needs: it would wait 20 s
+    person = person_for(busy_lead())
+
+    panel, took = timed_panel(person)
+
+    assert panel.status == marketo_panel.MarketoPanel.BUSY
+    assert 1 <= panel.retry_after <= int(settings.MARKETO_WINDOW_SECONDS)
+    assert took < 15
+
+
+@pytest.mark.parametrize("code, retry_after", [("606", 20), ("615", 5)])
+def test_marketos_own_rate_limits_answer_busy_with_when_to_try_again(marketo_connected, code,
+                                                                     retry_after):
+    person = person_for(busy_lead())
+    marketo_connected.fault(code, path="activities.json")
+
+    panel, _ = timed_panel(person)
+
+    assert panel.status == marketo_panel.MarketoPanel.BUSY
+    assert panel.retry_after == retry_after
+    assert f"Try again in {retry_after} s." in panel.message
