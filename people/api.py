@@ -3,16 +3,8 @@ Marketo sync, so every write method answers 405."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Callable, Iterator
-from itertools import islice
-from operator import itemgetter, methodcaller
-
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -37,6 +29,7 @@ from accounts.permissions import IsAdmin
 from salesactions.api import COUNT_SCHEMA, page_size_from, page_size_parameter
 from salesactions.throttling import ScopedUserThrottle
 
+from .export import person_csv_lines, person_ndjson_lines
 from .filters import PersonFilterSet
 from .list_cache import people_list_cached
 from .marketo_panel import MarketoPanel, person_marketo_activities
@@ -337,72 +330,6 @@ class _ExportNegotiation(DefaultContentNegotiation):
             raise ValidationError({"format": ['Use "csv" or "ndjson".']}) from None
 
 
-# Spreadsheets run a cell that starts like a formula; such text is exported with a leading '.
-# Phone numbers ("+1 415 …") are left as they are: a spreadsheet shows them as text anyway.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_UNSUBSCRIBED = EXPORT_FIELDS.index("unsubscribed")
-_UPDATED = EXPORT_FIELDS.index("updated_at")
-# The text columns (all but id, marketo_id, phone, unsubscribed, updated_at).
-_GUARDED = [index for index, name in enumerate(EXPORT_FIELDS)
-            if name not in ("id", "marketo_id", "phone", "unsubscribed", "updated_at")]
-_looks_like_formula = methodcaller("startswith", _FORMULA_START)
-_guarded_values = itemgetter(*_GUARDED)
-
-
-def _moments() -> Callable:
-    """A datetime as DRF writes it (``people/`` does): ISO 8601 in the current time zone, UTC
-    as Z, without DRF's per-value machinery (an export writes a hundred thousand)."""
-    zone = timezone.get_current_timezone()
-
-    def text(value) -> str:
-        if value is None:
-            return ""
-        written = value.astimezone(zone).isoformat()
-        return written[:-6] + "Z" if written.endswith("+00:00") else written
-
-    return text
-
-
-def _csv_rows(rows) -> Iterator[tuple]:
-    moment = _moments()
-    for row in rows:
-        row = (*row[:_UNSUBSCRIBED], "true" if row[_UNSUBSCRIBED] else "false",
-               moment(row[_UPDATED]))
-        if any(map(_looks_like_formula, _guarded_values(row))):  # rare: the slow way
-            row = tuple("'" + value if index in _GUARDED and _looks_like_formula(value)
-                        else value for index, value in enumerate(row))
-        yield row
-
-
-def _csv_lines(rows) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(EXPORT_FIELDS)
-    rows = _csv_rows(rows)
-    while chunk := list(islice(rows, 1000)):
-        writer.writerows(chunk)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue()
-
-
-def _ndjson_lines(rows) -> Iterator[str]:
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    moment = _moments()
-    chunk = []
-    for row in rows:
-        record = dict(zip(EXPORT_FIELDS, row, strict=True))
-        if row[_UPDATED] is not None:
-            record["updated_at"] = moment(row[_UPDATED])
-        chunk.append(dumps(record))
-        if len(chunk) == 1000:
-            yield "\n".join(chunk) + "\n"
-            chunk = []
-    if chunk:
-        yield "\n".join(chunk) + "\n"
-
-
 class PersonExportApi(ListAPIView):
     """Every person the filters match (the same filters as ``people/``), in one streamed
     answer, by id: CSV (a header row, then one row per person) or NDJSON (one JSON object per
@@ -438,7 +365,7 @@ class PersonExportApi(ListAPIView):
             raise ValidationError(filterset.errors)
         rows = person_export_rows(filterset.criteria())
         kind = request.accepted_renderer.format
-        lines = _csv_lines(rows) if kind == "csv" else _ndjson_lines(rows)
+        lines = person_csv_lines(rows) if kind == "csv" else person_ndjson_lines(rows)
         response = StreamingHttpResponse(
             (text.encode() for text in lines),
             content_type=f"{request.accepted_renderer.media_type}; charset=utf-8")
