@@ -13,6 +13,7 @@ from django.urls import reverse
 from factories import (
     AdminFactory,
     CallFactory,
+    DeliveryFactory,
     PersonFactory,
     ReminderTaskFactory,
     SalesEmailFactory,
@@ -41,7 +42,10 @@ def workspace():
     person = people[1]
     ReminderTaskFactory(person=person, assignee=admin, name="Call back about the "
                         "renewal-and-the-extended-support-contract-for-next-year")
-    CallFactory(person=person, logged_by=admin)
+    call = CallFactory(person=person, logged_by=admin)
+    DeliveryFactory(record=call, status="failed", attempts=20,
+                    last_error_code="STRING_TOO_LONG",
+                    last_error_message="Description: data value too large: " + "x" * 300)
     SalesEmailFactory(person=person, sender=admin, subject="Following up on our call about "
                       "the renewal and the extended support contract")
     campaign = campaign_create(owner=admin, name="Spring outreach", status="active", steps=[
@@ -90,7 +94,12 @@ def shoot(page, name: str, width: int) -> None:
     folder = os.environ.get("SCREENSHOT_DIR")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=f"{folder}/{name}-{width}.png", full_page=True)
+        height = page.evaluate("document.documentElement.scrollHeight")
+        # In screen-sized parts, so a tall phone page stays readable.
+        for part, top in enumerate(range(0, min(height, 4000), 1000)):
+            page.screenshot(path=f"{folder}/{name}-{width}-{part}.png", full_page=True,
+                            clip={"x": 0, "y": top, "width": width,
+                                  "height": min(1000, height - top)})
 
 
 @pytest.mark.parametrize("width", [PHONE, LAPTOP])
@@ -117,6 +126,7 @@ def test_phone_navigation_folds_into_a_menu(browser, live_server, workspace):
     expect(tasks_link).to_be_hidden()
     page.locator(".nav-menu > summary").click()
     expect(tasks_link).to_be_visible()
+    shoot(page, "menu-open", PHONE)
     tasks_link.click()
     expect(page).to_have_url(re.compile(r"/tasks/$"))
 
