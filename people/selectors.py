@@ -512,7 +512,8 @@ def saved_views_for(user) -> QuerySet[SavedView]:
 
 
 def list_columns_key(user) -> str:
-    return f"people:columns:{user.pk}"
+    # With when the user joined: a user id reused (SQLite, a restored database) starts afresh.
+    return f"people:columns:{user.pk}:{user.date_joined.timestamp()}"
 
 
 def list_columns_for(user, default: tuple[str, ...]) -> tuple[str, ...]:
