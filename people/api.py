@@ -3,8 +3,11 @@ Marketo sync, so every write method answers 405."""
 
 from __future__ import annotations
 
-from django.http import Http404, StreamingHttpResponse
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -14,8 +17,8 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.generics import GenericAPIView, ListAPIView, RetrieveAPIView
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import BasePagination
 from rest_framework.permissions import IsAuthenticated
@@ -26,14 +29,20 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from accounts.permissions import IsAdmin
-from salesactions.api import COUNT_SCHEMA, page_size_from, page_size_parameter
+from salesactions.api import (
+    COUNT_SCHEMA,
+    MAX_ID,
+    JsonTypesMixin,
+    page_size_from,
+    page_size_parameter,
+)
 from salesactions.throttling import ScopedUserThrottle
 
 from .export import person_csv_lines, person_ndjson_lines
-from .filters import PersonFilterSet
+from .filters import PersonFilterSet, PersonSearchForm
 from .list_cache import people_list_cached
 from .marketo_panel import MarketoPanel, person_marketo_activities
-from .models import Person
+from .models import Person, SavedView
 from .selectors import (
     EXPORT_FIELDS,
     MAX_PAGE_SIZE,
@@ -45,7 +54,9 @@ from .selectors import (
     person_export_rows,
     person_get,
     person_page,
+    saved_views_visible,
 )
+from .services import VIEW_NAME_MAX, saved_view_create, saved_view_delete
 
 TOO_MANY = OpenApiResponse(description="Too many requests for this user; the Retry-After header "
                                        "says when to try again.")
@@ -373,3 +384,107 @@ class PersonExportApi(ListAPIView):
         response["X-Accel-Buffering"] = "no"  # a proxy passes it on as it comes
         response["Cache-Control"] = "no-store"
         return response
+
+
+# --------------------------------------------------------------------------- saved views
+
+
+class SavedViewOutputSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="The people list page with this view.")
+
+    class Meta:
+        model = SavedView
+        fields = ["id", "name", "shared", "owner", "query", "url", "created_at"]
+        extra_kwargs = {
+            "owner": {"help_text": "The user id of whoever saved it."},
+            "query": {"help_text": "The people list's filters and sort as a query string "
+                                   "(search, owner, company, source, unsubscribed, sort)."}}
+
+    def get_url(self, view: SavedView) -> str:
+        return reverse("people:list") + (f"?{view.query}" if view.query else "")
+
+
+class SavedViewInputSerializer(JsonTypesMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=VIEW_NAME_MAX)
+    shared = serializers.BooleanField(default=False, help_text="Admins only: every seller "
+                                                                "sees a shared view.")
+    query = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, default="", trim_whitespace=False,
+        help_text="The people list's query string, e.g. owner=all&company=Initech&sort=-name "
+                  "(search, owner: mine, all or an email, company, source, unsubscribed: yes "
+                  "or no, sort: as in people/'s ordering). Stored in a fixed order.")
+
+    def validate_query(self, value: str) -> QueryDict:
+        params = QueryDict(value.removeprefix("?"))
+        unknown = sorted(set(params) - set(PersonSearchForm.base_fields))
+        if unknown:
+            raise serializers.ValidationError(f"Unknown parameter: {', '.join(unknown)}.")
+        form = PersonSearchForm(params, user=self.context["request"].user)
+        if not form.is_valid():
+            raise serializers.ValidationError(
+                [f"{name}: {' '.join(problems)}" for name, problems in form.errors.items()])
+        return form
+
+
+class SavedViewListApi(GenericAPIView):
+    """Saved views of the people list: yours and the shared ones (every view for an admin),
+    and saving one (under a name you used: that view is replaced)."""
+
+    serializer_class = SavedViewOutputSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the types
+            return SavedView.objects.none()
+        return saved_views_visible(self.request.user)
+
+    @extend_schema(summary="List saved views", responses=SavedViewOutputSerializer(many=True))
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(SavedViewOutputSerializer(page, many=True).data)
+
+    @extend_schema(summary="Save a view", request=SavedViewInputSerializer,
+                   responses={201: SavedViewOutputSerializer,
+                              400: OpenApiResponse(description="A field is not valid (or a "
+                                                               "seller asked to share).")})
+    def post(self, request):
+        serializer = SavedViewInputSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            view = saved_view_create(owner=request.user, name=data["name"],
+                                     query=data["query"].view_query(), shared=data["shared"])
+        except DjangoValidationError as error:
+            raise ValidationError(error.message_dict) from None
+        return Response(SavedViewOutputSerializer(view).data, status=status.HTTP_201_CREATED)
+
+
+class SavedViewDetailApi(GenericAPIView):
+    """One saved view: read or delete it (its owner or an admin deletes; another seller's
+    private view is not found)."""
+
+    serializer_class = SavedViewOutputSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the types
+            return SavedView.objects.none()
+        return saved_views_visible(self.request.user)
+
+    def _view(self, pk: int) -> SavedView:
+        view = self.get_queryset().filter(pk=pk).first() if pk <= MAX_ID else None
+        if view is None:
+            raise NotFound("No such saved view.")
+        return view
+
+    @extend_schema(summary="Read a saved view", responses=SavedViewOutputSerializer)
+    def get(self, request, pk: int):
+        return Response(SavedViewOutputSerializer(self._view(pk)).data)
+
+    @extend_schema(summary="Delete a saved view",
+                   responses={204: None, 403: OpenApiResponse(
+                       description="A shared view of another seller.")})
+    def delete(self, request, pk: int):
+        try:
+            saved_view_delete(self._view(pk), by=request.user)
+        except DjangoPermissionDenied as error:
+            raise PermissionDenied(str(error)) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)

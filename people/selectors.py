@@ -511,6 +511,12 @@ def saved_views_for(user) -> QuerySet[SavedView]:
             .order_by(Case(When(owner=user, then=0), default=1), "name", "pk"))
 
 
+def saved_views_visible(user) -> QuerySet[SavedView]:
+    """The views the API shows ``user``: their own and shared ones; an admin every view."""
+    views = SavedView.objects.select_related("owner").order_by("name", "pk")
+    return views if user.is_admin else views.filter(Q(owner=user) | Q(shared=True))
+
+
 def list_columns_key(user) -> str:
     # With when the user joined: a user id reused (SQLite, a restored database) starts afresh.
     return f"people:columns:{user.pk}:{user.date_joined.timestamp()}"

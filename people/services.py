@@ -342,9 +342,9 @@ def saved_view_create(*, owner, name: str, query: str, shared: bool = False) -> 
 
 
 def saved_view_delete(view: SavedView, *, by) -> None:
-    """Delete a saved view: its owner may, and an admin may delete a shared one."""
-    if view.owner_id != by.pk and not (view.shared and by.is_admin):
-        raise PermissionDenied("Only its owner (or an admin, for a shared view) deletes it.")
+    """Delete a saved view: its owner or an admin may."""
+    if view.owner_id != by.pk and not by.is_admin:
+        raise PermissionDenied("Only its owner (or an admin) deletes a view.")
     view.delete()
 
 

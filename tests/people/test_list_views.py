@@ -132,3 +132,63 @@ def test_no_extra_column_leaves_only_the_name(client, ava):
 
     page = client.get("/people/").content.decode()
     assert re.findall(r'<th scope="col" class="col-(\w+)"', page) == ["name"]
+
+
+# --------------------------------------------------------------------------- the API
+
+
+@pytest.fixture
+def api(ava):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(ava)
+    return client
+
+
+def test_the_api_saves_a_view_in_the_pages_order_and_links_it(api, ava):
+    response = api.post("/api/v1/people/views/", {
+        "name": "Initech", "query": "sort=-name&company=Initech&owner=all"}, format="json")
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body["query"] == "owner=all&company=Initech&sort=-name"
+    assert body["url"] == "/people/?owner=all&company=Initech&sort=-name"
+    assert (body["owner"], body["shared"]) == (ava.pk, False)
+    listed = api.get("/api/v1/people/views/").json()
+    assert [view["name"] for view in listed["results"]] == ["Initech"]
+
+
+@pytest.mark.parametrize(("query", "problem"), [
+    ("salary=high", "Unknown parameter: salary."),
+    ("sort=salary", "sort: Select a valid choice."),
+    ("owner=nobody", "owner: Choose an owner from the list."),
+])
+def test_the_api_refuses_a_query_the_list_would_not_take(api, query, problem):
+    response = api.post("/api/v1/people/views/", {"name": "Bad", "query": query},
+                        format="json")
+
+    assert response.status_code == 400
+    assert problem in " ".join(response.json()["query"])
+
+
+def test_the_api_keeps_private_views_private_and_sharing_for_admins(api, ava):
+    from rest_framework.test import APIClient
+
+    ben = UserFactory(username="ben")
+    private = SavedView.objects.create(owner=ben, name="Ben's", query="owner=mine")
+    shared = SavedView.objects.create(owner=AdminFactory(), name="Team", query="owner=all",
+                                      shared=True)
+
+    assert [v["name"] for v in api.get("/api/v1/people/views/").json()["results"]] == ["Team"]
+    assert api.get(f"/api/v1/people/views/{private.pk}/").status_code == 404
+    assert api.delete(f"/api/v1/people/views/{private.pk}/").status_code == 404
+    assert api.delete(f"/api/v1/people/views/{shared.pk}/").status_code == 403
+    refused = api.post("/api/v1/people/views/", {"name": "Mine", "shared": True},
+                       format="json")
+    assert refused.status_code == 400
+    assert refused.json() == {"shared": ["Only admins share views."]}
+
+    admin = APIClient()
+    admin.force_authenticate(AdminFactory())
+    assert admin.delete(f"/api/v1/people/views/{private.pk}/").status_code == 204
