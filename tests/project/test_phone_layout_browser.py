@@ -68,6 +68,9 @@ def main_pages(person, campaign) -> dict[str, str]:
         "sync-health": reverse("syncing:health"),
         "diagnostics": reverse("diagnostics"),
         "you": reverse("profile"),
+        # The people list's bulk actions.
+        "bulk-campaign": f"{reverse('campaigns:bulk-add')}?owner=all&campaign={campaign.pk}",
+        "bulk-task": f"{reverse('reminders:bulk-add')}?owner=all&person={person.pk}",
     }
 
 
