@@ -16,6 +16,7 @@
 //                                    may have changed it since the page was loaded)
 //   data-url-param="sort"            a field that shows that parameter of the current URL
 //                                    after htmx pushed a new one
+//   data-confirm="question"          on a form: ask before it is sent (a delete)
 //   data-fold-below="768"            on a <details>: closed on load when the window is
 //                                    narrower than that (a phone's menu), open otherwise
 (function () {
@@ -95,6 +96,15 @@
     }
     selectionSay(form);
   });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.hasAttribute && form.hasAttribute("data-confirm") &&
+        !window.confirm(form.getAttribute("data-confirm"))) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
 
   document.addEventListener("submit", function (event) {
     var form = event.target;

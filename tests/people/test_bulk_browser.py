@@ -114,4 +114,15 @@ def test_save_a_view_after_a_live_search_and_open_it_again(browser, live_server,
     page.goto(f"{live_server.url}/people/")
     expect(page.locator("th.col-title")).to_have_count(0)
     expect(page.locator("th.col-phone")).to_have_count(1)
+
+    # Deleting asks first: dismissed, the view stays; accepted, it goes.
+    delete = page.get_by_role("button", name="Delete the view Initech, Z first")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    delete.click()
+    expect(page.get_by_role("link", name="Initech, Z first")).to_be_visible()
+    assert SavedView.objects.exists()
+    page.once("dialog", lambda dialog: dialog.accept())
+    delete.click()
+    expect(page.locator(".messages")).to_contain_text("Deleted the view “Initech, Z first”")
+    assert not SavedView.objects.exists()
     context.close()

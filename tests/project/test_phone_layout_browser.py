@@ -21,6 +21,7 @@ from factories import (
 from playwright.sync_api import expect
 
 from campaigns.services import campaign_create, members_add
+from people.models import SavedView
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
@@ -53,6 +54,10 @@ def workspace():
          "body": "Hi {{first_name}}, about {{company}}."},
         {"type": "call", "day_offset": 3, "name": "Call {{first_name}}"}])
     members_add(campaign, [person.pk, people[2].pk], by=admin)
+    for name, query, shared in (("Acme, newest first", "owner=all&company=Acme&sort=-updated",
+                                 False), ("Webinar leads of the whole team", "owner=all&source="
+                                          "Webinar", True), ("Mine", "owner=mine", False)):
+        SavedView.objects.create(owner=admin, name=name, query=query, shared=shared)
     return admin, person, campaign
 
 
