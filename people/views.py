@@ -56,7 +56,7 @@ def person_list(request):
         response = render(request, "people/list.html", {
             "form": form, "chosen": form.chosen, "sort": form.selected_sort,
             "owner": form.selected_owner, "results": results, "sort_choices": sort_choices(),
-            "views": views, "view_query": query,
+            "views": views,
             "current_view": next((view for view in views if view.query == query), None),
             "columns": [(key, label, key in columns) for key, label in LIST_COLUMNS.items()]})
     patch_vary_headers(response, ["HX-Request"])

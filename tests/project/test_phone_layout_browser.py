@@ -146,11 +146,15 @@ def test_phone_navigation_folds_into_a_menu(browser, live_server, workspace):
     context.close()
 
 
-def test_laptop_navigation_is_inline(browser, live_server, workspace):
+def test_laptop_navigation_is_inline_and_the_people_table_needs_no_scrolling(
+        browser, live_server, workspace):
     admin, _, _ = workspace
     context, page = signed_in_page(browser, live_server, admin, LAPTOP)
     page.goto(live_server.url + reverse("people:list"))
     expect(page.locator(".nav-menu > summary")).to_be_hidden()
     for name in ("People", "Sent", "Tasks", "Campaigns", "Settings", "Diagnostics", "You"):
         expect(page.locator(".app-header").get_by_role("link", name=name)).to_be_visible()
+    # Long addresses and company names break: every column shows without scrolling the box.
+    box = page.locator(".people-bulk .table-scroll")
+    assert box.evaluate("box => box.scrollWidth <= box.clientWidth")
     context.close()
