@@ -16,6 +16,8 @@
 //                                    may have changed it since the page was loaded)
 //   data-url-param="sort"            a field that shows that parameter of the current URL
 //                                    after htmx pushed a new one
+//   data-current-until-push          aria-current is dropped once htmx pushes another address
+//                                    (a saved view stops being the list shown)
 //   data-confirm="question"          on a form: ask before it is sent (a delete)
 //   data-fold-below="768"            on a <details>: closed on load when the window is
 //                                    narrower than that (a phone's menu), open otherwise
@@ -122,6 +124,9 @@
   }, true);
 
   document.addEventListener("htmx:pushedIntoHistory", function () {
+    document.querySelectorAll("[data-current-until-push]").forEach(function (link) {
+      link.removeAttribute("aria-current");
+    });
     var params = new URLSearchParams(window.location.search);
     document.querySelectorAll("[data-url-param]").forEach(function (field) {
       var value = params.get(field.getAttribute("data-url-param"));

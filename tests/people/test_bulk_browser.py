@@ -104,6 +104,12 @@ def test_save_a_view_after_a_live_search_and_open_it_again(browser, live_server,
     expect(page.locator("#id_company")).to_have_value("Initech")
     expect(page.get_by_role("link", name="Initech, Z first")).to_have_attribute(
         "aria-current", "true")
+    # Another search: the view is no longer the list shown.
+    page.fill("#id_company", "Globex")
+    page.press("#id_company", "Enter")
+    expect(page.locator("td.col-name")).to_have_text(["Bob Bell"])
+    expect(page.get_by_role("link", name="Initech, Z first")).not_to_have_attribute(
+        "aria-current", "true")
 
     # Columns: drop the title, add the phone; remembered on the next visit.
     page.locator("summary", has_text="Columns").click()
