@@ -7,6 +7,8 @@ without JavaScript; the person panel is loaded with an htmx attribute like the o
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -16,8 +18,8 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from people.filters import PersonSearchForm
 from people.models import Person
+from people.selection import people_selection
 from people.selectors import person_list
 
 from .models import Campaign, CampaignStep, MemberStep
@@ -286,12 +288,11 @@ def person_panel(request, person_id: int):
 
 @require_http_methods(["GET", "POST"])
 def bulk_add(request):
-    """Add everyone matching the people list's filters (not only the page shown): a preview
-    with the counts first, then the add."""
+    """Add the people picked on the people list, or everyone matching its filters (not only
+    the page shown): a preview with the counts first, then the add."""
     params = request.POST if request.method == "POST" else request.GET
-    search = PersonSearchForm(params, user=request.user)
-    criteria = search.criteria()
-    people = person_list(criteria)
+    selection = people_selection(params, request.user)
+    people = person_list(selection.criteria)
     campaigns = list(campaigns_to_add_to(request.user))
     chosen = next((c for c in campaigns if str(c.pk) == params.get("campaign")), None)
     preview = bulk_add_preview(chosen, people) if chosen else None
@@ -306,12 +307,9 @@ def bulk_add(request):
             messages.success(request, f"{len(report.added)} added to {chosen.name}; "
                                       f"{skipped} skipped.")
             return redirect("campaigns:detail", chosen.pk)
-    filters = {name: value for name, value in (
-        ("search", criteria.search), ("owner", search.selected_owner),
-        ("company", criteria.company), ("source", criteria.source),
-        ("unsubscribed", search.value("unsubscribed"))) if value}
     return render(request, "campaigns/bulk_add.html", {
-        "campaigns": campaigns, "chosen": chosen, "preview": preview, "filters": filters,
+        "campaigns": campaigns, "chosen": chosen, "preview": preview, "selection": selection,
+        "list_query": urlencode(selection.filters),
         "skip_labels": AddReport.SKIP_REASONS, "section": "campaigns"})
 
 

@@ -3,16 +3,11 @@ Marketo sync, so every write method answers 405."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Callable, Iterator
-from itertools import islice
-from operator import itemgetter, methodcaller
-
-from django.http import Http404, StreamingHttpResponse
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -22,8 +17,8 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.generics import GenericAPIView, ListAPIView, RetrieveAPIView
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import BasePagination
 from rest_framework.permissions import IsAuthenticated
@@ -34,13 +29,20 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from accounts.permissions import IsAdmin
-from salesactions.api import COUNT_SCHEMA, page_size_from, page_size_parameter
+from salesactions.api import (
+    COUNT_SCHEMA,
+    MAX_ID,
+    JsonTypesMixin,
+    page_size_from,
+    page_size_parameter,
+)
 from salesactions.throttling import ScopedUserThrottle
 
-from .filters import PersonFilterSet
+from .export import person_csv_lines, person_ndjson_lines
+from .filters import PersonFilterSet, PersonSearchForm
 from .list_cache import people_list_cached
 from .marketo_panel import MarketoPanel, person_marketo_activities
-from .models import Person
+from .models import Person, SavedView
 from .selectors import (
     EXPORT_FIELDS,
     MAX_PAGE_SIZE,
@@ -52,7 +54,9 @@ from .selectors import (
     person_export_rows,
     person_get,
     person_page,
+    saved_views_visible,
 )
+from .services import VIEW_NAME_MAX, saved_view_create, saved_view_delete
 
 TOO_MANY = OpenApiResponse(description="Too many requests for this user; the Retry-After header "
                                        "says when to try again.")
@@ -339,72 +343,6 @@ class _ExportNegotiation(DefaultContentNegotiation):
             raise ValidationError({"format": ['Use "csv" or "ndjson".']}) from None
 
 
-# Spreadsheets run a cell that starts like a formula; such text is exported with a leading '.
-# Phone numbers ("+1 415 …") are left as they are: a spreadsheet shows them as text anyway.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_UNSUBSCRIBED = EXPORT_FIELDS.index("unsubscribed")
-_UPDATED = EXPORT_FIELDS.index("updated_at")
-# The text columns (all but id, marketo_id, phone, unsubscribed, updated_at).
-_GUARDED = [index for index, name in enumerate(EXPORT_FIELDS)
-            if name not in ("id", "marketo_id", "phone", "unsubscribed", "updated_at")]
-_looks_like_formula = methodcaller("startswith", _FORMULA_START)
-_guarded_values = itemgetter(*_GUARDED)
-
-
-def _moments() -> Callable:
-    """A datetime as DRF writes it (``people/`` does): ISO 8601 in the current time zone, UTC
-    as Z, without DRF's per-value machinery (an export writes a hundred thousand)."""
-    zone = timezone.get_current_timezone()
-
-    def text(value) -> str:
-        if value is None:
-            return ""
-        written = value.astimezone(zone).isoformat()
-        return written[:-6] + "Z" if written.endswith("+00:00") else written
-
-    return text
-
-
-def _csv_rows(rows) -> Iterator[tuple]:
-    moment = _moments()
-    for row in rows:
-        row = (*row[:_UNSUBSCRIBED], "true" if row[_UNSUBSCRIBED] else "false",
-               moment(row[_UPDATED]))
-        if any(map(_looks_like_formula, _guarded_values(row))):  # rare: the slow way
-            row = tuple("'" + value if index in _GUARDED and _looks_like_formula(value)
-                        else value for index, value in enumerate(row))
-        yield row
-
-
-def _csv_lines(rows) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(EXPORT_FIELDS)
-    rows = _csv_rows(rows)
-    while chunk := list(islice(rows, 1000)):
-        writer.writerows(chunk)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue()
-
-
-def _ndjson_lines(rows) -> Iterator[str]:
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    moment = _moments()
-    chunk = []
-    for row in rows:
-        record = dict(zip(EXPORT_FIELDS, row, strict=True))
-        if row[_UPDATED] is not None:
-            record["updated_at"] = moment(row[_UPDATED])
-        chunk.append(dumps(record))
-        if len(chunk) == 1000:
-            yield "\n".join(chunk) + "\n"
-            chunk = []
-    if chunk:
-        yield "\n".join(chunk) + "\n"
-
-
 class PersonExportApi(ListAPIView):
     """Every person the filters match (the same filters as ``people/``), in one streamed
     answer, by id: CSV (a header row, then one row per person) or NDJSON (one JSON object per
@@ -447,7 +385,7 @@ class PersonExportApi(ListAPIView):
             raise ValidationError(filterset.errors)
         rows = person_export_rows(filterset.criteria())
         kind = request.accepted_renderer.format
-        lines = _csv_lines(rows) if kind == "csv" else _ndjson_lines(rows)
+        lines = person_csv_lines(rows) if kind == "csv" else person_ndjson_lines(rows)
         response = StreamingHttpResponse(
             (text.encode() for text in lines),
             content_type=f"{request.accepted_renderer.media_type}; charset=utf-8")
@@ -455,3 +393,107 @@ class PersonExportApi(ListAPIView):
         response["X-Accel-Buffering"] = "no"  # a proxy passes it on as it comes
         response["Cache-Control"] = "no-store"
         return response
+
+
+# --------------------------------------------------------------------------- saved views
+
+
+class SavedViewOutputSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="The people list page with this view.")
+
+    class Meta:
+        model = SavedView
+        fields = ["id", "name", "shared", "owner", "query", "url", "created_at"]
+        extra_kwargs = {
+            "owner": {"help_text": "The user id of whoever saved it."},
+            "query": {"help_text": "The people list's filters and sort as a query string "
+                                   "(search, owner, company, source, unsubscribed, sort)."}}
+
+    def get_url(self, view: SavedView) -> str:
+        return reverse("people:list") + (f"?{view.query}" if view.query else "")
+
+
+class SavedViewInputSerializer(JsonTypesMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=VIEW_NAME_MAX)
+    shared = serializers.BooleanField(default=False, help_text="Admins only: every seller "
+                                                                "sees a shared view.")
+    query = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, default="", trim_whitespace=False,
+        help_text="The people list's query string, e.g. owner=all&company=Initech&sort=-name "
+                  "(search, owner: mine, all or an email, company, source, unsubscribed: yes "
+                  "or no, sort: as in people/'s ordering). Stored in a fixed order.")
+
+    def validate_query(self, value: str) -> QueryDict:
+        params = QueryDict(value.removeprefix("?"))
+        unknown = sorted(set(params) - set(PersonSearchForm.base_fields))
+        if unknown:
+            raise serializers.ValidationError(f"Unknown parameter: {', '.join(unknown)}.")
+        form = PersonSearchForm(params, user=self.context["request"].user)
+        if not form.is_valid():
+            raise serializers.ValidationError(
+                [f"{name}: {' '.join(problems)}" for name, problems in form.errors.items()])
+        return form
+
+
+class SavedViewListApi(GenericAPIView):
+    """Saved views of the people list: yours and the shared ones (every view for an admin),
+    and saving one (under a name you used: that view is replaced)."""
+
+    serializer_class = SavedViewOutputSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the types
+            return SavedView.objects.none()
+        return saved_views_visible(self.request.user)
+
+    @extend_schema(summary="List saved views", responses=SavedViewOutputSerializer(many=True))
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(SavedViewOutputSerializer(page, many=True).data)
+
+    @extend_schema(summary="Save a view", request=SavedViewInputSerializer,
+                   responses={201: SavedViewOutputSerializer,
+                              400: OpenApiResponse(description="A field is not valid (or a "
+                                                               "seller asked to share).")})
+    def post(self, request):
+        serializer = SavedViewInputSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            view = saved_view_create(owner=request.user, name=data["name"],
+                                     query=data["query"].view_query(), shared=data["shared"])
+        except DjangoValidationError as error:
+            raise ValidationError(error.message_dict) from None
+        return Response(SavedViewOutputSerializer(view).data, status=status.HTTP_201_CREATED)
+
+
+class SavedViewDetailApi(GenericAPIView):
+    """One saved view: read or delete it (its owner or an admin deletes; another seller's
+    private view is not found)."""
+
+    serializer_class = SavedViewOutputSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the types
+            return SavedView.objects.none()
+        return saved_views_visible(self.request.user)
+
+    def _view(self, pk: int) -> SavedView:
+        view = self.get_queryset().filter(pk=pk).first() if pk <= MAX_ID else None
+        if view is None:
+            raise NotFound("No such saved view.")
+        return view
+
+    @extend_schema(summary="Read a saved view", responses=SavedViewOutputSerializer)
+    def get(self, request, pk: int):
+        return Response(SavedViewOutputSerializer(self._view(pk)).data)
+
+    @extend_schema(summary="Delete a saved view",
+                   responses={204: None, 403: OpenApiResponse(
+                       description="A shared view of another seller.")})
+    def delete(self, request, pk: int):
+        try:
+            saved_view_delete(self._view(pk), by=request.user)
+        except DjangoPermissionDenied as error:
+            raise PermissionDenied(str(error)) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -7,6 +7,8 @@ each seller; the API takes an owner email or ``me`` and lists everyone's people 
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import django_filters
 from django import forms
 
@@ -169,6 +171,22 @@ class PersonSearchForm(forms.Form):
                               company=self.value("company").strip(),
                               source=self.value("source"), unsubscribed=unsubscribed)
 
+    def filter_pairs(self) -> list[tuple[str, str]]:
+        """The list's valid filters (owner always, the others when set) as query pairs: what a
+        bulk action on the list carries along, and what a saved view keeps with the sort."""
+        pairs = [("owner", self.selected_owner)]
+        pairs += [(name, self.value(name)) for name in ("search", "company", "source",
+                                                        "unsubscribed") if self.value(name)]
+        return pairs
+
+    def view_query(self) -> str:
+        """This list as a saved view keeps it: the filters and the sort, in a fixed order (so
+        the list shown can be recognised as a saved view)."""
+        pairs = self.filter_pairs()
+        if self.selected_sort != "name":
+            pairs.append(("sort", self.selected_sort))
+        return urlencode(pairs)
+
     @property
     def chosen(self) -> dict:
         """The valid values of the text and choice fields, to show them back in the form."""
@@ -183,11 +201,28 @@ class PersonSearchForm(forms.Form):
                     or criteria.unsubscribed is not None)
 
 
-def sort_columns(sort: str) -> list[dict]:
-    """The list's sortable columns: each with the sort its header link switches to and its
-    current ``aria-sort``. A first click sorts up, except "last updated" (newest first)."""
-    columns = []
-    for key, sort_key in SORTS.items():
+#: The people list's columns after the name (always first), in the order they show.
+LIST_COLUMNS = {"company": "Company", "title": "Title", "email": "Email", "phone": "Phone",
+                "source": "Source", "owner": "Owner", "updated": "Last updated"}
+DEFAULT_COLUMNS = ("company", "title", "email", "owner", "updated")
+
+
+def columns_clean(keys) -> tuple[str, ...]:
+    """The known column keys among ``keys``, in the list's order."""
+    keys = set(keys)
+    return tuple(key for key in LIST_COLUMNS if key in keys)
+
+
+def sort_columns(sort: str, columns=DEFAULT_COLUMNS) -> list[dict]:
+    """The list's header: the name, then ``columns``; a sortable one with the sort its header
+    link switches to and its current ``aria-sort``. A first click sorts up, except "last
+    updated" (newest first)."""
+    headers = []
+    for key in ("name", *columns):
+        label = SORTS[key].label if key in SORTS else LIST_COLUMNS[key]
+        if key not in SORTS:
+            headers.append({"key": key, "label": label, "next_sort": "", "aria_sort": ""})
+            continue
         current = sort.removeprefix("-") == key
         descending = sort.startswith("-")
         if current:
@@ -196,6 +231,20 @@ def sort_columns(sort: str) -> list[dict]:
         else:
             next_sort = f"-{key}" if key == "updated" else key
             aria = ""
-        columns.append({"key": key, "label": sort_key.label, "next_sort": next_sort,
+        headers.append({"key": key, "label": label, "next_sort": next_sort,
                         "aria_sort": aria})
-    return columns
+    return headers
+
+
+def sort_choices() -> list[tuple[str, str]]:
+    """Every sort order with words for the sort menu (the header links do the same on a wide
+    screen)."""
+    choices = []
+    for key, sort_key in SORTS.items():
+        if key == "updated":
+            choices += [(f"-{key}", "Last updated, newest first"),
+                        (key, "Last updated, oldest first")]
+        else:
+            choices += [(key, f"{sort_key.label}, A to Z"),
+                        (f"-{key}", f"{sort_key.label}, Z to A")]
+    return choices

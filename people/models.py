@@ -72,3 +72,38 @@ class Person(models.Model):
     @property
     def owner_name(self) -> str:
         return " ".join(part for part in (self.owner_first_name, self.owner_last_name) if part)
+
+
+class SavedView(models.Model):
+    """A named people list: its filters and sort, kept as the list's query string. A seller's
+    own (only they see it), or shared with everyone (admins share)."""
+
+    owner = models.ForeignKey("accounts.User", on_delete=models.CASCADE,
+                              related_name="people_views")
+    name = models.CharField(max_length=100)
+    # The normalised query string of the list (``people.filters.view_query``).
+    query = models.CharField(max_length=2000, blank=True)
+    shared = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"],
+                                               name="people_view_name_per_owner")]
+        indexes = [models.Index(fields=["shared"], condition=models.Q(shared=True),
+                                name="people_view_shared")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ListColumns(models.Model):
+    """The columns a user chose for the people list (the name always comes first)."""
+
+    user = models.OneToOneField("accounts.User", on_delete=models.CASCADE, primary_key=True,
+                                related_name="people_columns")
+    # Column keys in order, comma-separated (``people.filters.LIST_COLUMNS``).
+    columns = models.CharField(max_length=200)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.columns}"

@@ -24,11 +24,14 @@ from urllib.parse import quote
 from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
+    Case,
     CharField,
     F,
     Func,
+    Q,
     QuerySet,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce
 
@@ -40,7 +43,7 @@ from unsubscribes.selectors import (
     suppression_keys,
 )
 
-from .models import Person
+from .models import ListColumns, Person, SavedView
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,7 @@ class PersonCriteria:
     unsubscribed: bool | None = None
     marketo_id: int | None = None
     email: str = ""                # case-insensitive exact match
+    ids: tuple[int, ...] = ()      # only these people (rows ticked on the list)
 
 
 def person_get(pk: int) -> Person:
@@ -108,6 +112,8 @@ def _matching(criteria: PersonCriteria) -> QuerySet[Person]:
         people = people.filter(marketo_id=criteria.marketo_id)
     if criteria.email:
         people = people.filter(email__iexact=criteria.email)
+    if criteria.ids:
+        people = people.filter(pk__in=criteria.ids)
     return people
 
 
@@ -494,3 +500,36 @@ def person_export_rows(criteria: PersonCriteria) -> Iterator[tuple]:
             unsubscribed = row[0] in suppressed_people or (
                 bool(email) and email.upper() in suppressed_addresses)
             yield (*row[:15], owner, unsubscribed, row[17])
+
+
+# --------------------------------------------------------------------------------- saved views
+
+
+def saved_views_for(user) -> QuerySet[SavedView]:
+    """The saved views ``user`` may see and use: their own, then the shared ones, by name."""
+    return (SavedView.objects.filter(Q(owner=user) | Q(shared=True)).select_related("owner")
+            .order_by(Case(When(owner=user, then=0), default=1), "name", "pk"))
+
+
+def saved_views_visible(user) -> QuerySet[SavedView]:
+    """The views the API shows ``user``: their own and shared ones; an admin every view."""
+    views = SavedView.objects.select_related("owner").order_by("name", "pk")
+    return views if user.is_admin else views.filter(Q(owner=user) | Q(shared=True))
+
+
+def list_columns_key(user) -> str:
+    # With when the user joined: a user id reused (SQLite, a restored database) starts afresh.
+    return f"people:columns:{user.pk}:{user.date_joined.timestamp()}"
+
+
+def list_columns_for(user, default: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns ``user`` chose for the people list (``default`` until they choose). Cached:
+    every view of the list needs them, and they change when the user says."""
+    def stored() -> str:
+        chosen = ListColumns.objects.filter(user=user).values_list("columns", flat=True).first()
+        return "default" if chosen is None else chosen
+
+    chosen = cached_or_built(list_columns_key(user), 24 * 3600, stored)
+    if chosen == "default":
+        return default
+    return tuple(key for key in chosen.split(",") if key)

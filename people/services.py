@@ -6,11 +6,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from salesactions.caching import cache_delete_quietly
+
 from .list_cache import people_list_changed
-from .models import Person
+from .models import ListColumns, Person, SavedView
+from .selectors import list_columns_key
 
 # The fixed mapping of SPEC section 2: app field -> Marketo REST field.
 MARKETO_FIELDS = {
@@ -315,3 +319,38 @@ def person_bulk_load_end(index_definitions: list[str]) -> None:
         for definition in index_definitions:
             cursor.execute(definition)
         cursor.execute("ANALYZE people_person")
+
+
+# --------------------------------------------------------------------------------- list views
+
+VIEW_NAME_MAX = 100
+
+
+def saved_view_create(*, owner, name: str, query: str, shared: bool = False) -> SavedView:
+    """Save the people list's filters and sort (``query``) under a name. Only admins share a
+    view; saving under a name the owner already used replaces that view's list."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": ["Give the view a name."]})
+    if len(name) > VIEW_NAME_MAX:
+        raise ValidationError({"name": [f"At most {VIEW_NAME_MAX} characters."]})
+    if shared and not owner.is_admin:
+        raise ValidationError({"shared": ["Only admins share views."]})
+    view, _ = SavedView.objects.update_or_create(
+        owner=owner, name=name, defaults={"query": query, "shared": shared})
+    return view
+
+
+def saved_view_delete(view: SavedView, *, by) -> None:
+    """Delete a saved view: its owner or an admin may."""
+    if view.owner_id != by.pk and not by.is_admin:
+        raise PermissionDenied("Only its owner (or an admin) deletes a view.")
+    view.delete()
+
+
+def list_columns_set(user, columns: tuple[str, ...]) -> None:
+    """Remember the people list's columns for ``user`` (known keys, in the list's order)."""
+    ListColumns.objects.update_or_create(user=user, defaults={"columns": ",".join(columns)})
+    key = list_columns_key(user)
+    cache_delete_quietly(key)
+    transaction.on_commit(lambda: cache_delete_quietly(key))

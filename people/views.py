@@ -1,23 +1,37 @@
-"""People pages: the list (search, filters, sorting, keyset pages) and the person page with its
-lazily loaded Marketo panel. Read-only: there is nothing to create, edit or delete here.
+"""People pages: the list (search, filters, sorting, keyset pages, saved views, the columns a
+user chose, bulk actions on ticked rows or everyone matching) and the person page with its
+lazily loaded Marketo panel. People themselves are read-only here.
 
 htmx requests for the list get only the results; every link and the form also work as plain
 HTML, so the pages work without JavaScript.
 """
 
-from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from unsubscribes.views import unsubscribe_panel_context
 
-from . import selectors
-from .filters import OWNER_ALL, PersonSearchForm, sort_columns
+from . import selectors, services
+from .export import person_csv_lines
+from .filters import (
+    DEFAULT_COLUMNS,
+    LIST_COLUMNS,
+    OWNER_ALL,
+    PersonSearchForm,
+    columns_clean,
+    sort_choices,
+    sort_columns,
+)
 from .list_cache import people_list_cached
 from .marketo_panel import person_marketo_activities
 from .models import Person
+from .selection import people_selection
 from .selectors import InvalidCursor
 
 
@@ -30,19 +44,28 @@ def _wants_fragment(request) -> bool:
 def person_list(request):
     """The people list: a seller's own people by default, everyone's on request."""
     form = PersonSearchForm(request.GET, user=request.user)
-    results = people_list_cached("page", request, lambda: _results_html(request, form))
+    columns = selectors.list_columns_for(request.user, DEFAULT_COLUMNS)
+    # The results depend on the URL, the user and their columns: the columns are in the key.
+    results = people_list_cached(f"page:{'.'.join(columns) or '-'}", request,
+                                 lambda: _results_html(request, form, columns))
     if _wants_fragment(request):
         response = HttpResponse(results)
     else:
+        query = form.view_query()
+        views = list(selectors.saved_views_for(request.user))
         response = render(request, "people/list.html", {
             "form": form, "chosen": form.chosen, "sort": form.selected_sort,
-            "owner": form.selected_owner, "results": results})
+            "owner": form.selected_owner, "results": results, "sort_choices": sort_choices(),
+            "views": views,
+            "current_view": next((view for view in views if view.query == query), None),
+            "columns": [(key, label, key in columns) for key, label in LIST_COLUMNS.items()]})
     patch_vary_headers(response, ["HX-Request"])
     return response
 
 
-def _results_html(request, form: PersonSearchForm) -> str:
-    """The results part of the list (count, table, pager or an empty state), as HTML."""
+def _results_html(request, form: PersonSearchForm, columns: tuple[str, ...]) -> str:
+    """The results part of the list (count, bulk actions, table, pager or an empty state), as
+    HTML."""
     sort = form.selected_sort
     criteria = form.criteria()
     invalid_link = False
@@ -55,7 +78,9 @@ def _results_html(request, form: PersonSearchForm) -> str:
     return render_to_string("people/partials/results.html", {
         "page": page,
         "count": selectors.person_count(criteria, page) if page.people else None,
-        "columns": sort_columns(sort),
+        "headers": sort_columns(sort, columns),
+        "columns": columns,
+        "filters": form.filter_pairs(),
         "owner": form.selected_owner,
         "owner_all": OWNER_ALL,
         "filtered": form.filtered,
@@ -63,6 +88,69 @@ def _results_html(request, form: PersonSearchForm) -> str:
         # Only an empty page needs to know whether anybody is in the workspace at all.
         "workspace_empty": not page.people and not Person.workspace.exists(),
     }, request)
+
+
+def _list_url(query: str) -> str:
+    return f"{reverse('people:list')}?{query}" if query else reverse("people:list")
+
+
+@require_POST
+def saved_view_create(request):
+    """Save the list as it is (filters and sort, sent along with the name) as a view."""
+    form = PersonSearchForm(request.POST, user=request.user)
+    query = form.view_query()
+    try:
+        view = services.saved_view_create(
+            owner=request.user, name=request.POST.get("name", ""), query=query,
+            shared=request.POST.get("shared") == "on")
+    except ValidationError as error:
+        for problems in error.message_dict.values():
+            for problem in problems:
+                messages.error(request, f"The view was not saved: {problem}")
+        return redirect(_list_url(query))
+    messages.success(request, f"Saved the view “{view.name}”"
+                              f"{' (shared with everyone)' if view.shared else ''}.")
+    return redirect(_list_url(view.query))
+
+
+@require_GET
+def saved_view_open(request, pk: int):
+    """Open a saved view: the list with its filters and sort (another seller's private view
+    is not found)."""
+    view = get_object_or_404(selectors.saved_views_for(request.user), pk=pk)
+    return redirect(_list_url(view.query))
+
+
+@require_POST
+def saved_view_remove(request, pk: int):
+    view = get_object_or_404(selectors.saved_views_for(request.user), pk=pk)
+    services.saved_view_delete(view, by=request.user)
+    messages.success(request, f"Deleted the view “{view.name}”.")
+    return redirect(_list_url(view.query))
+
+
+@require_POST
+def list_columns_choose(request):
+    """Remember the columns this user wants on the list; back to the list as it was."""
+    services.list_columns_set(request.user, columns_clean(request.POST.getlist("column")))
+    form = PersonSearchForm(request.POST, user=request.user)
+    return redirect(_list_url(form.view_query()))
+
+
+@require_GET
+def person_export(request):
+    """The ticked people, or everyone matching the list's filters, as CSV (admins): the same
+    file as ``GET /api/v1/people/export/``."""
+    if not request.user.is_admin:
+        raise PermissionDenied("Only admins export people.")
+    selection = people_selection(request.GET, request.user)
+    lines = person_csv_lines(selectors.person_export_rows(selection.criteria))
+    response = StreamingHttpResponse((text.encode() for text in lines),
+                                     content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="people.csv"'
+    response["X-Accel-Buffering"] = "no"
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_GET

@@ -53,6 +53,14 @@ class TaskForm(forms.Form):
             self.add_error(field if field in self.fields else None, messages)
 
 
+class BulkTaskForm(TaskForm):
+    """One task for each of many people: always assigned to whoever adds it."""
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, user=user, **kwargs)
+        self.fields.pop("assignee", None)
+
+
 class SnoozeForm(forms.Form):
     due_date = _due_field("Snooze to")
 

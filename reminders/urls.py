@@ -8,6 +8,7 @@ app_name = "reminders"
 
 urlpatterns = [
     path("tasks/", views.queue, name="queue"),
+    path("tasks/add-for-people/", views.bulk_add, name="bulk-add"),
     path("tasks/<int:pk>/complete/", views.complete, name="task-complete"),
     path("tasks/<int:pk>/reopen/", views.reopen, name="task-reopen"),
     path("tasks/<int:pk>/snooze/", views.snooze, name="task-snooze"),

@@ -6,6 +6,9 @@ and everything else with a redirect, so every form also works without JavaScript
 
 from __future__ import annotations
 
+from datetime import datetime
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
@@ -16,8 +19,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import User
 from people.models import Person
+from people.selection import people_selection
+from people.selectors import person_list
 
-from .forms import QueueFilterForm, SnoozeForm, TaskForm
+from .forms import BulkTaskForm, QueueFilterForm, SnoozeForm, TaskForm
 from .models import ReminderTask
 from .selectors import (
     SECTION_TITLES,
@@ -26,7 +31,16 @@ from .selectors import (
     task_list_for_user,
     task_queue,
 )
-from .services import task_complete, task_create, task_delete, task_reopen, task_snooze, task_update
+from .services import (
+    BULK_TASK_LIMIT,
+    task_complete,
+    task_create,
+    task_delete,
+    task_reopen,
+    task_snooze,
+    task_update,
+    tasks_create_for_people,
+)
 
 
 def _queue_context(request, params: QueryDict) -> dict:
@@ -177,3 +191,32 @@ def person_tasks(request, person_id: int):
                 return redirect("reminders:person-tasks", person_id=person.pk)
             return _person_panel(request, person, TaskForm(user=request.user, sellers=sellers))
     return _person_panel(request, person, form, status=200 if request.htmx else 400)
+
+
+@require_http_methods(["GET", "POST"])
+def bulk_add(request):
+    """A reminder task for each person ticked on the people list (or everyone matching its
+    filters), assigned to whoever adds it: the form says how many, then adds them all."""
+    params = request.POST if request.method == "POST" else request.GET
+    selection = people_selection(params, request.user)
+    # Bounded: more than the limit is refused, whatever "all matching" holds.
+    ids = list(person_list(selection.criteria).order_by("pk")
+               .values_list("pk", flat=True)[:BULK_TASK_LIMIT + 1])
+    today = datetime.now(request.user.zone).date()
+    form = BulkTaskForm(request.POST if request.method == "POST" else None, user=request.user,
+                        initial={"due_date": today})
+    if request.method == "POST" and form.is_valid():
+        try:
+            tasks = tasks_create_for_people(created_by=request.user, people_ids=ids,
+                                            **form.task_fields())
+        except ValidationError as error:
+            form.service_errors(error)
+        else:
+            messages.success(request, f"Added “{tasks[0].name}” for {len(tasks)} "
+                                      f"{'person' if len(tasks) == 1 else 'people'}.")
+            return redirect(f"{reverse('people:list')}?{urlencode(selection.filters)}")
+    return render(request, "reminders/bulk_add.html", {
+        "form": form, "selection": selection, "people_count": len(ids),
+        "too_many": len(ids) > BULK_TASK_LIMIT, "limit": BULK_TASK_LIMIT,
+        "list_query": urlencode(selection.filters)},
+        status=400 if form.errors else 200)

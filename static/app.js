@@ -7,6 +7,20 @@
 //   data-htmx-error-send="text"      put this text into the [data-htmx-error-text] element
 //   data-htmx-error-response="text"  inside, when the request could not be sent / was answered
 //                                    with an error status
+//   data-selection                   on a form of rows with tick boxes (name="person"): a
+//                                    [data-select-page] box ticks every row, a
+//                                    [data-select-all] box ticks them all too, and
+//                                    [data-selected-count] says what is selected
+//   data-carry-query                 on a form: before it is sent, its [data-carried] inputs
+//                                    are replaced by the page's current query (a live search
+//                                    may have changed it since the page was loaded)
+//   data-url-param="sort"            a field that shows that parameter of the current URL
+//                                    after htmx pushed a new one
+//   data-current-until-push          aria-current is dropped once htmx pushes another address
+//                                    (a saved view stops being the list shown)
+//   data-confirm="question"          on a form: ask before it is sent (a delete)
+//   data-fold-below="768"            on a <details>: closed on load when the window is
+//                                    narrower than that (a phone's menu), open otherwise
 (function () {
   "use strict";
 
@@ -33,6 +47,92 @@
       }
     };
   }
+
+  function foldMenus() {
+    document.querySelectorAll("details[data-fold-below]").forEach(function (menu) {
+      var narrow = window.matchMedia(
+        "(max-width: " + (parseInt(menu.getAttribute("data-fold-below"), 10) - 0.02) + "px)");
+      menu.open = !narrow.matches;
+      narrow.addEventListener("change", function () { menu.open = !narrow.matches; });
+    });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", foldMenus);
+  } else {
+    foldMenus();
+  }
+
+  function selectionSay(form) {
+    var say = form.querySelector("[data-selected-count]");
+    if (!say) { return; }
+    var all = form.querySelector("[data-select-all]");
+    var picked = form.querySelectorAll("input[name=person]:checked").length;
+    if (all && all.checked) {
+      say.textContent = "All matching selected:";
+    } else if (picked) {
+      say.textContent = picked + (picked === 1 ? " person" : " people") + " selected:";
+    } else {
+      say.textContent = say.getAttribute("data-nothing") || say.textContent;
+    }
+  }
+
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    var form = box.closest ? box.closest("form[data-selection]") : null;
+    if (!form) { return; }
+    var say = form.querySelector("[data-selected-count]");
+    if (say && !say.hasAttribute("data-nothing")) {
+      say.setAttribute("data-nothing", say.textContent);
+    }
+    if (box.hasAttribute("data-select-page") || box.hasAttribute("data-select-all")) {
+      form.querySelectorAll("input[name=person]").forEach(function (row) {
+        row.checked = box.checked;
+      });
+      if (box.hasAttribute("data-select-page")) {
+        var all = form.querySelector("[data-select-all]");
+        if (all && !box.checked) { all.checked = false; }
+      }
+    } else if (box.name === "person" && !box.checked) {
+      var everyone = form.querySelector("[data-select-all]");
+      if (everyone) { everyone.checked = false; }
+    }
+    selectionSay(form);
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.hasAttribute && form.hasAttribute("data-confirm") &&
+        !window.confirm(form.getAttribute("data-confirm"))) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.hasAttribute || !form.hasAttribute("data-carry-query")) { return; }
+    form.querySelectorAll("[data-carried]").forEach(function (input) { input.remove(); });
+    new URLSearchParams(window.location.search).forEach(function (value, name) {
+      if (name === "cursor") { return; }
+      var input = document.createElement("input");
+      input.type = "hidden";
+      input.name = name;
+      input.value = value;
+      input.setAttribute("data-carried", "");
+      form.appendChild(input);
+    });
+  }, true);
+
+  document.addEventListener("htmx:pushedIntoHistory", function () {
+    document.querySelectorAll("[data-current-until-push]").forEach(function (link) {
+      link.removeAttribute("aria-current");
+    });
+    var params = new URLSearchParams(window.location.search);
+    document.querySelectorAll("[data-url-param]").forEach(function (field) {
+      var value = params.get(field.getAttribute("data-url-param"));
+      if (value !== null && field.value !== value) { field.value = value; }
+    });
+  });
 
   document.addEventListener("htmx:sendError", failed("send"));
   document.addEventListener("htmx:responseError", failed("response"));

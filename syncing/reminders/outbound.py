@@ -28,3 +28,11 @@ def reminder_task_push(task, *, enabled: bool | None = None) -> None:
     if task.salesforce_push and (reminder_push_enabled() if enabled is None else enabled):
         deliveries_save(deliveries_build(kind=KIND, record=task, skipped={},
                                          targets=[Delivery.Target.SALESFORCE]))
+
+
+def reminder_tasks_push(tasks, *, enabled: bool) -> None:
+    """:func:`reminder_task_push` for many new tasks at once: one bulk insert of deliveries."""
+    if enabled:
+        deliveries_save([delivery for task in tasks if task.salesforce_push
+                         for delivery in deliveries_build(kind=KIND, record=task, skipped={},
+                                                          targets=[Delivery.Target.SALESFORCE])])

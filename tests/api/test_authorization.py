@@ -20,7 +20,7 @@ from factories import (
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from people.models import Person
+from people.models import Person, SavedView
 from people.services import person_apply_leads
 from sandbox import seed
 
@@ -54,6 +54,11 @@ MATRIX = {
     "GET /api/v1/people/{id}/":                     (401,      200,      200,      200),
     "GET /api/v1/people/export/":                   (401,      403,      403,      200),
     "GET /api/v1/people/{id}/marketo-activities/":  (401,      200,      200,      200),
+    # Saved views: seller A's is private; shared ones are everyone's to read.
+    "GET /api/v1/people/views/":                    (401,      200,      200,      200),
+    "POST /api/v1/people/views/":                   (401,      201,      201,      201),
+    "GET /api/v1/people/views/{id}/":               (401,      200,      404,      200),
+    "DELETE /api/v1/people/views/{id}/":            (401,      204,      404,      204),
     "GET /api/v1/sync/health/":                     (401,      403,      403,      200),
     "GET /api/v1/sync/runs/":                       (401,      403,      403,      200),
     "POST /api/v1/sync/runs/":                      (401,      403,      403,      202),
@@ -81,6 +86,7 @@ PATH_OBJECTS = {
     "/api/v1/emails/{id}/": "email",
     "/api/v1/people/{id}/": "person",
     "/api/v1/people/{id}/marketo-activities/": "person",
+    "/api/v1/people/views/{id}/": "view",
     "/api/v1/tasks/{id}/": "task",
     "/api/v1/unsubscribes/{id}/": "unsubscribe",
 }
@@ -102,6 +108,8 @@ BODIES = {
     "PATCH /api/v1/campaigns/{id}/": lambda objects: {"name": "Summer outreach"},
     "POST /api/v1/campaigns/{id}/members/": lambda objects: {"person": objects["person"].pk},
     "POST /api/v1/calls/": lambda objects: {"person": objects["person"].pk},
+    "POST /api/v1/people/views/": lambda objects: {"name": "Initech",
+                                                   "query": "owner=all&company=Initech"},
     "POST /api/v1/emails/": lambda objects: {"person": objects["person"].pk, "subject": "Hi",
                                              "body": "Hello {{first_name|there}}"},
     "POST /api/v1/emails/events/": lambda objects: [{"event_type": "delivered",
@@ -164,7 +172,8 @@ def objects(clients, request) -> dict:
             "call": CallFactory(person=person, logged_by=clients["seller A"].user),
             "task": ReminderTaskFactory(person=person, assignee=clients["seller A"].user),
             "unsubscribe": UnsubscribeFactory(created_by=clients["seller A"].user),
-            "email": SalesEmailFactory(person=person, sender=clients["seller A"].user)}
+            "email": SalesEmailFactory(person=person, sender=clients["seller A"].user),
+            "view": SavedView.objects.create(owner=owner, name="Mine", query="owner=mine")}
 
 
 @pytest.mark.parametrize("role", ROLES)

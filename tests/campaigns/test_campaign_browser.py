@@ -61,7 +61,7 @@ def test_build_a_campaign_and_add_people_in_bulk(browser, live_server):
         page.fill("#id_company", "Initech")
         page.click("button:text('Search')")
         expect(page.locator(".people-count")).to_contain_text("55")
-        page.click("text=Add all matching to a campaign")
+        page.click("button:text('Add to a campaign')")
         page.select_option("#id_campaign", label="Initech outreach (active)")
         page.click("button:text('Preview')")
         expect(page.locator("#bulk-preview")).to_contain_text("55 people match")

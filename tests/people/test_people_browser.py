@@ -56,7 +56,7 @@ def log_in(page, base_url):
 
 
 def row_names(page) -> list[str]:
-    return page.locator("table.people-table tbody tr td:first-child a").all_inner_texts()
+    return page.locator("table.people-table tbody tr td.col-name a").all_inner_texts()
 
 
 def test_log_in_search_page_and_open_a_person(browser, live_server, workspace):
@@ -77,7 +77,7 @@ def test_log_in_search_page_and_open_a_person(browser, live_server, workspace):
     expect(page.locator("table.people-table tbody tr").first).not_to_have_text(first_page[0])
     assert set(row_names(page)).isdisjoint(first_page[:1])
     page.get_by_role("link", name="‹ Previous").click()
-    expect(page.locator("table.people-table tbody tr td:first-child a").first).to_have_text(
+    expect(page.locator("table.people-table tbody tr td.col-name a").first).to_have_text(
         first_page[0])
 
     page.fill("#id_search", "smith")
@@ -88,7 +88,7 @@ def test_log_in_search_page_and_open_a_person(browser, live_server, workspace):
 
     page.fill("#id_search", lead["email"])
     expect(page.locator("table.people-table tbody tr")).to_have_count(1)
-    page.locator("table.people-table tbody tr td:first-child a").click()
+    page.locator("table.people-table tbody tr td.col-name a").click()
     person = Person.objects.get(marketo_id=busy)
     expect(page).to_have_url(re.compile(rf"/people/{person.pk}/$"))
     expect(page.locator("h1")).to_have_text(person.full_name)
@@ -126,7 +126,7 @@ def test_paging_and_filters_work_without_javascript(browser, live_server, worksp
     page.fill("#id_company", "Globex")
     page.get_by_role("button", name="Search").click()
     expect(page).to_have_url(re.compile(r"company=Globex"))
-    assert set(page.locator("table.people-table tbody td:nth-child(2)").all_inner_texts()) == {
+    assert set(page.locator("table.people-table tbody td.col-company").all_inner_texts()) == {
         "Globex"}
 
     page.get_by_role("link", name="Next ›").click()
@@ -134,6 +134,6 @@ def test_paging_and_filters_work_without_javascript(browser, live_server, worksp
     assert len(row_names(page)) > 0
     page.get_by_role("link", name="Name").click()
     expect(page).to_have_url(re.compile(r"sort=-name"))
-    names = page.locator("table.people-table tbody tr td:first-child a").all_inner_texts()
+    names = page.locator("table.people-table tbody tr td.col-name a").all_inner_texts()
     assert len(names) == 50
     context.close()
