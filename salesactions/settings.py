@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "unsubscribes",
     "emails",
     "campaigns",
+    "analytics",
 ]
 
 MIDDLEWARE = [

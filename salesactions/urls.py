@@ -32,6 +32,7 @@ api_v1 = [
          name="campaign-member"),
     path("", include("people.api_urls")),
     path("", include("emails.api_urls")),
+    path("", include("analytics.api_urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,90 @@
+"""What a report is asked for — the period, the grouping, whose figures — read from a query
+string the same way for the API and the page, with the rule of who may see whose figures."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from django.core.exceptions import PermissionDenied
+from rest_framework import serializers
+
+from accounts.models import User
+from campaigns.selectors import campaign_list_for_user
+from salesactions.api import IdField
+
+from .selectors import ACTIVITY_GROUPS, EMAIL_GROUPS, MAX_DAYS, Period
+
+#: The page's presets: days back from today (included), or the quarter so far.
+PRESETS = {"7": "Last 7 days", "30": "Last 30 days", "90": "Last 90 days",
+           "quarter": "This quarter"}
+DEFAULT_PRESET = "30"
+
+
+def preset_dates(preset: str, today: date) -> tuple[date, date]:
+    if preset == "quarter":
+        return date(today.year, 3 * ((today.month - 1) // 3) + 1, 1), today
+    return today - timedelta(days=int(preset) - 1), today
+
+
+class _ReportQuery(serializers.Serializer):
+    # "from" is a Python keyword: declared through the class namespace.
+    locals()["from"] = serializers.DateField(required=False, input_formats=["%Y-%m-%d"],
+                                  help_text="The first day (YYYY-MM-DD, included), in your "
+                                            "time zone. Default: 29 days before `to`.")
+    to = serializers.DateField(required=False, input_formats=["%Y-%m-%d"],
+                               help_text="The last day (YYYY-MM-DD, included). Default: today.")
+    sender = IdField(required=False, help_text="One seller's figures (a user id). A seller may "
+                                               "only name themselves (403 otherwise).")
+    format = serializers.ChoiceField(choices=["json", "csv"], required=False,
+                                     help_text="csv: the rows as CSV (or Accept: text/csv).")
+
+    def validate(self, attrs):
+        today = self.context["zone_today"]
+        end = attrs.get("to") or today
+        start = attrs.get("from") or end - timedelta(days=29)
+        if start > end:
+            raise serializers.ValidationError({"from": ["`from` is after `to`."]})
+        if (end - start).days >= MAX_DAYS:
+            raise serializers.ValidationError(
+                {"to": [f"A report covers at most {MAX_DAYS} days."]})
+        attrs["period"] = Period(start, end, self.context["zone"])
+        return attrs
+
+
+class EmailReportQuery(_ReportQuery):
+    group_by = serializers.ChoiceField(choices=EMAIL_GROUPS, help_text="How rows are grouped.")
+    campaign = IdField(required=False, help_text="Only this campaign's emails.")
+
+
+class ActivityReportQuery(_ReportQuery):
+    group_by = serializers.ChoiceField(choices=ACTIVITY_GROUPS,
+                                       help_text="How rows are grouped.")
+
+
+def report_query(query_class, user: User, data) -> dict:
+    """The validated query (``period``, ``group_by``, ``senders``, ``campaign``) or
+    ValidationError (400) / PermissionDenied (403: a seller naming another seller)."""
+    zone = user.zone
+    query = query_class(data=data, context={"zone": zone,
+                                            "zone_today": datetime.now(zone).date()})
+    query.is_valid(raise_exception=True)
+    values = dict(query.validated_data)
+    values["senders"] = report_senders(user, values.get("sender"))
+    campaign = values.get("campaign")
+    if campaign is not None and not campaign_list_for_user(user).filter(pk=campaign).exists():
+        raise serializers.ValidationError({"campaign": ["No such campaign."]})
+    return values
+
+
+def report_senders(user: User, sender: int | None) -> list[int] | None:
+    """Whose figures: a seller their own (PermissionDenied for another's), an admin everyone's
+    (None) or the one they name."""
+    if not user.is_admin:
+        if sender is not None and sender != user.pk:
+            raise PermissionDenied("Sellers see their own figures only.")
+        return [user.pk]
+    if sender is None:
+        return None
+    if not User.objects.filter(pk=sender).exists():
+        raise serializers.ValidationError({"sender": ["No such user."]})
+    return [sender]
