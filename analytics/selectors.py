@@ -202,7 +202,7 @@ def activity_report(period: Period, group_by: str, *, senders: list[int] | None 
                    "sender_id", "sent_at")
     replied = grouped(SalesEmail.objects.filter(replied_at__gte=since, replied_at__lt=until),
                       "sender_id", "replied_at")
-    completed = grouped(ReminderTask.live.filter(status=ReminderTask.Status.COMPLETED,
+    completed = grouped(ReminderTask.live.filter(status=ReminderTask.Status.COMPLETE,
                                                  completed_at__gte=since,
                                                  completed_at__lt=until),
                         "assignee_id", "completed_at")

@@ -12,6 +12,7 @@ from drf_spectacular.generators import SchemaGenerator
 from factories import (
     AdminFactory,
     CallFactory,
+    EmailTemplateFactory,
     ReminderTaskFactory,
     SalesEmailFactory,
     UnsubscribeFactory,
@@ -47,6 +48,16 @@ MATRIX = {
     "GET /api/v1/emails/":                          (401,      200,      200,      200),
     "POST /api/v1/emails/":                         (401,      201,      201,      201),
     "GET /api/v1/emails/{id}/":                     (401,      200,      404,      200),
+    # Templates: a seller's own (seller A's here), shared ones made by admins.
+    "GET /api/v1/emails/templates/":                (401,      200,      200,      200),
+    "POST /api/v1/emails/templates/":               (401,      201,      201,      201),
+    "GET /api/v1/emails/templates/{id}/":           (401,      200,      404,      404),
+    "PUT /api/v1/emails/templates/{id}/":           (401,      200,      404,      404),
+    "PATCH /api/v1/emails/templates/{id}/":         (401,      200,      404,      404),
+    "DELETE /api/v1/emails/templates/{id}/":        (401,      204,      404,      404),
+    # Analytics of seller A: their own, or an admin; seller B may not ask for them.
+    "GET /api/v1/analytics/emails/":                (401,      200,      403,      200),
+    "GET /api/v1/analytics/activity/":              (401,      200,      403,      200),
     # Provider events: admins (or the provider's events token), never sellers.
     "POST /api/v1/emails/events/":                  (401,      403,      403,      200),
     "GET /api/v1/calls/outcomes/":                  (401,      200,      200,      200),
@@ -79,6 +90,7 @@ PATH_OBJECTS = {
     "/api/v1/campaigns/{id}/members/": "campaign",
     "/api/v1/campaigns/{id}/members/{person_id}/": "campaign",
     "/api/v1/emails/{id}/": "email",
+    "/api/v1/emails/templates/{id}/": "template",
     "/api/v1/people/{id}/": "person",
     "/api/v1/people/{id}/marketo-activities/": "person",
     "/api/v1/tasks/{id}/": "task",
@@ -104,6 +116,11 @@ BODIES = {
     "POST /api/v1/calls/": lambda objects: {"person": objects["person"].pk},
     "POST /api/v1/emails/": lambda objects: {"person": objects["person"].pk, "subject": "Hi",
                                              "body": "Hello {{first_name|there}}"},
+    "POST /api/v1/emails/templates/": lambda objects: {"name": "Intro", "subject": "Hi",
+                                                      "body": "Hello {{first_name|there}}"},
+    "PUT /api/v1/emails/templates/{id}/": lambda objects: {"name": "Intro", "subject": "Hi",
+                                                           "body": "Hello"},
+    "PATCH /api/v1/emails/templates/{id}/": lambda objects: {"name": "Intro v2"},
     "POST /api/v1/emails/events/": lambda objects: [{"event_type": "delivered",
                                                      "message_id": "<none@example.com>"}],
     "POST /api/v1/sync/runs/": lambda objects: {"kind": "initial"},
@@ -164,7 +181,8 @@ def objects(clients, request) -> dict:
             "call": CallFactory(person=person, logged_by=clients["seller A"].user),
             "task": ReminderTaskFactory(person=person, assignee=clients["seller A"].user),
             "unsubscribe": UnsubscribeFactory(created_by=clients["seller A"].user),
-            "email": SalesEmailFactory(person=person, sender=clients["seller A"].user)}
+            "email": SalesEmailFactory(person=person, sender=clients["seller A"].user),
+            "template": EmailTemplateFactory(owner=clients["seller A"].user)}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -182,6 +200,8 @@ def test_who_gets_what(operation, role, clients, objects, request):
 
     if operation in BODIES:
         response = send(path, BODIES[operation](objects), format="json")
+    elif path.startswith("/api/v1/analytics/"):
+        response = send(path, {"group_by": "day", "sender": clients["seller A"].user.pk})
     else:
         response = send(path)
 
