@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from rest_framework import serializers
 
 from accounts.models import User
@@ -18,6 +19,8 @@ from .selectors import ACTIVITY_GROUPS, EMAIL_GROUPS, MAX_DAYS, Period
 PRESETS = {"7": "Last 7 days", "30": "Last 30 days", "90": "Last 90 days",
            "quarter": "This quarter"}
 DEFAULT_PRESET = "30"
+#: The dates a report may name (well inside what every time zone can convert).
+EARLIEST, LATEST = date(1970, 1, 1), date(9998, 12, 31)
 
 
 def preset_dates(preset: str, today: date) -> tuple[date, date]:
@@ -38,12 +41,25 @@ class _ReportQuery(serializers.Serializer):
     format = serializers.ChoiceField(choices=["json", "csv"], required=False,
                                      help_text="csv: the rows as CSV (or Accept: text/csv).")
 
+    def to_internal_value(self, data):
+        # A parameter that is given must hold a value (``?from=`` alone is a 400, as in every
+        # list's filters); DRF would take an empty date as no date.
+        blank = {name: ["This parameter may not be blank."] for name in self.fields
+                 if name in data and not str(data.get(name)).strip()}
+        if blank:
+            raise serializers.ValidationError(blank)
+        return super().to_internal_value(data)
+
     def validate(self, attrs):
         today = self.context["zone_today"]
         end = attrs.get("to") or today
         start = attrs.get("from") or end - timedelta(days=29)
         if start > end:
             raise serializers.ValidationError({"from": ["`from` is after `to`."]})
+        if start < EARLIEST or end > LATEST:
+            raise serializers.ValidationError(
+                {"from" if start < EARLIEST else "to": [
+                    f"Dates from {EARLIEST.isoformat()} to {LATEST.isoformat()}."]})
         if (end - start).days >= MAX_DAYS:
             raise serializers.ValidationError(
                 {"to": [f"A report covers at most {MAX_DAYS} days."]})
@@ -63,7 +79,8 @@ class ActivityReportQuery(_ReportQuery):
 
 def report_query(query_class, user: User, data) -> dict:
     """The validated query (``period``, ``group_by``, ``senders``, ``campaign``) or
-    ValidationError (400) / PermissionDenied (403: a seller naming another seller)."""
+    ValidationError (400), PermissionDenied (403: a seller naming another seller) or Http404
+    (a campaign they may not see)."""
     zone = user.zone
     query = query_class(data=data, context={"zone": zone,
                                             "zone_today": datetime.now(zone).date()})
@@ -72,19 +89,15 @@ def report_query(query_class, user: User, data) -> dict:
     values["senders"] = report_senders(user, values.get("sender"))
     campaign = values.get("campaign")
     if campaign is not None and not campaign_list_for_user(user).filter(pk=campaign).exists():
-        raise serializers.ValidationError({"campaign": ["No such campaign."]})
+        raise Http404("No such campaign (or not one you may see).")
     return values
 
 
 def report_senders(user: User, sender: int | None) -> list[int] | None:
     """Whose figures: a seller their own (PermissionDenied for another's), an admin everyone's
-    (None) or the one they name."""
+    (None) or the one they name (no such user: no figures)."""
     if not user.is_admin:
         if sender is not None and sender != user.pk:
             raise PermissionDenied("Sellers see their own figures only.")
         return [user.pk]
-    if sender is None:
-        return None
-    if not User.objects.filter(pk=sender).exists():
-        raise serializers.ValidationError({"sender": ["No such user."]})
-    return [sender]
+    return None if sender is None else [sender]

@@ -189,12 +189,21 @@ def test_a_seller_sees_their_own_and_not_another_sellers(seeded):
     ({"group_by": "day", "from": "2026-11-05", "to": "2026-11-01"}, "from"),
     ({"group_by": "day", "from": "2020-01-01", "to": "2026-11-01"}, "to"),
     ({"group_by": "day", "format": "xml"}, "format"),
-    ({"group_by": "day", "campaign": "999999"}, "campaign"),
+    ({"group_by": "day", "from": ""}, "from"),
+    ({"group_by": "day", "format": ""}, "format"),
+    ({"group_by": "day", "from": "0001-01-01", "to": "0001-01-02"}, "from"),
+    ({"group_by": "day", "from": "9999-12-30", "to": "9999-12-31"}, "to"),
 ])
 def test_bad_parameters_are_400_with_the_reason(query, field):
     response = client_for(AdminFactory()).get(PATH, query)
     assert response.status_code == 400
     assert field in response.json()
+
+
+def test_a_campaign_the_user_may_not_see_is_404():
+    private = campaign_create(owner=UserFactory(), name="Private")
+    response = client_for(UserFactory()).get(PATH, {"group_by": "day", "campaign": private.pk})
+    assert response.status_code == 404
 
 
 def test_csv_has_every_row_and_the_totals(seeded):

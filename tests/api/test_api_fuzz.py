@@ -44,7 +44,13 @@ CONFIG = {
     },
     # Reads have no such rules: a query the schema allows must not be refused.
     "operations": [{"include-method": "GET",
-                    "checks": {"positive_data_acceptance": {"enabled": True}}}],
+                    "checks": {"positive_data_acceptance": {"enabled": True}}},
+                   # Except a period the schema cannot state: `from` after `to`, or longer
+                   # than a report covers (366 days).
+                   {"include-path-regex": "^/api/v1/analytics/",
+                    "checks": {"positive_data_acceptance": {
+                        "enabled": True,
+                        "expected-statuses": ["2xx", "400", "401", "403", "404"]}}}],
     # An opaque cursor only comes from a response's next/previous link: ask for the first page.
     "parameters": {"query.cursor": ""},
     "request-timeout": 30,
