@@ -29,7 +29,7 @@ def analytics_rebuild(batch: int = BATCH) -> Rebuilt:
     """Recount every email's outcome times from its events (in batches of ``batch`` emails,
     one transaction each), and link each unsubscribe by link or bounce that names no email to
     the email that caused it (its person's latest unsubscribe, bounce or complaint event up to
-    the moment it was recorded, with a minute's slack). What ``manage.py analytics_rebuild`` runs."""
+    the moment it was recorded, with a minute's slack). ``manage.py analytics_rebuild``."""
     rebuilt = Rebuilt()
     bounds = SalesEmail.objects.aggregate(first=Min("pk"), last=Max("pk"))
     if bounds["first"] is not None:

@@ -18,7 +18,6 @@ from .charts import bar_chart, line_chart
 from .params import (
     DEFAULT_PRESET,
     PRESETS,
-    ActivityReportQuery,
     EmailReportQuery,
     preset_dates,
     report_query,
