@@ -179,19 +179,14 @@ OUTCOME_COLUMNS = {Kind.OPENED: "opened_at", Kind.CLICKED: "clicked_at",
 
 def _outcome_times(events: list[EventIn]) -> None:
     """Keep each email's first open, click, reply and bounce (one UPDATE per outcome in the
-    batch). The earliest stored event wins, so an event reported late still counts as first."""
+    batch). The earliest stored event wins, so an event reported late still counts as first;
+    ``manage.py analytics_rebuild`` recounts them all."""
     for kind, column in OUTCOME_COLUMNS.items():
         ids = {event.email.pk for event in events if event.kind == kind}
         if ids:
-            outcome_times_recount(SalesEmail.objects.filter(pk__in=ids), column, kind)
-
-
-def outcome_times_recount(emails, column: str, kind: str) -> int:
-    """Set ``column`` of ``emails`` to the moment of their first ``kind`` event (NULL: none);
-    ``manage.py analytics_rebuild`` runs it over every email."""
-    first = (EmailEvent.objects.filter(email=OuterRef("pk"), kind=kind).order_by()
-             .values("email").annotate(first=Min("at")).values("first"))
-    return emails.update(**{column: Subquery(first)})
+            first = (EmailEvent.objects.filter(email=OuterRef("pk"), kind=kind).order_by()
+                     .values("email").annotate(first=Min("at")).values("first"))
+            SalesEmail.objects.filter(pk__in=ids).update(**{column: Subquery(first)})
 
 
 def _marketo_queue(pairs: list[tuple[EventIn, EmailEvent]]) -> None:

@@ -15,6 +15,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         started = time.monotonic()
         rebuilt = analytics_rebuild()
-        self.stdout.write(f"Recounted {rebuilt.emails:,} emails, linked "
+        self.stdout.write(f"Recounted {rebuilt.emails:,} emails ({rebuilt.changed:,} "
+                          f"corrected), linked "
                           f"{rebuilt.unsubscribes_linked:,} unsubscribes in "
                           f"{time.monotonic() - started:.1f} s.")
