@@ -80,10 +80,15 @@ class ActivityReportOutput(EmailReportOutput):
     totals = _totals_serializer("ActivityReportTotals", ActivityReportRow)()
 
 
-def _responses(output) -> dict:
-    return {(200, "application/json"): output,
-            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=(
-                "A header row (key, label, the figures), a row per group, then the totals."))}
+def _responses(output, *, campaign: bool = False) -> dict:
+    responses = {(200, "application/json"): output,
+                 (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=(
+                     "A header row (key, label, the figures), a row per group, then the "
+                     "totals."))}
+    if campaign:
+        responses[404] = OpenApiResponse(OpenApiTypes.OBJECT, description=(
+            "No such campaign, or not one you may see: {\"detail\": \"...\"}."))
+    return responses
 
 
 class _ReportApi(APIView):
@@ -121,7 +126,8 @@ class EmailReportApi(_ReportApi):
         return email_report(values["period"], values["group_by"], senders=values["senders"],
                             campaign=values.get("campaign"))
 
-    @extend_schema(parameters=[EmailReportQuery], responses=_responses(EmailReportOutput))
+    @extend_schema(parameters=[EmailReportQuery],
+                   responses=_responses(EmailReportOutput, campaign=True))
     def get(self, request):
         return super().get(request)
 

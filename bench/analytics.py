@@ -96,8 +96,10 @@ def data_load(args) -> None:
 
     from accounts.models import User
     from emails.models import SalesEmail
+    from reminders.models import ReminderTask
 
-    if SalesEmail.objects.count() >= args.emails:
+    if (ReminderTask.objects.count() >= args.tasks  # the last table loaded
+            and SalesEmail.objects.count() >= args.emails):
         print(f"{SalesEmail.objects.count():,} emails already loaded")
         return
     started = time.monotonic()
@@ -178,6 +180,9 @@ def data_load(args) -> None:
             WHERE e.id % 100 < 3 AND NOT EXISTS (SELECT 1 FROM unsubscribes_unsubscribe u
                   WHERE u.person_id = e.person_id AND u.removed_at IS NULL)
             ORDER BY e.person_id, e.id""",
+        # Fresh statistics, or the planner joins the campaign rows as if the tables were empty.
+        "ANALYZE emails_salesemail",
+        "ANALYZE people_person",
         # 10% of the emails came from campaign steps: a membership per (campaign, person).
         """INSERT INTO campaigns_campaignmember (campaign_id, person_id, added_by_id, added_at,
             anchor_at, status, next_position, end_reason)
@@ -196,6 +201,7 @@ def data_load(args) -> None:
                  AND st.position = (e.id / 10) % 3
             WHERE e.id % 10 = 0
             ORDER BY m.id, st.id, e.id""",
+        "ANALYZE campaigns_campaignmember",
         f"""INSERT INTO activities_call (person_id, logged_by_id, outcome, reason, status, notes,
             duration_seconds, phone_number, called_at, created_at)
             SELECT p.id, s.id,
