@@ -19,8 +19,7 @@ from .selectors import (
     ACTIVITY_COUNTS,
     EMAIL_COUNTS,
     EMAIL_RATES,
-    activity_report,
-    email_report,
+    report_get,
 )
 
 
@@ -123,8 +122,8 @@ class EmailReportApi(_ReportApi):
     kind = "emails"
 
     def report(self, values: dict):
-        return email_report(values["period"], values["group_by"], senders=values["senders"],
-                            campaign=values.get("campaign"))
+        return report_get("emails", values["period"], values["group_by"],
+                          senders=values["senders"], campaign=values.get("campaign"))
 
     @extend_schema(parameters=[EmailReportQuery],
                    responses=_responses(EmailReportOutput, campaign=True))
@@ -142,7 +141,8 @@ class ActivityReportApi(_ReportApi):
     kind = "activity"
 
     def report(self, values: dict):
-        return activity_report(values["period"], values["group_by"], senders=values["senders"])
+        return report_get("activity", values["period"], values["group_by"],
+                          senders=values["senders"])
 
     @extend_schema(parameters=[ActivityReportQuery], responses=_responses(ActivityReportOutput))
     def get(self, request):

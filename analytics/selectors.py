@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import TruncDate
 
@@ -100,6 +102,32 @@ def rates(counts: dict) -> dict:
             "click_rate": share(counts["clicked"], delivered),
             "reply_rate": share(counts["replied"], delivered),
             "bounce_rate": share(counts["bounced"], sent)}
+
+
+def report_get(kind: str, period: Period, group_by: str, *, senders: list[int] | None = None,
+               campaign: int | None = None) -> Report:
+    """The ``kind`` report (``emails`` or ``activity``), from the cache when the same report
+    (period, zone, grouping, senders, campaign) was counted within
+    ``ANALYTICS_CACHE_SECONDS``: many viewers opening the page at once count it once. Figures
+    are at most that old; nothing invalidates them sooner."""
+    if kind == "emails":
+        def count() -> Report:
+            return email_report(period, group_by, senders=senders, campaign=campaign)
+    else:
+        def count() -> Report:
+            return activity_report(period, group_by, senders=senders)
+    seconds = settings.ANALYTICS_CACHE_SECONDS
+    if seconds <= 0:
+        return count()
+    key = ":".join(["analytics", kind, group_by, period.start.isoformat(),
+                    period.end.isoformat(), period.zone.key,
+                    ",".join(map(str, senders)) if senders is not None else "all",
+                    str(campaign or ""), datetime.now(period.zone).date().isoformat()])
+    report = cache.get(key)
+    if report is None:
+        report = count()
+        cache.set(key, report, seconds)
+    return report
 
 
 # --------------------------------------------------------------------------- email performance

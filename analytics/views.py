@@ -22,7 +22,7 @@ from .params import (
     preset_dates,
     report_query,
 )
-from .selectors import EMAIL_RATES, Report, activity_report, email_report
+from .selectors import EMAIL_RATES, Report, report_get
 
 #: Longer periods are charted by week.
 DAILY_UP_TO_DAYS = 31
@@ -57,13 +57,13 @@ def analytics_page(request):
     by_week = (period.end - period.start).days >= DAILY_UP_TO_DAYS
     over_time = "week" if by_week else "day"
 
-    activity = activity_report(period, over_time, senders=senders)
-    emails_by_day = email_report(period, "day", senders=senders)
-    email_tables = [email_report(period, group, senders=senders)
+    activity = report_get("activity", period, over_time, senders=senders)
+    emails_by_day = report_get("emails", period, "day", senders=senders)
+    email_tables = [report_get("emails", period, group, senders=senders)
                     for group in ("template", "campaign_step")]
     if user.is_admin and senders is None:
-        email_tables.append(email_report(period, "sender", senders=senders))
-        team = activity_report(period, "seller", senders=senders)
+        email_tables.append(report_get("emails", period, "sender", senders=senders))
+        team = report_get("activity", period, "seller", senders=senders)
     else:
         team = None
 
