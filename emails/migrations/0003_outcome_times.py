@@ -3,19 +3,22 @@ analytics count each email once per outcome; ``manage.py analytics_rebuild`` doe
 
 from django.conf import settings
 from django.db import migrations, models
-from django.db.models import Min, OuterRef, Subquery
 
-OUTCOMES = {"opened_at": "opened", "clicked_at": "clicked", "replied_at": "replied",
-            "bounced_at": "bounced"}
+OUTCOMES = {"opened": "opened_at", "clicked": "clicked_at", "replied": "replied_at",
+            "bounced": "bounced_at"}
 
 
 def fill(apps, schema_editor):
-    SalesEmail = apps.get_model("emails", "SalesEmail")
-    EmailEvent = apps.get_model("emails", "EmailEvent")
-    for column, kind in OUTCOMES.items():
-        first = (EmailEvent.objects.filter(email=OuterRef("pk"), kind=kind).order_by()
-                 .values("email").annotate(first=Min("at")).values("first"))
-        SalesEmail.objects.filter(events__kind=kind).update(**{column: Subquery(first)})
+    """One UPDATE from the events' aggregate (as ``analytics_rebuild`` does by batches): a
+    minute or so for a million emails on PostgreSQL."""
+    firsts = ", ".join(f"MIN(CASE WHEN kind = '{kind}' THEN at END) AS {column}"
+                       for kind, column in OUTCOMES.items())
+    kinds = ", ".join(f"'{kind}'" for kind in OUTCOMES)
+    assignments = ", ".join(f"{column} = f.{column}" for column in OUTCOMES.values())
+    schema_editor.execute(
+        f"UPDATE emails_salesemail SET {assignments} FROM (SELECT email_id, {firsts} "
+        f"FROM emails_emailevent WHERE kind IN ({kinds}) GROUP BY email_id) f "
+        f"WHERE emails_salesemail.id = f.email_id")
 
 
 class Migration(migrations.Migration):
@@ -47,6 +50,8 @@ class Migration(migrations.Migration):
             name='replied_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
+        # Filled before the indexes exist: a single pass, no index to keep up to date.
+        migrations.RunPython(fill, migrations.RunPython.noop),
         migrations.AddIndex(
             model_name='salesemail',
             index=models.Index(condition=models.Q(('sent_at__isnull', False)), fields=['sent_at'], include=('template', 'opened_at', 'clicked_at', 'replied_at', 'bounced_at'), name='salesemail_sent_report'),
@@ -59,5 +64,4 @@ class Migration(migrations.Migration):
             model_name='salesemail',
             index=models.Index(condition=models.Q(('replied_at__isnull', False)), fields=['sender', 'replied_at'], name='salesemail_sender_replied'),
         ),
-        migrations.RunPython(fill, migrations.RunPython.noop),
     ]
