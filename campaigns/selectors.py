@@ -86,6 +86,17 @@ class StepResults:
         return self.counts.get(key, 0)
 
     @property
+    def rates(self) -> dict[str, str]:
+        """Open, click and reply rates over the step's delivered emails (sent − bounced), the
+        bounce rate over sent ones, as the Analytics page gives them ("" before any sent)."""
+        sent = self.get("sent")
+        delivered = sent - self.get("bounced")
+        shares = {kind: (self.get(kind), delivered) for kind in ("opened", "clicked", "replied")}
+        shares["bounced"] = (self.get("bounced"), sent)
+        return {kind: f"{part / whole:.0%}" if whole else ""
+                for kind, (part, whole) in shares.items()}
+
+    @property
     def ran(self) -> int:
         """How many times the step ran (any result)."""
         return sum(self.counts.get(result, 0) for result in MemberStep.Result.values)

@@ -13,7 +13,7 @@ from people.models import Person
 from salesactions.api import IdField, IdFilter, JsonTypesMixin, StrictFilterSet
 
 from .models import SalesEmail
-from .selectors import email_list_for_user
+from .selectors import email_list_for_user, template_list_for_user
 from .services import SUBJECT_MAX_LENGTH, EmailRefused, queue_email
 
 BODY_MAX_LENGTH = 100_000
@@ -21,10 +21,15 @@ BODY_MAX_LENGTH = 100_000
 
 class EmailInput(JsonTypesMixin, serializers.Serializer):
     person = IdField(help_text="The person's id (see people/).")
-    subject = serializers.CharField(max_length=SUBJECT_MAX_LENGTH,
-                                    help_text="Merge fields allowed, e.g. {{first_name|there}}.")
-    body = serializers.CharField(max_length=BODY_MAX_LENGTH,
-                                 help_text="Plain text; merge fields allowed.")
+    template = IdField(required=False, help_text="A template you may use (see "
+                                                 "emails/templates/): the subject and body "
+                                                 "not given come from it.")
+    subject = serializers.CharField(max_length=SUBJECT_MAX_LENGTH, required=False,
+                                    help_text="Merge fields allowed, e.g. {{first_name|there}}. "
+                                              "Required without a template.")
+    body = serializers.CharField(max_length=BODY_MAX_LENGTH, required=False,
+                                 help_text="Plain text; merge fields allowed. Required without "
+                                           "a template.")
     track = serializers.BooleanField(required=False, default=True,
                                      help_text="false turns open and click tracking off for "
                                                "this email.")
@@ -46,7 +51,8 @@ class EmailOutput(serializers.ModelSerializer):
     class Meta:
         model = SalesEmail
         fields = ["id", "person", "sender", "to_email", "subject", "body", "track",
-                  "sales_campaign_name", "status", "hold_reason", "error", "message_id",
+                  "sales_campaign_name", "template", "status", "hold_reason", "error",
+                  "message_id",
                   "provider_message_id",
                   "attempts", "next_attempt_at", "sent_at", "created_at", "events"]
         read_only_fields = fields
@@ -96,9 +102,21 @@ class EmailListApi(GenericAPIView):
         if person is None:
             return Response({"person": ["No such person in the workspace."]},
                             status=status.HTTP_400_BAD_REQUEST)
+        template = None
+        if "template" in values:
+            template = template_list_for_user(request.user).filter(pk=values["template"]).first()
+            if template is None:
+                return Response({"template": ["No such template."]},
+                                status=status.HTTP_400_BAD_REQUEST)
+        missing = {field: ["This field is required."] for field in ("subject", "body")
+                   if field not in values and template is None}
+        if missing:
+            return Response(missing, status=status.HTTP_400_BAD_REQUEST)
         try:
-            email = queue_email(person=person, sender=request.user, subject=values["subject"],
-                                body=values["body"], track=values["track"])
+            email = queue_email(
+                person=person, sender=request.user, template=template, track=values["track"],
+                subject=values.get("subject", template and template.subject),
+                body=values.get("body", template and template.body))
         except EmailRefused as refused:
             return Response({refused.field: [refused.message]},
                             status=status.HTTP_400_BAD_REQUEST)

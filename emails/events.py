@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from syncing.email.engagement import EVENT_KINDS as DELIVERY_KINDS
@@ -113,6 +113,7 @@ def events_apply(events: list[EventIn]) -> Applied:
                         url=event.url, detail=event.detail[:DETAIL_MAX]) for event in new])
         applied.created = rows
         _statuses_forward(new, applied)
+        _outcome_times(new)
         _marketo_queue(list(zip(new, rows, strict=True)))
         _unsubscribes_record(new, applied)
         _signals_after_commit(new, applied)
@@ -171,6 +172,23 @@ def _statuses_forward(events: list[EventIn], applied: Applied) -> None:
             emails[email_id].status = status
 
 
+#: The email's column that holds the first event of each outcome (the analytics read them).
+OUTCOME_COLUMNS = {Kind.OPENED: "opened_at", Kind.CLICKED: "clicked_at",
+                   Kind.REPLIED: "replied_at", Kind.BOUNCED: "bounced_at"}
+
+
+def _outcome_times(events: list[EventIn]) -> None:
+    """Keep each email's first open, click, reply and bounce (one UPDATE per outcome in the
+    batch). The earliest stored event wins, so an event reported late still counts as first;
+    ``manage.py analytics_rebuild`` recounts them all."""
+    for kind, column in OUTCOME_COLUMNS.items():
+        ids = {event.email.pk for event in events if event.kind == kind}
+        if ids:
+            first = (EmailEvent.objects.filter(email=OuterRef("pk"), kind=kind).order_by()
+                     .values("email").annotate(first=Min("at")).values("first"))
+            SalesEmail.objects.filter(pk__in=ids).update(**{column: Subquery(first)})
+
+
 def _marketo_queue(pairs: list[tuple[EventIn, EmailEvent]]) -> None:
     """Queue a Marketo delivery for each event that is logged there."""
     logged_opens = _opens_to_log([(event, row) for event, row in pairs
@@ -220,10 +238,12 @@ def _opens_to_log(pairs: list[tuple[EventIn, EmailEvent]]) -> set[int]:
 
 def _unsubscribes_record(events: list[EventIn], applied: Applied) -> None:
     """A hard bounce or a complaint: the address gets no more sales email (source bounce)."""
-    people = [event.email.person for event in events
+    causes = [event.email for event in events
               if (event.kind == Kind.BOUNCED and event.hard) or event.kind == Kind.COMPLAINED]
-    if people:
-        created = unsubscribes_record_many(people, Unsubscribe.Source.BOUNCE)
+    if causes:
+        created = unsubscribes_record_many(
+            [email.person for email in causes], Unsubscribe.Source.BOUNCE,
+            sales_emails={email.person_id: email.pk for email in causes})
         applied.unsubscribed = [unsubscribe.person_id for unsubscribe in created]
 
 
@@ -264,7 +284,8 @@ def unsubscribe_by_link(email: SalesEmail) -> Unsubscribe:
     """The recipient unsubscribed with the link in ``email`` (the confirm button, or an RFC
     8058 one-click POST): record the unsubscribe (source ``link``) and the event."""
     with transaction.atomic():
-        recorded = unsubscribe_record(email.person, Unsubscribe.Source.LINK)
+        recorded = unsubscribe_record(email.person, Unsubscribe.Source.LINK,
+                                      sales_email_id=email.pk)
         if recorded.created:
             events_apply([EventIn(email=email, kind=Kind.UNSUBSCRIBED, at=timezone.now(),
                                   source=Source.TRACKING,

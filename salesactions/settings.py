@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "unsubscribes",
     "emails",
     "campaigns",
+    "analytics",
 ]
 
 MIDDLEWARE = [
@@ -160,6 +161,8 @@ for _cache in CACHES.values():
     _cache["KEY_PREFIX"] = env("CACHE_KEY_PREFIX", default="")
 # People lists are cached per data version (people/list_cache.py); 0 turns that off.
 PEOPLE_LIST_CACHE_SECONDS = env.int("PEOPLE_LIST_CACHE_SECONDS", default=300)
+# How long an analytics report (API and page) may be served from the cache; 0 turns it off.
+ANALYTICS_CACHE_SECONDS = env.int("ANALYTICS_CACHE_SECONDS", default=60)
 
 # Celery. Without a server the broker is kombu's filesystem transport (with atomic writes,
 # salesactions/broker.py): the web process, the worker and beat on one machine exchange

@@ -32,6 +32,7 @@ api_v1 = [
          name="campaign-member"),
     path("", include("people.api_urls")),
     path("", include("emails.api_urls")),
+    path("", include("analytics.api_urls")),
 ]
 
 urlpatterns = [
@@ -48,6 +49,7 @@ urlpatterns = [
     # Links inside emails (no login): open pixel, click redirect, unsubscribe.
     path("", include("emails.urls")),
     path("", include("campaigns.urls")),
+    path("", include("analytics.urls")),
     path("", include("emails.page_urls")),
     # anymail's ESP webhooks (Postmark: postmark/tracking/, postmark/inbound/): emails/webhooks.py
     path("anymail/", include("anymail.urls")),

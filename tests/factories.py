@@ -114,3 +114,15 @@ class SalesEmailFactory(factory.django.DjangoModelFactory):
     body = "Hello, following up on our call."
     status = "sent"
     sent_at = factory.LazyFunction(timezone.now)
+
+
+class EmailTemplateFactory(factory.django.DjangoModelFactory):
+    """A seller's own template."""
+
+    class Meta:
+        model = "emails.EmailTemplate"
+
+    owner = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"Template {n}")
+    subject = "Hi {{first_name|there}}"
+    body = "Hello {{first_name|there}}, {{sender_name}} here."

@@ -24,6 +24,10 @@ class Unsubscribe(models.Model):
                                related_name="unsubscribes")
     email = models.CharField(max_length=255, blank=True)
     source = models.CharField(max_length=20, choices=Source.choices)
+    # The sales email that caused it: its link (or one-click), or a hard bounce or complaint
+    # on it. Blank for the other sources. The analytics count it as that email's unsubscribe.
+    sales_email = models.ForeignKey("emails.SalesEmail", null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="unsubscribes")
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")

@@ -37,10 +37,11 @@ class Recorded:
 
 
 def unsubscribe_record(person: Person, source: str, *, by: User | None = None,
-                       push: bool = True) -> Recorded:
+                       push: bool = True, sales_email_id: int | None = None) -> Recorded:
     """Record that ``person`` asked not to get sales email, unless one is in force already
     (then that one is returned, unchanged: there is never a second). The opt-out is queued for
-    the person's Salesforce record in the same transaction (SPEC section 7: always)."""
+    the person's Salesforce record in the same transaction (SPEC section 7: always).
+    ``sales_email_id``: the email whose link they used."""
     if source not in Unsubscribe.Source.values:
         raise ValidationError({"source": f"Unknown source {source!r}."})
     existing = Unsubscribe.objects.filter(person=person, removed_at__isnull=True).first()
@@ -49,7 +50,8 @@ def unsubscribe_record(person: Person, source: str, *, by: User | None = None,
     try:
         with transaction.atomic():
             unsubscribe = Unsubscribe.objects.create(person=person, email=person.email,
-                                                     source=source, created_by=by)
+                                                     source=source, created_by=by,
+                                                     sales_email_id=sales_email_id)
             if push:
                 unsubscribes_push([unsubscribe])
             unsubscribes_announce([unsubscribe])
@@ -61,17 +63,21 @@ def unsubscribe_record(person: Person, source: str, *, by: User | None = None,
 
 
 def unsubscribes_record_many(people: Iterable[Person], source: str, *,
-                             by: User | None = None, push: bool = True) -> list[Unsubscribe]:
+                             by: User | None = None, push: bool = True,
+                             sales_emails: dict[int, int] | None = None) -> list[Unsubscribe]:
     """Record an unsubscribe for each of ``people`` who has none in force (a sync pass, a batch
     of bounces); returns the new ones. A few queries for any number of people. ``push=False``
-    is for the Salesforce sync, which pushes only where Salesforce lacks the opt-out."""
+    is for the Salesforce sync, which pushes only where Salesforce lacks the opt-out.
+    ``sales_emails``: person id → the id of the email that caused it (a bounce on it)."""
+    sales_emails = sales_emails or {}
     if source not in Unsubscribe.Source.values:
         raise ValidationError({"source": f"Unknown source {source!r}."})
     people = list({person.pk: person for person in people}.values())
     in_force = {person_id for chunk in _chunks([person.pk for person in people])
                 for person_id in Unsubscribe.objects.filter(
                     person__in=chunk, removed_at__isnull=True).values_list("person_id", flat=True)}
-    new = [Unsubscribe(person=person, email=person.email, source=source, created_by=by)
+    new = [Unsubscribe(person=person, email=person.email, source=source, created_by=by,
+                       sales_email_id=sales_emails.get(person.pk))
            for person in people if person.pk not in in_force]
     if not new:
         return []
@@ -85,7 +91,8 @@ def unsubscribes_record_many(people: Iterable[Person], source: str, *,
         # Someone was unsubscribed meanwhile: one at a time, each keeping what is in force.
         with transaction.atomic():
             created = [recorded.unsubscribe for recorded in
-                       (unsubscribe_record(u.person, source, by=by, push=push) for u in new)
+                       (unsubscribe_record(u.person, source, by=by, push=push,
+                                           sales_email_id=u.sales_email_id) for u in new)
                        if recorded.created]
     # bulk_create sends no post_save: tell the people list cache.
     people_list_changed()

@@ -12,6 +12,7 @@ from drf_spectacular.generators import SchemaGenerator
 from factories import (
     AdminFactory,
     CallFactory,
+    EmailTemplateFactory,
     ReminderTaskFactory,
     SalesEmailFactory,
     UnsubscribeFactory,
@@ -47,6 +48,16 @@ MATRIX = {
     "GET /api/v1/emails/":                          (401,      200,      200,      200),
     "POST /api/v1/emails/":                         (401,      201,      201,      201),
     "GET /api/v1/emails/{id}/":                     (401,      200,      404,      200),
+    # Templates: a seller's own (seller A's here), shared ones made by admins.
+    "GET /api/v1/emails/templates/":                (401,      200,      200,      200),
+    "POST /api/v1/emails/templates/":               (401,      201,      201,      201),
+    "GET /api/v1/emails/templates/{id}/":           (401,      200,      404,      404),
+    "PUT /api/v1/emails/templates/{id}/":           (401,      200,      404,      404),
+    "PATCH /api/v1/emails/templates/{id}/":         (401,      200,      404,      404),
+    "DELETE /api/v1/emails/templates/{id}/":        (401,      204,      404,      404),
+    # Analytics of seller A: their own, or an admin; seller B may not ask for them.
+    "GET /api/v1/analytics/emails/":                (401,      200,      403,      200),
+    "GET /api/v1/analytics/activity/":              (401,      200,      403,      200),
     # Provider events: admins (or the provider's events token), never sellers.
     "POST /api/v1/emails/events/":                  (401,      403,      403,      200),
     "GET /api/v1/calls/outcomes/":                  (401,      200,      200,      200),
@@ -84,6 +95,7 @@ PATH_OBJECTS = {
     "/api/v1/campaigns/{id}/members/": "campaign",
     "/api/v1/campaigns/{id}/members/{person_id}/": "campaign",
     "/api/v1/emails/{id}/": "email",
+    "/api/v1/emails/templates/{id}/": "template",
     "/api/v1/people/{id}/": "person",
     "/api/v1/people/{id}/marketo-activities/": "person",
     "/api/v1/people/views/{id}/": "view",
@@ -112,6 +124,11 @@ BODIES = {
                                                    "query": "owner=all&company=Initech"},
     "POST /api/v1/emails/": lambda objects: {"person": objects["person"].pk, "subject": "Hi",
                                              "body": "Hello {{first_name|there}}"},
+    "POST /api/v1/emails/templates/": lambda objects: {"name": "Intro", "subject": "Hi",
+                                                      "body": "Hello {{first_name|there}}"},
+    "PUT /api/v1/emails/templates/{id}/": lambda objects: {"name": "Intro", "subject": "Hi",
+                                                           "body": "Hello"},
+    "PATCH /api/v1/emails/templates/{id}/": lambda objects: {"name": "Intro v2"},
     "POST /api/v1/emails/events/": lambda objects: [{"event_type": "delivered",
                                                      "message_id": "<none@example.com>"}],
     "POST /api/v1/sync/runs/": lambda objects: {"kind": "initial"},
@@ -173,7 +190,8 @@ def objects(clients, request) -> dict:
             "task": ReminderTaskFactory(person=person, assignee=clients["seller A"].user),
             "unsubscribe": UnsubscribeFactory(created_by=clients["seller A"].user),
             "email": SalesEmailFactory(person=person, sender=clients["seller A"].user),
-            "view": SavedView.objects.create(owner=owner, name="Mine", query="owner=mine")}
+            "view": SavedView.objects.create(owner=owner, name="Mine", query="owner=mine"),
+            "template": EmailTemplateFactory(owner=clients["seller A"].user)}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -191,6 +209,8 @@ def test_who_gets_what(operation, role, clients, objects, request):
 
     if operation in BODIES:
         response = send(path, BODIES[operation](objects), format="json")
+    elif path.startswith("/api/v1/analytics/"):
+        response = send(path, {"group_by": "day", "sender": clients["seller A"].user.pk})
     else:
         response = send(path)
 

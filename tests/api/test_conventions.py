@@ -112,6 +112,8 @@ def test_every_list_documents_count_and_page_size(admin_api):
     for path, operation in lists.items():
         if path in ("/api/v1/sync/settings/", "/api/v1/sync/health/"):  # one object, no list
             continue
+        if path.startswith("/api/v1/analytics/"):  # a report: every row and the totals at once
+            continue
         page = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
         component = schema["components"]["schemas"][page.rsplit("/", 1)[1]]
         assert {"count", "count_exact", "results"} <= set(component["required"]), path

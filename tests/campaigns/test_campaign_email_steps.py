@@ -165,5 +165,10 @@ def test_results_per_step_count_email_events_and_endings(seller_client, seller, 
     assert email_step.get("ended_unsubscribed") == 1
     assert email_step.get("ended_bounced") == 1
     assert call_step.get("task") == 1
+    # Rates over the delivered emails (3 sent − 1 bounced), the bounce rate over sent.
+    assert email_step.rates == {"opened": "100%", "clicked": "50%", "replied": "0%",
+                                "bounced": "33%"}
+    detail = seller_client.get(f"/campaigns/{campaign.pk}/").content.decode()
+    assert '1 <small class="step-rate">50%</small>' in detail
     page = seller_client.get("/campaigns/").content.decode()
     assert "sent 3 · opened 2 · clicked 1 · replied 0 · bounced 1 · unsubscribed 1" in page

@@ -1,0 +1,276 @@
+"""Reads of the team analytics: what each seller did (activity) and how their emails did (email
+performance), over a date range counted in the viewer's time zone.
+
+Every report is a few aggregate queries whatever the data size: the database counts, Python
+only labels the groups. Email outcomes come from each email's first open, click, reply and
+bounce (``SalesEmail.opened_at`` …, kept by ``emails.events`` as events are recorded), so an
+email counts once per outcome however often it was opened or clicked; emails are counted in
+the period they were sent (a reply next week still counts for this week's emails).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, F, Q, QuerySet
+from django.db.models.functions import TruncDate
+
+from accounts.models import User
+from activities.models import Call
+from campaigns.models import CampaignStep
+from emails.models import EmailTemplate, SalesEmail
+from reminders.models import ReminderTask
+
+EMAIL_GROUPS = ("template", "campaign_step", "sender", "day")
+ACTIVITY_GROUPS = ("seller", "day", "week")
+EMAIL_COUNTS = ("sent", "delivered", "opened", "clicked", "replied", "bounced", "unsubscribed")
+EMAIL_RATES = ("open_rate", "click_rate", "reply_rate", "bounce_rate")
+ACTIVITY_COUNTS = ("calls", "emails_sent", "emails_replied", "tasks_completed", "tasks_overdue")
+#: The longest period one report covers.
+MAX_DAYS = 366
+#: The outcome columns each count reads.
+_OUTCOMES = {"opened": "opened_at", "clicked": "clicked_at", "replied": "replied_at",
+             "bounced": "bounced_at"}
+
+
+@dataclass(frozen=True)
+class Period:
+    """From ``start`` to ``end`` (both included), whole days in ``zone``."""
+
+    start: date
+    end: date
+    zone: ZoneInfo
+
+    @property
+    def since(self) -> datetime:
+        return datetime.combine(self.start, time.min, tzinfo=self.zone)
+
+    @property
+    def until(self) -> datetime:
+        """The first moment after the period (midnight after ``end``, in ``zone``)."""
+        return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=self.zone)
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=n) for n in range((self.end - self.start).days + 1)]
+
+
+def week_of(day: date) -> date:
+    """The Monday of ``day``'s week (ISO weeks)."""
+    return day - timedelta(days=day.weekday())
+
+
+@dataclass
+class Row:
+    key: object
+    label: str
+    counts: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"key": self.key, "label": self.label, **self.counts}
+
+
+@dataclass
+class Report:
+    """A report's rows and totals, in the API's shape (``as_dict``); ``columns`` names the
+    figures of each row in order (the table and the CSV)."""
+
+    group_by: str
+    period: Period
+    columns: list[str]
+    rows: list[Row]
+    totals: dict
+
+    def as_dict(self) -> dict:
+        return {"group_by": self.group_by, "from": self.period.start, "to": self.period.end,
+                "results": [row.as_dict() for row in self.rows], "totals": self.totals}
+
+
+def rates(counts: dict) -> dict:
+    """Open, click and reply rates over delivered emails; the bounce rate over sent ones (so
+    it stays within 0–1 when everything bounced). Fractions, four decimals."""
+    delivered, sent = counts["delivered"], counts["sent"]
+
+    def share(part: int, whole: int) -> float:
+        return round(part / whole, 4) if whole else 0.0
+
+    return {"open_rate": share(counts["opened"], delivered),
+            "click_rate": share(counts["clicked"], delivered),
+            "reply_rate": share(counts["replied"], delivered),
+            "bounce_rate": share(counts["bounced"], sent)}
+
+
+def report_get(kind: str, period: Period, group_by: str, *, senders: list[int] | None = None,
+               campaign: int | None = None) -> Report:
+    """The ``kind`` report (``emails`` or ``activity``), from the cache when the same report
+    (period, zone, grouping, senders, campaign) was counted within
+    ``ANALYTICS_CACHE_SECONDS``: many viewers opening the page at once count it once. Figures
+    are at most that old; nothing invalidates them sooner."""
+    if kind == "emails":
+        def count() -> Report:
+            return email_report(period, group_by, senders=senders, campaign=campaign)
+    else:
+        def count() -> Report:
+            return activity_report(period, group_by, senders=senders)
+    seconds = settings.ANALYTICS_CACHE_SECONDS
+    if seconds <= 0:
+        return count()
+    key = ":".join(["analytics", kind, group_by, period.start.isoformat(),
+                    period.end.isoformat(), period.zone.key,
+                    ",".join(map(str, senders)) if senders is not None else "all",
+                    str(campaign or ""), datetime.now(period.zone).date().isoformat()])
+    report = cache.get(key)
+    if report is None:
+        report = count()
+        cache.set(key, report, seconds)
+    return report
+
+
+# --------------------------------------------------------------------------- email performance
+
+
+def emails_sent_in(period: Period, *, senders: list[int] | None = None,
+                   campaign: int | None = None) -> QuerySet[SalesEmail]:
+    emails = SalesEmail.objects.filter(sent_at__gte=period.since, sent_at__lt=period.until)
+    if senders is not None:
+        emails = emails.filter(sender_id__in=senders)
+    if campaign is not None:
+        emails = emails.filter(campaign_runs__member__campaign_id=campaign)
+    return emails.order_by()
+
+
+def email_report(period: Period, group_by: str, *, senders: list[int] | None = None,
+                 campaign: int | None = None) -> Report:
+    """Per template, campaign step, sender or day (``group_by``): emails sent in ``period``
+    and how many of them were delivered, opened, clicked, replied to, bounced and caused an
+    unsubscribe, with the rates. ``senders`` narrows to those users (None: everyone's),
+    ``campaign`` to one campaign's emails. Two aggregate queries plus the labels."""
+    emails = emails_sent_in(period, senders=senders, campaign=campaign)
+    key = {"template": F("template_id"), "sender": F("sender_id"),
+           "campaign_step": F("campaign_runs__step_id"),
+           "day": TruncDate("sent_at", tzinfo=period.zone)}[group_by]
+    if group_by == "campaign_step":
+        emails = emails.filter(campaign_runs__step__isnull=False)
+    figures = {"sent": Count("pk")} | {
+        name: Count("pk", filter=Q(**{f"{column}__isnull": False}))
+        for name, column in _OUTCOMES.items()}
+    counted = {row["key"]: row for row in emails.values(key=key).annotate(**figures)}
+    unsubscribed = dict(emails.filter(unsubscribes__isnull=False).values(key=key)
+                        .annotate(n=Count("pk", distinct=True)).values_list("key", "n"))
+
+    keys = list(counted)
+    if group_by == "day":
+        keys = period.days()
+    labels = _email_labels(group_by, keys)
+    rows = []
+    for each in keys:
+        found = counted.get(each, {})
+        counts = {name: found.get(name, 0) for name in ("sent", *_OUTCOMES)}
+        counts["delivered"] = counts["sent"] - counts["bounced"]
+        counts["unsubscribed"] = unsubscribed.get(each, 0)
+        counts = {name: counts[name] for name in EMAIL_COUNTS}
+        rows.append(Row(_key(each), labels.get(each, str(each)), counts | rates(counts)))
+    if group_by != "day":
+        rows.sort(key=lambda row: (-row.counts["sent"], row.label.lower()))
+    totals = {name: sum(row.counts[name] for row in rows) for name in EMAIL_COUNTS}
+    return Report(group_by, period, [*EMAIL_COUNTS, *EMAIL_RATES], rows,
+                  totals | rates(totals))
+
+
+def _key(value):
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _email_labels(group_by: str, keys: list) -> dict:
+    if group_by == "template":
+        names = dict(EmailTemplate.objects.filter(pk__in=[k for k in keys if k])
+                     .values_list("pk", "name"))
+        return {k: names.get(k, f"Template {k} (deleted)") if k else "No template"
+                for k in keys}
+    if group_by == "sender":
+        return _user_labels(keys)
+    if group_by == "campaign_step":
+        steps = CampaignStep.objects.select_related("campaign").in_bulk(keys)
+        return {pk: f"{step.campaign.name} · step {step.position + 1}: "
+                    f"{step.subject or step.get_type_display()}"
+                for pk, step in steps.items()}
+    return {day: day.isoformat() for day in keys}
+
+
+def _user_labels(ids) -> dict:
+    return {user.pk: user.get_full_name() or user.username
+            for user in User.objects.filter(pk__in=[pk for pk in ids if pk])}
+
+
+# --------------------------------------------------------------------------- activity
+
+
+def activity_report(period: Period, group_by: str, *, senders: list[int] | None = None,
+                    today: date | None = None) -> Report:
+    """Per seller, day or week (``group_by``): calls (and by outcome), emails sent, replies
+    received, tasks completed in ``period``, and tasks overdue now (open, due before
+    ``today`` in the viewer's zone) that fell due in ``period``. Five aggregate queries."""
+    today = today or datetime.now(period.zone).date()
+    by_day = group_by != "seller"
+
+    def grouped(queryset, user_field: str, moment: str, *extra: str):
+        key = TruncDate(moment, tzinfo=period.zone) if by_day else F(user_field)
+        if senders is not None:
+            queryset = queryset.filter(**{f"{user_field}__in": senders})
+        return queryset.order_by().values(*extra, key=key).annotate(n=Count("pk"))
+
+    since, until = period.since, period.until
+    calls = grouped(Call.objects.filter(called_at__gte=since, called_at__lt=until),
+                    "logged_by_id", "called_at", "outcome")
+    sent = grouped(SalesEmail.objects.filter(sent_at__gte=since, sent_at__lt=until),
+                   "sender_id", "sent_at")
+    replied = grouped(SalesEmail.objects.filter(replied_at__gte=since, replied_at__lt=until),
+                      "sender_id", "replied_at")
+    completed = grouped(ReminderTask.live.filter(status=ReminderTask.Status.COMPLETE,
+                                                 completed_at__gte=since,
+                                                 completed_at__lt=until),
+                        "assignee_id", "completed_at")
+    overdue = ReminderTask.live.filter(status=ReminderTask.Status.OPEN, due_date__lt=today,
+                                       due_date__gte=period.start, due_date__lte=period.end)
+    if senders is not None:
+        overdue = overdue.filter(assignee_id__in=senders)
+    overdue = overdue.order_by().values(key=F("due_date") if by_day else F("assignee_id")
+                                        ).annotate(n=Count("pk"))
+
+    fold = week_of if group_by == "week" else (lambda key: key)
+    figures: dict = defaultdict(lambda: defaultdict(int))
+    outcomes: dict = defaultdict(lambda: defaultdict(int))
+    for row in calls:
+        figures[fold(row["key"])]["calls"] += row["n"]
+        outcomes[fold(row["key"])][row["outcome"] or "No outcome"] += row["n"]
+    for name, rows in (("emails_sent", sent), ("emails_replied", replied),
+                       ("tasks_completed", completed), ("tasks_overdue", overdue)):
+        for row in rows:
+            figures[fold(row["key"])][name] += row["n"]
+
+    if by_day:
+        keys = sorted({fold(day) for day in period.days()})
+        labels = {key: (f"Week of {key.isoformat()}" if group_by == "week" else key.isoformat())
+                  for key in keys}
+    else:
+        sellers = User.objects.filter(is_active=True, role=User.Role.SELLER)
+        if senders is not None:
+            sellers = sellers.filter(pk__in=senders)
+        keys = sorted(set(figures) | set(sellers.values_list("pk", flat=True)))
+        labels = _user_labels(keys)
+    outcome_names = sorted({name for counts in outcomes.values() for name in counts})
+    rows = [Row(_key(key), labels.get(key, str(key)),
+                {name: figures[key][name] for name in ACTIVITY_COUNTS}
+                | {"calls_by_outcome": {name: outcomes[key][name] for name in outcome_names
+                                        if outcomes[key][name]}})
+            for key in keys]
+    if not by_day:
+        rows.sort(key=lambda row: row.label.lower())
+    totals = {name: sum(row.counts[name] for row in rows) for name in ACTIVITY_COUNTS}
+    totals["calls_by_outcome"] = {name: sum(counts[name] for counts in outcomes.values())
+                                  for name in outcome_names}
+    return Report(group_by, period, list(ACTIVITY_COUNTS), rows, totals)

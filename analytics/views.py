@@ -1,0 +1,134 @@
+"""The Analytics page: a seller's own figures, or (admins) the team's with a seller filter,
+over a preset or custom period in the viewer's time zone; a chart and the table beside each,
+and a CSV of every table (the API's ``?format=csv``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.urls import reverse
+from rest_framework.exceptions import ValidationError
+
+from accounts.models import User
+
+from .charts import bar_chart, line_chart
+from .params import (
+    DEFAULT_PRESET,
+    PRESETS,
+    EmailReportQuery,
+    preset_dates,
+    report_query,
+)
+from .selectors import EMAIL_RATES, Report, report_get
+
+#: Longer periods are charted by week.
+DAILY_UP_TO_DAYS = 31
+ACTIVITY_LINES = {"calls": "Calls", "emails_sent": "Emails sent",
+                  "emails_replied": "Replies", "tasks_completed": "Tasks completed"}
+EMAIL_LINES = {"open_rate": "Open rate", "click_rate": "Click rate",
+               "reply_rate": "Reply rate"}
+
+
+@login_required
+def analytics_page(request):
+    user = request.user
+    preset = request.GET.get("preset") or ("custom" if request.GET.get("from")
+                                           else DEFAULT_PRESET)
+    query = {"sender": request.GET.get("sender", "")} if user.is_admin else {}
+    if preset in PRESETS:
+        start, end = preset_dates(preset, datetime.now(user.zone).date())
+        query |= {"from": start.isoformat(), "to": end.isoformat()}
+    else:
+        preset = "custom"
+        query |= {key: request.GET.get(key, "") for key in ("from", "to")}
+    query = {key: value for key, value in query.items() if value}
+    errors = {}
+    try:
+        values = report_query(EmailReportQuery, user, {**query, "group_by": "day"})
+    except ValidationError as error:
+        errors = error.detail
+        query = {key: value for key, value in query.items()
+                 if key not in errors and key not in ("from", "to")}
+        values = report_query(EmailReportQuery, user, {**query, "group_by": "day"})
+    period, senders = values["period"], values["senders"]
+    by_week = (period.end - period.start).days >= DAILY_UP_TO_DAYS
+    over_time = "week" if by_week else "day"
+
+    activity = report_get("activity", period, over_time, senders=senders)
+    emails_by_day = report_get("emails", period, "day", senders=senders)
+    email_tables = [report_get("emails", period, group, senders=senders)
+                    for group in ("template", "campaign_step")]
+    if user.is_admin and senders is None:
+        email_tables.append(report_get("emails", period, "sender", senders=senders))
+        team = report_get("activity", period, "seller", senders=senders)
+    else:
+        team = None
+
+    base = {"from": period.start.isoformat(), "to": period.end.isoformat()}
+    if senders is not None and user.is_admin:
+        base["sender"] = senders[0]
+
+    def csv_url(name: str, group_by: str) -> str:
+        return (reverse(f"api:analytics-{name}") + "?"
+                + urlencode(base | {"group_by": group_by, "format": "csv"}))
+
+    labels = [row.label.removeprefix("Week of ") for row in activity.rows]
+    sections = [{
+        "title": f"Activity by {over_time}", "report": activity,
+        "csv": csv_url("activity", over_time),
+        "chart": line_chart(f"Activity by {over_time}", labels, {
+            name: [row.counts[key] for row in activity.rows]
+            for key, name in ACTIVITY_LINES.items()})}]
+    if team is not None:
+        sections.append({
+            "title": "Activity by seller", "report": team, "csv": csv_url("activity", "seller"),
+            "chart": bar_chart("Calls and emails by seller", [r.label for r in team.rows], {
+                "Calls": [r.counts["calls"] for r in team.rows],
+                "Emails sent": [r.counts["emails_sent"] for r in team.rows]})})
+    sections.append({
+        "title": "Email performance by day", "report": emails_by_day,
+        "csv": csv_url("emails", "day"),
+        "chart": line_chart("Open, click and reply rates by day of sending",
+                            [row.label for row in emails_by_day.rows], {
+                                name: [row.counts[key] for row in emails_by_day.rows]
+                                for key, name in EMAIL_LINES.items()}, percent=True)})
+    titles = {"template": "Email performance by template",
+              "campaign_step": "Email performance by campaign step",
+              "sender": "Email performance by seller"}
+    for report in email_tables:
+        shown = report.rows[:15]
+        sections.append({
+            "title": titles[report.group_by], "report": report,
+            "csv": csv_url("emails", report.group_by),
+            "chart": bar_chart(titles[report.group_by], [row.label for row in shown], {
+                name: [row.counts[key] for row in shown]
+                for key, name in EMAIL_LINES.items()}, percent=True) if shown else ""})
+
+    for section in sections:
+        section["table"] = _table(section["report"])
+    sellers = (User.objects.filter(is_active=True).order_by("first_name", "username")
+               if user.is_admin else None)
+    return render(request, "analytics/page.html", {
+        "sections": sections, "period": period, "preset": preset, "presets": PRESETS,
+        "errors": errors, "sellers": sellers,
+        "sender": senders[0] if senders and user.is_admin else None})
+
+
+HEADINGS = {"emails_sent": "Emails sent", "emails_replied": "Replies",
+            "tasks_completed": "Tasks done", "tasks_overdue": "Overdue now",
+            "open_rate": "Open %", "click_rate": "Click %", "reply_rate": "Reply %",
+            "bounce_rate": "Bounce %", "unsubscribed": "Unsub."}
+
+
+def _table(report: Report) -> dict:
+    """The report as the page's table: headings, a row of formatted cells per group, totals."""
+    def cells(counts: dict) -> list[str]:
+        return [f"{counts[name] * 100:.1f}%" if name in EMAIL_RATES else f"{counts[name]:,}"
+                for name in report.columns]
+
+    return {"headings": [HEADINGS.get(name, name.capitalize()) for name in report.columns],
+            "rows": [(row.label, cells(row.counts)) for row in report.rows],
+            "totals": cells(report.totals)}
