@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "unsubscribes",
     "emails",
     "campaigns",
+    "mailboxes",
 ]
 
 MIDDLEWARE = [
@@ -241,7 +242,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"ReminderTaskStatusEnum": "reminders.models.ReminderTask.Status",
                             "CampaignStatusEnum": "campaigns.models.Campaign.Status",
-                            "CampaignMemberStatusEnum": "campaigns.models.CampaignMember.Status"},
+                            "CampaignMemberStatusEnum": "campaigns.models.CampaignMember.Status",
+                          "MailboxSecurityEnum": "mailboxes.models.Mailbox.Security"},
 }
 
 # Initial connection settings (SPEC section 10); an admin can change them on the settings page.
@@ -294,6 +296,11 @@ EMAIL_SEND_BATCH = env.int("EMAIL_SEND_BATCH", default=200)
 EMAIL_CLAIM_SECONDS = env.float("EMAIL_CLAIM_SECONDS", default=300)
 EMAIL_RETRY_BASE_SECONDS = env.float("EMAIL_RETRY_BASE_SECONDS", default=60)
 EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=8)
+# Sellers' own mailboxes (mailboxes/): plain-text connections (security "none") to a host other
+# than this machine only when allowed; the IMAP/SMTP timeout; and the OAuth2 apps for Google and
+# Microsoft 365 sign-in.
+MAILBOX_ALLOW_INSECURE = env.bool("MAILBOX_ALLOW_INSECURE", default=False)
+MAILBOX_TIMEOUT = env.float("MAILBOX_TIMEOUT", default=30)
 # --------------------------------------------------------------------------- security
 # README "Security": what DEBUG=False turns on, and HTTPS=true behind a TLS proxy.
 HTTPS = env.bool("HTTPS", default=False)
