@@ -124,7 +124,8 @@ def _due(now: datetime) -> Q:
     # reconnect it.
     return ((Q(status__in=[Status.QUEUED, Status.HELD], next_attempt_at__lte=now)
              | Q(status=Status.SENDING, claimed_until__lt=now))
-            & ~Q(sender__mailbox__state=Mailbox.State.PAUSED))
+            & ~Q(sender_id__in=Mailbox.objects.filter(state=Mailbox.State.PAUSED)
+                 .values("user_id")))
 
 
 def emails_due(now: datetime | None = None) -> bool:
