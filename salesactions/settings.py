@@ -179,6 +179,8 @@ CELERY_BEAT_SCHEDULE = {
     "sync-tick": {"task": "syncing.tasks.sync_tick", "schedule": 5.0},
     # Due campaign steps (cheap when none is due: one indexed query).
     "campaign-steps": {"task": "campaigns.tasks.campaign_steps_task", "schedule": 15.0},
+    # Sellers' mailboxes whose reading interval is up (cheap: one indexed query).
+    "mailboxes-tick": {"task": "mailboxes.tasks.mailboxes_tick", "schedule": 15.0},
     "sync-history-prune": {"task": "syncing.tasks.sync_history_prune_task",
                            "schedule": 24 * 3600.0},
 }

@@ -19,3 +19,10 @@ def mailbox_card(context, form=None):
             "smtp_security")})
     return {"mailbox": mailbox, "form": form or MailboxForm(), "csrf_token": context.get(
         "csrf_token"), "request": context["request"]}
+
+
+@register.inclusion_tag("mailboxes/_paused_notice.html", takes_context=True)
+def mailbox_paused_notice(context):
+    """On the Sent page: the seller's mailbox is paused, so their emails wait (and why)."""
+    mailbox = mailbox_of(context["request"].user)
+    return {"mailbox": mailbox if mailbox is not None and mailbox.paused else None}

@@ -57,3 +57,12 @@ def test_disconnecting_from_the_page(seller_client, seller):
 
     assert response.status_code == 302
     assert not Mailbox.objects.exists()
+
+
+def test_the_sent_page_says_the_mailbox_is_paused(seller_client, seller):
+    MailboxFactory(user=seller, state="paused",
+                   paused_reason="The SMTP login failed: 535 5.7.8 Authentication failed")
+
+    page = seller_client.get("/emails/sent/").content.decode()
+
+    assert "Your mailbox is paused:" in page and "535 5.7.8 Authentication failed" in page
