@@ -43,6 +43,7 @@ from django.utils import timezone
 
 from mailboxes.models import Mailbox, SentCopy
 from mailboxes.outgoing import Route, routes_for, sent_copies_append, sent_copies_build
+from mailboxes.transport import MailboxError
 from people.models import Person
 from syncing.email.senders import KIND as EMAIL_KIND
 from syncing.models import SyncStream
@@ -255,11 +256,18 @@ def _send_route(route: Route | None, allowed: list[SalesEmail], token: str, repo
         # The seller's mailbox refused the login: pause it, and the emails wait for it.
         if route is None or not route.login_refused(error):
             return False
-        waiting.extend((email, f"Waiting for the mailbox: {_error_text(error)}")
-                       for email in emails)
+        text = error.message if isinstance(error, MailboxError) else _error_text(error)
+        waiting.extend((email, f"Waiting for the mailbox: {text}") for email in emails)
         return True
 
-    backend = route.backend() if route is not None else get_connection(fail_silently=False)
+    try:
+        backend = route.backend() if route is not None else get_connection(fail_silently=False)
+    except MailboxError as error:  # the mailbox's OAuth2 token could not be refreshed
+        last_error = error.message
+        if not refused(error, allowed):
+            retry.extend((email, last_error) for email in allowed)
+        record()
+        return last_error
     opened = False
     pending = list(allowed)
     while pending:

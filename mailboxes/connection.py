@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from .models import Mailbox
+from .oauth import access_token_fresh
 from .transport import Credentials, Endpoint
 
 log = logging.getLogger(__name__)
@@ -24,10 +25,15 @@ class Connection:
 
 
 def connection_of(mailbox: Mailbox) -> Connection:
+    """How to reach and sign in to ``mailbox``; an OAuth2 mailbox's access token is refreshed
+    first when it is about to expire (``MailboxError`` when the provider refuses)."""
+    access_token = ""
+    if mailbox.provider != Mailbox.Provider.PASSWORD:
+        access_token = access_token_fresh(mailbox)
     return Connection(
         imap=Endpoint(mailbox.imap_host, mailbox.imap_port, mailbox.imap_security),
         smtp=Endpoint(mailbox.smtp_host, mailbox.smtp_port, mailbox.smtp_security),
-        credentials=Credentials(mailbox.username, mailbox.password, mailbox.access_token))
+        credentials=Credentials(mailbox.username, mailbox.password, access_token))
 
 
 def mailbox_pause(mailbox_id: int, reason: str) -> bool:

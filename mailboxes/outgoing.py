@@ -50,7 +50,12 @@ class Route:
                            timeout=settings.MAILBOX_TIMEOUT)
 
     def login_refused(self, error: BaseException) -> bool:
-        """A refused SMTP login pauses the mailbox (returns True); other errors do not."""
+        """A refused SMTP login (or OAuth2 refresh) pauses the mailbox (returns True); other
+        errors do not."""
+        if isinstance(error, MailboxError):
+            if error.login_failed:
+                mailbox_pause(self.mailbox.pk, error.message)
+            return error.login_failed
         if not smtp_login_failed(error):
             return False
         mailbox_pause(self.mailbox.pk, f"The SMTP login failed: {server_words(error)}")
@@ -87,8 +92,8 @@ def sent_copies_append(mailbox: Mailbox, limit: int = APPEND_BATCH) -> int:
                   .order_by("id")[:limit])
     if not copies or not mailbox.sent_folder or mailbox.paused:
         return 0
-    connection = connection_of(mailbox)
     try:
+        connection = connection_of(mailbox)
         client = imap_open(connection.imap, connection.credentials,
                            timeout=settings.MAILBOX_TIMEOUT)
     except MailboxError as error:

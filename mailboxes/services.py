@@ -9,6 +9,7 @@ from django.utils import timezone
 from emails.sending import emails_send_soon
 
 from .models import Mailbox
+from .oauth import Provider, Tokens
 from .transport import (
     NONE,
     Credentials,
@@ -121,3 +122,19 @@ def mailbox_disconnect(mailbox: Mailbox) -> None:
     ``EMAIL_URL`` again, and nothing more is read."""
     mailbox.delete()
     transaction.on_commit(emails_send_soon)
+
+
+def mailbox_connect_oauth(user, provider: Provider, tokens: Tokens) -> Mailbox:
+    """Connect ``user``'s Google or Microsoft 365 mailbox after the sign-in: XOAUTH2 on the
+    provider's IMAP and SMTP servers, tried first like any connection."""
+    if not tokens.refresh_token:
+        raise MailboxRefused({"password": [
+            f"{provider.label} gave no refresh token: remove the app's access in your "
+            "account's security settings and sign in again."]})
+    return mailbox_connect(
+        user, imap_host=provider.imap.host, imap_port=provider.imap.port,
+        imap_security=provider.imap.security, smtp_host=provider.smtp.host,
+        smtp_port=provider.smtp.port, smtp_security=provider.smtp.security,
+        username=tokens.address or user.email, provider=provider.name,
+        refresh_token=tokens.refresh_token, access_token=tokens.access_token,
+        access_token_expires_at=tokens.expires_at)

@@ -303,6 +303,15 @@ EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=8)
 # Microsoft 365 sign-in.
 MAILBOX_ALLOW_INSECURE = env.bool("MAILBOX_ALLOW_INSECURE", default=False)
 MAILBOX_TIMEOUT = env.float("MAILBOX_TIMEOUT", default=30)
+GOOGLE_OAUTH_CLIENT_ID = env("GOOGLE_OAUTH_CLIENT_ID", default="")
+GOOGLE_OAUTH_CLIENT_SECRET = env("GOOGLE_OAUTH_CLIENT_SECRET", default="")
+MICROSOFT_OAUTH_CLIENT_ID = env("MICROSOFT_OAUTH_CLIENT_ID", default="")
+MICROSOFT_OAUTH_CLIENT_SECRET = env("MICROSOFT_OAUTH_CLIENT_SECRET", default="")
+MICROSOFT_OAUTH_TENANT = env("MICROSOFT_OAUTH_TENANT", default="common")
+# A provider's endpoints and servers pointed elsewhere ({"google": {"authorize_url": ...,
+# "token_url": ..., "imap": (host, port, security), "smtp": (...)}}): the OAuth sandbox of the
+# tests and of `make run`'s demo mailbox.
+MAILBOX_OAUTH_OVERRIDES: dict = {}
 # --------------------------------------------------------------------------- security
 # README "Security": what DEBUG=False turns on, and HTTPS=true behind a TLS proxy.
 HTTPS = env.bool("HTTPS", default=False)

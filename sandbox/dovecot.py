@@ -93,6 +93,7 @@ class Dovecot:
         seconds) changes, checking at most once a second: a changed one gets a later mtime
         than the one it replaces, and the change waits out that second."""
         path = self.folder / "users" / username
+        path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{username}.new")
         temporary.write_text(f"{username}:{{PLAIN}}{password}::::::\n")
         stamp = 0

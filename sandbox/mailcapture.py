@@ -7,8 +7,9 @@ messages' DATA with an error (``451`` transient, ``550`` permanent) — a contro
 the sandboxes'.
 
 With ``accounts`` (username → password, changeable while it runs) it is a submission server
-that requires AUTH (PLAIN or LOGIN) before MAIL FROM, and keeps who signed in with each
-message (``Captured.auth_user``) — the seller's own mailbox in the mailbox tests.
+that requires AUTH (PLAIN or LOGIN; XOAUTH2 with a ``token_check``) before MAIL FROM, and
+keeps who signed in with each message (``Captured.auth_user``) — the seller's own mailbox in
+the mailbox tests.
 
 ``python -m sandbox.mailcapture --smtp-port 1025 --http-port 8025``
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import email
 import email.policy
 import html
@@ -144,8 +146,26 @@ class MailStore:
 
 
 class _Handler:
-    def __init__(self, store: MailStore):
+    def __init__(self, store: MailStore, token_check=None):
         self.store = store
+        self.token_check = token_check
+
+    async def auth_XOAUTH2(self, server, args):
+        """XOAUTH2 (Google's and Microsoft's SASL mechanism): ``user=...^Aauth=Bearer ...``,
+        the token checked by ``token_check(user, token)`` (the OAuth sandbox)."""
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        try:
+            fields = dict(item.split("=", 1) for item in base64.b64decode(
+                args[1]).decode().split("\x01") if "=" in item)
+            user, token = fields["user"], fields["auth"].removeprefix("Bearer ")
+        except (IndexError, ValueError, KeyError):
+            return AuthResult(success=False, handled=False,
+                              message="501 5.5.2 Cannot decode the XOAUTH2 response")
+        if self.token_check is None or not self.token_check(user, token):
+            return AuthResult(success=False, handled=False,
+                              message="535 5.7.8 Username and Password not accepted")
+        return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
 
     async def handle_DATA(self, server, session, envelope):
         while self.store.must_wait():
@@ -194,9 +214,10 @@ class SmtpSink:
     ``accounts`` it requires AUTH."""
 
     def __init__(self, store: MailStore, host: str = "127.0.0.1", port: int = 0,
-                 accounts: dict[str, str] | None = None):
+                 accounts: dict[str, str] | None = None, token_check=None):
         self.store, self.host, self.port = store, host, port
         self.accounts = accounts
+        self.token_check = token_check
         self._loop = asyncio.new_event_loop()
         self._server = None
         self._thread = None
@@ -211,7 +232,8 @@ class SmtpSink:
                 auth = ({"authenticator": _Authenticator(self.accounts), "auth_required": True,
                          "auth_require_tls": False} if self.accounts is not None else {})
                 self._server = self._loop.run_until_complete(self._loop.create_server(
-                    lambda: _smtp(_Handler(self.store), auth), self.host, self.port))
+                    lambda: _smtp(_Handler(self.store, self.token_check), auth), self.host,
+                    self.port))
             except Exception as error:  # noqa: BLE001 - reported to start()
                 failure.append(error)
                 ready.set()

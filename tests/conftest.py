@@ -199,13 +199,26 @@ def mailbox(mail_server, settings):
 # ------------------------------------------------------ sellers' own mailboxes (IMAP and SMTP)
 
 @pytest.fixture(scope="session")
-def imap_server():
-    """Debian's Dovecot on a free loopback port, with its own config (sandbox/dovecot.conf),
-    for the run. Missing Dovecot fails the test with the command that installs it."""
+def oauth_server():
+    """The local OAuth2 provider (sandbox/oauth.py) standing in for Google and Microsoft."""
+    from sandbox.oauth import OAuthSandbox
+
+    provider = OAuthSandbox()
+    server = serve_in_thread(provider)
+    server.provider = provider
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def imap_server(oauth_server):
+    """Debian's Dovecot on a free loopback port, with its own config (sandbox/dovecot.conf):
+    passwd-file users, and XOAUTH2 tokens checked at the OAuth sandbox (oauth2 passdb), for
+    the run. Missing Dovecot fails the test with the command that installs it."""
     from sandbox.dovecot import Dovecot, DovecotMissing
 
     try:
-        server = Dovecot().start()
+        server = Dovecot(oauth2_url=f"{oauth_server.url}/introspect").start()
     except DovecotMissing as missing:
         pytest.fail(str(missing), pytrace=False)
     yield server
@@ -213,11 +226,14 @@ def imap_server():
 
 
 @pytest.fixture(scope="session")
-def submission_server():
-    """An SMTP submission server that requires AUTH (aiosmtpd), for the run."""
+def submission_server(oauth_server):
+    """An SMTP submission server that requires AUTH (aiosmtpd; XOAUTH2 tokens checked at the
+    OAuth sandbox), for the run."""
     from sandbox.mailcapture import MailCapture
 
     capture = MailCapture(accounts={}).start(web=False)
+    capture.smtp.token_check = (
+        lambda user, token: oauth_server.provider.account_of(token) == user)
     yield capture
     capture.stop()
 

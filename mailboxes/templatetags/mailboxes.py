@@ -4,6 +4,7 @@ page's other cards stay apart from it)."""
 from django import template
 
 from ..forms import MailboxForm
+from ..oauth import providers
 from ..selectors import mailbox_of
 
 register = template.Library()
@@ -18,7 +19,8 @@ def mailbox_card(context, form=None):
             "username", "imap_host", "imap_port", "imap_security", "smtp_host", "smtp_port",
             "smtp_security")})
     return {"mailbox": mailbox, "form": form or MailboxForm(), "csrf_token": context.get(
-        "csrf_token"), "request": context["request"]}
+        "csrf_token"), "request": context["request"],
+        "sign_ins": [p for p in providers().values() if p.configured]}
 
 
 @register.inclusion_tag("mailboxes/_paused_notice.html", takes_context=True)
