@@ -7,7 +7,9 @@ transaction (one writer at a time), which is as safe. For each batch:
 1. Unsubscribes are checked again for the whole batch at once (``send_verdicts``: app
    suppression, then Marketo, 300 addresses a call): blocked → ``failed`` with the reason;
    Marketo cannot answer → ``held`` and checked again later; never sent unchecked.
-2. One connection to the email backend (``EMAIL_URL``, or anymail) for the batch. Before a
+2. One connection to the email backend (``EMAIL_URL``, or anymail) for the batch — and one
+   to each seller's own mailbox for their emails (``mailboxes.outgoing``; a paused mailbox's
+   emails are not claimed, and a refused login pauses it and queues them again). Before a
    message is handed to it, ``handed_off_at`` is set and committed (for a group of
    ``HAND_OFF_GROUP`` at a time; the Message-ID was stored when the email was queued).
 3. A transient error (SMTP 4xx, connection refused or dropped, an ESP's 5xx) clears
