@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -155,6 +156,9 @@ def main(argv=None) -> None:
     for pair in args.user:
         name, _, password = pair.partition(":")
         server.add_user(name, password)
+    # Stopped by Ctrl-C or by honcho's SIGTERM (make run): Dovecot runs in a session of its
+    # own, so it is stopped here either way.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server.start()
     print(f"Dovecot IMAP on 127.0.0.1:{server.port} (Ctrl-C stops it)", flush=True)
     try:

@@ -383,8 +383,12 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--smtp-port", type=int, default=1025)
     parser.add_argument("--http-port", type=int, default=8025)
+    parser.add_argument("--account", action="append", default=[],
+                        help="username:password (repeatable): require AUTH, as a submission "
+                             "server does")
     args = parser.parse_args()
-    capture = MailCapture(args.host, args.smtp_port, args.http_port).start()
+    accounts = dict(pair.partition(":")[::2] for pair in args.account) or None
+    capture = MailCapture(args.host, args.smtp_port, args.http_port, accounts).start()
     print(f"mail capture: SMTP {capture.email_url}, messages at {capture.url}", flush=True)
     stop = threading.Event()
     try:
