@@ -54,7 +54,7 @@ def _flags(account):
 
 
 def test_a_reply_marks_the_email_replied_once_with_its_first_lines(
-        connected, sent, signals, marketo_connected):
+        connected, sent, signals, marketo_connected, client):
     deliver(connected.account, reply(sent))
     flags_before = _flags(connected.account)
 
@@ -69,6 +69,10 @@ def test_a_reply_marks_the_email_replied_once_with_its_first_lines(
     assert event.source == EmailEvent.Source.MAILBOX
     assert Delivery.objects.filter(kind="email_reply").count() == 1  # "Sales Email Replied"
     assert signals == [(sent.pk, "replied")]  # campaigns end through it
+    # The first lines on the email's timeline, on the person page and on Sent.
+    client.force_login(connected.user)
+    for page in (f"/people/{sent.person_id}/emails/", "/emails/sent/"):
+        assert "Call me Tuesday, that works better." in client.get(page).content.decode()
     # Read-only: nothing marked seen, moved or deleted.
     assert _flags(connected.account) == flags_before == {1: set()}
 
