@@ -14,7 +14,9 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.mail.backends.smtp import EmailBackend
+from django.core.mail.message import sanitize_address
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
@@ -161,9 +163,6 @@ class SmtpBackend(EmailBackend):
 
     def _send(self, email_message):
         # As Django's, keeping the exact bytes handed over.
-        from django.conf import settings
-        from django.core.mail.message import sanitize_address
-
         if not email_message.recipients():
             return False
         encoding = email_message.encoding or settings.DEFAULT_CHARSET
