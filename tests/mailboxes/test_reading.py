@@ -117,6 +117,7 @@ def test_a_hard_delivery_report_bounces_and_unsubscribes(connected, sent, signal
     assert "5.1.1" in event.detail and "No such user" in event.detail
     unsubscribe = Unsubscribe.objects.get(person=sent.person)
     assert unsubscribe.source == Unsubscribe.Source.BOUNCE
+    assert Delivery.objects.filter(kind="email_bounce").count() == 1  # "Sales Email Bounced"
     assert signals == [(sent.pk, "bounced")]
 
 
@@ -134,6 +135,7 @@ def test_a_soft_delivery_report_is_on_the_timeline_only(connected, sent, signals
     assert sent.status == SalesEmail.Status.SENT
     assert len(_events(sent, EmailEvent.Kind.SOFT_BOUNCED)) == 1
     assert not Unsubscribe.objects.exists()
+    assert not Delivery.objects.filter(kind__startswith="email_").exists()
     assert signals == []
 
 
