@@ -82,7 +82,7 @@ def imap_open(endpoint: Endpoint, credentials: Credentials, *, timeout: float) -
     try:
         client = IMAPClient(endpoint.host, port=endpoint.port, ssl=endpoint.security == TLS,
                             ssl_context=ssl.create_default_context(), timeout=timeout)
-    except (OSError, IMAPClientError) as error:
+    except (OSError, ValueError, IMAPClientError) as error:  # ValueError: a bad host name
         raise MailboxError(f"The IMAP server {where} could not be reached: "
                            f"{server_words(error)}") from error
     try:
@@ -193,7 +193,7 @@ def smtp_check(endpoint: Endpoint, credentials: Credentials, *, timeout: float) 
                                login_failed=True) from error
         raise MailboxError(f"The SMTP server {endpoint.host}:{endpoint.port} failed: "
                            f"{server_words(error)}") from error
-    except OSError as error:
+    except (OSError, ValueError) as error:  # ValueError: a bad host name
         raise MailboxError(f"The SMTP server {endpoint.host}:{endpoint.port} could not be "
                            f"reached: {server_words(error)}") from error
     finally:

@@ -51,9 +51,8 @@ def test_a_refused_smtp_login_is_named_with_the_servers_words(api, mail_account)
         "The SMTP login failed: 535 5.7.8 Authentication credentials invalid"]}
 
 
-def test_an_unreachable_server_is_named(api, mail_account, imap_server):
-    body = mail_account.connect_body(smtp_port=imap_server.port + 0)  # IMAP is not SMTP
-    body["smtp_port"] = 1  # nothing listens on port 1 of this machine
+def test_an_unreachable_server_is_named(api, mail_account):
+    body = mail_account.connect_body(smtp_port=1)  # nothing listens on port 1 of this machine
 
     response = api.post("/api/v1/mailboxes/", body, format="json")
 
@@ -129,3 +128,15 @@ def test_disconnect_forgets_the_mailbox(api, seller):
     assert not Mailbox.objects.exists()
     assert api.delete(f"/api/v1/mailboxes/{MailboxFactory(user=UserFactory()).pk}/"
                       ).status_code == 404
+
+
+@pytest.mark.parametrize("host", [".f0C6", "a..b", "-imap.example.com", "[1.2.3]"])
+def test_a_host_that_is_no_host_is_a_field_error(api, host):
+    body = {"imap_host": host, "imap_port": 993, "imap_security": "tls",
+            "smtp_host": "smtp.example.com", "smtp_port": 465, "smtp_security": "tls",
+            "username": "ava@example.com", "password": "x"}
+
+    response = api.post("/api/v1/mailboxes/", body, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["imap_host"]
