@@ -133,11 +133,15 @@ class EmailEvent(models.Model):
         BOUNCED = "bounced", "Bounced"
         COMPLAINED = "complained", "Complained"
         UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        # Read from the seller's mailbox: shown on the timeline, no status change.
+        AUTO_REPLIED = "auto_replied", "Auto-reply"
+        SOFT_BOUNCED = "soft_bounced", "Soft bounce"
 
     class Source(models.TextChoices):
         APP = "app", "App"
         TRACKING = "tracking", "Tracking"
         PROVIDER = "provider", "Provider"
+        MAILBOX = "mailbox", "Seller's mailbox"
 
     email = models.ForeignKey(SalesEmail, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from accounts import views as accounts_views
 from activities.api import CallDetailApi, CallListApi, CallOutcomeListApi
 from campaigns.api import CampaignDetailApi, CampaignListApi, MemberDetailApi, MemberListApi
+from mailboxes.api import MailboxDetailApi, MailboxListApi
 from reminders.api import TaskDetailApi, TaskListApi
 from syncing.health.api import SyncHealthApi
 from syncing.outbox.views import diagnostics
@@ -30,6 +31,8 @@ api_v1 = [
     path("campaigns/<int:pk>/members/", MemberListApi.as_view(), name="campaign-members"),
     path("campaigns/<int:pk>/members/<int:person_id>/", MemberDetailApi.as_view(),
          name="campaign-member"),
+    path("mailboxes/", MailboxListApi.as_view(), name="mailbox-list"),
+    path("mailboxes/<int:pk>/", MailboxDetailApi.as_view(), name="mailbox-detail"),
     path("", include("people.api_urls")),
     path("", include("emails.api_urls")),
     path("", include("analytics.api_urls")),
@@ -41,6 +44,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
     path("account/", accounts_views.profile, name="profile"),
+    path("", include("mailboxes.urls")),
     # Activity pages live under people/<id>/calls/ and settings/calls/; ahead of the
     # settings include, whose "<system>/" would otherwise take "settings/calls/".
     path("", include("activities.urls")),

@@ -159,6 +159,13 @@ class SyncSettings(SingletonModel):
                   "seller's name; replies still go to the seller. Blank: from the seller's "
                   "own address.")
 
+    # Sellers' own mailboxes (mailboxes/)
+    mailbox_pass_interval_seconds = models.PositiveIntegerField(
+        "Mailbox reading interval (seconds)", default=60,
+        validators=[MinValueValidator(15), MaxValueValidator(3600)],
+        help_text="How often each seller's connected mailbox is read for replies, "
+                  "auto-replies and bounces.")
+
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

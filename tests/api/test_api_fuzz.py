@@ -11,6 +11,7 @@ named with the message the server gives, so any other refusal of a schema-valid 
 """
 
 import re
+import socket
 import time
 from collections import Counter
 
@@ -75,6 +76,24 @@ def unthrottled(settings, monkeypatch):
         "user": "100000/min", "anon": "100000/min", "marketo_activities": "100000/min"}}
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def only_this_machine(monkeypatch):
+    """Fuzzed mailbox connections (``POST /api/v1/mailboxes/`` tries the logins) reach only
+    this machine: any other host is refused before a packet leaves."""
+    from mailboxes.transport import is_loopback
+
+    connect = socket.create_connection
+
+    def loopback_only(address, *args, **kwargs):
+        host = address[0]
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, address[1])}
+        if not all(is_loopback(each) for each in addresses):
+            raise ConnectionRefusedError(f"fuzzing reaches this machine only, not {host}")
+        return connect(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", loopback_only)
 
 
 @pytest.fixture
