@@ -53,12 +53,10 @@ CONFIG = {
         # also allows the refusals that depend on data (STATE_RULES).
         "positive_data_acceptance": {"enabled": False},
     },
-    "operations": [{"include-method": "GET",
-                    "checks": {"positive_data_acceptance": {"enabled": True}}},
-                   # Reports: the check below (their period is a rule over two dates and the
-                   # clock, STATE_RULES).
-                   {"include-path-regex": "^/api/v1/analytics/",
-                    "checks": {"positive_data_acceptance": {"enabled": False}}}],
+    # Reads: a query the schema allows must not be refused. Reports are left to the check
+    # below (their period is a rule over two dates and the clock, STATE_RULES).
+    "operations": [{"include-method": "GET", "exclude-path-regex": "^/api/v1/analytics/",
+                    "checks": {"positive_data_acceptance": {"enabled": True}}}],
     # An opaque cursor only comes from a response's next/previous link: ask for the first page.
     "parameters": {"query.cursor": ""},
     "request-timeout": 30,
@@ -158,6 +156,9 @@ STATE_RULES = {
         r"| has no field |, not a checkbox| is read-only for the integration user",
     "merge fields and placeholders must be known ones (a rule over the text)":
         r"^Unknown merge field|^Unknown placeholder|^Malformed merge field",
+    "a saved view's query is one the people list takes (a rule over the text: its parameters "
+    "and their values, as the people list's form reads them)":
+        r"^Unknown parameter: |^(search|owner|company|source|unsubscribed|sort): ",
     "a report's period: `from` not after `to` (today when not given), at most 366 days":
         r"^`from` is after `to`\.$|^A report covers at most \d+ days\.$",
 }
