@@ -20,6 +20,9 @@ BODY_MAX_LENGTH = 100_000
 
 
 class EmailInput(JsonTypesMixin, serializers.Serializer):
+    schema_request_rules = {"anyOf": [{"required": ["template"]},
+                                      {"required": ["subject", "body"]}]}
+
     person = IdField(help_text="The person's id (see people/).")
     template = IdField(required=False, help_text="A template you may use (see "
                                                  "emails/templates/): the subject and body "
