@@ -56,6 +56,7 @@ class SalesEmail(models.Model):
         REPLIED = "replied", "Replied"
         BOUNCED = "bounced", "Bounced"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     person = models.ForeignKey("people.Person", on_delete=models.PROTECT,
                                related_name="sales_emails")
@@ -80,6 +81,9 @@ class SalesEmail(models.Model):
     claim_token = models.CharField(max_length=32, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
     handed_off_at = models.DateTimeField(null=True, blank=True)
+    # When the seller scheduled it for (null: at once). A scheduled email waits ``queued``
+    # with ``next_attempt_at`` at this moment, so no sending pass claims it earlier.
+    send_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -113,6 +117,8 @@ class EmailEvent(models.Model):
         BOUNCED = "bounced", "Bounced"
         COMPLAINED = "complained", "Complained"
         UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        SCHEDULED = "scheduled", "Scheduled"
+        CANCELLED = "cancelled", "Cancelled"
 
     class Source(models.TextChoices):
         APP = "app", "App"

@@ -150,7 +150,15 @@ def delete(request, pk: int):
     return _answer(request, task, f"Deleted “{task.name}”.")
 
 
-def _person_panel(request, person: Person, form: TaskForm, *, status: int = 200):
+def _person_panel(request, person: Person, form: TaskForm, *, status: int = 200,
+                  added: ReminderTask | None = None):
+    if request.htmx and (request.GET.get("part") or request.POST.get("part")) == "form":
+        # The person page's "Add a task": the form only (the timeline lists the tasks).
+        response = render(request, "reminders/partials/task_form_panel.html",
+                          {"person": person, "form": form, "added": added}, status=status)
+        if added:
+            response["HX-Trigger"] = "timeline-changed"
+        return response
     context = {"person": person, "tasks": person_open_tasks(request.user, person),
                "form": form}
     template = ("reminders/partials/person_tasks.html" if request.htmx
@@ -175,5 +183,6 @@ def person_tasks(request, person_id: int):
             if not request.htmx:
                 messages.success(request, f"Added “{task.name}”.")
                 return redirect("reminders:person-tasks", person_id=person.pk)
-            return _person_panel(request, person, TaskForm(user=request.user, sellers=sellers))
+            return _person_panel(request, person, TaskForm(user=request.user, sellers=sellers),
+                                 added=task)
     return _person_panel(request, person, form, status=200 if request.htmx else 400)
