@@ -106,7 +106,7 @@ def snooze(request, pk: int):
         except ValidationError as error:
             form.add_error("due_date", error.message_dict.get("due_date") or error.messages)
     if not form.is_valid():
-        messages.error(request, f"Not snoozed: {form.errors['due_date'][0]}")
+        messages.error(request, f"Not snoozed “{task.name}”: {form.errors['due_date'][0]}")
         if request.htmx:
             # htmx swaps only 2xx answers: the queue comes back with the reason on top.
             return render(request, "reminders/partials/queue.html",
