@@ -115,7 +115,8 @@ def _template_from(request, value):
 
 @require_POST
 def preview(request, person_id: int):
-    """The merged subject and body as the person will get them (htmx fragment)."""
+    """The merged subject and body as the person will get them, the sender's signature after
+    the body (htmx fragment). The review queue passes its campaign's ``sales_campaign_name``."""
     person = get_object_or_404(Person.workspace, pk=person_id)
     subject, body = request.POST.get("subject", ""), request.POST.get("body", "")
     context = {"person": person}
@@ -123,9 +124,11 @@ def preview(request, person_id: int):
         context["empty"] = True
     else:
         try:
+            campaign = request.POST.get("sales_campaign_name", "").strip()
             merged_subject, merged_body = merged_message(
                 person=person, sender=request.user, subject=subject or "(no subject)",
-                body=body or " ")
+                body=body or " ",
+                extra={"sales_campaign_name": campaign} if campaign else None)
         except EmailRefused as refused:
             context["error"] = refused.message
         else:

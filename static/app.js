@@ -76,3 +76,24 @@
     menu.value = "";
   });
 })();
+
+// Template pickers (select[data-template-picker], campaign email steps): the chosen template's
+// subject and body (data-subject, data-body of its option) go into the form's subject and body.
+(function () {
+  "use strict";
+
+  document.addEventListener("change", function (event) {
+    var picker = event.target;
+    if (!picker.matches || !picker.matches("select[data-template-picker]")) { return; }
+    var option = picker.options[picker.selectedIndex];
+    var form = picker.form;
+    if (!option || !option.value || !form) { return; }
+    [["subject", "data-subject"], ["body", "data-body"]].forEach(function (pair) {
+      var field = form.elements[pair[0]];
+      if (field) {
+        field.value = option.getAttribute(pair[1]);
+        field.dispatchEvent(new Event("input", { bubbles: true }));
+      }
+    });
+  });
+})();
