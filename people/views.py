@@ -8,6 +8,7 @@ HTML, so the pages work without JavaScript.
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
@@ -84,7 +85,7 @@ def person_detail(request, pk: int):
         "salesforce_records": selectors.person_salesforce_records(person),
         "own": person.owner_email and person.owner_email == request.user.email.lower(),
         "timeline": person_timeline(person, request.user, kind=request.GET.get("kind", "")),
-        "kinds": KINDS,
+        "kinds": KINDS, "timeline_pushes_url": True,
         **unsubscribe_panel_context(person, request.user),
     })
 
@@ -97,8 +98,12 @@ def person_timeline_panel(request, pk: int):
     timeline = person_timeline(person, request.user, kind=request.GET.get("kind", ""))
     template = ("people/partials/timeline_entries.html"
                 if request.GET.get("part") == "entries" else "people/partials/timeline.html")
+    # The filter keeps the person page's address in step; elsewhere (the task run) it
+    # leaves the address alone.
+    page_url = reverse("people:detail", args=[person.pk])
+    pushes = not request.htmx or (request.htmx.current_url_abs_path or "").startswith(page_url)
     response = render(request, template, {"person": person, "timeline": timeline,
-                                          "kinds": KINDS})
+                                          "kinds": KINDS, "timeline_pushes_url": pushes})
     patch_vary_headers(response, ["HX-Request"])
     return response
 

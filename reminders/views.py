@@ -74,10 +74,19 @@ def _answer(request, task: ReminderTask, done: str):
         if request.POST.get("panel") == "person":
             return _person_panel(request, task.person, TaskForm(user=request.user,
                                                                 sellers=_sellers(request)))
-        return render(request, "reminders/partials/queue.html",
-                      _queue_context(request, QueryDict(request.POST.get("query", ""))))
+        return _queue_partial(request)
     messages.success(request, done)
     return redirect(_back(request))
+
+
+def _queue_partial(request):
+    """The queue after a boosted action on it. The browser stays on the queue's address:
+    htmx 2 pushes a boosted form's action URL (``/tasks/N/snooze/``) whatever ``hx-push-url``
+    says, and only this header stops it (issue 24, defect 8)."""
+    response = render(request, "reminders/partials/queue.html",
+                      _queue_context(request, QueryDict(request.POST.get("query", ""))))
+    response["HX-Push-Url"] = "false"
+    return response
 
 
 def _sellers(request) -> list[User]:
@@ -109,8 +118,7 @@ def snooze(request, pk: int):
         messages.error(request, f"Not snoozed “{task.name}”: {form.errors['due_date'][0]}")
         if request.htmx:
             # htmx swaps only 2xx answers: the queue comes back with the reason on top.
-            return render(request, "reminders/partials/queue.html",
-                          _queue_context(request, QueryDict(request.POST.get("query", ""))))
+            return _queue_partial(request)
         return redirect(_back(request))
     return _answer(request, task, f"Snoozed “{task.name}” to {task.due_date:%-d %b %Y}.")
 

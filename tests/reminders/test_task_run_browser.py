@@ -156,5 +156,12 @@ def test_an_empty_snooze_stays_on_the_queue_and_names_the_task(browser, live_ser
         expect(page.locator(".messages")).to_contain_text("is past")
         expect(page).to_have_url(re.compile(r"/tasks/$"))
         shot(page, "tasks-snooze-error-1280")
+
+        # A good snooze stays on the queue's address too (a reload must not post again).
+        snooze = page.get_by_role("form", name="Snooze Chase the contract")
+        snooze.locator("input[type=date]").fill((date.today() + timedelta(days=2)).isoformat())
+        snooze.get_by_role("button", name="Snooze").click()
+        expect(page.locator("#heading-upcoming .count")).to_have_text("1")
+        expect(page).to_have_url(re.compile(r"/tasks/$"))
     finally:
         page.close()
