@@ -2,6 +2,7 @@
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth.forms import PasswordChangeForm
 
 from .models import User
 from .validators import time_zone_names
@@ -33,3 +34,12 @@ class SignatureForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 5}),
         help_text="Plain text added to each sales email you send (campaign emails too), "
                   "after the body and before the unsubscribe link. Leave it empty for none.")
+
+
+class PasswordForm(PasswordChangeForm):
+    """Django's password change, without its autofocus: on the You page it would pull the
+    focus (and the page) down to the last card."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["old_password"].widget.attrs.pop("autofocus", None)

@@ -4,11 +4,10 @@ on the whole page with what was typed and the errors (400)."""
 
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
-from django.contrib.auth.forms import PasswordChangeForm
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .forms import NameForm, SignatureForm, TimeZoneForm
+from .forms import NameForm, PasswordForm, SignatureForm, TimeZoneForm
 from .services import user_name_set, user_signature_set, user_time_zone_set
 
 
@@ -18,7 +17,7 @@ def _page(request, status: int = 200, **bound):
         "name_form": NameForm(initial={"first_name": user.first_name,
                                        "last_name": user.last_name}),
         "signature_form": SignatureForm(initial={"signature": user.signature}),
-        "password_form": PasswordChangeForm(user),
+        "password_form": PasswordForm(user),
         "form": TimeZoneForm(initial={"time_zone": user.time_zone}),
     } | bound
     return render(request, "accounts/profile.html", forms, status=status)
@@ -60,7 +59,7 @@ def profile_signature(request):
 
 @require_POST
 def profile_password(request):
-    form = PasswordChangeForm(request.user, request.POST)
+    form = PasswordForm(request.user, request.POST)
     if form.is_valid():
         user = form.save()
         # Keep this session signed in; the user's other sessions end with the old password.

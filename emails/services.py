@@ -121,8 +121,9 @@ def queue_email(*, person, sender, subject: str, body: str, track: bool = True,
             email=email, at=now, kind=EmailEvent.Kind.HELD if held else EmailEvent.Kind.QUEUED,
             detail=verdict.reason if held else "")
         if send_at:
+            local = timezone.localtime(send_at, sender.zone)
             EmailEvent.objects.create(email=email, at=now, kind=EmailEvent.Kind.SCHEDULED,
-                                      detail=f"To go out at {send_at.isoformat()}")
+                                      detail=f"For {local:%a %-d %b %Y, %H:%M} ({sender.zone})")
         # A worker sends it soon; beat's tick does when the broker is down.
         transaction.on_commit(emails_send_soon)
     return email
