@@ -38,7 +38,15 @@ def _person_emails(request, person):
 def _sent_context(request, person) -> dict:
     emails = _person_emails(request, person)
     return {"person": person, "emails": emails,
-            "in_flight": any(email.status in IN_FLIGHT for email in emails)}
+            "in_flight": _in_flight(emails)}
+
+
+def _in_flight(emails) -> bool:
+    """Is one of them about to go out (the list polls while so)? A scheduled email waits for
+    hours: it does not count until its time."""
+    now = timezone.now()
+    return any(email.status in IN_FLIGHT and not (email.send_at and email.send_at > now)
+               for email in emails)
 
 
 def _compose_form(request, data=None, initial=None) -> ComposeForm:
@@ -173,7 +181,7 @@ def sent(request):
     return render(request, "emails/sent.html", {
         "page": page, "emails": page.object_list, "status": status,
         "statuses": SalesEmail.Status.choices,
-        "in_flight": any(email.status in IN_FLIGHT for email in page.object_list)})
+        "in_flight": _in_flight(page.object_list)})
 
 
 @require_http_methods(["GET", "POST"])

@@ -123,6 +123,21 @@ def test_the_timeline_takes_the_same_few_queries_however_long_the_history(seller
     assert many <= 9  # calls (+ deliveries), emails (+ events), tasks, 2 campaign, unsubscribes
 
 
+def test_the_timeline_page_takes_the_same_queries_however_long_the_history(seller_client,
+                                                                          seller):
+    short, long = PersonFactory(), PersonFactory()
+    _history(short, seller, each=1)
+    _history(long, seller, each=12)
+
+    def counted(person) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert seller_client.get(f"/people/{person.pk}/timeline/").status_code == 200
+        return len(captured.captured_queries)
+
+    counted(short)  # the session and the user, read once per request, are warm after this
+    assert counted(short) == counted(long)
+
+
 def test_the_person_page_shows_actions_above_the_timeline_and_filters_by_kind(seller_client,
                                                                              seller):
     person = PersonFactory()
