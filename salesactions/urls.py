@@ -45,6 +45,9 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("account/", accounts_views.profile, name="profile"),
     path("", include("mailboxes.urls")),
+    path("account/name/", accounts_views.profile_name, name="profile-name"),
+    path("account/signature/", accounts_views.profile_signature, name="profile-signature"),
+    path("account/password/", accounts_views.profile_password, name="profile-password"),
     # Activity pages live under people/<id>/calls/ and settings/calls/; ahead of the
     # settings include, whose "<system>/" would otherwise take "settings/calls/".
     path("", include("activities.urls")),
