@@ -70,8 +70,8 @@ class EmailListApi(GenericAPIView):
 
     POST queues the email (201, ``status`` ``queued``, or ``held`` when Marketo cannot say
     whether the address is unsubscribed: it is checked again before it goes out). 400 names
-    the field at fault: no subject or body, an unknown merge field, a person without an
-    address, or an address unsubscribed here or in Marketo.
+    the field at fault: no subject or body, an unknown or malformed merge field, a person
+    without an address, or an address unsubscribed here or in Marketo.
     """
 
     serializer_class = EmailOutput

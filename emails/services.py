@@ -14,14 +14,14 @@ from django.utils import timezone
 
 from unsubscribes.send_check import SendVerdict, person_send_verdicts
 
-from .merge import KNOWN_FIELDS, UnknownMergeField, merge_values, merge_with, unknown_fields
+from .merge import CAMPAIGN_FIELDS, MergeFieldError, merge_problem, merge_values, merge_with
 from .models import EmailEvent, EmailTemplate, SalesEmail
 from .sending import emails_send_soon
 
 SUBJECT_MAX_LENGTH = 998  # RFC 5322 line length
 NO_ADDRESS = "This person has no email address."
 #: Fields a template may use: the merge fields, and the campaign's name campaigns pass.
-TEMPLATE_FIELDS = (*KNOWN_FIELDS, "sales_campaign_name")
+TEMPLATE_FIELDS = CAMPAIGN_FIELDS
 
 
 class EmailRefused(Exception):
@@ -36,8 +36,8 @@ class EmailRefused(Exception):
 
 def merged_message(*, person, sender, subject: str, body: str,
                    extra: dict | None = None) -> tuple[str, str]:
-    """The merged subject and body, or EmailRefused naming the field with an unknown merge
-    field or that is empty."""
+    """The merged subject and body, or EmailRefused naming the field that is empty or has an
+    unknown or malformed merge field."""
     subject, body = (subject or "").strip(), (body or "").strip()
     if not subject:
         raise EmailRefused("Write a subject.", field="subject")
@@ -48,7 +48,7 @@ def merged_message(*, person, sender, subject: str, body: str,
     for field, text in (("subject", subject), ("body", body)):
         try:
             merged[field] = merge_with(text, values)
-        except UnknownMergeField as error:
+        except MergeFieldError as error:
             raise EmailRefused(str(error), field=field) from error
     merged["subject"] = " ".join(merged["subject"].split())
     if not merged["subject"]:
@@ -64,8 +64,8 @@ def queue_email(*, person, sender, subject: str, body: str, track: bool = True,
                 ) -> SalesEmail:
     """Merge, check and queue one email (status ``queued``, or ``held`` when Marketo cannot
     say whether the address is unsubscribed). Raises EmailRefused with nothing saved when
-    the subject or body is missing or has an unknown merge field, the person has no address,
-    or the address is unsubscribed (here or, with the check on, in Marketo)."""
+    the subject or body is missing or has an unknown or malformed merge field, the person
+    has no address, or the address is unsubscribed (here or, with the check on, in Marketo)."""
     if person is None or not getattr(person, "in_workspace", False):
         raise EmailRefused("No such person in the workspace.", field="person")
     extra = {"sales_campaign_name": sales_campaign_name} if sales_campaign_name else None
@@ -102,8 +102,8 @@ def queue_email(*, person, sender, subject: str, body: str, track: bool = True,
 def template_save(*, user, name: str, subject: str, body: str, shared: bool = False,
                   template: EmailTemplate | None = None) -> EmailTemplate:
     """Create or change a template: a seller's own; only an admin makes or edits shared ones.
-    Raises PermissionDenied, or ValidationError naming the empty fields and unknown merge
-    fields (``{{sales_campaign_name}}`` is allowed: campaigns fill it)."""
+    Raises PermissionDenied, or ValidationError naming the empty fields and unknown or
+    malformed merge fields (``{{sales_campaign_name}}`` is allowed: campaigns fill it)."""
     if shared and not user.is_admin:
         raise PermissionDenied("Only an admin makes shared templates.")
     if template is not None and not template_editable_by(template, user):
@@ -114,9 +114,8 @@ def template_save(*, user, name: str, subject: str, body: str, shared: bool = Fa
             errors[field] = "This field is required."
     for field, text in (("subject", subject), ("body", body)):
         if field not in errors:
-            unknown = unknown_fields(text, TEMPLATE_FIELDS)
-            if unknown:
-                errors[field] = str(UnknownMergeField(unknown))
+            if problem := merge_problem(text, TEMPLATE_FIELDS):
+                errors[field] = problem
     if errors:
         raise ValidationError(errors)
     template = template or EmailTemplate()
