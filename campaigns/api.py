@@ -25,10 +25,13 @@ from .models import Campaign, CampaignMember, CampaignStep
 from .selectors import campaign_list_for_user, campaign_members, campaign_summaries
 from .services import (
     BODY_MAX,
+    DAY_RANGE,
     DETAILS_MAX,
     MAX_DAY_OFFSET,
     MAX_STEPS,
     NAME_MAX,
+    WINDOW_END_RANGE,
+    WINDOW_START_RANGE,
     campaign_create,
     campaign_delete,
     campaign_update,
@@ -54,9 +57,13 @@ class StepSerializer(JsonTypesMixin, serializers.Serializer):
     type = serializers.ChoiceField(choices=CampaignStep.Type.choices)
     day_offset = serializers.IntegerField(
         min_value=0, max_value=MAX_DAY_OFFSET, default=0,
-        help_text="Days after the person is added (not after the previous step).")
+        error_messages={key: DAY_RANGE for key in ("min_value", "max_value", "invalid")},
+        help_text=f"Days after the person is added (not after the previous step), 0 to "
+                  f"{MAX_DAY_OFFSET}; never earlier than the step before it (steps run in "
+                  f"order).")
     subject = serializers.CharField(max_length=NAME_MAX, required=False, allow_blank=True,
-                                    default="", help_text="Email steps: merge fields allowed.")
+                                    default="", help_text="Email steps: merge fields allowed "
+                                                          "(a malformed or unknown one: 400).")
     body = serializers.CharField(max_length=BODY_MAX, required=False, allow_blank=True,
                                  default="", trim_whitespace=False,
                                  help_text="Email steps: plain text with merge fields such as "
@@ -65,7 +72,8 @@ class StepSerializer(JsonTypesMixin, serializers.Serializer):
         default=False, help_text="Email steps: send when due (else wait in the review queue).")
     name = serializers.CharField(max_length=NAME_MAX, required=False, allow_blank=True,
                                  default="", help_text="Call, InMail and custom steps: the "
-                                                       "reminder task's name.")
+                                                       "reminder task's name; merge fields "
+                                                       "are filled for each person.")
     details = serializers.CharField(max_length=DETAILS_MAX, required=False, allow_blank=True,
                                     default="")
 
@@ -96,8 +104,12 @@ class CampaignInput(JsonTypesMixin, serializers.Serializer):
                                  "seller's time zone.")
     window_days = serializers.RegexField(r"^[0-6]{1,7}$", max_length=7, default="01234",
                                          help_text="Weekdays as digits, 0 Monday .. 6 Sunday.")
-    window_start_hour = serializers.IntegerField(min_value=0, max_value=23, default=9)
-    window_end_hour = serializers.IntegerField(min_value=1, max_value=24, default=17)
+    window_start_hour = serializers.IntegerField(
+        min_value=0, max_value=23, default=9,
+        error_messages={key: WINDOW_START_RANGE for key in ("min_value", "max_value", "invalid")})
+    window_end_hour = serializers.IntegerField(
+        min_value=1, max_value=24, default=17, help_text="After the start hour.",
+        error_messages={key: WINDOW_END_RANGE for key in ("min_value", "max_value", "invalid")})
     steps = StepSerializer(many=True, required=False, max_length=MAX_STEPS)
 
 
