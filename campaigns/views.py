@@ -55,6 +55,8 @@ from .services import (
 )
 
 MEMBERS_SHOWN = 200
+# The campaign page holds the settings form and the add-step form: ids must not clash.
+SETTINGS_IDS = "settings_%s"
 LIST_SHOWN = 200
 DAYS = [("0", "Mon"), ("1", "Tue"), ("2", "Wed"), ("3", "Thu"), ("4", "Fri"), ("5", "Sat"),
         ("6", "Sun")]
@@ -151,7 +153,7 @@ def _detail(request, campaign: Campaign, *, form: CampaignForm | None = None,
     campaign.refresh_from_db()
     members = list(campaign_members(campaign)[:MEMBERS_SHOWN])
     editable = can_change(request.user, campaign)
-    settings_form = form or CampaignForm(initial={
+    settings_form = form or CampaignForm(auto_id=SETTINGS_IDS, initial={
         "name": campaign.name, "shared": campaign.shared,
         "window_enabled": campaign.window_enabled, "window_days": list(campaign.window_days),
         "window_start_hour": campaign.window_start_hour,
@@ -174,7 +176,7 @@ def campaign_detail(request, pk: int):
 @require_POST
 def campaign_edit(request, pk: int):
     campaign = _campaign(request, pk)
-    form = CampaignForm(request.POST)
+    form = CampaignForm(request.POST, auto_id=SETTINGS_IDS)
     if form.is_valid():
         try:
             campaign_update(campaign, by=request.user, **form.values())
