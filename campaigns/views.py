@@ -140,11 +140,12 @@ def campaign_new(request):
         try:
             campaign = campaign_create(owner=request.user, **form.values())
         except ValidationError as error:
-            _errors_to_messages(request, error)
+            _errors_to_form(form, error)
         else:
             messages.success(request, "Campaign created. Add its steps, then start it.")
             return redirect("campaigns:detail", campaign.pk)
-    return render(request, "campaigns/new.html", {"form": form, "section": "campaigns"})
+    return render(request, "campaigns/new.html", {"form": form, "section": "campaigns"},
+                  status=400 if form.errors else 200)
 
 
 def _detail(request, campaign: Campaign, *, form: CampaignForm | None = None,

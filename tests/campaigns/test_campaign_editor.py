@@ -162,3 +162,12 @@ def test_a_step_edited_to_an_earlier_day_than_the_one_above_is_refused(
     html = response.content.decode()
     assert response.status_code == 400
     assert "Step 2: Day 5 comes before day 9 of step 1" in html
+
+
+def test_a_new_campaign_refused_keeps_the_typed_name(seller_client):
+    response = seller_client.post("/campaigns/new/", {
+        "name": "Autumn push", "window_start_hour": "12", "window_end_hour": "12"})
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "The sending window must open before it closes." in html
+    assert 'value="Autumn push"' in html and not Campaign.objects.exists()
