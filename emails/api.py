@@ -85,9 +85,10 @@ class EmailListApi(GenericAPIView):
 
     POST queues the email (201, ``status`` ``queued``, or ``held`` when Marketo cannot say
     whether the address is unsubscribed: it is checked again before it goes out). 400 names
-    the field at fault: no subject or body, an unknown merge field, a person without an
-    address, an address unsubscribed here or in Marketo, or a ``send_at`` in the past.
-    ``send_at`` schedules the email (it is cancelled on the person's page while it waits).
+    the field at fault: no subject or body, an unknown or malformed merge field, a person
+    without an address, an address unsubscribed here or in Marketo, or a ``send_at`` in the
+    past. ``send_at`` schedules the email (it is cancelled on the person's page while it
+    waits).
     """
 
     serializer_class = EmailOutput

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from unsubscribes.send_check import SendVerdict, person_send_verdicts
 
-from .merge import KNOWN_FIELDS, UnknownMergeField, merge_values, merge_with, unknown_fields
+from .merge import CAMPAIGN_FIELDS, MergeFieldError, merge_problem, merge_values, merge_with
 from .models import EmailEvent, EmailTemplate, SalesEmail
 from .sending import emails_send_soon
 
@@ -23,7 +23,7 @@ SUBJECT_MAX_LENGTH = 998  # RFC 5322 line length
 SCHEDULE_MAX_AHEAD = timedelta(days=365)
 NO_ADDRESS = "This person has no email address."
 #: Fields a template may use: the merge fields, and the campaign's name campaigns pass.
-TEMPLATE_FIELDS = (*KNOWN_FIELDS, "sales_campaign_name")
+TEMPLATE_FIELDS = CAMPAIGN_FIELDS
 
 
 class EmailRefused(Exception):
@@ -46,7 +46,7 @@ def body_signed(body: str, sender) -> str:
 def merged_message(*, person, sender, subject: str, body: str,
                    extra: dict | None = None) -> tuple[str, str]:
     """The merged subject and body (the sender's signature after the body), or EmailRefused
-    naming the field with an unknown merge field or that is empty."""
+    naming the field that is empty or has an unknown or malformed merge field."""
     subject, body = (subject or "").strip(), (body or "").strip()
     if not subject:
         raise EmailRefused("Write a subject.", field="subject")
@@ -57,7 +57,7 @@ def merged_message(*, person, sender, subject: str, body: str,
     for field, text in (("subject", subject), ("body", body)):
         try:
             merged[field] = merge_with(text, values)
-        except UnknownMergeField as error:
+        except MergeFieldError as error:
             raise EmailRefused(str(error), field=field) from error
     merged["body"] = body_signed(merged["body"], sender)
     merged["subject"] = " ".join(merged["subject"].split())
@@ -85,9 +85,9 @@ def queue_email(*, person, sender, subject: str, body: str, track: bool = True,
                 send_at: datetime | None = None) -> SalesEmail:
     """Merge, check and queue one email (status ``queued``, or ``held`` when Marketo cannot
     say whether the address is unsubscribed). Raises EmailRefused with nothing saved when
-    the subject or body is missing or has an unknown merge field, the person has no address,
-    the address is unsubscribed (here or, with the check on, in Marketo), or ``send_at`` is
-    not ahead.
+    the subject or body is missing or has an unknown or malformed merge field, the person
+    has no address, the address is unsubscribed (here or, with the check on, in Marketo), or
+    ``send_at`` is not ahead.
 
     ``send_at`` schedules it: it waits ``queued`` with ``next_attempt_at`` at that moment, so
     no sending pass (worker or ``manage.py sync``) claims it before; unsubscribes are checked
@@ -159,8 +159,8 @@ def email_cancel(email: SalesEmail, *, by) -> SalesEmail:
 def template_save(*, user, name: str, subject: str, body: str, shared: bool = False,
                   template: EmailTemplate | None = None) -> EmailTemplate:
     """Create or change a template: a seller's own; only an admin makes or edits shared ones.
-    Raises PermissionDenied, or ValidationError naming the empty fields and unknown merge
-    fields (``{{sales_campaign_name}}`` is allowed: campaigns fill it)."""
+    Raises PermissionDenied, or ValidationError naming the empty fields and unknown or
+    malformed merge fields (``{{sales_campaign_name}}`` is allowed: campaigns fill it)."""
     if shared and not user.is_admin:
         raise PermissionDenied("Only an admin makes shared templates.")
     if template is not None and not template_editable_by(template, user):
@@ -171,9 +171,8 @@ def template_save(*, user, name: str, subject: str, body: str, shared: bool = Fa
             errors[field] = "This field is required."
     for field, text in (("subject", subject), ("body", body)):
         if field not in errors:
-            unknown = unknown_fields(text, TEMPLATE_FIELDS)
-            if unknown:
-                errors[field] = str(UnknownMergeField(unknown))
+            if problem := merge_problem(text, TEMPLATE_FIELDS):
+                errors[field] = problem
     if errors:
         raise ValidationError(errors)
     template = template or EmailTemplate()

@@ -73,6 +73,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # The app's error pages under DEBUG too (salesactions/errors.py); after auth and messages,
+    # which the layout reads.
+    "salesactions.errors.ErrorPagesMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -148,6 +151,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = True
+# Files a browser asks for at the site's root (favicon.ico), served before any login check.
+WHITENOISE_ROOT = BASE_DIR / "public"
 
 REDIS_URL = env("REDIS_URL", default=None)
 
@@ -396,6 +401,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"forbidden_one_line": {"()": "salesactions.logs.ForbiddenOneLine"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {"django.request": {"filters": ["forbidden_one_line"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }

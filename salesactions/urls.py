@@ -13,7 +13,7 @@ from syncing.outbox.views import diagnostics
 from syncing.settings.api import SyncRunListApi, SyncSettingsApi
 from unsubscribes.api import UnsubscribeDetailApi, UnsubscribeListApi
 
-from . import api, security, views
+from . import api, errors, security, views
 
 api_v1 = [
     path("sync/settings/", SyncSettingsApi.as_view(), name="sync-settings"),
@@ -70,8 +70,8 @@ urlpatterns = [
     re_path(r"^api/", api.api_not_found),
 ]
 
-# Under /api/ errors are JSON (salesactions/api.py); pages keep Django's HTML error pages.
-handler400 = api.bad_request
-handler403 = api.permission_denied
-handler404 = api.page_not_found
-handler500 = api.server_error
+# Under /api/ errors are JSON; pages get the app's own error pages (salesactions/errors.py).
+handler400 = errors.bad_request
+handler403 = errors.permission_denied
+handler404 = errors.page_not_found
+handler500 = errors.server_error

@@ -197,3 +197,45 @@
     });
   });
 })();
+
+// Campaign step forms and confirmations (Campaigns pages):
+//
+//   data-step-form                   inside it, a fieldset with data-step-types="email" (a
+//                                    space-separated list of step types) shows only while
+//                                    the form's type select names one of them
+//   data-confirm="question"          a form asks this before it is submitted
+(function () {
+  "use strict";
+
+  function showStepFields(form) {
+    var type = form.querySelector("select[name=type]");
+    if (!type) { return; }
+    form.querySelectorAll("[data-step-types]").forEach(function (fieldset) {
+      var shown = fieldset.getAttribute("data-step-types").split(" ").indexOf(type.value) >= 0;
+      fieldset.hidden = !shown;
+      fieldset.disabled = !shown;
+    });
+  }
+
+  function setUp() {
+    document.querySelectorAll("form[data-step-form]").forEach(function (form) {
+      showStepFields(form);
+      form.addEventListener("change", function (event) {
+        if (event.target.name === "type") { showStepFields(form); }
+      });
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", setUp);
+  } else {
+    setUp();
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest ? event.target.closest("form[data-confirm]") : null;
+    if (form && !window.confirm(form.getAttribute("data-confirm"))) {
+      event.preventDefault();
+    }
+  }, true);
+})();

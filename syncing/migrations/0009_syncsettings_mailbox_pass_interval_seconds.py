@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('syncing', '0007_health_indexes'),
+        ('syncing', '0008_settings_bounds'),
     ]
 
     operations = [
