@@ -90,3 +90,18 @@ def test_a_campaign_step_with_a_malformed_token_is_refused(seller):
     steps = response.json()["steps"]
     assert "it is not closed" in steps[0]["body"][0]
     assert "needs two opening braces" in steps[1]["name"][0]
+
+
+def test_a_fallback_holding_a_merge_field_is_refused_not_sent_half_merged(seller, person):
+    """``{{first_name|{{company}}}}`` would reach the person as "{{first_name|Acme}}": a
+    fallback is plain text, so a field inside one is an error (issue 22, item 6)."""
+    with pytest.raises(MalformedMergeField):
+        merge_check("Hi {{first_name|{{company}}}},")
+    client = APIClient()
+    client.force_authenticate(seller)
+    response = client.post("/api/v1/emails/", {"person": person.pk, "subject": "Hello",
+                                               "body": "Hi {{first_name|{{company}}}},"},
+                           format="json")
+    assert response.status_code == 400
+    assert "Malformed merge field" in response.json()["body"][0]
+    assert not SalesEmail.objects.exists()
