@@ -41,6 +41,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from analytics.rollups import rollups_recount, slices
 from people.models import Person
 from syncing.email.senders import KIND as EMAIL_KIND
 from syncing.models import SyncStream
@@ -421,6 +422,7 @@ def _record_outcomes(token: str, sent, retry, failed, now: datetime, skipped) ->
             SalesEmail.objects.filter(pk__in=sent_pks).update(
                 error="", hold_reason="", attempts=F("attempts") + 1,
                 sent_at=F("handed_off_at"), claim_token="", claimed_until=None, updated_at=now)
+            rollups_recount(emails=slices((email.sent_at, email.sender_id) for email in sent))
         with_provider_ids = [email for email in sent if email.provider_message_id]
         if with_provider_ids:  # sent through an ESP (anymail)
             SalesEmail.objects.bulk_update(with_provider_ids, ["provider_message_id"])

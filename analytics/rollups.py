@@ -1,0 +1,210 @@
+"""Keeping the analytics' rollups (``analytics.models``) as things are recorded.
+
+Whatever records something the reports count — an email sent, an open, click, reply, bounce
+or unsubscribe of one, a call logged, a task completed, reopened or deleted — names the
+*slices* it touched (a UTC hour × a seller) to ``rollups_recount`` in its own transaction,
+which recounts those slices' rows from the raw rows, then the UTC days around them from their
+hours. A recount rather than ``+1``: a late event, a reply earlier than the stored one, a task
+reopened or a second unsubscribe of one email all come out exact without each writer knowing
+what it changed. Writers of one seller's slices take turns (a lock on the seller's row), so
+two transactions never recount the same slice from each other's uncommitted rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+from django.db import transaction
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, Trunc
+
+from accounts.models import User
+from activities.models import Call
+from campaigns.models import MemberStep
+from emails.models import SalesEmail
+from reminders.models import ReminderTask
+from unsubscribes.models import Unsubscribe
+
+from .models import ActivityRollup, EmailRollup
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+EMAIL_FIGURES = ("sent", "opened", "clicked", "replied", "bounced", "unsubscribed")
+Measure = ActivityRollup.Measure
+
+Slice = tuple[datetime, int]  # (the UTC hour, the seller's id)
+
+
+def hour_of(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def day_of(moment: datetime) -> datetime:
+    return hour_of(moment).replace(hour=0)
+
+
+def slices(pairs: Iterable[tuple[datetime | None, int | None]]) -> set[Slice]:
+    """The slices of (moment, seller) pairs, skipping those without either."""
+    return {(hour_of(at), user) for at, user in pairs if at is not None and user is not None}
+
+
+def task_slices(tasks: Iterable[ReminderTask]) -> set[Slice]:
+    """The slices where ``tasks`` count as completed (as they are in memory)."""
+    return slices((task.completed_at, task.assignee_id) for task in tasks
+                  if task.status == ReminderTask.Status.COMPLETE and task.deleted_at is None)
+
+
+def rollups_recount(*, emails: Iterable[Slice] = (), activity: Iterable[Slice] = ()) -> None:
+    """Recount the email rollups of the ``emails`` slices and the activity rollups of the
+    ``activity`` slices, and the UTC days they fall in, in the caller's transaction."""
+    emails, activity = set(emails), set(activity)
+    if not (emails or activity):
+        return
+    with transaction.atomic(savepoint=False):
+        users = sorted({user for _, user in emails | activity})
+        list(User.objects.select_for_update().filter(pk__in=users).order_by("pk")
+             .values_list("pk", flat=True))
+        for hour, user in sorted(emails):
+            _email_slice_recount(hour, user)
+        for day, user in sorted({(day_of(hour), user) for hour, user in emails}):
+            _email_day_recount(day, user)
+        for hour, user in sorted(activity):
+            _activity_slice_recount(hour, user)
+        for day, user in sorted({(day_of(hour), user) for hour, user in activity}):
+            _activity_day_recount(day, user)
+
+
+def email_rollup_rows(emails) -> list[EmailRollup]:
+    """Hour rollups of the ``emails`` queryset (sent ones): one aggregate query."""
+    runs = MemberStep.objects.filter(email=OuterRef("pk")).order_by("pk")
+    unsubscribed = Exists(Unsubscribe.objects.filter(sales_email=OuterRef("pk")))
+    grouped = (emails.filter(sent_at__isnull=False).order_by()
+               .annotate(unsub=unsubscribed,
+                         run_step=Coalesce(Subquery(runs.values("step_id")[:1]), Value(0),
+                                           output_field=IntegerField()),
+                         run_campaign=Coalesce(Subquery(runs.values("member__campaign_id")[:1]),
+                                               Value(0), output_field=IntegerField()))
+               .values("sender_id", "run_step", "run_campaign",
+                       hour=Trunc("sent_at", "hour", tzinfo=UTC),
+                       template_key=Coalesce("template_id", Value(0)))
+               .annotate(sent=Count("pk"),
+                         opened=Count("pk", filter=Q(opened_at__isnull=False)),
+                         clicked=Count("pk", filter=Q(clicked_at__isnull=False)),
+                         replied=Count("pk", filter=Q(replied_at__isnull=False)),
+                         bounced=Count("pk", filter=Q(bounced_at__isnull=False)),
+                         unsubscribed=Count("pk", filter=Q(unsub=True))))
+    return [EmailRollup(hours=1, start=row["hour"], sender_id=row["sender_id"],
+                        template_id=row["template_key"], campaign_id=row["run_campaign"],
+                        step_id=row["run_step"], **{name: row[name] for name in EMAIL_FIGURES})
+            for row in grouped]
+
+
+def _email_slice_recount(hour: datetime, user: int) -> None:
+    EmailRollup.objects.filter(hours=1, start=hour, sender_id=user).delete()
+    EmailRollup.objects.bulk_create(email_rollup_rows(SalesEmail.objects.filter(
+        sender_id=user, sent_at__gte=hour, sent_at__lt=hour + HOUR)))
+
+
+def email_day_rows(hours) -> list[EmailRollup]:
+    """Day rollups summing the hour rollups ``hours`` (a queryset of ``hours=1`` rows)."""
+    grouped = (hours.order_by().values("sender_id", "template_id", "campaign_id", "step_id",
+                                       day=Trunc("start", "day", tzinfo=UTC))
+               .annotate(**{name: Sum(name) for name in EMAIL_FIGURES}))
+    return [EmailRollup(hours=24, start=row.pop("day"), **row) for row in grouped]
+
+
+def _email_day_recount(day: datetime, user: int) -> None:
+    EmailRollup.objects.filter(hours=24, start=day, sender_id=user).delete()
+    EmailRollup.objects.bulk_create(email_day_rows(EmailRollup.objects.filter(
+        hours=1, sender_id=user, start__gte=day, start__lt=day + DAY)))
+
+
+def activity_rollup_rows(since: datetime, until: datetime,
+                         user: int | None = None) -> list[ActivityRollup]:
+    """Hour rollups of the calls, replies and completed tasks from ``since`` to ``until``
+    (``user``'s only, or everyone's): three aggregate queries."""
+    def grouped(queryset, user_field: str, moment: str, measure: str, outcome=None):
+        queryset = queryset.filter(**{f"{moment}__gte": since, f"{moment}__lt": until})
+        if user is not None:
+            queryset = queryset.filter(**{user_field: user})
+        rows = (queryset.order_by()
+                .values(user=F(user_field), hour=Trunc(moment, "hour", tzinfo=UTC),
+                        kind=F(outcome) if outcome else Value(""))
+                .annotate(n=Count("pk")))
+        return [ActivityRollup(hours=1, start=row["hour"], user_id=row["user"],
+                               measure=measure, outcome=row["kind"], n=row["n"])
+                for row in rows]
+
+    return [*grouped(Call.objects.all(), "logged_by_id", "called_at", Measure.CALL,
+                     outcome="outcome"),
+            *grouped(SalesEmail.objects.all(), "sender_id", "replied_at", Measure.REPLIED),
+            *grouped(ReminderTask.live.filter(status=ReminderTask.Status.COMPLETE),
+                     "assignee_id", "completed_at", Measure.COMPLETED)]
+
+
+def _activity_slice_recount(hour: datetime, user: int) -> None:
+    ActivityRollup.objects.filter(hours=1, start=hour, user_id=user).delete()
+    ActivityRollup.objects.bulk_create(activity_rollup_rows(hour, hour + HOUR, user))
+
+
+def activity_day_rows(hours) -> list[ActivityRollup]:
+    grouped = (hours.order_by().values("user_id", "measure", "outcome",
+                                       day=Trunc("start", "day", tzinfo=UTC))
+               .annotate(total=Sum("n")))
+    return [ActivityRollup(hours=24, start=row["day"], user_id=row["user_id"],
+                           measure=row["measure"], outcome=row["outcome"], n=row["total"])
+            for row in grouped]
+
+
+def _activity_day_recount(day: datetime, user: int) -> None:
+    ActivityRollup.objects.filter(hours=24, start=day, user_id=user).delete()
+    ActivityRollup.objects.bulk_create(activity_day_rows(ActivityRollup.objects.filter(
+        hours=1, user_id=user, start__gte=day, start__lt=day + DAY)))
+
+
+def rollups_rebuild() -> int:
+    """Recount every rollup from the raw rows, one UTC day per transaction (each holding the
+    sellers' locks, so a writer's recount never interleaves with it); returns the days."""
+    bounds = [moment for queryset, column in (
+        (SalesEmail.objects.all(), "sent_at"), (SalesEmail.objects.all(), "replied_at"),
+        (Call.objects.all(), "called_at"), (ReminderTask.objects.all(), "completed_at"))
+        for moment in queryset.aggregate(first=Min(column), last=Max(column)).values()
+        if moment is not None]
+    with transaction.atomic():
+        if not bounds:
+            EmailRollup.objects.all().delete()
+            ActivityRollup.objects.all().delete()
+            return 0
+        first, last = day_of(min(bounds)), day_of(max(bounds))
+        EmailRollup.objects.exclude(start__gte=first, start__lt=last + DAY).delete()
+        ActivityRollup.objects.exclude(start__gte=first, start__lt=last + DAY).delete()
+    day, days = first, 0
+    while day <= last:
+        with transaction.atomic():
+            list(User.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
+            EmailRollup.objects.filter(start__gte=day, start__lt=day + DAY).delete()
+            ActivityRollup.objects.filter(start__gte=day, start__lt=day + DAY).delete()
+            EmailRollup.objects.bulk_create(email_rollup_rows(SalesEmail.objects.filter(
+                sent_at__gte=day, sent_at__lt=day + DAY)), batch_size=5000)
+            EmailRollup.objects.bulk_create(email_day_rows(EmailRollup.objects.filter(
+                hours=1, start__gte=day, start__lt=day + DAY)), batch_size=5000)
+            ActivityRollup.objects.bulk_create(activity_rollup_rows(day, day + DAY),
+                                               batch_size=5000)
+            ActivityRollup.objects.bulk_create(activity_day_rows(ActivityRollup.objects.filter(
+                hours=1, start__gte=day, start__lt=day + DAY)), batch_size=5000)
+        day += DAY
+        days += 1
+    return days
