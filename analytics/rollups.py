@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import (
     Count,
     Exists,
@@ -75,7 +75,9 @@ def rollups_recount(*, emails: Iterable[Slice] = (), activity: Iterable[Slice] =
         return
     with transaction.atomic(savepoint=False):
         users = sorted({user for _, user in emails | activity})
-        list(User.objects.select_for_update().filter(pk__in=users).order_by("pk")
+        # No key update: rows naming the seller (a new email, call or task) may still be
+        # written meanwhile; only other rollup writers wait.
+        list(User.objects.select_for_update(no_key=True).filter(pk__in=users).order_by("pk")
              .values_list("pk", flat=True))
         for hour, user in sorted(emails):
             _email_slice_recount(hour, user)
@@ -194,7 +196,8 @@ def rollups_rebuild() -> int:
     day, days = first, 0
     while day <= last:
         with transaction.atomic():
-            list(User.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
+            list(User.objects.select_for_update(no_key=True).order_by("pk")
+                 .values_list("pk", flat=True))
             EmailRollup.objects.filter(start__gte=day, start__lt=day + DAY).delete()
             ActivityRollup.objects.filter(start__gte=day, start__lt=day + DAY).delete()
             EmailRollup.objects.bulk_create(email_rollup_rows(SalesEmail.objects.filter(
@@ -208,3 +211,35 @@ def rollups_rebuild() -> int:
         day += DAY
         days += 1
     return days
+
+
+def rollups_fold(field: str, ids: Iterable[int]) -> None:
+    """Fold the email rollups of deleted templates or campaign steps (``field``:
+    ``template_id`` or ``step_id``) into "none" (0), as their emails now read: one
+    ``INSERT … SELECT … ON CONFLICT DO UPDATE`` adding them to the rows already there, then
+    a delete. In the caller's transaction, holding their sellers' locks."""
+    ids = list(ids)
+    if not ids:
+        return
+    if field not in ("template_id", "step_id"):
+        raise ValueError(f"Rollups are not folded by {field}.")
+    folded = EmailRollup.objects.filter(**{f"{field}__in": ids})
+    with transaction.atomic(savepoint=False):
+        users = sorted(set(folded.values_list("sender_id", flat=True)))
+        list(User.objects.select_for_update(no_key=True).filter(pk__in=users).order_by("pk")
+             .values_list("pk", flat=True))
+        table = connection.ops.quote_name(EmailRollup._meta.db_table)
+        keys = ["hours", "start", "sender_id", "template_id", "campaign_id", "step_id"]
+        chosen = ", ".join("0" if key == field else key for key in keys)
+        marks = ", ".join(["%s"] * len(ids))
+        with connection.cursor() as cursor:
+            # "WHERE true": SQLite's parser needs it before ON CONFLICT after a SELECT.
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(keys + list(EMAIL_FIGURES))}) "
+                f"SELECT {chosen}, {', '.join(f'SUM({name})' for name in EMAIL_FIGURES)} "
+                f"FROM {table} WHERE {field} IN ({marks}) AND true "
+                f"GROUP BY {', '.join(key for key in keys if key != field)} "
+                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+                + ", ".join(f"{name} = {table}.{name} + excluded.{name}"
+                            for name in EMAIL_FIGURES), ids)
+        folded.delete()

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import secrets
 import statistics
 import subprocess
 import sys
@@ -73,7 +74,7 @@ def main() -> None:
     for seconds in (0, 60):
         port = free_port()
         server_env = app_env(url, REDIS_URL=REDIS_URL, DEBUG="false", LOG_LEVEL="ERROR",
-                             SECRET_KEY="bench-only-" + "x" * 50,
+                             SECRET_KEY=secrets.token_urlsafe(50),
                              API_THROTTLE_USER="100000/min", AXES_FAILURE_LIMIT="1000",
                              ANALYTICS_CACHE_SECONDS=str(seconds))
         server = subprocess.Popen(
