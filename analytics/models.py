@@ -35,6 +35,22 @@ class EmailRollup(models.Model):
         return f"{self.sent} sent by {self.sender_id} from {self.start} ({self.hours} h)"
 
 
+class OpenTaskRollup(models.Model):
+    """How many of one seller's tasks due on ``due_date`` are open now (not deleted): the
+    activity report's "overdue now" sums the days before today."""
+
+    due_date = models.DateField()
+    user_id = models.BigIntegerField()
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["due_date", "user_id"],
+                                               name="open_task_rollup_once")]
+
+    def __str__(self) -> str:
+        return f"{self.n} open tasks of {self.user_id} due {self.due_date}"
+
+
 class ActivityRollup(models.Model):
     """One seller's calls (by outcome), replies received and tasks completed in one hour
     (``hours=1``) or UTC day (``hours=24``) from ``start``."""

@@ -38,7 +38,7 @@ from emails.models import SalesEmail
 from reminders.models import ReminderTask
 from unsubscribes.models import Unsubscribe
 
-from .models import ActivityRollup, EmailRollup
+from .models import ActivityRollup, EmailRollup, OpenTaskRollup
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -61,20 +61,33 @@ def slices(pairs: Iterable[tuple[datetime | None, int | None]]) -> set[Slice]:
     return {(hour_of(at), user) for at, user in pairs if at is not None and user is not None}
 
 
-def task_slices(tasks: Iterable[ReminderTask]) -> set[Slice]:
-    """The slices where ``tasks`` count as completed (as they are in memory)."""
-    return slices((task.completed_at, task.assignee_id) for task in tasks
-                  if task.status == ReminderTask.Status.COMPLETE and task.deleted_at is None)
+def task_slices(tasks: Iterable[ReminderTask]) -> set[tuple]:
+    """Where ``tasks`` count, as they are in memory: ``("completed", hour, seller)`` for a
+    completed one, ``("open", due date, seller)`` for an open one; a deleted one nowhere.
+    Taken before and after a change, both go to ``rollups_recount(tasks=…)``."""
+    found = set()
+    for task in tasks:
+        if task.deleted_at is not None or task.assignee_id is None:
+            continue
+        if task.status == ReminderTask.Status.COMPLETE and task.completed_at is not None:
+            found.add(("completed", hour_of(task.completed_at), task.assignee_id))
+        elif task.status == ReminderTask.Status.OPEN:
+            found.add(("open", task.due_date, task.assignee_id))
+    return found
 
 
-def rollups_recount(*, emails: Iterable[Slice] = (), activity: Iterable[Slice] = ()) -> None:
-    """Recount the email rollups of the ``emails`` slices and the activity rollups of the
-    ``activity`` slices, and the UTC days they fall in, in the caller's transaction."""
-    emails, activity = set(emails), set(activity)
-    if not (emails or activity):
+def rollups_recount(*, emails: Iterable[Slice] = (), activity: Iterable[Slice] = (),
+                    tasks: Iterable[tuple] = ()) -> None:
+    """Recount the email rollups of the ``emails`` slices, the activity rollups of the
+    ``activity`` slices, and the UTC days they fall in, and the tasks' (``task_slices``), in
+    the caller's transaction."""
+    emails, activity, tasks = set(emails), set(activity), set(tasks)
+    activity |= {(hour, user) for kind, hour, user in tasks if kind == "completed"}
+    open_days = {(due, user) for kind, due, user in tasks if kind == "open"}
+    if not (emails or activity or open_days):
         return
     with transaction.atomic(savepoint=False):
-        users = sorted({user for _, user in emails | activity})
+        users = sorted({user for _, user in emails | activity | open_days})
         # No key update: rows naming the seller (a new email, call or task) may still be
         # written meanwhile; only other rollup writers wait.
         list(User.objects.select_for_update(no_key=True).filter(pk__in=users).order_by("pk")
@@ -87,6 +100,10 @@ def rollups_recount(*, emails: Iterable[Slice] = (), activity: Iterable[Slice] =
             _activity_slice_recount(hour, user)
         for day, user in sorted({(day_of(hour), user) for hour, user in activity}):
             _activity_day_recount(day, user)
+        for due, user in sorted(open_days):
+            OpenTaskRollup.objects.filter(due_date=due, user_id=user).delete()
+            OpenTaskRollup.objects.bulk_create(open_task_rows(
+                ReminderTask.live.filter(due_date=due, assignee_id=user)))
 
 
 def email_rollup_rows(emails) -> list[EmailRollup]:
@@ -157,6 +174,14 @@ def activity_rollup_rows(since: datetime, until: datetime,
                      "assignee_id", "completed_at", Measure.COMPLETED)]
 
 
+def open_task_rows(tasks) -> list[OpenTaskRollup]:
+    """Open-task rollups of the ``tasks`` queryset (live ones)."""
+    grouped = (tasks.filter(status=ReminderTask.Status.OPEN).order_by()
+               .values("due_date", "assignee_id").annotate(n=Count("pk")))
+    return [OpenTaskRollup(due_date=row["due_date"], user_id=row["assignee_id"], n=row["n"])
+            for row in grouped]
+
+
 def _activity_slice_recount(hour: datetime, user: int) -> None:
     ActivityRollup.objects.filter(hours=1, start=hour, user_id=user).delete()
     ActivityRollup.objects.bulk_create(activity_rollup_rows(hour, hour + HOUR, user))
@@ -186,6 +211,11 @@ def rollups_rebuild() -> int:
         for moment in queryset.aggregate(first=Min(column), last=Max(column)).values()
         if moment is not None]
     with transaction.atomic():
+        list(User.objects.select_for_update(no_key=True).order_by("pk")
+             .values_list("pk", flat=True))
+        OpenTaskRollup.objects.all().delete()
+        OpenTaskRollup.objects.bulk_create(open_task_rows(ReminderTask.live.all()),
+                                           batch_size=5000)
         if not bounds:
             EmailRollup.objects.all().delete()
             ActivityRollup.objects.all().delete()

@@ -26,7 +26,7 @@ from django.db.models.functions import TruncDate
 
 from accounts.models import User
 from activities.models import Call
-from analytics.models import ActivityRollup, EmailRollup
+from analytics.models import ActivityRollup, EmailRollup, OpenTaskRollup
 from campaigns.models import CampaignStep
 from emails.models import EmailTemplate, SalesEmail
 from reminders.models import ReminderTask
@@ -278,7 +278,8 @@ def activity_report(period: Period, group_by: str, *, senders: list[int] | None 
     """Per seller, day or week (``group_by``): calls (and by outcome), emails sent, replies
     received, tasks completed in ``period`` (four aggregate queries over the rollups, or over
     the raw rows in a zone the rollups cannot serve), and tasks overdue now (open, due
-    before ``today`` in the viewer's zone) that fell due in ``period``: a live count."""
+    before ``today`` in the viewer's zone) that fell due in ``period``: a live figure, the sum
+    of the open tasks per due date kept as tasks change (``OpenTaskRollup``)."""
     today = today or datetime.now(period.zone).date()
     by_day = group_by != "seller"
     pieces = rollup_pieces(period, by_day=by_day)
@@ -287,12 +288,13 @@ def activity_report(period: Period, group_by: str, *, senders: list[int] | None 
     else:
         calls, sent, replied, completed = _activity_counts_rolled_up(period, pieces, by_day,
                                                                      senders)
-    overdue = ReminderTask.live.filter(status=ReminderTask.Status.OPEN, due_date__lt=today,
-                                       due_date__gte=period.start, due_date__lte=period.end)
+    # Open tasks per due date as they are now (``OpenTaskRollup``, kept by the task writes).
+    overdue = OpenTaskRollup.objects.filter(due_date__lt=today, due_date__gte=period.start,
+                                            due_date__lte=period.end)
     if senders is not None:
-        overdue = overdue.filter(assignee_id__in=senders)
-    overdue = overdue.order_by().values(key=F("due_date") if by_day else F("assignee_id")
-                                        ).annotate(n=Count("pk"))
+        overdue = overdue.filter(user_id__in=senders)
+    overdue = overdue.order_by().values(key=F("due_date") if by_day else F("user_id")
+                                        ).annotate(n=Sum("n"))
 
     fold = week_of if group_by == "week" else (lambda key: key)
     figures: dict = defaultdict(lambda: defaultdict(int))

@@ -422,7 +422,6 @@ def _record_outcomes(token: str, sent, retry, failed, now: datetime, skipped) ->
             SalesEmail.objects.filter(pk__in=sent_pks).update(
                 error="", hold_reason="", attempts=F("attempts") + 1,
                 sent_at=F("handed_off_at"), claim_token="", claimed_until=None, updated_at=now)
-            rollups_recount(emails=slices((email.sent_at, email.sender_id) for email in sent))
         with_provider_ids = [email for email in sent if email.provider_message_id]
         if with_provider_ids:  # sent through an ESP (anymail)
             SalesEmail.objects.bulk_update(with_provider_ids, ["provider_message_id"])
@@ -434,6 +433,9 @@ def _record_outcomes(token: str, sent, retry, failed, now: datetime, skipped) ->
         if sent:
             deliveries_save([delivery for email in sent for delivery in deliveries_build(
                 kind=EMAIL_KIND, record=email, skipped=skipped(email.person))])
+            # Last, after every email row this writes (the sellers' locks come after the
+            # emails', as in events_apply): the analytics count them in their hour.
+            rollups_recount(emails=slices((email.sent_at, email.sender_id) for email in sent))
         _signal_after_commit(sent, Status.SENT)
         _signal_after_commit([e for e in changed if e.status == Status.FAILED], Status.FAILED)
 

@@ -105,7 +105,7 @@ def task_create(*, created_by: User, person: Person | None, name: str, due_date:
     with transaction.atomic(savepoint=False):
         task.save()
         reminder_task_push(task, enabled=push)
-        rollups_recount(activity=task_slices([task]))
+        rollups_recount(tasks=task_slices([task]))
     return task
 
 
@@ -143,6 +143,7 @@ def tasks_create_for_people(*, created_by: User, people_ids: list[int], name: st
     with transaction.atomic():
         tasks = ReminderTask.objects.bulk_create(tasks, batch_size=1000)
         reminder_tasks_push(tasks, enabled=push)
+        rollups_recount(tasks=task_slices(tasks))
     return tasks
 
 
@@ -174,7 +175,7 @@ def task_update(task: ReminderTask, *, by: User, **changes) -> ReminderTask:
     with transaction.atomic(savepoint=False):
         task.save(update_fields=update)
         reminder_task_push(task)
-        rollups_recount(activity=before | task_slices([task]))
+        rollups_recount(tasks=before | task_slices([task]))
     return task
 
 
@@ -204,4 +205,4 @@ def task_delete(task: ReminderTask, *, by: User) -> None:
     with transaction.atomic(savepoint=False):
         task.save(update_fields=["deleted_at", "updated_at"])
         reminder_task_push(task)
-        rollups_recount(activity=before)
+        rollups_recount(tasks=before)

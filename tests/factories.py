@@ -113,7 +113,7 @@ class ReminderTaskFactory(factory.django.DjangoModelFactory):
     def rollups(self, create, extracted, **kwargs):
         """As the task services keep them."""
         if create:
-            rollups_recount(activity=task_slices([self]))
+            rollups_recount(tasks=task_slices([self]))
 
 
 class SalesEmailFactory(factory.django.DjangoModelFactory):

@@ -155,7 +155,7 @@ def _apply(stream: SyncStream, records: list[dict], sellers: dict[str, int],
     report.read += len(records)
     existing = {task.salesforce_id[:15]: task for task in ReminderTask.objects
                 .select_for_update().filter(salesforce_id__in=[r["Id"] for r in records])}
-    completed_before = task_slices(existing.values())
+    counted_before = task_slices(existing.values())
     people = people_by_who({r.get("WhoId") for r in records})
     now = timezone.now()
     created, updated = [], []
@@ -185,7 +185,7 @@ def _apply(stream: SyncStream, records: list[dict], sellers: dict[str, int],
     for task in updated:
         task.updated_at = now
     _tasks_write(updated)
-    rollups_recount(activity=completed_before | task_slices([*created, *updated]))
+    rollups_recount(tasks=counted_before | task_slices([*created, *updated]))
     _mark_move(stream, sf_datetime_parse(records[-1]["SystemModstamp"]))
 
 

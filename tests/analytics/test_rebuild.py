@@ -13,7 +13,7 @@ from django.utils import timezone
 from factories import EmailTemplateFactory, PersonFactory, SalesEmailFactory, UserFactory
 
 from activities.services import CallInput, calls_log
-from analytics.models import ActivityRollup, EmailRollup
+from analytics.models import ActivityRollup, EmailRollup, OpenTaskRollup
 from analytics.params import Period
 from analytics.selectors import ACTIVITY_GROUPS, EMAIL_GROUPS, activity_report, email_report
 from emails.events import EventIn, events_apply, unsubscribe_by_link
@@ -71,7 +71,8 @@ def _rollups() -> tuple[list, list]:
         "clicked", "replied", "bounced", "unsubscribed"))
     activity = sorted(ActivityRollup.objects.values_list("hours", "start", "user_id", "measure",
                                                          "outcome", "n"))
-    return emails, activity
+    open_tasks = sorted(OpenTaskRollup.objects.values_list("due_date", "user_id", "n"))
+    return emails, activity, open_tasks
 
 
 @pytest.mark.django_db(transaction=True)
@@ -141,6 +142,7 @@ def test_rollups_equal_a_recount_after_a_mixed_run(mailbox, monkeypatch):
 
     EmailRollup.objects.update(sent=99)
     ActivityRollup.objects.filter(hours=1).delete()
+    OpenTaskRollup.objects.update(n=7)
     out = StringIO()
     call_command("analytics_rebuild", stdout=out)
 
