@@ -92,18 +92,40 @@ def rollups_recount(*, emails: Iterable[Slice] = (), activity: Iterable[Slice] =
         # written meanwhile; only other rollup writers wait.
         list(User.objects.select_for_update(no_key=True).filter(pk__in=users).order_by("pk")
              .values_list("pk", flat=True))
-        for hour, user in sorted(emails):
-            _email_slice_recount(hour, user)
-        for day, user in sorted({(day_of(hour), user) for hour, user in emails}):
-            _email_day_recount(day, user)
-        for hour, user in sorted(activity):
-            _activity_slice_recount(hour, user)
-        for day, user in sorted({(day_of(hour), user) for hour, user in activity}):
-            _activity_day_recount(day, user)
-        for due, user in sorted(open_days):
-            OpenTaskRollup.objects.filter(due_date=due, user_id=user).delete()
-            OpenTaskRollup.objects.bulk_create(open_task_rows(
-                ReminderTask.live.filter(due_date=due, assignee_id=user)))
+        days = {(day_of(hour), user) for hour, user in emails}
+        if emails:
+            EmailRollup.objects.filter(hours=1).filter(
+                _within(emails, "sender_id", "start")).delete()
+            EmailRollup.objects.bulk_create(email_rollup_rows(SalesEmail.objects.filter(
+                _within(emails, "sender_id", "sent_at", HOUR))))
+            EmailRollup.objects.filter(hours=24).filter(
+                _within(days, "sender_id", "start")).delete()
+            EmailRollup.objects.bulk_create(email_day_rows(EmailRollup.objects.filter(
+                _within(days, "sender_id", "start", DAY), hours=1)))
+        days = {(day_of(hour), user) for hour, user in activity}
+        if activity:
+            ActivityRollup.objects.filter(hours=1).filter(
+                _within(activity, "user_id", "start")).delete()
+            ActivityRollup.objects.bulk_create(activity_rollup_rows(
+                lambda user_field, moment: _within(activity, user_field, moment, HOUR)))
+            ActivityRollup.objects.filter(hours=24).filter(
+                _within(days, "user_id", "start")).delete()
+            ActivityRollup.objects.bulk_create(activity_day_rows(ActivityRollup.objects.filter(
+                _within(days, "user_id", "start", DAY), hours=1)))
+        if open_days:
+            OpenTaskRollup.objects.filter(_within(open_days, "user_id", "due_date")).delete()
+            OpenTaskRollup.objects.bulk_create(open_task_rows(ReminderTask.live.filter(
+                _within(open_days, "assignee_id", "due_date"))))
+
+
+def _within(keys: set, user_field: str, moment: str, width: timedelta | None = None) -> Q:
+    """Rows of the (moment, seller) ``keys``: at that moment exactly, or (``width``) from it
+    for that long. One OR of them all: a batch of events recounts in a few statements."""
+    found = Q(pk__in=[])
+    for at, user in keys:
+        found |= (Q(**{user_field: user, moment: at}) if width is None else
+                  Q(**{user_field: user, f"{moment}__gte": at, f"{moment}__lt": at + width}))
+    return found
 
 
 def email_rollup_rows(emails) -> list[EmailRollup]:
@@ -131,12 +153,6 @@ def email_rollup_rows(emails) -> list[EmailRollup]:
             for row in grouped]
 
 
-def _email_slice_recount(hour: datetime, user: int) -> None:
-    EmailRollup.objects.filter(hours=1, start=hour, sender_id=user).delete()
-    EmailRollup.objects.bulk_create(email_rollup_rows(SalesEmail.objects.filter(
-        sender_id=user, sent_at__gte=hour, sent_at__lt=hour + HOUR)))
-
-
 def email_day_rows(hours) -> list[EmailRollup]:
     """Day rollups summing the hour rollups ``hours`` (a queryset of ``hours=1`` rows)."""
     grouped = (hours.order_by().values("sender_id", "template_id", "campaign_id", "step_id",
@@ -145,20 +161,11 @@ def email_day_rows(hours) -> list[EmailRollup]:
     return [EmailRollup(hours=24, start=row.pop("day"), **row) for row in grouped]
 
 
-def _email_day_recount(day: datetime, user: int) -> None:
-    EmailRollup.objects.filter(hours=24, start=day, sender_id=user).delete()
-    EmailRollup.objects.bulk_create(email_day_rows(EmailRollup.objects.filter(
-        hours=1, sender_id=user, start__gte=day, start__lt=day + DAY)))
-
-
-def activity_rollup_rows(since: datetime, until: datetime,
-                         user: int | None = None) -> list[ActivityRollup]:
-    """Hour rollups of the calls, replies and completed tasks from ``since`` to ``until``
-    (``user``'s only, or everyone's): three aggregate queries."""
+def activity_rollup_rows(where) -> list[ActivityRollup]:
+    """Hour rollups of the calls, replies and completed tasks that ``where(user_field,
+    moment_field)`` (a Q) picks: three aggregate queries."""
     def grouped(queryset, user_field: str, moment: str, measure: str, outcome=None):
-        queryset = queryset.filter(**{f"{moment}__gte": since, f"{moment}__lt": until})
-        if user is not None:
-            queryset = queryset.filter(**{user_field: user})
+        queryset = queryset.filter(where(user_field, moment))
         rows = (queryset.order_by()
                 .values(user=F(user_field), hour=Trunc(moment, "hour", tzinfo=UTC),
                         kind=F(outcome) if outcome else Value(""))
@@ -182,11 +189,6 @@ def open_task_rows(tasks) -> list[OpenTaskRollup]:
             for row in grouped]
 
 
-def _activity_slice_recount(hour: datetime, user: int) -> None:
-    ActivityRollup.objects.filter(hours=1, start=hour, user_id=user).delete()
-    ActivityRollup.objects.bulk_create(activity_rollup_rows(hour, hour + HOUR, user))
-
-
 def activity_day_rows(hours) -> list[ActivityRollup]:
     grouped = (hours.order_by().values("user_id", "measure", "outcome",
                                        day=Trunc("start", "day", tzinfo=UTC))
@@ -194,12 +196,6 @@ def activity_day_rows(hours) -> list[ActivityRollup]:
     return [ActivityRollup(hours=24, start=row["day"], user_id=row["user_id"],
                            measure=row["measure"], outcome=row["outcome"], n=row["total"])
             for row in grouped]
-
-
-def _activity_day_recount(day: datetime, user: int) -> None:
-    ActivityRollup.objects.filter(hours=24, start=day, user_id=user).delete()
-    ActivityRollup.objects.bulk_create(activity_day_rows(ActivityRollup.objects.filter(
-        hours=1, user_id=user, start__gte=day, start__lt=day + DAY)))
 
 
 def rollups_rebuild() -> int:
@@ -234,8 +230,10 @@ def rollups_rebuild() -> int:
                 sent_at__gte=day, sent_at__lt=day + DAY)), batch_size=5000)
             EmailRollup.objects.bulk_create(email_day_rows(EmailRollup.objects.filter(
                 hours=1, start__gte=day, start__lt=day + DAY)), batch_size=5000)
-            ActivityRollup.objects.bulk_create(activity_rollup_rows(day, day + DAY),
-                                               batch_size=5000)
+            ActivityRollup.objects.bulk_create(activity_rollup_rows(
+                lambda user_field, moment, day=day: Q(**{f"{moment}__gte": day,
+                                                         f"{moment}__lt": day + DAY})),
+                batch_size=5000)
             ActivityRollup.objects.bulk_create(activity_day_rows(ActivityRollup.objects.filter(
                 hours=1, start__gte=day, start__lt=day + DAY)), batch_size=5000)
         day += DAY
