@@ -16,7 +16,8 @@ replied 5%, bounced 3%, a hard bounce unsubscribing), calls and reminder tasks, 
    twice: uncached (``ANALYTICS_CACHE_SECONDS=0``: every request sums the rollups) and
    cached (60 s: served from the report cache after one count);
 4. recording one open with ``events_apply``: p50/p95 of the whole call, of the outcome
-   update and of the rollups' recount inside it.
+   update and of the rollups' recount inside it; then a batch of 500 opens of random emails
+   (a tracking buffer's batch at its worst: 500 slices to recount).
 
 Needs PostgreSQL and Redis on localhost (as in CI).
 """
@@ -90,6 +91,7 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
     recording_cost()
+    recording_batch_cost()
 
 
 # --------------------------------------------------------------------------- the data
@@ -416,6 +418,37 @@ def recording_cost(samples: int = 300) -> None:
         values.sort()
         print(f"  {label:<44}p50 {statistics.median(values):6.2f} ms   "
               f"p95 {values[int(len(values) * 0.95) - 1]:6.2f} ms")
+
+
+
+def recording_batch_cost(rounds: int = 3, size: int = 500) -> None:
+    """A tracking buffer's batch (500 hits) at its worst for the rollups: opens of 500 random
+    emails, so 500 (hour × seller) slices to recount, with the recount timed apart."""
+    from django.utils import timezone
+
+    from emails import events
+    from emails.models import SalesEmail
+
+    print(f"\nrecording a batch of {size} opens of {size} random emails (events_apply):")
+    spent: list[float] = []
+    kept = events._rollups_recount
+
+    def timed(*args):
+        started = time.perf_counter()
+        kept(*args)
+        spent.append((time.perf_counter() - started) * 1000)
+
+    events._rollups_recount = timed
+    try:
+        for _ in range(rounds):
+            emails = list(SalesEmail.objects.select_related("person").order_by("?")[:size])
+            started = time.perf_counter()
+            events.events_apply([events.EventIn(email=email, kind="opened", at=timezone.now(),
+                                                source="tracking") for email in emails])
+            print(f"  {(time.perf_counter() - started) * 1000:7.0f} ms, of which the rollups' "
+                  f"recount {spent[-1]:7.0f} ms", flush=True)
+    finally:
+        events._rollups_recount = kept
 
 
 if __name__ == "__main__":
