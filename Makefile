@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test fuzz install browser lint bench-help clean
+.PHONY: run test fuzz install browser dovecot lint bench-help clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,12 @@ run: $(INSTALLED)
 browser: $(INSTALLED)
 	$(BIN)/python scripts/find_browser.py
 
+## Install Dovecot (dovecot-imapd) for the mailbox tests when missing (apt-get as root on Debian).
+dovecot: $(INSTALLED)
+	$(BIN)/python scripts/install_dovecot.py
+
 ## Set up and run the whole test suite (SQLite unless DATABASE_URL says otherwise).
-test: $(INSTALLED) browser
+test: $(INSTALLED) browser dovecot
 	$(BIN)/python -m pytest
 
 ## Only the API fuzz stage (part of `make test`): every operation in /api/schema/, fixed seed.

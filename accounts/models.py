@@ -18,6 +18,8 @@ class User(AbstractUser):
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.SELLER)
     # Where "today" is for this user's task queue; blank follows the server's TIME_ZONE.
     time_zone = models.CharField(max_length=64, blank=True, validators=[validate_time_zone])
+    # Plain text added to each sales email after the body, before the unsubscribe footer.
+    signature = models.TextField(blank=True, max_length=2000)
 
     @property
     def is_admin(self) -> bool:

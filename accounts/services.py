@@ -33,3 +33,21 @@ def user_time_zone_set(user: User, time_zone: str) -> User:
     user.save(update_fields=["time_zone"])
     user.__dict__.pop("zone", None)
     return user
+
+
+def user_name_set(user: User, *, first_name: str, last_name: str) -> User:
+    """Set the name shown to colleagues and used as ``{{sender_name}}`` in emails."""
+    user.first_name, user.last_name = first_name.strip(), last_name.strip()
+    user.save(update_fields=["first_name", "last_name"])
+    return user
+
+
+def user_signature_set(user: User, signature: str) -> User:
+    """Set the plain-text signature added to each sales email ``user`` sends (after the body,
+    before the unsubscribe footer; see ``emails.services.body_signed``)."""
+    signature = "\n".join(line.rstrip() for line in (signature or "").strip().splitlines())
+    user.signature = signature
+    user.full_clean(validate_unique=False, validate_constraints=False,
+                    exclude=[f.name for f in User._meta.fields if f.name != "signature"])
+    user.save(update_fields=["signature"])
+    return user

@@ -1,23 +1,69 @@
-"""The user's own settings page."""
+"""The You page: the user's own settings, one card (and one form) each: name, email
+signature, password, time zone. Each card posts to its own URL; a refused form comes back
+on the whole page with what was typed and the errors (400)."""
 
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
-from .forms import TimeZoneForm
-from .services import user_time_zone_set
+from .forms import NameForm, PasswordForm, SignatureForm, TimeZoneForm
+from .services import user_name_set, user_signature_set, user_time_zone_set
+
+
+def _page(request, status: int = 200, **bound):
+    user = request.user
+    forms = {
+        "name_form": NameForm(initial={"first_name": user.first_name,
+                                       "last_name": user.last_name}),
+        "signature_form": SignatureForm(initial={"signature": user.signature}),
+        "password_form": PasswordForm(user),
+        "form": TimeZoneForm(initial={"time_zone": user.time_zone}),
+    } | bound
+    return render(request, "accounts/profile.html", forms, status=status)
 
 
 @require_http_methods(["GET", "POST"])
 def profile(request):
-    """Your settings: the time zone that decides which tasks are due today."""
-    if request.method == "POST":
-        form = TimeZoneForm(request.POST)
-        if form.is_valid():
-            user_time_zone_set(request.user, form.cleaned_data["time_zone"])
-            messages.success(request, "Time zone saved.")
-            return redirect("profile")
-    else:
-        form = TimeZoneForm(initial={"time_zone": request.user.time_zone})
-    return render(request, "accounts/profile.html", {"form": form},
-                  status=400 if form.is_bound else 200)
+    """Your settings. POST here sets the time zone that decides which tasks are due today."""
+    if request.method == "GET":
+        return _page(request)
+    form = TimeZoneForm(request.POST)
+    if form.is_valid():
+        user_time_zone_set(request.user, form.cleaned_data["time_zone"])
+        messages.success(request, "Time zone saved.")
+        return redirect("profile")
+    return _page(request, 400, form=form)
+
+
+@require_POST
+def profile_name(request):
+    form = NameForm(request.POST)
+    if form.is_valid():
+        user_name_set(request.user, **form.cleaned_data)
+        messages.success(request, "Name saved.")
+        return redirect("profile")
+    return _page(request, 400, name_form=form)
+
+
+@require_POST
+def profile_signature(request):
+    form = SignatureForm(request.POST)
+    if form.is_valid():
+        user_signature_set(request.user, form.cleaned_data["signature"])
+        messages.success(request, "Signature saved." if request.user.signature
+                         else "Signature removed.")
+        return redirect("profile")
+    return _page(request, 400, signature_form=form)
+
+
+@require_POST
+def profile_password(request):
+    form = PasswordForm(request.user, request.POST)
+    if form.is_valid():
+        user = form.save()
+        # Keep this session signed in; the user's other sessions end with the old password.
+        update_session_auth_hash(request, user)
+        messages.success(request, "Password changed.")
+        return redirect("profile")
+    return _page(request, 400, password_form=form)

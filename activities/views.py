@@ -39,7 +39,18 @@ def _history_context(person) -> dict:
             "salesforce_url": salesforce_connection_get().url}
 
 
+def _form_only(request) -> bool:
+    """The person page's and the task run's call form: no history (their timeline shows it)."""
+    return (request.GET.get("part") or request.POST.get("part")) == "form"
+
+
 def _panel(request, person, form, *, logged=None, status=200):
+    if request.htmx and _form_only(request):
+        response = render(request, "activities/partials/call_form_panel.html",
+                          {"form": form, "logged": logged, "person": person}, status=status)
+        if logged:
+            response["HX-Trigger"] = "timeline-changed"
+        return response
     context = {"form": form, "logged": logged, **_history_context(person)}
     template = ("activities/partials/calls_panel.html" if request.htmx
                 else "activities/person_calls.html")

@@ -26,10 +26,13 @@ from .models import Campaign, CampaignMember, CampaignStep
 from .selectors import campaign_list_for_user, campaign_members, campaign_summaries
 from .services import (
     BODY_MAX,
+    DAY_RANGE,
     DETAILS_MAX,
     MAX_DAY_OFFSET,
     MAX_STEPS,
     NAME_MAX,
+    WINDOW_END_RANGE,
+    WINDOW_START_RANGE,
     campaign_create,
     campaign_delete,
     campaign_update,
@@ -64,9 +67,13 @@ class StepSerializer(JsonTypesMixin, serializers.Serializer):
     type = serializers.ChoiceField(choices=CampaignStep.Type.choices)
     day_offset = serializers.IntegerField(
         min_value=0, max_value=MAX_DAY_OFFSET, default=0,
-        help_text="Days after the person is added (not after the previous step).")
+        error_messages={key: DAY_RANGE for key in ("min_value", "max_value", "invalid")},
+        help_text=f"Days after the person is added (not after the previous step), 0 to "
+                  f"{MAX_DAY_OFFSET}; never earlier than the step before it (steps run in "
+                  f"order).")
     subject = serializers.CharField(max_length=NAME_MAX, required=False, allow_blank=True,
-                                    default="", help_text="Email steps: merge fields allowed.")
+                                    default="", help_text="Email steps: merge fields allowed "
+                                                          "(a malformed or unknown one: 400).")
     body = serializers.CharField(max_length=BODY_MAX, required=False, allow_blank=True,
                                  default="", trim_whitespace=False,
                                  help_text="Email steps: plain text with merge fields such as "
@@ -75,7 +82,8 @@ class StepSerializer(JsonTypesMixin, serializers.Serializer):
         default=False, help_text="Email steps: send when due (else wait in the review queue).")
     name = serializers.CharField(max_length=NAME_MAX, required=False, allow_blank=True,
                                  default="", help_text="Call, InMail and custom steps: the "
-                                                       "reminder task's name.")
+                                                       "reminder task's name; merge fields "
+                                                       "are filled for each person.")
     details = serializers.CharField(max_length=DETAILS_MAX, required=False, allow_blank=True,
                                     default="")
 
@@ -140,10 +148,13 @@ class CampaignInput(JsonTypesMixin, serializers.Serializer):
     window_days = serializers.RegexField(
         WINDOW_DAYS_PATTERN, max_length=7, default="01234",
         help_text="Weekdays as digits, each at most once, 0 Monday .. 6 Sunday.")
-    window_start_hour = serializers.IntegerField(min_value=0, max_value=23, default=9)
+    window_start_hour = serializers.IntegerField(
+        min_value=0, max_value=23, default=9,
+        error_messages={key: WINDOW_START_RANGE for key in ("min_value", "max_value", "invalid")})
     window_end_hour = serializers.IntegerField(
         min_value=1, max_value=24, default=17,
-        help_text="After window_start_hour (the one sent, else the campaign's).")
+        help_text="After window_start_hour (the one sent, else the campaign's).",
+        error_messages={key: WINDOW_END_RANGE for key in ("min_value", "max_value", "invalid")})
     steps = StepSerializer(many=True, required=False, max_length=MAX_STEPS)
 
 

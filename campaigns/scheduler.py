@@ -10,7 +10,8 @@ the members' next due times commit together, and ``MemberStep``'s unique (member
 a second run of a step impossible even then.
 
 Per member: suppression is checked first (an unsubscribed address ends the membership);
-call / InMail / custom steps become reminder tasks for the seller who added the person; email
+call / InMail / custom steps become reminder tasks for the seller who added the person (their
+name and details with the merge fields filled, as an email's are); email
 steps with ``auto_send`` are queued through sales email (``emails.services.queue_email``,
 with the campaign's name), the others wait in that seller's review queue. Email steps respect
 the campaign's sending window (weekdays and hours in the seller's time zone): outside it the
@@ -26,6 +27,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from emails.merge import MergeFieldError, merge_values, merge_with
 from emails.services import EmailRefused, queue_email
 from reminders.services import task_create
 from syncing.streams import stream_pass_record
@@ -210,9 +212,11 @@ def _advance(member: CampaignMember, steps: list[CampaignStep], position: int,
 def _run_step(member: CampaignMember, step: CampaignStep, item: MemberStep) -> None:
     campaign = member.campaign
     if step.type != CampaignStep.Type.EMAIL:
-        name = f"{step.name} ({campaign.name})"[:TASK_NAME_MAX]
+        values = merge_values(person=member.person, sender=member.added_by,
+                              extra={"sales_campaign_name": campaign.name})
+        name = f"{_merged(step.name, values)} ({campaign.name})"[:TASK_NAME_MAX]
         details = "\n\n".join(text for text in (
-            step.details, f"Sales campaign: {campaign.name}") if text)
+            _merged(step.details, values), f"Sales campaign: {campaign.name}") if text)
         task = task_create(created_by=member.added_by, person=member.person, name=name,
                            type=step.type, details=details,
                            due_date=timezone.localtime(item.ran_at, member.added_by.zone).date())
@@ -224,6 +228,15 @@ def _run_step(member: CampaignMember, step: CampaignStep, item: MemberStep) -> N
         item.result = MemberStep.Result.REVIEW
         return
     email_step_send(member, item, subject=step.subject, body=step.body)
+
+
+def _merged(text: str, values: dict[str, str]) -> str:
+    """A task step's text filled for the person. A step saved before merge fields were
+    checked there may not merge: a person reads the task, so it is made as written."""
+    try:
+        return merge_with(text, values)
+    except MergeFieldError:
+        return text
 
 
 def email_step_send(member: CampaignMember, item: MemberStep, *, subject: str,

@@ -19,14 +19,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Upper
 
 from accounts.models import User
 from analytics.rollups import rollups_fold
-from emails.merge import KNOWN_FIELDS, unknown_fields
+from emails.merge import CAMPAIGN_FIELDS, merge_problem
 from people.models import Person
 from syncing.campaigns.senders import ADDED_KIND, REMOVED_KIND
 from syncing.models import Delivery
@@ -39,15 +39,20 @@ from .models import Campaign, CampaignMember, CampaignStep, MemberStep
 
 NAME_MAX = 255
 MAX_STEPS = 50
-MAX_DAY_OFFSET = 3650
+#: A cadence longer than a year is not a cadence: day offsets run from 0 to 365.
+MAX_DAY_OFFSET = 365
+DAY_RANGE = f"Day must be between 0 and {MAX_DAY_OFFSET}."
+WINDOW_START_RANGE = "The sending window opens at an hour from 0 to 23."
+WINDOW_END_RANGE = "The sending window closes at an hour from 1 to 24."
 BODY_MAX = 100_000
 DETAILS_MAX = 32_000
 STEP_FIELDS = ("type", "day_offset", "subject", "body", "auto_send", "name", "details")
 SKIP_MARKETO_OFF = "Logging sales activities to Marketo is switched off."
 SKIP_MARKETO_NOT_CONNECTED = "Marketo is not connected."
 LIVE = (CampaignMember.Status.ACTIVE, CampaignMember.Status.REVIEW)
-#: Merge fields an email step may use: sales email's, and the campaign's name.
-MERGE_FIELDS = (*KNOWN_FIELDS, "sales_campaign_name")
+#: Merge fields a step may use (in an email's subject and body, a task's name and details):
+#: sales email's, and the campaign's name.
+MERGE_FIELDS = CAMPAIGN_FIELDS
 
 
 # ------------------------------------------------------------------------------ campaigns
@@ -76,33 +81,40 @@ def _invalid(errors: dict) -> ValidationError:
 def _step_errors(steps: list[dict]) -> dict:
     errors: dict[str, list] = {}
     if len(steps) > MAX_STEPS:
-        return {"steps": [f"At most {MAX_STEPS} steps."]}
+        return {"steps": [f"A campaign has at most {MAX_STEPS} steps."]}
     step_errors = []
-    for step in steps:
+    previous_day = None
+    for number, step in enumerate(steps, start=1):
         mine: dict[str, list[str]] = {}
         kind = step.get("type")
         if kind not in CampaignStep.Type.values:
-            mine["type"] = [f"Use one of: {', '.join(CampaignStep.Type.values)}."]
+            mine["type"] = ["Choose the step's type: email, call, InMail or custom."]
         offset = step.get("day_offset", 0)
         if not isinstance(offset, int) or isinstance(offset, bool) or not (
                 0 <= offset <= MAX_DAY_OFFSET):
-            mine["day_offset"] = [f"A whole number of days from 0 to {MAX_DAY_OFFSET}."]
+            mine["day_offset"] = [DAY_RANGE]
+        elif previous_day is not None and offset < previous_day:
+            mine["day_offset"] = [f"Day {offset} comes before day {previous_day} of step "
+                                  f"{number - 1}, the step above it: steps run in order, so "
+                                  f"give this step day {previous_day} or later, or move it."]
+        if "day_offset" not in mine:
+            previous_day = offset
+        texts = ("subject", "body") if kind == CampaignStep.Type.EMAIL else ("name", "details")
         if kind == CampaignStep.Type.EMAIL:
             for text in ("subject", "body"):
                 if not (step.get(text) or "").strip():
                     mine[text] = [f"An email step needs a {text}."]
-                elif unknown := unknown_fields(step[text], MERGE_FIELDS):
-                    names = ", ".join("{{" + name + "}}" for name in unknown)
-                    known = ", ".join("{{" + name + "}}" for name in MERGE_FIELDS)
-                    mine[text] = [f"Unknown merge field {names}; known fields are {known}."]
         elif kind in CampaignStep.Type.values and not (step.get("name") or "").strip():
             mine["name"] = ["Give the task a name."]
-        if len(step.get("subject") or "") > NAME_MAX or len(step.get("name") or "") > NAME_MAX:
-            mine.setdefault("name", []).append(f"At most {NAME_MAX} characters.")
-        if len(step.get("body") or "") > BODY_MAX:
-            mine["body"] = [f"At most {BODY_MAX} characters."]
-        if len(step.get("details") or "") > DETAILS_MAX:
-            mine["details"] = [f"At most {DETAILS_MAX} characters."]
+        for text in texts:
+            if text not in mine and (problem := merge_problem(step.get(text), MERGE_FIELDS)):
+                mine[text] = [problem]
+        for text, label, most in (("subject", "The subject", NAME_MAX),
+                                  ("name", "The task name", NAME_MAX),
+                                  ("body", "The body", BODY_MAX),
+                                  ("details", "The details", DETAILS_MAX)):
+            if len(step.get(text) or "") > most:
+                mine.setdefault(text, []).append(f"{label} has at most {most:,} characters.")
         step_errors.append(mine)
     if any(step_errors):
         errors["steps"] = step_errors
@@ -116,15 +128,19 @@ def _campaign_errors(values: dict) -> dict:
         if not name:
             errors["name"] = ["Give the campaign a name."]
         elif len(name) > NAME_MAX:
-            errors["name"] = [f"At most {NAME_MAX} characters."]
+            errors["name"] = [f"The name has at most {NAME_MAX} characters."]
     if "window_days" in values:
         days = values["window_days"] or ""
         if not days or any(day not in "0123456" for day in days) or len(set(days)) != len(days):
-            errors["window_days"] = ["Weekdays as digits, 0 (Monday) to 6 (Sunday), at least one."]
+            errors["window_days"] = ["Choose at least one weekday for the sending window."]
     start = values.get("window_start_hour", 9)
     end = values.get("window_end_hour", 17)
-    if not (0 <= start <= 23 and 1 <= end <= 24 and start < end):
-        errors["window_end_hour"] = ["Hours from 0 to 24, the start before the end."]
+    if not 0 <= start <= 23:
+        errors["window_start_hour"] = [WINDOW_START_RANGE]
+    if not 1 <= end <= 24:
+        errors["window_end_hour"] = [WINDOW_END_RANGE]
+    elif start >= end and "window_start_hour" not in errors:
+        errors["window_end_hour"] = ["The sending window must open before it closes."]
     if "status" in values and values["status"] not in Campaign.Status.values:
         errors["status"] = [f"Use one of: {', '.join(Campaign.Status.values)}."]
     if "steps" in values:
@@ -248,8 +264,60 @@ def campaign_delete(campaign: Campaign, *, by: User) -> None:
     campaign.delete()
 
 
+def _steps_now(campaign: Campaign) -> list[dict]:
+    return [{"id": step.pk, **{name: getattr(step, name) for name in STEP_FIELDS}}
+            for step in campaign.steps.all()]
+
+
+def _one_step_invalid(error: ValidationError, index: int) -> ValidationError:
+    """``campaign_update``'s errors as one step's form errors: that step's by field; the
+    others' (and the campaign's) as sentences naming their step."""
+    mine: dict[str, list[str]] = {}
+    others: list[str] = []
+    for name, value in (getattr(error, "detail", None) or error.message_dict).items():
+        if name != "steps":
+            others.extend(value)
+            continue
+        for number, step_errors in enumerate(value):
+            if isinstance(step_errors, str):
+                others.append(step_errors)
+                continue
+            for field_name, problems in step_errors.items():
+                if number == index:
+                    mine.setdefault(field_name, []).extend(problems)
+                else:
+                    others.extend(f"Step {number + 1}: {problem}" for problem in problems)
+    if others:
+        mine[NON_FIELD_ERRORS] = others
+    return ValidationError(mine)
+
+
+def step_insert(campaign: Campaign, values: dict, *, by: User) -> None:
+    """Add a step in its day's place: after every step on the same or an earlier day.
+    ValidationError holds the new step's errors by field."""
+    steps = _steps_now(campaign)
+    day = values.get("day_offset", 0)
+    at = sum(1 for step in steps if isinstance(day, int) and step["day_offset"] <= day)
+    try:
+        campaign_update(campaign, by=by, steps=[*steps[:at], values, *steps[at:]])
+    except ValidationError as error:
+        raise _one_step_invalid(error, at) from error
+
+
+def step_change(campaign: Campaign, step: CampaignStep, values: dict, *, by: User) -> None:
+    """Change one step in place. ValidationError holds its errors by field."""
+    steps = _steps_now(campaign)
+    index = next(i for i, each in enumerate(steps) if each["id"] == step.pk)
+    steps[index] = {**steps[index], **values}
+    try:
+        campaign_update(campaign, by=by, steps=steps)
+    except ValidationError as error:
+        raise _one_step_invalid(error, index) from error
+
+
 def step_move(campaign: Campaign, step: CampaignStep, *, by: User, up: bool) -> None:
-    """Swap a step with the one before (``up``) or after it."""
+    """Swap a step with the one before (``up``) or after it, among steps on the same day
+    (ValidationError across days: the order follows the days)."""
     if not can_change(by, campaign):
         raise PermissionDenied("Only the campaign's owner (or an admin) changes it.")
     steps = list(campaign.steps.all())
@@ -257,6 +325,13 @@ def step_move(campaign: Campaign, step: CampaignStep, *, by: User, up: bool) -> 
     other = index - 1 if up else index + 1
     if not 0 <= other < len(steps):
         return
+    if steps[index].day_offset != steps[other].day_offset:
+        # Steps run in order of their days: a move across another day would contradict it.
+        first, second = sorted((index, other))
+        raise ValidationError(
+            f"Step {second + 1} is on day {steps[second].day_offset} and step {first + 1} on "
+            f"day {steps[first].day_offset}: steps run in the order of their days, so change "
+            f"a step's day to change the order.")
     steps[index], steps[other] = steps[other], steps[index]
     with transaction.atomic():
         for position, each in enumerate(steps):

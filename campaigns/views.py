@@ -2,7 +2,9 @@
 queue, bulk add from the people list, and the person page's panel.
 
 Plain forms that post and redirect (no inline script; a CSP is coming): every page works
-without JavaScript; the person panel is loaded with an htmx attribute like the others.
+without JavaScript; the person panel is loaded with an htmx attribute like the others. A form
+the services refuse comes back with what the seller typed and the errors beside its fields
+(400), never a redirect to an empty form.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ from .selectors import (
     person_memberships,
 )
 from .services import (
+    DAY_RANGE,
+    MAX_DAY_OFFSET,
+    MERGE_FIELDS,
+    STEP_FIELDS,
+    WINDOW_END_RANGE,
+    WINDOW_START_RANGE,
     AddReport,
     campaign_create,
     campaign_status_set,
@@ -42,11 +50,15 @@ from .services import (
     can_change,
     member_remove,
     members_add,
+    step_change,
     step_delete,
+    step_insert,
     step_move,
 )
 
 MEMBERS_SHOWN = 200
+# The campaign page holds the settings form and the add-step form: ids must not clash.
+SETTINGS_IDS = "settings_%s"
 LIST_SHOWN = 200
 DAYS = [("0", "Mon"), ("1", "Tue"), ("2", "Wed"), ("3", "Thu"), ("4", "Fri"), ("5", "Sat"),
         ("6", "Sun")]
@@ -60,8 +72,12 @@ class CampaignForm(forms.Form):
     window_days = forms.MultipleChoiceField(choices=DAYS, required=False,
                                             widget=forms.CheckboxSelectMultiple,
                                             initial=["0", "1", "2", "3", "4"])
-    window_start_hour = forms.IntegerField(min_value=0, max_value=23, initial=9)
-    window_end_hour = forms.IntegerField(min_value=1, max_value=24, initial=17)
+    window_start_hour = forms.IntegerField(
+        min_value=0, max_value=23, initial=9, label="Opens at (hour)",
+        error_messages={key: WINDOW_START_RANGE for key in ("min_value", "max_value", "invalid")})
+    window_end_hour = forms.IntegerField(
+        min_value=1, max_value=24, initial=17, label="Closes at (hour)",
+        error_messages={key: WINDOW_END_RANGE for key in ("min_value", "max_value", "invalid")})
 
     def values(self) -> dict:
         data = dict(self.cleaned_data)
@@ -71,8 +87,10 @@ class CampaignForm(forms.Form):
 
 class StepForm(forms.Form):
     type = forms.ChoiceField(choices=CampaignStep.Type.choices)
-    day_offset = forms.IntegerField(min_value=0, max_value=3650, initial=0,
-                                    label="Day (after the person is added)")
+    day_offset = forms.IntegerField(
+        min_value=0, max_value=MAX_DAY_OFFSET, initial=0, label="Day (after the person is added)",
+        error_messages={key: DAY_RANGE for key in ("required", "min_value", "max_value",
+                                                   "invalid")})
     subject = forms.CharField(max_length=255, required=False)
     body = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 6}))
     auto_send = forms.BooleanField(required=False, label="Send automatically (else: review "
@@ -86,13 +104,16 @@ def _campaign(request, pk: int) -> Campaign:
 
 
 def _errors_to_messages(request, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for name, errors in error.message_dict.items():
-            for message in errors:
-                messages.error(request, f"{name}: {message}" if name != "__all__" else message)
-    else:
-        for message in error.messages:
-            messages.error(request, message)
+    """Errors with no form to sit beside (status changes, review actions); the services'
+    messages are sentences that name what they are about."""
+    for message in error.messages:
+        messages.error(request, message)
+
+
+def _errors_to_form(form: forms.Form, error: ValidationError) -> None:
+    for name, problems in error.message_dict.items():
+        for problem in problems:
+            form.add_error(name if name in form.fields else None, problem)
 
 
 def _back(request, default: str) -> str:
@@ -121,47 +142,55 @@ def campaign_new(request):
         try:
             campaign = campaign_create(owner=request.user, **form.values())
         except ValidationError as error:
-            _errors_to_messages(request, error)
+            _errors_to_form(form, error)
         else:
             messages.success(request, "Campaign created. Add its steps, then start it.")
             return redirect("campaigns:detail", campaign.pk)
-    return render(request, "campaigns/new.html", {"form": form, "section": "campaigns"})
+    return render(request, "campaigns/new.html", {"form": form, "section": "campaigns"},
+                  status=400 if form.errors else 200)
 
 
-@require_GET
-def campaign_detail(request, pk: int):
-    campaign = _campaign(request, pk)
+def _detail(request, campaign: Campaign, *, form: CampaignForm | None = None,
+            step_form: StepForm | None = None):
+    """The campaign page; a bound form that was refused comes back as typed (400)."""
+    campaign.refresh_from_db()
     members = list(campaign_members(campaign)[:MEMBERS_SHOWN])
     editable = can_change(request.user, campaign)
-    form = CampaignForm(initial={
+    settings_form = form or CampaignForm(auto_id=SETTINGS_IDS, initial={
         "name": campaign.name, "shared": campaign.shared,
         "window_enabled": campaign.window_enabled, "window_days": list(campaign.window_days),
         "window_start_hour": campaign.window_start_hour,
         "window_end_hour": campaign.window_end_hour})
     return render(request, "campaigns/detail.html", {
-        "campaign": campaign, "editable": editable, "form": form,
-        "step_form": StepForm(), "results": campaign_step_results(campaign),
+        "campaign": campaign, "editable": editable, "form": settings_form,
+        "step_form": step_form or StepForm(), "results": campaign_step_results(campaign),
         "members": members, "members_more": len(members) == MEMBERS_SHOWN,
-        "section": "campaigns",
+        "section": "campaigns", "merge_fields": MERGE_FIELDS,
         "window_days_text": ", ".join(label for value, label in DAYS
-                                      if value in campaign.window_days)})
+                                      if value in campaign.window_days)},
+        status=400 if form is not None or step_form is not None else 200)
+
+
+@require_GET
+def campaign_detail(request, pk: int):
+    return _detail(request, _campaign(request, pk))
 
 
 @require_POST
 def campaign_edit(request, pk: int):
     campaign = _campaign(request, pk)
-    form = CampaignForm(request.POST)
+    form = CampaignForm(request.POST, auto_id=SETTINGS_IDS)
     if form.is_valid():
         try:
             campaign_update(campaign, by=request.user, **form.values())
-            messages.success(request, "Campaign saved.")
         except ValidationError as error:
-            _errors_to_messages(request, error)
+            _errors_to_form(form, error)
         except PermissionDenied as error:
-            messages.error(request, str(error))
-    else:
-        messages.error(request, "Check the campaign's fields.")
-    return redirect("campaigns:detail", campaign.pk)
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "Campaign saved.")
+            return redirect("campaigns:detail", campaign.pk)
+    return _detail(request, campaign, form=form)
 
 
 @require_POST
@@ -178,32 +207,25 @@ def campaign_status(request, pk: int):
 
 
 def _step_values(form: StepForm) -> dict:
-    return {name: form.cleaned_data[name] for name in (
-        "type", "day_offset", "subject", "body", "auto_send", "name", "details")}
-
-
-def _steps_now(campaign: Campaign) -> list[dict]:
-    return [{"id": step.pk, "type": step.type, "day_offset": step.day_offset,
-             "subject": step.subject, "body": step.body, "auto_send": step.auto_send,
-             "name": step.name, "details": step.details} for step in campaign.steps.all()]
+    return {name: form.cleaned_data[name] for name in STEP_FIELDS}
 
 
 @require_POST
 def step_add(request, pk: int):
+    """Add a step in its day's place (after the steps on the same or earlier days)."""
     campaign = _campaign(request, pk)
     form = StepForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Check the step's fields.")
-        return redirect("campaigns:detail", campaign.pk)
-    try:
-        campaign_update(campaign, by=request.user,
-                        steps=[*_steps_now(campaign), _step_values(form)])
-        messages.success(request, "Step added.")
-    except ValidationError as error:
-        _errors_to_messages(request, error)
-    except PermissionDenied as error:
-        messages.error(request, str(error))
-    return redirect("campaigns:detail", campaign.pk)
+    if form.is_valid():
+        try:
+            step_insert(campaign, _step_values(form), by=request.user)
+        except ValidationError as error:
+            _errors_to_form(form, error)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "Step added.")
+            return redirect(reverse("campaigns:detail", args=[campaign.pk]) + "#steps")
+    return _detail(request, campaign, step_form=form)
 
 
 @require_http_methods(["GET", "POST"])
@@ -215,17 +237,16 @@ def step_edit(request, pk: int, step_id: int):
     form = StepForm(request.POST or None, initial={
         name: getattr(step, name) for name in StepForm.base_fields})
     if request.method == "POST" and form.is_valid():
-        steps = [dict(values, **_step_values(form)) if values["id"] == step.pk else values
-                 for values in _steps_now(campaign)]
         try:
-            campaign_update(campaign, by=request.user, steps=steps)
+            step_change(campaign, step, _step_values(form), by=request.user)
         except ValidationError as error:
-            _errors_to_messages(request, error)
+            _errors_to_form(form, error)
         else:
             messages.success(request, "Step saved.")
             return redirect("campaigns:detail", campaign.pk)
     return render(request, "campaigns/step_edit.html", {
-        "campaign": campaign, "step": step, "form": form, "section": "campaigns"})
+        "campaign": campaign, "step": step, "form": form, "section": "campaigns",
+        "merge_fields": MERGE_FIELDS}, status=400 if form.errors else 200)
 
 
 @require_POST
@@ -239,6 +260,8 @@ def step_action(request, pk: int, step_id: int):
         elif action == "delete":
             step_delete(campaign, step, by=request.user)
             messages.success(request, "Step deleted.")
+    except ValidationError as error:
+        _errors_to_messages(request, error)
     except PermissionDenied as error:
         messages.error(request, str(error))
     return redirect(reverse("campaigns:detail", args=[campaign.pk]) + "#steps")
@@ -313,27 +336,48 @@ def bulk_add(request):
         "skip_labels": AddReport.SKIP_REASONS, "section": "campaigns"})
 
 
+def _review_page(request, refused: MemberStep | None = None, typed: dict | None = None,
+                 errors: dict | None = None):
+    """The queue; an item whose send was refused shows what the seller typed and why."""
+    items = list(review_items_for(request.user)[:100])
+    if refused is not None and refused not in items:
+        items.insert(0, refused)
+    for item in items:
+        item.form_subject, item.form_body, item.errors = item.subject, item.body, {}
+        if refused is not None and item.pk == refused.pk:
+            item.form_subject, item.form_body = typed["subject"], typed["body"]
+            item.errors = {"other": []}
+            for name, problems in errors.items():
+                item.errors.setdefault(name if name in ("subject", "body") else "other",
+                                       []).extend(problems)
+    return render(request, "campaigns/review.html", {
+        "items": items, "section": "campaigns", "merge_fields": MERGE_FIELDS},
+        status=400 if refused is not None else 200)
+
+
 @require_GET
 def review_queue(request):
-    items = list(review_items_for(request.user)[:100])
-    return render(request, "campaigns/review.html", {"items": items, "section": "campaigns"})
+    return _review_page(request)
 
 
 @require_POST
 def review_action(request, item_id: int):
     item = get_object_or_404(review_items_for(request.user), pk=item_id)
+    typed = {"subject": request.POST.get("subject", ""), "body": request.POST.get("body", "")}
     try:
         if request.POST.get("action") == "skip":
             review_skip(item, by=request.user)
             messages.success(request, "Skipped; the next step follows.")
         else:
-            item = review_send(item, by=request.user, subject=request.POST.get("subject", ""),
-                               body=request.POST.get("body", ""))
+            item = review_send(item, by=request.user, **typed)
             verb = "held (Marketo could not answer; it goes when it can)" if (
                 item.result == MemberStep.Result.HELD) else "queued to send"
             messages.success(request, f"Email to {item.member.person} {verb}.")
     except ValidationError as error:
-        _errors_to_messages(request, error)
+        if request.POST.get("action") == "skip" or not hasattr(error, "error_dict"):
+            _errors_to_messages(request, error)
+        else:
+            return _review_page(request, item, typed, error.message_dict)
     except PermissionDenied as error:
         messages.error(request, str(error))
     return redirect("campaigns:review")

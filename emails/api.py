@@ -20,6 +20,9 @@ BODY_MAX_LENGTH = 100_000
 
 
 class EmailInput(JsonTypesMixin, serializers.Serializer):
+    schema_request_rules = {"anyOf": [{"required": ["template"]},
+                                      {"required": ["subject", "body"]}]}
+
     person = IdField(help_text="The person's id (see people/).")
     template = IdField(required=False, help_text="A template you may use (see "
                                                  "emails/templates/): the subject and body "
@@ -33,6 +36,12 @@ class EmailInput(JsonTypesMixin, serializers.Serializer):
     track = serializers.BooleanField(required=False, default=True,
                                      help_text="false turns open and click tracking off for "
                                                "this email.")
+    send_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None,
+        help_text="Schedule it: an ISO 8601 date and time with its offset (e.g. "
+                  "2026-03-31T09:00:00+02:00), in the future and within a year. Omitted or "
+                  "null: it goes out at once. A scheduled email waits with status queued and "
+                  "is not sent before this moment.")
 
 
 class EmailEventOutput(serializers.Serializer):
@@ -54,7 +63,7 @@ class EmailOutput(serializers.ModelSerializer):
                   "sales_campaign_name", "template", "status", "hold_reason", "error",
                   "message_id",
                   "provider_message_id",
-                  "attempts", "next_attempt_at", "sent_at", "created_at", "events"]
+                  "attempts", "next_attempt_at", "send_at", "sent_at", "created_at", "events"]
         read_only_fields = fields
 
 
@@ -76,8 +85,10 @@ class EmailListApi(GenericAPIView):
 
     POST queues the email (201, ``status`` ``queued``, or ``held`` when Marketo cannot say
     whether the address is unsubscribed: it is checked again before it goes out). 400 names
-    the field at fault: no subject or body, an unknown merge field, a person without an
-    address, or an address unsubscribed here or in Marketo.
+    the field at fault: no subject or body, an unknown or malformed merge field, a person
+    without an address, an address unsubscribed here or in Marketo, or a ``send_at`` in the
+    past. ``send_at`` schedules the email (it is cancelled on the person's page while it
+    waits).
     """
 
     serializer_class = EmailOutput
@@ -116,7 +127,7 @@ class EmailListApi(GenericAPIView):
             email = queue_email(
                 person=person, sender=request.user, template=template, track=values["track"],
                 subject=values.get("subject", template and template.subject),
-                body=values.get("body", template and template.body))
+                body=values.get("body", template and template.body), send_at=values["send_at"])
         except EmailRefused as refused:
             return Response({refused.field: [refused.message]},
                             status=status.HTTP_400_BAD_REQUEST)

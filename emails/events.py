@@ -53,10 +53,10 @@ Source = EmailEvent.Source
 #: How far each status is along the way; a status moves only to a higher rank. Replied,
 #: bounced and failed are ends; an email not handed to the backend yet (queued, held) is
 #: never moved by an event (it would never be sent).
-NOT_SENT = (Status.QUEUED, Status.HELD)
+NOT_SENT = (Status.QUEUED, Status.HELD, Status.CANCELLED)
 RANK = {Status.QUEUED: 0, Status.HELD: 0, Status.SENDING: 0, Status.SENT: 1,
         Status.DELIVERED: 2, Status.OPENED: 3, Status.CLICKED: 4, Status.REPLIED: 5,
-        Status.BOUNCED: 5, Status.FAILED: 5}
+        Status.BOUNCED: 5, Status.FAILED: 5, Status.CANCELLED: 5}
 #: The status an event kind moves an email to.
 STATUS_OF = {Kind.DELIVERED: Status.DELIVERED, Kind.OPENED: Status.OPENED,
              Kind.CLICKED: Status.CLICKED, Kind.REPLIED: Status.REPLIED,

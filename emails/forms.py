@@ -1,9 +1,14 @@
 """Forms for the compose panel and the templates page."""
 
-from django import forms
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from django import forms
+from django.conf import settings
+
+from .merge import KNOWN_FIELDS
 from .models import EmailTemplate
-from .services import SUBJECT_MAX_LENGTH
+from .services import SUBJECT_MAX_LENGTH, TEMPLATE_FIELDS
 
 MERGE_HELP = ("Merge fields: {{first_name}}, {{last_name}}, {{company}}, {{title}}, "
               "{{sender_name}}. A fallback for an empty value goes after a bar: "
@@ -17,18 +22,45 @@ class ComposeForm(forms.Form):
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 10}), help_text=MERGE_HELP)
     track = forms.BooleanField(required=False, initial=True,
                                label="Track opens and clicks for this email")
+    send_date = forms.DateField(required=False, label="Send on",
+                                widget=forms.DateInput(attrs={"type": "date"}))
+    send_time = forms.TimeField(required=False, label="at",
+                                widget=forms.TimeInput(attrs={"type": "time"}))
 
-    def __init__(self, *args, templates=None, **kwargs):
+    def __init__(self, *args, templates=None, zone: ZoneInfo | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.zone = zone or ZoneInfo(settings.TIME_ZONE)
         if templates is not None:
             self.fields["template"].queryset = templates
         self.fields["template"].widget.attrs["autocomplete"] = "off"
+        self.fields["body"].widget.attrs.update({"rows": 14, "class": "email-editor"})
+
+    def clean(self):
+        data = super().clean()
+        day, moment = data.get("send_date"), data.get("send_time")
+        if day and not moment:
+            self.add_error("send_time", "Pick the time to send it, or clear the date.")
+        elif moment and not day:
+            self.add_error("send_date", "Pick the day to send it, or clear the time.")
+        # A wall-clock time in the seller's zone (fold=0: the first of a repeated hour).
+        data["send_at"] = (datetime.combine(day, moment, tzinfo=self.zone)
+                           if day and moment else None)
+        return data
+
+
+def merge_menu(fields=KNOWN_FIELDS) -> list[tuple[str, str]]:
+    """The "Insert merge field" menu's entries: (token, label)."""
+    return [("{{" + name + "}}", name.replace("_", " ").capitalize()) for name in fields]
+
+
+TEMPLATE_MERGE_MENU = merge_menu(TEMPLATE_FIELDS)
 
 
 class TemplateForm(forms.Form):
     name = forms.CharField(max_length=120)
     subject = forms.CharField(max_length=SUBJECT_MAX_LENGTH)
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), help_text=MERGE_HELP)
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 14, "class": "email-editor"}),
+                           help_text=MERGE_HELP)
     shared = forms.BooleanField(required=False, label="Shared with every seller")
 
     def __init__(self, *args, user=None, **kwargs):

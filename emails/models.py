@@ -60,6 +60,7 @@ class SalesEmail(models.Model):
         REPLIED = "replied", "Replied"
         BOUNCED = "bounced", "Bounced"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     person = models.ForeignKey("people.Person", on_delete=models.PROTECT,
                                related_name="sales_emails")
@@ -84,6 +85,9 @@ class SalesEmail(models.Model):
     claim_token = models.CharField(max_length=32, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
     handed_off_at = models.DateTimeField(null=True, blank=True)
+    # When the seller scheduled it for (null: at once). A scheduled email waits ``queued``
+    # with ``next_attempt_at`` at this moment, so no sending pass claims it earlier.
+    send_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     # The first event of each outcome (``events_apply`` keeps them in the event's transaction;
     # ``manage.py analytics_rebuild`` recounts them): each email counts once per outcome in
@@ -133,11 +137,17 @@ class EmailEvent(models.Model):
         BOUNCED = "bounced", "Bounced"
         COMPLAINED = "complained", "Complained"
         UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        # Read from the seller's mailbox: shown on the timeline, no status change.
+        AUTO_REPLIED = "auto_replied", "Auto-reply"
+        SOFT_BOUNCED = "soft_bounced", "Soft bounce"
+        SCHEDULED = "scheduled", "Scheduled"
+        CANCELLED = "cancelled", "Cancelled"
 
     class Source(models.TextChoices):
         APP = "app", "App"
         TRACKING = "tracking", "Tracking"
         PROVIDER = "provider", "Provider"
+        MAILBOX = "mailbox", "Seller's mailbox"
 
     email = models.ForeignKey(SalesEmail, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)

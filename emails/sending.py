@@ -7,7 +7,9 @@ transaction (one writer at a time), which is as safe. For each batch:
 1. Unsubscribes are checked again for the whole batch at once (``send_verdicts``: app
    suppression, then Marketo, 300 addresses a call): blocked → ``failed`` with the reason;
    Marketo cannot answer → ``held`` and checked again later; never sent unchecked.
-2. One connection to the email backend (``EMAIL_URL``, or anymail) for the batch. Before a
+2. One connection to the email backend (``EMAIL_URL``, or anymail) for the batch — and one
+   to each seller's own mailbox for their emails (``mailboxes.outgoing``; a paused mailbox's
+   emails are not claimed, and a refused login pauses it and queues them again). Before a
    message is handed to it, ``handed_off_at`` is set and committed (for a group of
    ``HAND_OFF_GROUP`` at a time; the Message-ID was stored when the email was queued).
 3. A transient error (SMTP 4xx, connection refused or dropped, an ESP's 5xx) clears
@@ -30,7 +32,7 @@ import logging
 import smtplib
 import socket
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -42,6 +44,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from analytics.rollups import rollups_recount, slices
+from mailboxes.models import Mailbox, SentCopy
+from mailboxes.outgoing import Route, routes_for, sent_copies_append, sent_copies_build
+from mailboxes.transport import MailboxError
 from people.models import Person
 from syncing.email.senders import KIND as EMAIL_KIND
 from syncing.models import SyncStream
@@ -119,8 +124,12 @@ def emails_send_soon(countdown: float = 0.5) -> None:
 
 
 def _due(now: datetime) -> Q:
-    return (Q(status__in=[Status.QUEUED, Status.HELD], next_attempt_at__lte=now)
-            | Q(status=Status.SENDING, claimed_until__lt=now))
+    # A seller whose mailbox is paused (its login stopped working) sends nothing until they
+    # reconnect it.
+    return ((Q(status__in=[Status.QUEUED, Status.HELD], next_attempt_at__lte=now)
+             | Q(status=Status.SENDING, claimed_until__lt=now))
+            & ~Q(sender_id__in=Mailbox.objects.filter(state=Mailbox.State.PAUSED)
+                 .values("user_id")))
 
 
 def emails_due(now: datetime | None = None) -> bool:
@@ -218,21 +227,50 @@ def _send_batch(token: str, ids: list[int], report: SendReport, now: datetime) -
         return ""
     options = options_from(sync_settings_get())
     skipped = _skip_rules()
-    sent, retry, failed = [], [], []
     last_error = ""
+    for route, group in routes_for(allowed):
+        last_error = _send_route(route, group, token, report, now, options, skipped) or last_error
+    return last_error
+
+
+def _send_route(route: Route | None, allowed: list[SalesEmail], token: str, report: SendReport,
+                now: datetime, options, skipped) -> str:
+    """Send checked emails through one connection: the seller's own mailbox (``route``) or
+    ``EMAIL_URL`` (None). A mailbox whose login is refused is paused and its emails wait,
+    queued, with no attempt counted, until the seller reconnects."""
+    sent, retry, failed, waiting = [], [], [], []
+    raw_of: dict[int, bytes] = {}
+    last_error = ""
+    if route is not None:
+        options = replace(options, from_address=route.address)
 
     def record():
         # Outcomes are written every RECORD_EVERY messages, so a crash leaves few unknown.
-        _record_outcomes(token, sent, retry, failed, now, skipped)
+        copies = sent_copies_build(route, sent, raw_of)
+        _record_outcomes(token, sent, retry, failed, now, skipped, waiting, copies)
         gave_up = sum(1 for email, _ in retry if email.status == Status.FAILED)
         report.sent += len(sent)
         report.failed += len(failed) + gave_up
-        report.retried += len(retry) - gave_up
-        sent.clear()
-        retry.clear()
-        failed.clear()
+        report.retried += len(retry) - gave_up + len(waiting)
+        for outcomes in (sent, retry, failed, waiting):
+            outcomes.clear()
 
-    backend = get_connection(fail_silently=False)
+    def refused(error: Exception, emails) -> bool:
+        # The seller's mailbox refused the login: pause it, and the emails wait for it.
+        if route is None or not route.login_refused(error):
+            return False
+        text = error.message if isinstance(error, MailboxError) else _error_text(error)
+        waiting.extend((email, f"Waiting for the mailbox: {text}") for email in emails)
+        return True
+
+    try:
+        backend = route.backend() if route is not None else get_connection(fail_silently=False)
+    except MailboxError as error:  # the mailbox's OAuth2 token could not be refreshed
+        last_error = error.message
+        if not refused(error, allowed):
+            retry.extend((email, last_error) for email in allowed)
+        record()
+        return last_error
     opened = False
     pending = list(allowed)
     while pending:
@@ -249,13 +287,14 @@ def _send_batch(token: str, ids: list[int], report: SendReport, now: datetime) -
                 opened = True
             except Exception as error:  # noqa: BLE001 - connection refused, TLS, auth ...
                 last_error = _error_text(error)
-                retry.extend((email, last_error) for email, _ in messages)
-                retry.extend((email, last_error) for email in pending)
+                unsent = [email for email, _ in messages] + pending
+                if not refused(error, unsent):
+                    retry.extend((email, last_error) for email in unsent)
                 break
         # Committed before any of them is handed to the backend (one statement a group).
         handed_off_at = timezone.now()
         ours = _hand_off([email.pk for email, _ in messages], token, handed_off_at)
-        for email, message in messages:
+        for position, (email, message) in enumerate(messages):
             if email.pk not in ours:
                 continue  # the claim was taken over (this worker was too slow): leave it
             email.handed_off_at = handed_off_at
@@ -265,6 +304,10 @@ def _send_batch(token: str, ids: list[int], report: SendReport, now: datetime) -
                     opened = True
                 except Exception as error:  # noqa: BLE001
                     last_error = _error_text(error)
+                    if refused(error, [e for e, _ in messages[position:] if e.pk in ours]
+                               + pending):
+                        pending = []
+                        break
                     retry.append((email, last_error))
                     continue
             try:
@@ -282,12 +325,16 @@ def _send_batch(token: str, ids: list[int], report: SendReport, now: datetime) -
             provider_id = getattr(getattr(message, "anymail_status", None), "message_id", None)
             if provider_id not in (None, ""):
                 email.provider_message_id = str(provider_id)[:255]
+            if getattr(message, "sent_bytes", None) is not None:
+                raw_of[email.pk] = message.sent_bytes
             sent.append(email)
         if len(sent) + len(retry) + len(failed) >= RECORD_EVERY:
             record()
     if opened:
         _close(backend)
     record()
+    if route is not None:
+        sent_copies_append(route.mailbox)
     return last_error
 
 
@@ -380,9 +427,12 @@ def _record_checks(token: str, blocked, held, now: datetime) -> None:
         _signal_after_commit([email for email, _ in blocked], Status.FAILED)
 
 
-def _record_outcomes(token: str, sent, retry, failed, now: datetime, skipped) -> None:
+def _record_outcomes(token: str, sent, retry, failed, now: datetime, skipped, waiting=(),
+                     copies=()) -> None:
     """Write what became of the emails handed off since the last record, in one transaction:
-    sent ones with their events and outbox deliveries (``skipped``: the batch's skip rules)."""
+    sent ones with their events, outbox deliveries (``skipped``: the batch's skip rules) and
+    Sent copies (``copies``); ``waiting`` ones (their mailbox is paused) queued again with no
+    attempt counted."""
     events = []
     changed = []
     for email in sent:
@@ -407,6 +457,10 @@ def _record_outcomes(token: str, sent, retry, failed, now: datetime, skipped) ->
             email.status = Status.QUEUED
             email.next_attempt_at = now + _backoff(email.attempts)
         changed.append(email)
+    for email, text in waiting:
+        email.status, email.error, email.handed_off_at = Status.QUEUED, text, None
+        email.next_attempt_at = now
+        changed.append(email)
     for email in [*sent, *changed]:
         email.claim_token, email.claimed_until, email.updated_at = "", None, now
     if not (sent or changed):
@@ -430,6 +484,8 @@ def _record_outcomes(token: str, sent, retry, failed, now: datetime, skipped) ->
                 changed, ["status", "error", "hold_reason", "attempts", "next_attempt_at",
                           "handed_off_at", "claim_token", "claimed_until", "updated_at"])
         EmailEvent.objects.bulk_create(events, batch_size=1000)
+        if copies:
+            SentCopy.objects.bulk_create(copies)
         if sent:
             deliveries_save([delivery for email in sent for delivery in deliveries_build(
                 kind=EMAIL_KIND, record=email, skipped=skipped(email.person))])

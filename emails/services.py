@@ -6,7 +6,7 @@ sending worker (``emails/sending.py``) does, and checks unsubscribes again befor
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -15,14 +15,16 @@ from django.utils import timezone
 from analytics.rollups import rollups_fold
 from unsubscribes.send_check import SendVerdict, person_send_verdicts
 
-from .merge import KNOWN_FIELDS, UnknownMergeField, merge_values, merge_with, unknown_fields
+from .merge import CAMPAIGN_FIELDS, MergeFieldError, merge_problem, merge_values, merge_with
 from .models import EmailEvent, EmailTemplate, SalesEmail
 from .sending import emails_send_soon
 
 SUBJECT_MAX_LENGTH = 998  # RFC 5322 line length
+#: How far ahead an email may be scheduled.
+SCHEDULE_MAX_AHEAD = timedelta(days=365)
 NO_ADDRESS = "This person has no email address."
 #: Fields a template may use: the merge fields, and the campaign's name campaigns pass.
-TEMPLATE_FIELDS = (*KNOWN_FIELDS, "sales_campaign_name")
+TEMPLATE_FIELDS = CAMPAIGN_FIELDS
 
 
 class EmailRefused(Exception):
@@ -35,10 +37,17 @@ class EmailRefused(Exception):
         self.field = field
 
 
+def body_signed(body: str, sender) -> str:
+    """``body`` with the sender's signature after it (after a blank line), when they have one.
+    The message adds the unsubscribe footer after this, so the signature sits between."""
+    signature = (getattr(sender, "signature", "") or "").strip()
+    return f"{body.rstrip()}\n\n{signature}" if signature else body
+
+
 def merged_message(*, person, sender, subject: str, body: str,
                    extra: dict | None = None) -> tuple[str, str]:
-    """The merged subject and body, or EmailRefused naming the field with an unknown merge
-    field or that is empty."""
+    """The merged subject and body (the sender's signature after the body), or EmailRefused
+    naming the field that is empty or has an unknown or malformed merge field."""
     subject, body = (subject or "").strip(), (body or "").strip()
     if not subject:
         raise EmailRefused("Write a subject.", field="subject")
@@ -49,8 +58,9 @@ def merged_message(*, person, sender, subject: str, body: str,
     for field, text in (("subject", subject), ("body", body)):
         try:
             merged[field] = merge_with(text, values)
-        except UnknownMergeField as error:
+        except MergeFieldError as error:
             raise EmailRefused(str(error), field=field) from error
+    merged["body"] = body_signed(merged["body"], sender)
     merged["subject"] = " ".join(merged["subject"].split())
     if not merged["subject"]:
         raise EmailRefused("The subject is empty once merged.", field="subject")
@@ -60,15 +70,33 @@ def merged_message(*, person, sender, subject: str, body: str,
     return merged["subject"], merged["body"]
 
 
+def send_at_check(send_at: datetime | None, now: datetime) -> None:
+    """EmailRefused (field ``send_at``) unless ``send_at`` is empty or ahead, within a year."""
+    if send_at is None:
+        return
+    if send_at <= now:
+        raise EmailRefused("Pick a time in the future to schedule the email, or leave it "
+                           "empty to send it now.", field="send_at")
+    if send_at > now + SCHEDULE_MAX_AHEAD:
+        raise EmailRefused("An email can be scheduled up to a year ahead.", field="send_at")
+
+
 def queue_email(*, person, sender, subject: str, body: str, track: bool = True,
-                sales_campaign_name: str = "", template: EmailTemplate | None = None
-                ) -> SalesEmail:
+                sales_campaign_name: str = "", template: EmailTemplate | None = None,
+                send_at: datetime | None = None) -> SalesEmail:
     """Merge, check and queue one email (status ``queued``, or ``held`` when Marketo cannot
     say whether the address is unsubscribed). Raises EmailRefused with nothing saved when
-    the subject or body is missing or has an unknown merge field, the person has no address,
-    or the address is unsubscribed (here or, with the check on, in Marketo)."""
+    the subject or body is missing or has an unknown or malformed merge field, the person
+    has no address, the address is unsubscribed (here or, with the check on, in Marketo), or
+    ``send_at`` is not ahead.
+
+    ``send_at`` schedules it: it waits ``queued`` with ``next_attempt_at`` at that moment, so
+    no sending pass (worker or ``manage.py sync``) claims it before; unsubscribes are checked
+    again when it goes out. It can be cancelled until then (:func:`email_cancel`)."""
     if person is None or not getattr(person, "in_workspace", False):
         raise EmailRefused("No such person in the workspace.", field="person")
+    now = timezone.now()
+    send_at_check(send_at, now)
     extra = {"sales_campaign_name": sales_campaign_name} if sales_campaign_name else None
     subject, body = merged_message(person=person, sender=sender, subject=subject, body=body,
                                    extra=extra)
@@ -81,20 +109,49 @@ def queue_email(*, person, sender, subject: str, body: str, track: bool = True,
     verdict = person_send_verdicts([person])[person.pk]
     if verdict.status == SendVerdict.BLOCKED:
         raise EmailRefused(f"Not sent to {to_email}: {verdict.reason}", field="person")
-    now = timezone.now()
     held = verdict.status == SendVerdict.HOLD
+    due = now + timedelta(seconds=verdict.retry_after or 0) if held else now
     with transaction.atomic():
         email = SalesEmail.objects.create(
             person=person, sender=sender, to_email=to_email, subject=subject, body=body,
             track=track, sales_campaign_name=sales_campaign_name, template=template,
             status=SalesEmail.Status.HELD if held else SalesEmail.Status.QUEUED,
-            hold_reason=verdict.reason if held else "",
-            next_attempt_at=now + timedelta(seconds=verdict.retry_after or 0) if held else now)
+            hold_reason=verdict.reason if held else "", send_at=send_at,
+            next_attempt_at=max(due, send_at) if send_at else due)
         EmailEvent.objects.create(
             email=email, at=now, kind=EmailEvent.Kind.HELD if held else EmailEvent.Kind.QUEUED,
             detail=verdict.reason if held else "")
+        if send_at:
+            local = timezone.localtime(send_at, sender.zone)
+            EmailEvent.objects.create(email=email, at=now, kind=EmailEvent.Kind.SCHEDULED,
+                                      detail=f"For {local:%a %-d %b %Y, %H:%M} ({sender.zone})")
         # A worker sends it soon; beat's tick does when the broker is down.
         transaction.on_commit(emails_send_soon)
+    return email
+
+
+CANCELLABLE = (SalesEmail.Status.QUEUED, SalesEmail.Status.HELD)
+
+
+def email_cancel(email: SalesEmail, *, by) -> SalesEmail:
+    """Cancel an email that has not gone out: only while it waits (queued or held) and no
+    sending pass holds it. One conditional UPDATE, so a pass that claims it at the same
+    moment wins or loses cleanly. Raises EmailRefused when it is too late (or not ``by``'s).
+    """
+    if not (by.is_admin or email.sender_id == by.pk):
+        raise PermissionDenied("You cannot cancel another seller's email.")
+    now = timezone.now()
+    with transaction.atomic():
+        cancelled = SalesEmail.objects.filter(
+            pk=email.pk, status__in=CANCELLABLE, handed_off_at__isnull=True).update(
+            status=SalesEmail.Status.CANCELLED, next_attempt_at=None, updated_at=now)
+        if not cancelled:
+            email.refresh_from_db(fields=["status"])
+            raise EmailRefused(f"Too late to cancel: the email is "
+                               f"{email.get_status_display().lower()}.")
+        EmailEvent.objects.create(email=email, at=now, kind=EmailEvent.Kind.CANCELLED,
+                                  detail=f"Cancelled by {by}")
+    email.refresh_from_db()
     return email
 
 
@@ -103,8 +160,8 @@ def queue_email(*, person, sender, subject: str, body: str, track: bool = True,
 def template_save(*, user, name: str, subject: str, body: str, shared: bool = False,
                   template: EmailTemplate | None = None) -> EmailTemplate:
     """Create or change a template: a seller's own; only an admin makes or edits shared ones.
-    Raises PermissionDenied, or ValidationError naming the empty fields and unknown merge
-    fields (``{{sales_campaign_name}}`` is allowed: campaigns fill it)."""
+    Raises PermissionDenied, or ValidationError naming the empty fields and unknown or
+    malformed merge fields (``{{sales_campaign_name}}`` is allowed: campaigns fill it)."""
     if shared and not user.is_admin:
         raise PermissionDenied("Only an admin makes shared templates.")
     if template is not None and not template_editable_by(template, user):
@@ -115,9 +172,8 @@ def template_save(*, user, name: str, subject: str, body: str, shared: bool = Fa
             errors[field] = "This field is required."
     for field, text in (("subject", subject), ("body", body)):
         if field not in errors:
-            unknown = unknown_fields(text, TEMPLATE_FIELDS)
-            if unknown:
-                errors[field] = str(UnknownMergeField(unknown))
+            if problem := merge_problem(text, TEMPLATE_FIELDS):
+                errors[field] = problem
     if errors:
         raise ValidationError(errors)
     template = template or EmailTemplate()

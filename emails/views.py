@@ -5,17 +5,21 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from people.models import Person
 
-from .forms import ComposeForm, TemplateForm
+from .forms import TEMPLATE_MERGE_MENU, ComposeForm, TemplateForm, merge_menu
 from .message import html_body
 from .models import SalesEmail
 from .selectors import email_list_for_user, template_list_for_user
 from .services import (
     EmailRefused,
+    email_cancel,
     merged_message,
     queue_email,
     template_delete,
@@ -34,15 +38,25 @@ def _person_emails(request, person):
 def _sent_context(request, person) -> dict:
     emails = _person_emails(request, person)
     return {"person": person, "emails": emails,
-            "in_flight": any(email.status in IN_FLIGHT for email in emails)}
+            "in_flight": _in_flight(emails)}
+
+
+def _in_flight(emails) -> bool:
+    """Is one of them about to go out (the list polls while so)? A scheduled email waits for
+    hours: it does not count until its time."""
+    now = timezone.now()
+    return any(email.status in IN_FLIGHT and not (email.send_at and email.send_at > now)
+               for email in emails)
 
 
 def _compose_form(request, data=None, initial=None) -> ComposeForm:
-    return ComposeForm(data, initial=initial, templates=template_list_for_user(request.user))
+    return ComposeForm(data, initial=initial, templates=template_list_for_user(request.user),
+                       zone=request.user.zone)
 
 
 def _panel(request, person, form, *, queued=None, status=200):
-    context = {"form": form, "queued": queued, **_sent_context(request, person)}
+    context = {"form": form, "queued": queued, "merge_menu": merge_menu(),
+               "compose_only": _compose_only(request), **_sent_context(request, person)}
     template = ("emails/partials/emails_panel.html" if request.htmx
                 else "emails/person_emails.html")
     return render(request, template, context, status=status)
@@ -67,21 +81,34 @@ def person_emails(request, person_id: int):
                                 subject=form.cleaned_data["subject"],
                                 body=form.cleaned_data["body"],
                                 track=form.cleaned_data["track"],
-                                template=form.cleaned_data["template"])
+                                template=form.cleaned_data["template"],
+                                send_at=form.cleaned_data["send_at"])
         except EmailRefused as refused:
-            form.add_error(refused.field if refused.field in form.fields else None,
-                           refused.message)
+            field = "send_date" if refused.field == "send_at" else refused.field
+            form.add_error(field if field in form.fields else None, refused.message)
         else:
             if not request.htmx:
                 messages.success(request, _queued_text(email))
                 return redirect("emails:person-emails", person_id=person.pk)
-            return _panel(request, person, _compose_form(request, initial={"track": True}),
-                          queued=email)
+            response = _panel(request, person,
+                              _compose_form(request, initial={"track": True}), queued=email)
+            response["HX-Trigger"] = "timeline-changed"
+            return response
     # htmx swaps only 2xx answers: the form with its errors comes back as 200 there.
     return _panel(request, person, form, status=200 if request.htmx else 400)
 
 
+def _compose_only(request) -> bool:
+    """The person page's and the task run's composer: the form without the sent list (their
+    timeline shows the emails)."""
+    return (request.GET.get("part") or request.POST.get("part")) == "compose"
+
+
 def _queued_text(email: SalesEmail) -> str:
+    if email.send_at:
+        return (f"Email to {email.to_email} scheduled for "
+                f"{timezone.localtime(email.send_at, email.sender.zone):%a %-d %b %Y, %H:%M} "
+                f"({email.sender.zone}). You can cancel it until then.")
     if email.status == SalesEmail.Status.HELD:
         return (f"Email to {email.to_email} accepted and held: {email.hold_reason} It is "
                 f"checked again before it goes out.")
@@ -96,7 +123,8 @@ def _template_from(request, value):
 
 @require_POST
 def preview(request, person_id: int):
-    """The merged subject and body as the person will get them (htmx fragment)."""
+    """The merged subject and body as the person will get them, the sender's signature after
+    the body (htmx fragment). The review queue passes its campaign's ``sales_campaign_name``."""
     person = get_object_or_404(Person.workspace, pk=person_id)
     subject, body = request.POST.get("subject", ""), request.POST.get("body", "")
     context = {"person": person}
@@ -104,9 +132,11 @@ def preview(request, person_id: int):
         context["empty"] = True
     else:
         try:
+            campaign = request.POST.get("sales_campaign_name", "").strip()
             merged_subject, merged_body = merged_message(
                 person=person, sender=request.user, subject=subject or "(no subject)",
-                body=body or " ")
+                body=body or " ",
+                extra={"sales_campaign_name": campaign} if campaign else None)
         except EmailRefused as refused:
             context["error"] = refused.message
         else:
@@ -122,6 +152,23 @@ def person_sent(request, person_id: int):
     return render(request, "emails/partials/sent_list.html", _sent_context(request, person))
 
 
+@require_POST
+def cancel(request, pk: int):
+    """Cancel an email that waits to go out (a scheduled one, usually); back where it was."""
+    email = get_object_or_404(email_list_for_user(request.user), pk=pk)
+    try:
+        email_cancel(email, by=request.user)
+    except EmailRefused as refused:
+        messages.error(request, f"Not cancelled “{email.subject}”: {refused.message}")
+    else:
+        messages.success(request, f"Cancelled “{email.subject}” to {email.to_email}.")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()},
+                                           require_https=request.is_secure()):
+        target = reverse("people:detail", args=[email.person_id])
+    return redirect(target)
+
+
 @require_GET
 def sent(request):
     """The Sent page: a seller's emails (an admin's view holds everyone's), newest first,
@@ -134,7 +181,7 @@ def sent(request):
     return render(request, "emails/sent.html", {
         "page": page, "emails": page.object_list, "status": status,
         "statuses": SalesEmail.Status.choices,
-        "in_flight": any(email.status in IN_FLIGHT for email in page.object_list)})
+        "in_flight": _in_flight(page.object_list)})
 
 
 @require_http_methods(["GET", "POST"])
@@ -152,7 +199,7 @@ def templates_page(request):
     templates = [(template, template_editable_by(template, request.user))
                  for template in template_list_for_user(request.user)]
     return render(request, "emails/templates.html",
-                  {"form": form, "templates": templates},
+                  {"form": form, "templates": templates, "merge_menu": TEMPLATE_MERGE_MENU},
                   status=400 if form.errors else 200)
 
 
@@ -173,7 +220,8 @@ def template_edit(request, pk: int):
         else:
             messages.success(request, f"Template “{template.name}” saved.")
             return redirect("emails:templates")
-    return render(request, "emails/template_edit.html", {"form": form, "template": template},
+    return render(request, "emails/template_edit.html",
+                  {"form": form, "template": template, "merge_menu": TEMPLATE_MERGE_MENU},
                   status=400 if form.errors else 200)
 
 

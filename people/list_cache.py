@@ -47,6 +47,12 @@ def _version() -> str:
     return cache.get(VERSION_KEY) or _version_move()
 
 
+def people_data_version() -> str:
+    """The current version of the people data: a key part for anything derived from people
+    (lists, filter choices) that must not outlive the next write."""
+    return _version()
+
+
 def people_list_cached(kind: str, request, build: Callable[[], T]) -> T:
     """``build()``'s result for this request's URL and user, from the cache when the people
     data has not changed since it was built. ``build`` may raise (e.g. a validation error):

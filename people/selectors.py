@@ -43,6 +43,7 @@ from unsubscribes.selectors import (
     suppression_keys,
 )
 
+from .list_cache import people_data_version
 from .models import ListColumns, Person, SavedView
 
 log = logging.getLogger(__name__)
@@ -415,8 +416,13 @@ def _planner_estimate(query: QuerySet) -> int:
 
 def person_sources() -> list[str]:
     """The lead sources people in the workspace have, for the source filter (cached: a distinct
-    over a million rows is not for every page view)."""
-    return cached_or_built("people:sources", 600, lambda: sorted(
+    over a million rows is not for every page view; per version of the people data, so a sync
+    that adds a source shows it on the next page, as it does the lists)."""
+    try:
+        key = f"people:sources:{people_data_version()}"
+    except Exception:  # noqa: BLE001 - the cache is an optimisation; the database answers
+        key = "people:sources:unversioned"
+    return cached_or_built(key, 600, lambda: sorted(
         Person.workspace.exclude(source="").order_by().values_list("source", flat=True)
         .distinct()))
 

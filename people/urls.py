@@ -12,5 +12,6 @@ urlpatterns = [
     path("columns/", views.list_columns_choose, name="columns"),
     path("export.csv", views.person_export, name="export"),
     path("<int:pk>/", views.person_detail, name="detail"),
+    path("<int:pk>/timeline/", views.person_timeline_panel, name="timeline"),
     path("<int:pk>/marketo-activities/", views.person_marketo_panel, name="marketo-activities"),
 ]

@@ -33,6 +33,7 @@ from .marketo_panel import person_marketo_activities
 from .models import Person
 from .selection import people_selection
 from .selectors import InvalidCursor
+from .timeline import KINDS, person_timeline
 
 
 def _wants_fragment(request) -> bool:
@@ -153,20 +154,45 @@ def person_export(request):
     return response
 
 
-@require_GET
-def person_detail(request, pk: int):
-    """One person: the thirteen Marketo fields, the owner, Salesforce links, the Marketo panel
-    (loaded separately) and the history sections."""
+def _person(pk: int) -> Person:
     try:
-        person = selectors.person_get(pk)
+        return selectors.person_get(pk)
     except Person.DoesNotExist:
         raise Http404("No such person in the workspace.") from None
+
+
+@require_GET
+def person_detail(request, pk: int):
+    """One person: the Marketo fields, the owner, Salesforce links, campaigns and
+    unsubscribes, the actions (log a call, add a task, write an email, each loaded when
+    opened) and one activity timeline (``?kind=`` filters it; Marketo's part loads live)."""
+    person = _person(pk)
     return render(request, "people/detail.html", {
         "person": person,
         "salesforce_records": selectors.person_salesforce_records(person),
         "own": person.owner_email and person.owner_email == request.user.email.lower(),
+        "timeline": person_timeline(person, request.user, kind=request.GET.get("kind", "")),
+        "kinds": KINDS, "timeline_pushes_url": True,
         **unsubscribe_panel_context(person, request.user),
     })
+
+
+@require_GET
+def person_timeline_panel(request, pk: int):
+    """The timeline alone (htmx: a filter link, a refresh after an action, polling while
+    something is on its way). ``?part=entries`` leaves out the filter and Marketo's part."""
+    person = get_object_or_404(Person.workspace, pk=pk)
+    timeline = person_timeline(person, request.user, kind=request.GET.get("kind", ""))
+    template = ("people/partials/timeline_entries.html"
+                if request.GET.get("part") == "entries" else "people/partials/timeline.html")
+    # The filter keeps the person page's address in step; elsewhere (the task run) it
+    # leaves the address alone.
+    page_url = reverse("people:detail", args=[person.pk])
+    pushes = not request.htmx or (request.htmx.current_url_abs_path or "").startswith(page_url)
+    response = render(request, template, {"person": person, "timeline": timeline,
+                                          "kinds": KINDS, "timeline_pushes_url": pushes})
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @require_GET

@@ -14,9 +14,9 @@ class _DateInput(forms.DateInput):
     input_type = "date"
 
 
-def _due_field(label: str = "Due date") -> forms.DateField:
+def _due_field(label: str = "Due date", **kwargs) -> forms.DateField:
     return forms.DateField(label=label, widget=_DateInput(attrs={
-        "min": EARLIEST_DUE.isoformat(), "max": LATEST_DUE.isoformat()}))
+        "min": EARLIEST_DUE.isoformat(), "max": LATEST_DUE.isoformat()}), **kwargs)
 
 
 class TaskForm(forms.Form):
@@ -62,7 +62,9 @@ class BulkTaskForm(TaskForm):
 
 
 class SnoozeForm(forms.Form):
-    due_date = _due_field("Snooze to")
+    due_date = _due_field("Snooze to", error_messages={
+        "required": "Pick the day to snooze it to.",
+        "invalid": "Pick a day, like 2026-03-31."})
 
 
 class QueueFilterForm(forms.Form):

@@ -135,3 +135,25 @@ def seller_list() -> list[User]:
     """Active sellers, for an admin's assignee filter and task forms."""
     return list(User.objects.filter(is_active=True, role=User.Role.SELLER)
                 .order_by("first_name", "last_name", "username"))
+
+
+@dataclass(frozen=True)
+class TaskRunStep:
+    """Where a task run stands: the task to do now (None when the run is through), how many
+    due tasks are left including it, and how many were skipped in this run."""
+
+    task: ReminderTask | None
+    left: int
+    skipped: int
+
+
+def task_run_step(user: User, skipped: set[int] | frozenset[int] = frozenset()) -> TaskRunStep:
+    """The next of ``user``'s own open tasks due today or overdue (earliest due first, high
+    priority first within a day), leaving out the ``skipped`` ids. Two queries."""
+    due = ReminderTask.live.filter(assignee=user, status=Status.OPEN,
+                                   due_date__lte=user_today(user))
+    waiting = due.exclude(pk__in=skipped) if skipped else due
+    task = (waiting.select_related("person", "assignee")
+            .order_by("due_date", "priority", "id").first())  # "high" sorts before "normal"
+    left = waiting.count() if task is not None else 0
+    return TaskRunStep(task, left, len(skipped))

@@ -24,6 +24,7 @@ from syncing.reminders.outbound import (
 )
 
 from .models import SYNCED_FIELDS, ReminderTask
+from .selectors import user_today
 
 #: Due dates outside these bounds are typos (Salesforce itself takes 1700-4000).
 EARLIEST_DUE = date(1900, 1, 1)
@@ -190,9 +191,14 @@ def task_reopen(task: ReminderTask, *, by: User) -> ReminderTask:
 
 
 def task_snooze(task: ReminderTask, *, by: User, due_date: date) -> ReminderTask:
-    """Move an open task to another day."""
+    """Move an open task to another day: today (in ``by``'s time zone) or later; snoozing
+    into the past would only make it overdue."""
     if not task.is_open:
         raise ValidationError({"due_date": ["Only open tasks can be snoozed."]})
+    today = user_today(by)
+    if isinstance(due_date, date) and due_date < today:
+        raise ValidationError({"due_date": [
+            f"Pick today ({today:%-d %b %Y}) or a later day: {due_date:%-d %b %Y} is past."]})
     return task_update(task, by=by, due_date=due_date)
 
 

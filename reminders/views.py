@@ -88,10 +88,19 @@ def _answer(request, task: ReminderTask, done: str):
         if request.POST.get("panel") == "person":
             return _person_panel(request, task.person, TaskForm(user=request.user,
                                                                 sellers=_sellers(request)))
-        return render(request, "reminders/partials/queue.html",
-                      _queue_context(request, QueryDict(request.POST.get("query", ""))))
+        return _queue_partial(request)
     messages.success(request, done)
     return redirect(_back(request))
+
+
+def _queue_partial(request):
+    """The queue after a boosted action on it. The browser stays on the queue's address:
+    htmx 2 pushes a boosted form's action URL (``/tasks/N/snooze/``) whatever ``hx-push-url``
+    says, and only this header stops it (issue 24, defect 8)."""
+    response = render(request, "reminders/partials/queue.html",
+                      _queue_context(request, QueryDict(request.POST.get("query", ""))))
+    response["HX-Push-Url"] = "false"
+    return response
 
 
 def _sellers(request) -> list[User]:
@@ -120,11 +129,10 @@ def snooze(request, pk: int):
         except ValidationError as error:
             form.add_error("due_date", error.message_dict.get("due_date") or error.messages)
     if not form.is_valid():
-        messages.error(request, f"Not snoozed: {form.errors['due_date'][0]}")
+        messages.error(request, f"Not snoozed “{task.name}”: {form.errors['due_date'][0]}")
         if request.htmx:
             # htmx swaps only 2xx answers: the queue comes back with the reason on top.
-            return render(request, "reminders/partials/queue.html",
-                          _queue_context(request, QueryDict(request.POST.get("query", ""))))
+            return _queue_partial(request)
         return redirect(_back(request))
     return _answer(request, task, f"Snoozed “{task.name}” to {task.due_date:%-d %b %Y}.")
 
@@ -164,7 +172,15 @@ def delete(request, pk: int):
     return _answer(request, task, f"Deleted “{task.name}”.")
 
 
-def _person_panel(request, person: Person, form: TaskForm, *, status: int = 200):
+def _person_panel(request, person: Person, form: TaskForm, *, status: int = 200,
+                  added: ReminderTask | None = None):
+    if request.htmx and (request.GET.get("part") or request.POST.get("part")) == "form":
+        # The person page's "Add a task": the form only (the timeline lists the tasks).
+        response = render(request, "reminders/partials/task_form_panel.html",
+                          {"person": person, "form": form, "added": added}, status=status)
+        if added:
+            response["HX-Trigger"] = "timeline-changed"
+        return response
     context = {"person": person, "tasks": person_open_tasks(request.user, person),
                "form": form}
     template = ("reminders/partials/person_tasks.html" if request.htmx
@@ -189,7 +205,8 @@ def person_tasks(request, person_id: int):
             if not request.htmx:
                 messages.success(request, f"Added “{task.name}”.")
                 return redirect("reminders:person-tasks", person_id=person.pk)
-            return _person_panel(request, person, TaskForm(user=request.user, sellers=sellers))
+            return _person_panel(request, person, TaskForm(user=request.user, sellers=sellers),
+                                 added=task)
     return _person_panel(request, person, form, status=200 if request.htmx else 400)
 
 

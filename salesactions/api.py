@@ -4,7 +4,7 @@ documents the errors each operation can answer (``salesactions/api_schema.py``).
 
 Errors are ``{"detail": "..."}``, or field errors ``{"field": ["..."]}`` for a 400 (a list of
 those when a list was posted) — for 400, 401, 403, 404, 405, 413, 415, 429 and 500 alike. Pages
-outside ``/api/`` keep Django's HTML error pages.
+outside ``/api/`` get the app's own error pages (``salesactions/errors.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
-from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema_field
@@ -82,30 +81,6 @@ def api_not_found(request, *args, **kwargs):
     write with a session cookie to no endpoint changes nothing, and must get this JSON 404
     rather than the CSRF failure's HTML page."""
     return api_error(404, "Not found.")
-
-
-def bad_request(request, exception):
-    if is_api(request):
-        return api_error(400, "Bad request.")
-    return defaults.bad_request(request, exception)
-
-
-def permission_denied(request, exception):
-    if is_api(request):
-        return api_error(403, "You do not have permission to perform this action.")
-    return defaults.permission_denied(request, exception)
-
-
-def page_not_found(request, exception):
-    if is_api(request):
-        return api_error(404, "Not found.")
-    return defaults.page_not_found(request, exception)
-
-
-def server_error(request):
-    if is_api(request):
-        return api_error(500, "A server error occurred.")
-    return defaults.server_error(request)
 
 
 class ApiBodySizeMiddleware:

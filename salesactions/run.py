@@ -13,6 +13,11 @@ SANDBOX_MARKETO_PORT = 8010
 SANDBOX_SALESFORCE_PORT = 8020
 MAIL_CAPTURE_SMTP_PORT = 1025
 MAIL_CAPTURE_HTTP_PORT = 8025
+# The demo mailbox (when Dovecot is installed): IMAP and an SMTP submission server for Ava.
+DEMO_IMAP_PORT = 1143
+DEMO_SUBMISSION_PORT = 1587
+DEMO_SUBMISSION_HTTP_PORT = 8026
+DEMO_MAILBOX = ("ava.stone@example.com", "ava-mail-pass")
 SANDBOX_ENV = {
     "MARKETO_BASE_URL": f"http://127.0.0.1:{SANDBOX_MARKETO_PORT}",
     "MARKETO_CLIENT_ID": "sandbox-marketo-client",
@@ -58,6 +63,16 @@ def main() -> int:
         manager.add_process("mail", f"{python} -m sandbox.mailcapture --smtp-port "
                                     f"{MAIL_CAPTURE_SMTP_PORT} --http-port "
                                     f"{MAIL_CAPTURE_HTTP_PORT}", env=env)
+    demo_mailbox = _dovecot_installed()
+    if demo_mailbox:
+        address, password = DEMO_MAILBOX
+        manager.add_process("imap", f"{python} -m sandbox.dovecot --port {DEMO_IMAP_PORT} "
+                                    f"--folder {settings.VAR_DIR / 'dovecot'} "
+                                    f"--user {address}:{password}", env=env)
+        manager.add_process("submission", f"{python} -m sandbox.mailcapture --smtp-port "
+                                          f"{DEMO_SUBMISSION_PORT} --http-port "
+                                          f"{DEMO_SUBMISSION_HTTP_PORT} "
+                                          f"--account {address}:{password}", env=env)
     manager.add_process("web", f"{python} manage.py runserver 127.0.0.1:{port}", env=env)
     manager.add_process("worker", f"{python} -m celery -A salesactions worker --loglevel WARNING"
                                   " --concurrency 2", env=env)
@@ -70,9 +85,23 @@ def main() -> int:
         print(f"  Salesforce sandbox: {SANDBOX_ENV['SALESFORCE_URL']}")
     if use_mail_capture:
         print(f"  Mail capture (sent sales email): http://127.0.0.1:{MAIL_CAPTURE_HTTP_PORT}/")
+    if demo_mailbox:
+        print(f"  Demo mailbox for ava (You → Your mailbox): login {DEMO_MAILBOX[0]}, password "
+              f"{DEMO_MAILBOX[1]}, IMAP 127.0.0.1:{DEMO_IMAP_PORT} and SMTP "
+              f"127.0.0.1:{DEMO_SUBMISSION_PORT}, security none; what it sends: "
+              f"http://127.0.0.1:{DEMO_SUBMISSION_HTTP_PORT}/")
     print("  Ctrl-C stops everything.\n")
     manager.loop()
     return manager.returncode or 0
+
+
+def _dovecot_installed() -> bool:
+    from sandbox.dovecot import DovecotMissing, dovecot_binary
+
+    try:
+        return bool(dovecot_binary())
+    except DovecotMissing:
+        return False
 
 
 if __name__ == "__main__":

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "emails",
     "campaigns",
     "analytics",
+    "mailboxes",
 ]
 
 MIDDLEWARE = [
@@ -72,6 +73,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # The app's error pages under DEBUG too (salesactions/errors.py); after auth and messages,
+    # which the layout reads.
+    "salesactions.errors.ErrorPagesMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -147,6 +151,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = True
+# Files a browser asks for at the site's root (favicon.ico), served before any login check.
+WHITENOISE_ROOT = BASE_DIR / "public"
 
 REDIS_URL = env("REDIS_URL", default=None)
 
@@ -194,6 +200,8 @@ CELERY_BEAT_SCHEDULE = {
     "sync-tick": {"task": "syncing.tasks.sync_tick", "schedule": 5.0},
     # Due campaign steps (cheap when none is due: one indexed query).
     "campaign-steps": {"task": "campaigns.tasks.campaign_steps_task", "schedule": 15.0},
+    # Sellers' mailboxes whose reading interval is up (cheap: one indexed query).
+    "mailboxes-tick": {"task": "mailboxes.tasks.mailboxes_tick", "schedule": 15.0},
     "sync-history-prune": {"task": "syncing.tasks.sync_history_prune_task",
                            "schedule": 24 * 3600.0},
 }
@@ -265,7 +273,8 @@ SPECTACULAR_SETTINGS = {
                             "TypeEnum": "reminders.models.ReminderTask.Type",
                             "EmailStepTypeEnum": [("email", "Email")],
                             "TaskStepTypeEnum": [("call", "Call"), ("inmail", "InMail"),
-                                                 ("custom", "Custom")]},
+                                                 ("custom", "Custom")],
+                            "MailboxSecurityEnum": "mailboxes.models.Mailbox.Security"},
 }
 
 # Initial connection settings (SPEC section 10); an admin can change them on the settings page.
@@ -318,6 +327,20 @@ EMAIL_SEND_BATCH = env.int("EMAIL_SEND_BATCH", default=200)
 EMAIL_CLAIM_SECONDS = env.float("EMAIL_CLAIM_SECONDS", default=300)
 EMAIL_RETRY_BASE_SECONDS = env.float("EMAIL_RETRY_BASE_SECONDS", default=60)
 EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=8)
+# Sellers' own mailboxes (mailboxes/): plain-text connections (security "none") to a host other
+# than this machine only when allowed; the IMAP/SMTP timeout; and the OAuth2 apps for Google and
+# Microsoft 365 sign-in.
+MAILBOX_ALLOW_INSECURE = env.bool("MAILBOX_ALLOW_INSECURE", default=False)
+MAILBOX_TIMEOUT = env.float("MAILBOX_TIMEOUT", default=30)
+GOOGLE_OAUTH_CLIENT_ID = env("GOOGLE_OAUTH_CLIENT_ID", default="")
+GOOGLE_OAUTH_CLIENT_SECRET = env("GOOGLE_OAUTH_CLIENT_SECRET", default="")
+MICROSOFT_OAUTH_CLIENT_ID = env("MICROSOFT_OAUTH_CLIENT_ID", default="")
+MICROSOFT_OAUTH_CLIENT_SECRET = env("MICROSOFT_OAUTH_CLIENT_SECRET", default="")
+MICROSOFT_OAUTH_TENANT = env("MICROSOFT_OAUTH_TENANT", default="common")
+# A provider's endpoints and servers pointed elsewhere ({"google": {"authorize_url": ...,
+# "token_url": ..., "imap": (host, port, security), "smtp": (...)}}): the OAuth sandbox of the
+# tests and of `make run`'s demo mailbox.
+MAILBOX_OAUTH_OVERRIDES: dict = {}
 # --------------------------------------------------------------------------- security
 # README "Security": what DEBUG=False turns on, and HTTPS=true behind a TLS proxy.
 HTTPS = env.bool("HTTPS", default=False)
@@ -378,6 +401,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"forbidden_one_line": {"()": "salesactions.logs.ForbiddenOneLine"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {"django.request": {"filters": ["forbidden_one_line"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }

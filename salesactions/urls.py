@@ -6,13 +6,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from accounts import views as accounts_views
 from activities.api import CallDetailApi, CallListApi, CallOutcomeListApi
 from campaigns.api import CampaignDetailApi, CampaignListApi, MemberDetailApi, MemberListApi
+from mailboxes.api import MailboxDetailApi, MailboxListApi
 from reminders.api import TaskDetailApi, TaskListApi
 from syncing.health.api import SyncHealthApi
 from syncing.outbox.views import diagnostics
 from syncing.settings.api import SyncRunListApi, SyncSettingsApi
 from unsubscribes.api import UnsubscribeDetailApi, UnsubscribeListApi
 
-from . import api, security, views
+from . import api, errors, security, views
 
 api_v1 = [
     path("sync/settings/", SyncSettingsApi.as_view(), name="sync-settings"),
@@ -30,6 +31,8 @@ api_v1 = [
     path("campaigns/<int:pk>/members/", MemberListApi.as_view(), name="campaign-members"),
     path("campaigns/<int:pk>/members/<int:person_id>/", MemberDetailApi.as_view(),
          name="campaign-member"),
+    path("mailboxes/", MailboxListApi.as_view(), name="mailbox-list"),
+    path("mailboxes/<int:pk>/", MailboxDetailApi.as_view(), name="mailbox-detail"),
     path("", include("people.api_urls")),
     path("", include("emails.api_urls")),
     path("", include("analytics.api_urls")),
@@ -41,6 +44,10 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
     path("account/", accounts_views.profile, name="profile"),
+    path("", include("mailboxes.urls")),
+    path("account/name/", accounts_views.profile_name, name="profile-name"),
+    path("account/signature/", accounts_views.profile_signature, name="profile-signature"),
+    path("account/password/", accounts_views.profile_password, name="profile-password"),
     # Activity pages live under people/<id>/calls/ and settings/calls/; ahead of the
     # settings include, whose "<system>/" would otherwise take "settings/calls/".
     path("", include("activities.urls")),
@@ -63,8 +70,8 @@ urlpatterns = [
     re_path(r"^api/", api.api_not_found),
 ]
 
-# Under /api/ errors are JSON (salesactions/api.py); pages keep Django's HTML error pages.
-handler400 = api.bad_request
-handler403 = api.permission_denied
-handler404 = api.page_not_found
-handler500 = api.server_error
+# Under /api/ errors are JSON; pages get the app's own error pages (salesactions/errors.py).
+handler400 = errors.bad_request
+handler403 = errors.permission_denied
+handler404 = errors.page_not_found
+handler500 = errors.server_error

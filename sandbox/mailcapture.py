@@ -6,6 +6,11 @@ page listing the messages (subject, from, to, headers, text and HTML bodies).
 messages' DATA with an error (``451`` transient, ``550`` permanent) — a controllable fault, like
 the sandboxes'.
 
+With ``accounts`` (username → password, changeable while it runs) it is a submission server
+that requires AUTH (PLAIN or LOGIN; XOAUTH2 with a ``token_check``) before MAIL FROM, and
+keeps who signed in with each message (``Captured.auth_user``) — the seller's own mailbox in
+the mailbox tests.
+
 ``python -m sandbox.mailcapture --smtp-port 1025 --http-port 8025``
 """
 
@@ -13,12 +18,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import email
 import email.policy
 import html
 import json
 import logging
 import threading
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +49,7 @@ class Captured:
     mail_from: str
     rcpt_tos: list[str]
     raw: bytes
+    auth_user: str = ""
     _parsed: object = field(default=None, repr=False)
 
     @property
@@ -82,9 +90,11 @@ class MailStore:
         self._pause_after: int | None = None
         self.paused = threading.Event()  # set while a message waits in a pause
 
-    def add(self, mail_from: str, rcpt_tos: list[str], raw: bytes) -> Captured:
+    def add(self, mail_from: str, rcpt_tos: list[str], raw: bytes,
+            auth_user: str = "") -> Captured:
         with self._changed:
-            captured = Captured(self._next_id, datetime.now(UTC), mail_from, list(rcpt_tos), raw)
+            captured = Captured(self._next_id, datetime.now(UTC), mail_from, list(rcpt_tos), raw,
+                                auth_user)
             self._next_id += 1
             self._messages.append(captured)
             del self._messages[:-KEEP]
@@ -136,8 +146,26 @@ class MailStore:
 
 
 class _Handler:
-    def __init__(self, store: MailStore):
+    def __init__(self, store: MailStore, token_check=None):
         self.store = store
+        self.token_check = token_check
+
+    async def auth_XOAUTH2(self, server, args):
+        """XOAUTH2 (Google's and Microsoft's SASL mechanism): ``user=...^Aauth=Bearer ...``,
+        the token checked by ``token_check(user, token)`` (the OAuth sandbox)."""
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        try:
+            fields = dict(item.split("=", 1) for item in base64.b64decode(
+                args[1]).decode().split("\x01") if "=" in item)
+            user, token = fields["user"], fields["auth"].removeprefix("Bearer ")
+        except (IndexError, ValueError, KeyError):
+            return AuthResult(success=False, handled=False,
+                              message="501 5.5.2 Cannot decode the XOAUTH2 response")
+        if self.token_check is None or not self.token_check(user, token):
+            return AuthResult(success=False, handled=False,
+                              message="535 5.7.8 Username and Password not accepted")
+        return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
 
     async def handle_DATA(self, server, session, envelope):
         while self.store.must_wait():
@@ -145,16 +173,51 @@ class _Handler:
         fault = self.store.take_fault()
         if fault:
             return f"{fault[0]} {fault[1]}"
+        login = session.auth_data.login if session.authenticated else b""
         self.store.add(envelope.mail_from, envelope.rcpt_tos, envelope.original_content
-                       or envelope.content)
+                       or envelope.content, auth_user=_text(login))
         return "250 2.0.0 OK: queued"
 
 
-class SmtpSink:
-    """aiosmtpd on its own event loop thread; ``port`` 0 asks the OS for a free one."""
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value or "")
 
-    def __init__(self, store: MailStore, host: str = "127.0.0.1", port: int = 0):
+
+class _Authenticator:
+    """Checks PLAIN/LOGIN credentials against ``accounts`` at each AUTH (so a password
+    changed by a test takes effect on the next login)."""
+
+    def __init__(self, accounts: dict[str, str]):
+        self.accounts = accounts
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login, password = _text(auth_data.login), _text(auth_data.password)
+        ok = login in self.accounts and self.accounts[login] == password
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None,
+                          message=None if ok else "535 5.7.8 Authentication credentials invalid")
+
+
+def _smtp(handler, auth: dict) -> SMTP:
+    with warnings.catch_warnings():
+        # AUTH without TLS: a loopback sandbox, on purpose.
+        warnings.simplefilter("ignore", UserWarning)
+        return SMTP(handler, hostname="mailcapture.local", ident="Sales Actions mail capture",
+                    enable_SMTPUTF8=True, data_size_limit=0, **auth)
+
+
+class SmtpSink:
+    """aiosmtpd on its own event loop thread; ``port`` 0 asks the OS for a free one. With
+    ``accounts`` it requires AUTH."""
+
+    def __init__(self, store: MailStore, host: str = "127.0.0.1", port: int = 0,
+                 accounts: dict[str, str] | None = None, token_check=None):
         self.store, self.host, self.port = store, host, port
+        self.accounts = accounts
+        self.token_check = token_check
         self._loop = asyncio.new_event_loop()
         self._server = None
         self._thread = None
@@ -166,11 +229,11 @@ class SmtpSink:
         def run():
             asyncio.set_event_loop(self._loop)
             try:
+                auth = ({"authenticator": _Authenticator(self.accounts), "auth_required": True,
+                         "auth_require_tls": False} if self.accounts is not None else {})
                 self._server = self._loop.run_until_complete(self._loop.create_server(
-                    lambda: SMTP(_Handler(self.store), hostname="mailcapture.local",
-                                 ident="Sales Actions mail capture", enable_SMTPUTF8=True,
-                                 data_size_limit=0),
-                    self.host, self.port))
+                    lambda: _smtp(_Handler(self.store, self.token_check), auth), self.host,
+                    self.port))
             except Exception as error:  # noqa: BLE001 - reported to start()
                 failure.append(error)
                 ready.set()
@@ -284,9 +347,10 @@ class CaptureWeb:
 class MailCapture:
     """The SMTP sink and its web page together."""
 
-    def __init__(self, host: str = "127.0.0.1", smtp_port: int = 0, http_port: int = 0):
+    def __init__(self, host: str = "127.0.0.1", smtp_port: int = 0, http_port: int = 0,
+                 accounts: dict[str, str] | None = None):
         self.store = MailStore()
-        self.smtp = SmtpSink(self.store, host, smtp_port)
+        self.smtp = SmtpSink(self.store, host, smtp_port, accounts)
         self.host, self.http_port = host, http_port
         self.web = None
 
@@ -319,8 +383,12 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--smtp-port", type=int, default=1025)
     parser.add_argument("--http-port", type=int, default=8025)
+    parser.add_argument("--account", action="append", default=[],
+                        help="username:password (repeatable): require AUTH, as a submission "
+                             "server does")
     args = parser.parse_args()
-    capture = MailCapture(args.host, args.smtp_port, args.http_port).start()
+    accounts = dict(pair.partition(":")[::2] for pair in args.account) or None
+    capture = MailCapture(args.host, args.smtp_port, args.http_port, accounts).start()
     print(f"mail capture: SMTP {capture.email_url}, messages at {capture.url}", flush=True)
     stop = threading.Event()
     try:

@@ -144,3 +144,98 @@
     }
   });
 })();
+
+// "Insert merge field" menus (select[data-merge-menu]): the chosen token goes in at the cursor
+// of the form's last focused text field (the body when none was), then the menu resets. The
+// field gets an input event, so the live preview follows.
+(function () {
+  "use strict";
+
+  document.addEventListener("focusin", function (event) {
+    var field = event.target;
+    if (field.form && (field.tagName === "TEXTAREA" || field.type === "text")) {
+      field.form.setAttribute("data-merge-last", field.name);
+    }
+  });
+
+  document.addEventListener("change", function (event) {
+    var menu = event.target;
+    if (!menu.matches || !menu.matches("select[data-merge-menu]") || !menu.value) { return; }
+    var form = menu.form || menu.closest("form");
+    if (!form) { return; }
+    var name = form.getAttribute("data-merge-last") || "body";
+    var field = form.elements[name] || form.elements.body;
+    if (!field) { return; }
+    var token = menu.value;
+    var start = field.selectionStart === null ? field.value.length : field.selectionStart;
+    var end = field.selectionEnd === null ? start : field.selectionEnd;
+    field.value = field.value.slice(0, start) + token + field.value.slice(end);
+    field.focus();
+    field.setSelectionRange(start + token.length, start + token.length);
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+    menu.value = "";
+  });
+})();
+
+// Template pickers (select[data-template-picker], campaign email steps): the chosen template's
+// subject and body (data-subject, data-body of its option) go into the form's subject and body.
+(function () {
+  "use strict";
+
+  document.addEventListener("change", function (event) {
+    var picker = event.target;
+    if (!picker.matches || !picker.matches("select[data-template-picker]")) { return; }
+    var option = picker.options[picker.selectedIndex];
+    var form = picker.form;
+    if (!option || !option.value || !form) { return; }
+    [["subject", "data-subject"], ["body", "data-body"]].forEach(function (pair) {
+      var field = form.elements[pair[0]];
+      if (field) {
+        field.value = option.getAttribute(pair[1]);
+        field.dispatchEvent(new Event("input", { bubbles: true }));
+      }
+    });
+  });
+})();
+
+// Campaign step forms and confirmations (Campaigns pages):
+//
+//   data-step-form                   inside it, a fieldset with data-step-types="email" (a
+//                                    space-separated list of step types) shows only while
+//                                    the form's type select names one of them
+//   data-confirm="question"          a form asks this before it is submitted
+(function () {
+  "use strict";
+
+  function showStepFields(form) {
+    var type = form.querySelector("select[name=type]");
+    if (!type) { return; }
+    form.querySelectorAll("[data-step-types]").forEach(function (fieldset) {
+      var shown = fieldset.getAttribute("data-step-types").split(" ").indexOf(type.value) >= 0;
+      fieldset.hidden = !shown;
+      fieldset.disabled = !shown;
+    });
+  }
+
+  function setUp() {
+    document.querySelectorAll("form[data-step-form]").forEach(function (form) {
+      showStepFields(form);
+      form.addEventListener("change", function (event) {
+        if (event.target.name === "type") { showStepFields(form); }
+      });
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", setUp);
+  } else {
+    setUp();
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest ? event.target.closest("form[data-confirm]") : null;
+    if (form && !window.confirm(form.getAttribute("data-confirm"))) {
+      event.preventDefault();
+    }
+  }, true);
+})();

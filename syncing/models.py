@@ -3,11 +3,11 @@
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from .fields import EncryptedTextField
 from .validators import (
+    number_bounds,
     validate_api_version,
     validate_salesforce_field_name,
     validate_task_subject_template,
@@ -105,8 +105,10 @@ class SyncSettings(SingletonModel):
     people_sync_enabled = models.BooleanField(
         "Sync people from Marketo", default=True)
     people_sync_interval_seconds = models.PositiveIntegerField(
-        "People sync interval (seconds)", default=60, validators=[MinValueValidator(10)],
-        help_text="How often lead changes are read from Marketo.")
+        "People sync interval (seconds)", default=60,
+        validators=number_bounds(10, 86400, "The people sync interval must be between 10 "
+                                             "and 86,400 seconds (24 hours)."),
+        help_text="How often lead changes are read from Marketo: 10 to 86,400 seconds.")
 
     # Sales activities -> Marketo
     log_activities_to_marketo = models.BooleanField(
@@ -124,7 +126,8 @@ class SyncSettings(SingletonModel):
                   "{{call_reason}}, {{sales_campaign_name}}.")
     salesforce_daily_api_share_percent = models.PositiveSmallIntegerField(
         "Share of Salesforce daily API calls the app may use (%)", default=50,
-        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        validators=number_bounds(1, 100, "The share of Salesforce daily API calls must be "
+                                         "between 1 and 100 percent."),
         help_text="Deliveries pause before the org's daily API usage passes this share.")
 
     # Reminder tasks <-> Salesforce
@@ -132,8 +135,10 @@ class SyncSettings(SingletonModel):
         "Two-way reminder task sync with Salesforce", default=False)
     reminder_task_sync_interval_seconds = models.PositiveIntegerField(
         "Reminder task sync interval (seconds)", default=300,
-        validators=[MinValueValidator(30), MaxValueValidator(86400)],
-        help_text="How often Salesforce reminder Tasks are read (two-way sync).")
+        validators=number_bounds(30, 86400, "The reminder task sync interval must be between "
+                                            "30 and 86,400 seconds (24 hours)."),
+        help_text="How often Salesforce reminder Tasks are read (two-way sync): 30 to 86,400 "
+                  "seconds.")
 
     # Unsubscribes <-> Salesforce, checked against Marketo
     unsubscribe_sync_enabled = models.BooleanField(
@@ -158,6 +163,14 @@ class SyncSettings(SingletonModel):
         help_text="Optional: an address on a domain verified for sending, shown with the "
                   "seller's name; replies still go to the seller. Blank: from the seller's "
                   "own address.")
+
+    # Sellers' own mailboxes (mailboxes/)
+    mailbox_pass_interval_seconds = models.PositiveIntegerField(
+        "Mailbox reading interval (seconds)", default=60,
+        validators=number_bounds(15, 3600, "The mailbox reading interval must be between 15 "
+                                           "and 3,600 seconds."),
+        help_text="How often each seller's connected mailbox is read for replies, "
+                  "auto-replies and bounces.")
 
     updated_at = models.DateTimeField(auto_now=True)
 

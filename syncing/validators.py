@@ -1,6 +1,7 @@
 import re
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 TASK_SUBJECT_PLACEHOLDERS = ("activity_type", "activity_subject", "call_outcome", "call_reason",
                              "sales_campaign_name")
@@ -24,3 +25,19 @@ def validate_salesforce_field_name(name: str) -> None:
 def validate_api_version(version: str) -> None:
     if not re.fullmatch(r"\d{2,3}\.0", version):
         raise ValidationError("Use a version like 62.0.")
+
+
+def number_bounds(low: int, high: int, message: str) -> list:
+    """A number's bounds as model validators, with one message; the settings form and the
+    API's serializer (and so its schema's minimum and maximum) take them from the model
+    (``bounds_of``), so the three say the same."""
+    return [MinValueValidator(low, message), MaxValueValidator(high, message)]
+
+
+def bounds_of(model_field) -> tuple[int, int, str] | None:
+    """``(low, high, message)`` of a field given ``number_bounds``, else None."""
+    low = next((v for v in model_field.validators if isinstance(v, MinValueValidator)), None)
+    high = next((v for v in model_field.validators if isinstance(v, MaxValueValidator)), None)
+    if low is None or high is None:
+        return None
+    return low.limit_value, high.limit_value, str(high.message)

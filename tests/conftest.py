@@ -1,6 +1,7 @@
 """Shared fixtures; the sandboxes run in-process on loopback ports, reached over real HTTP."""
 
 import runpy
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -193,6 +194,94 @@ def mailbox(mail_server, settings):
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     settings.EMAIL_TIMEOUT = 10
     return mail_server
+
+
+# ------------------------------------------------------ sellers' own mailboxes (IMAP and SMTP)
+
+@pytest.fixture(scope="session")
+def oauth_server():
+    """The local OAuth2 provider (sandbox/oauth.py) standing in for Google and Microsoft."""
+    from sandbox.oauth import OAuthSandbox
+
+    provider = OAuthSandbox()
+    server = serve_in_thread(provider)
+    server.provider = provider
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def imap_server(oauth_server):
+    """Debian's Dovecot on a free loopback port, with its own config (sandbox/dovecot.conf):
+    passwd-file users, and XOAUTH2 tokens checked at the OAuth sandbox (oauth2 passdb), for
+    the run. Missing Dovecot fails the test with the command that installs it."""
+    from sandbox.dovecot import Dovecot, DovecotMissing
+
+    try:
+        server = Dovecot(oauth2_url=f"{oauth_server.url}/introspect").start()
+    except DovecotMissing as missing:
+        pytest.fail(str(missing), pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def submission_server(oauth_server):
+    """An SMTP submission server that requires AUTH (aiosmtpd; XOAUTH2 tokens checked at the
+    OAuth sandbox), for the run."""
+    from sandbox.mailcapture import MailCapture
+
+    capture = MailCapture(accounts={}).start(web=False)
+    capture.smtp.token_check = (
+        lambda user, token: oauth_server.provider.account_of(token) == user)
+    yield capture
+    capture.stop()
+
+
+@dataclass
+class MailAccount:
+    """One seller's account on both servers (a fresh address per test)."""
+
+    address: str
+    password: str
+    imap: object
+    smtp: object
+
+    def connect_body(self, **changes) -> dict:
+        """What ``POST /api/v1/mailboxes/`` takes to connect this account."""
+        return {"imap_host": "127.0.0.1", "imap_port": self.imap.port, "imap_security": "none",
+                "smtp_host": "127.0.0.1", "smtp_port": self.smtp.smtp_port,
+                "smtp_security": "none", "username": self.address,
+                "password": self.password} | changes
+
+    def password_set(self, password: str) -> None:
+        """Change the password on both servers (the next logins see it)."""
+        self.password = password
+        self.imap.add_user(self.address, password)
+        self.smtp.smtp.accounts[self.address] = password
+
+    def client(self, folder: str = "INBOX", readonly: bool = False):
+        """An IMAP connection of the test's own, signed in, with ``folder`` selected."""
+        from imapclient import IMAPClient
+
+        client = IMAPClient("127.0.0.1", port=self.imap.port, ssl=False, timeout=10)
+        client.login(self.address, self.password)
+        client.select_folder(folder, readonly=readonly)
+        return client
+
+    def received(self) -> list:
+        """What the submission server took from this account."""
+        return [m for m in self.smtp.store.messages() if m.auth_user == self.address]
+
+
+@pytest.fixture
+def mail_account(imap_server, submission_server):
+    import uuid
+
+    account = MailAccount(f"seller-{uuid.uuid4().hex[:10]}@example.com",
+                          f"pw-{uuid.uuid4().hex[:12]}", imap_server, submission_server)
+    account.password_set(account.password)
+    return account
 
 
 # ---------------------------------------------------------- seed people, Salesforce connected

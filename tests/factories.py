@@ -149,3 +149,23 @@ class EmailTemplateFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Template {n}")
     subject = "Hi {{first_name|there}}"
     body = "Hello {{first_name|there}}, {{sender_name}} here."
+
+
+class MailboxFactory(factory.django.DjangoModelFactory):
+    """A seller's connected mailbox, saved as is (no login tried: tests that need the servers
+    connect through ``mailboxes.services.mailbox_connect`` with the ``mail_account`` fixture)."""
+
+    class Meta:
+        model = "mailboxes.Mailbox"
+
+    user = factory.SubFactory(UserFactory)
+    imap_host = "imap.example.com"
+    imap_port = 993
+    imap_security = "tls"
+    smtp_host = "smtp.example.com"
+    smtp_port = 465
+    smtp_security = "tls"
+    username = factory.LazyAttribute(lambda mailbox: mailbox.user.email)
+    password = "app-password"
+    sent_folder = "Sent"
+    connected_at = factory.LazyFunction(timezone.now)

@@ -8,6 +8,7 @@ from django.db.models import Min
 from campaigns.models import Campaign, CampaignMember
 from campaigns.scheduler import PASS_LOG
 from syncing.health.registry import (
+    FAILING_PASSES_IN_A_ROW,
     OUTBOX_FAILING_SECONDS,
     OUTBOX_LAGGING_SECONDS,
     HealthContext,
@@ -41,7 +42,14 @@ def campaign_steps_health(ctx: HealthContext) -> StreamHealth:
     last_error = (StreamPass.objects.filter(stream=PASS_LOG, ok=False)
                   .order_by("-finished_at").values_list("error", flat=True).first()
                   if errors_hour else "")
-    if lag > OUTBOX_FAILING_SECONDS:
+    # Read only when a pass failed in the window: the last passes, newest first.
+    last_passes = (list(StreamPass.objects.filter(stream=PASS_LOG).order_by("-finished_at")
+                        .values_list("ok", "error")[:FAILING_PASSES_IN_A_ROW])
+                   if any(row.get("errors") for row in hours.values()) else [])
+    if len(last_passes) == FAILING_PASSES_IN_A_ROW and not any(ok for ok, _ in last_passes):
+        status = Status.FAILING
+        reason = f"The last {FAILING_PASSES_IN_A_ROW} passes failed: {last_passes[0][1]}"
+    elif lag > OUTBOX_FAILING_SECONDS:
         status, reason = Status.FAILING, f"A due step has waited {duration_text(lag)}."
     elif lag > OUTBOX_LAGGING_SECONDS:
         status, reason = Status.LAGGING, f"A due step has waited {duration_text(lag)}."

@@ -34,7 +34,7 @@ from urllib.parse import quote, urlencode
 import requests
 from requests.adapters import HTTPAdapter
 
-from .transport import TransportError
+from .transport import TransportError, error_unreached
 
 log = logging.getLogger(__name__)
 
@@ -274,8 +274,8 @@ class MarketoClient:
             response = self.http.post(f"{self.base_url}/identity/oauth/token", data=form,
                                       timeout=timeout)
         except requests.RequestException as exc:
-            raise _AttemptFailed(MarketoError(f"identity endpoint unreachable: {exc}"),
-                                 _SAFE) from exc
+            raise _AttemptFailed(error_unreached(
+                MarketoError(f"identity endpoint unreachable: {exc}"), exc), _SAFE) from exc
         if response.status_code >= 500:
             raise _AttemptFailed(_http_error(response), _SAFE)
         payload = _json_or_none(response)
@@ -553,8 +553,10 @@ class MarketoClient:
                 log.info("Marketo call failed (%s); attempt %s of %s in %.2f s",
                          error, number + 1, self.max_attempts, delay)
                 self._sleep(delay)
-        raise MarketoError(f"gave up after {self.max_attempts} attempts: {error.message}",
-                           code=error.code, status=error.status)
+        gave_up = MarketoError(f"gave up after {self.max_attempts} attempts: {error.message}",
+                               code=error.code, status=error.status)
+        gave_up.unreached = error.unreached
+        raise gave_up
 
     def _backoff(self, attempt: int, floor: float = 0.0) -> float:
         # Exponential, capped, with jitter so threads and processes that failed together do not
@@ -595,16 +597,16 @@ class MarketoClient:
                                          timeout=timeout, **request)
             except requests.ConnectTimeout as exc:
                 # Never connected, so Marketo never saw it.
-                raise _AttemptFailed(MarketoError(f"{method} {path}: connect timed out"),
-                                     _SAFE) from exc
+                raise _AttemptFailed(error_unreached(
+                    MarketoError(f"{method} {path}: connect timed out"), exc), _SAFE) from exc
             except requests.Timeout as exc:
-                raise _AttemptFailed(MarketoError(
+                raise _AttemptFailed(error_unreached(MarketoError(
                     f"{method} {path}: no answer within {timeout:g} s (it may have been "
-                    "applied)"), _UNKNOWN) from exc
+                    "applied)"), exc), _UNKNOWN) from exc
             except requests.RequestException as exc:
-                raise _AttemptFailed(MarketoError(
+                raise _AttemptFailed(error_unreached(MarketoError(
                     f"{method} {path}: connection failed, it may have been applied: {exc}"),
-                    _UNKNOWN) from exc
+                    exc), _UNKNOWN) from exc
 
     def _answer(self, response: requests.Response, stream: bool):
         status = response.status_code

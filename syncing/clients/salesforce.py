@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from .transport import TransportError
+from .transport import TransportError, error_unreached
 
 #: sObject Collections take at most 200 records (or ids) per request.
 COLLECTION_LIMIT = 200
@@ -394,11 +394,11 @@ def _wire_error(exc: requests.RequestException, idempotent: bool) -> SalesforceE
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     if isinstance(exc, requests.ConnectTimeout) or isinstance(reason, NewConnectionError):
         # Never connected, so nothing reached Salesforce: safe to retry any method.
-        return SalesforceError(f"Could not connect to Salesforce: {exc}",
-                               code="CONNECTION_FAILED")
+        return error_unreached(SalesforceError(f"Could not connect to Salesforce: {exc}",
+                                               code="CONNECTION_FAILED"), exc)
     code = "TIMEOUT" if isinstance(exc, requests.Timeout) else "CONNECTION_LOST"
-    return SalesforceError(f"No response from Salesforce: {exc}", code=code,
-                           maybe_applied=not idempotent)
+    return error_unreached(SalesforceError(f"No response from Salesforce: {exc}", code=code,
+                                           maybe_applied=not idempotent), exc)
 
 
 def _http_error(response: requests.Response, idempotent: bool) -> SalesforceError:

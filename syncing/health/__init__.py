@@ -19,8 +19,9 @@ Status, relative to each stream's schedule (a minute's grace on each threshold):
 - periodic passes (people changes, reminder tasks and unsubscribes from Salesforce): lag is
   how far behind the source it is (people: now minus ``caught_up_to``; the others: the time
   since the last successful pass). lagging when the last pass failed (the next one retries),
-  when it has not succeeded for 2 schedules, or it never ran; failing when the last pass
-  failed and none succeeded for 2 schedules, or none succeeded for 6.
+  when it has not succeeded for 2 schedules, or it never ran; failing at once when the last 3
+  passes failed (whatever the schedule: ``SyncStream.consecutive_failures``), when the last
+  pass failed and none succeeded for 2 schedules, or none succeeded for 6.
 - the initial people sync: ok while it runs or once finished; lagging when never started or
   its worker stopped; failing when its last attempt failed (it resumes by itself).
 - deliveries (the outbox, per target and per kind): lag is the age of the oldest waiting

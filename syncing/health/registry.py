@@ -58,6 +58,8 @@ GRACE_SECONDS = 60
 #: A periodic stream is lagging once it missed a pass (2 schedules), failing after 6.
 LAGGING_SCHEDULES = 2
 FAILING_SCHEDULES = 6
+#: ... and failing at once after this many failed passes in a row, whatever the schedule.
+FAILING_PASSES_IN_A_ROW = 3
 #: The outbox sends at once and retries from 15 s, doubling: 5 minutes is several retries.
 OUTBOX_LAGGING_SECONDS = 5 * 60
 OUTBOX_FAILING_SECONDS = 60 * 60
@@ -333,12 +335,14 @@ def duration_text(seconds: float | None) -> str:
 
 def periodic_status(*, enabled: bool, off_reason: str, blocked_reason: str = "",
                     schedule_seconds: float, lag_seconds: float | None, last_failed: bool,
-                    last_error: str) -> tuple[str, str]:
+                    last_error: str, failures_in_a_row: int = 0) -> tuple[str, str]:
     """``(status, reason)`` of a stream that runs a pass every ``schedule_seconds``; its lag is
     the time since its last successful pass (or how far behind its source it is).
 
     paused: switched off, or blocked (not connected, waiting for another stream);
-    failing: the last pass failed and no pass succeeded for 2 schedules, or none for 6;
+    failing: the last 3 passes failed (at once, whatever the schedule: a nightly stream
+    would otherwise wait days to say so), or the last pass failed and no pass succeeded for
+    2 schedules, or none for 6;
     lagging: the last pass failed (the next one retries), or none succeeded for 2 schedules,
     or it has never run; ok otherwise. Every threshold has a minute's grace (beat's tick and
     the pass's own duration).
@@ -355,6 +359,8 @@ def periodic_status(*, enabled: bool, off_reason: str, blocked_reason: str = "",
             return Status.FAILING, f"No pass has succeeded yet: {last_error}"
         return Status.LAGGING, "No pass has run yet."
     behind = duration_text(lag_seconds)
+    if last_failed and failures_in_a_row >= FAILING_PASSES_IN_A_ROW:
+        return Status.FAILING, f"The last {failures_in_a_row} passes failed: {last_error}"
     if last_failed and lag_seconds > lagging_after:
         return Status.FAILING, f"Failing for {behind} (a pass every {every}): {last_error}"
     if lag_seconds > failing_after:
@@ -400,7 +406,8 @@ def periodic_health(ctx: HealthContext, *, hours: dict[datetime, dict],
     status, reason = periodic_status(
         enabled=enabled, off_reason=off_reason, blocked_reason=blocked_reason,
         schedule_seconds=schedule_seconds, lag_seconds=lag_seconds, last_failed=last_failed,
-        last_error=last_error)
+        last_error=last_error,
+        failures_in_a_row=stream.consecutive_failures if stream else 0)
     return StreamHealth(
         enabled=enabled, status=status, reason=reason, system=system, direction="in",
         schedule_seconds=schedule_seconds, last_success_at=last_success,

@@ -11,14 +11,20 @@ from salesactions.api import JsonTypesMixin
 from syncing.mirror.initial import people_initial_sync_start
 from syncing.models import SyncRun, SyncSettings
 from syncing.unsubscribes.optout_fields import optout_field_check
+from syncing.validators import bounds_of
 
 from .selectors import sync_settings_get
 from .services import sync_settings_update
 
-MAX_PEOPLE_SYNC_INTERVAL = 24 * 3600
 SALESFORCE_FIELD_NAME = RegexValidator(
     r"^[A-Za-z][A-Za-z0-9_]*$",  # or blank: the field allows that itself
     "Enter a Salesforce field API name such as Sales_Opt_Out__c.")
+
+
+def _bound_messages(model) -> dict:
+    """``extra_kwargs`` giving each bounded field the model's message for its bounds."""
+    return {field.name: {"error_messages": {"min_value": bounds[2], "max_value": bounds[2]}}
+            for field in model._meta.get_fields() if (bounds := bounds_of(field))}
 
 
 class SyncSettingsApi(APIView):
@@ -34,14 +40,11 @@ class SyncSettingsApi(APIView):
             model = SyncSettings
             exclude = ["id"]
             read_only_fields = ["updated_at"]
-            # The model's rules, stated so the schema shows them: a bound for the interval
-            # (the model's column allows far more than a sensible poll) and the field-name rule
-            # as a pattern.
+            # The model's rules, stated so the schema shows them: its bounds (DRF takes the
+            # minimum and maximum from the model's validators; the message is the model's, as
+            # on the settings form) and the field-name rule as a pattern.
             extra_kwargs = {
-                "people_sync_interval_seconds": {
-                    "max_value": MAX_PEOPLE_SYNC_INTERVAL,
-                    "help_text": "How often lead changes are read from Marketo: 10 to "
-                                 f"{MAX_PEOPLE_SYNC_INTERVAL} seconds."},
+                **_bound_messages(SyncSettings),
                 "unsubscribe_custom_optout_field": {"validators": [SALESFORCE_FIELD_NAME]},
             }
 

@@ -3,12 +3,18 @@ from django.db import models
 
 from syncing.models import MarketoConnection, SalesforceConnection, SyncSettings
 from syncing.unsubscribes.optout_fields import optout_field_check
+from syncing.validators import bounds_of
 
 
 def _form_field(model_field, **kwargs):
     # A URL typed without a scheme is https (Django 6's default; no deprecation warning).
     if isinstance(model_field, models.URLField):
         kwargs["assume_scheme"] = "https"
+    if bounds := bounds_of(model_field):
+        # The model's bounds, in the input (min/max) and in the model's words.
+        low, high, message = bounds
+        kwargs |= {"min_value": low, "max_value": high,
+                   "error_messages": {"min_value": message, "max_value": message}}
     return model_field.formfield(**kwargs)
 
 
@@ -60,6 +66,7 @@ class SyncSettingsForm(forms.ModelForm):
         model = SyncSettings
         fields = [field.name for field in SyncSettings._meta.get_fields()
                   if field.name not in ("id", "updated_at")]
+        formfield_callback = _form_field
 
     def clean_unsubscribe_custom_optout_field(self):
         name = self.cleaned_data["unsubscribe_custom_optout_field"].strip()

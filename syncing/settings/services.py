@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -46,8 +47,15 @@ def salesforce_client_for(connection: SalesforceConnection, **options) -> Salesf
                             api_version=connection.api_version, **options)
 
 
+def _system(connection: MarketoConnection | SalesforceConnection) -> tuple[str, str]:
+    if isinstance(connection, MarketoConnection):
+        return "Marketo", connection.base_url
+    return "Salesforce", connection.url
+
+
 def connection_check(connection: MarketoConnection | SalesforceConnection) -> ConnectionCheckResult:
-    """Really authenticate and make one API call; the message is the remote system's own text."""
+    """Really authenticate and make one API call. The message is one sentence for a person:
+    what the system answered (its own code and text), or why it never answered."""
     if not connection.is_configured:
         return ConnectionCheckResult(False, "Fill in the URL, client id and client secret first.")
     # An admin is waiting on the page: one retry at most, then the remote's own answer.
@@ -55,25 +63,62 @@ def connection_check(connection: MarketoConnection | SalesforceConnection) -> Co
     client = (marketo_client_for(connection, **quick)
               if isinstance(connection, MarketoConnection)
               else salesforce_client_for(connection, **quick))
+    label, url = _system(connection)
     try:
         summary = client.check_connection()
     except TransportError as error:
-        return ConnectionCheckResult(False, str(error))
-    return ConnectionCheckResult(True, _describe_success(summary))
+        return ConnectionCheckResult(False, _describe_failure(label, url, error))
+    return ConnectionCheckResult(True, _describe_success(label, url, summary))
 
 
-def _describe_success(summary: dict) -> str:
-    details = ", ".join(f"{key}: {value}" for key, value in summary.items() if value is not None)
-    return f"Connected ({details})" if details else "Connected"
+def _describe_failure(label: str, url: str, error: TransportError) -> str:
+    if error.unreached:
+        return f"Could not reach {label} at {url}: {error.unreached}."
+    # The client's retry note is for the logs; the person wants the system's own answer.
+    answer = re.sub(r"^gave up after \d+ attempts: ", "", error.message).strip().rstrip(".")
+    return f"{label} answered: {error.code + ' ' if error.code else ''}{answer}."
+
+
+def _describe_success(label: str, url: str, summary: dict) -> str:
+    if label == "Marketo":
+        return (f"Connected to Marketo at {url}: signed in, {summary['lead_fields']} lead "
+                f"fields readable.")
+    daily = summary.get("daily_api_requests") or {}
+    usage = (f", {daily['Remaining']:,} of {daily['Max']:,} daily API requests left"
+             if {"Remaining", "Max"} <= set(daily) else "")
+    return (f"Connected to Salesforce at {summary['instance_url']}: signed in, API "
+            f"{summary['api_version']}{usage}.")
+
+
+def connection_test_record(connection: MarketoConnection | SalesforceConnection,
+                    saved: MarketoConnection | SalesforceConnection
+                    ) -> tuple[ConnectionCheckResult, bool]:
+    """Check the values typed (saved or not). When they are the saved ones, the outcome is
+    recorded on the saved connection, so its card's status says it; the flag says whether."""
+    result = connection_check(connection)
+    same = all(getattr(connection, name) == getattr(saved, name)
+               for name in _CHECKED_FIELDS[type(connection)])
+    if same:
+        _check_record(saved, result)
+        saved.save()  # the first save of settings taken from the environment, too
+    return result, same
+
+
+_CHECKED_FIELDS = {MarketoConnection: ("base_url", "client_id", "client_secret"),
+                   SalesforceConnection: ("url", "client_id", "client_secret", "api_version")}
+
+
+def _check_record(connection, result: ConnectionCheckResult) -> None:
+    connection.last_checked_at = timezone.now()
+    connection.last_check_ok = result.ok
+    connection.last_check_message = result.message
 
 
 @transaction.atomic
 def connection_save(connection: MarketoConnection | SalesforceConnection) -> ConnectionCheckResult:
     """Save a connection and record the outcome of checking it, for the settings page."""
     result = connection_check(connection)
-    connection.last_checked_at = timezone.now()
-    connection.last_check_ok = result.ok
-    connection.last_check_message = result.message
+    _check_record(connection, result)
     connection.save()
     return result
 

@@ -17,7 +17,7 @@ from syncing.unsubscribes.selectors import unsubscribe_sync_overview
 
 from .forms import MarketoConnectionForm, SalesforceConnectionForm, SyncSettingsForm
 from .selectors import marketo_connection_get, salesforce_connection_get, sync_settings_get
-from .services import connection_check, connection_save, sync_settings_update
+from .services import connection_save, connection_test_record, sync_settings_update
 
 CONNECTIONS = {
     "marketo": (marketo_connection_get, MarketoConnectionForm, "Marketo"),
@@ -75,17 +75,19 @@ def connection_update(request, system: str):
 @admin_required
 @require_POST
 def connection_test(request, system: str):
-    """Check the values in the form (saved or not) without saving them; htmx swaps the result in."""
+    """Check the values in the form (saved or not) without saving them; htmx swaps the result
+    in, and the card's status too when the values checked are the saved ones."""
     get_connection, form_class, label = CONNECTIONS[system]
     form = form_class(request.POST, instance=get_connection(), prefix=system)
+    saved = get_connection()
+    context = {"label": label, "system": system, "connection": saved, "recorded": False}
     if form.is_valid():
-        result = connection_check(form.instance)
-        context = {"ok": result.ok, "message": result.message}
+        result, context["recorded"] = connection_test_record(form.instance, saved)
+        context |= {"ok": result.ok, "message": result.message}
     else:
         errors = "; ".join(f"{form.fields[name].label}: {' '.join(errs)}"
                            for name, errs in form.errors.items())
-        context = {"ok": False, "message": errors}
-    context["label"] = label
+        context |= {"ok": False, "message": errors}
     template = ("syncing/partials/connection_result.html" if request.htmx
                 else "syncing/connection_result_page.html")
     return render(request, template, context)

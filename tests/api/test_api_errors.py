@@ -13,7 +13,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from activities.models import Call
-from salesactions import api as api_conventions
+from salesactions import errors
 from syncing.models import SyncSettings
 
 pytestmark = pytest.mark.django_db
@@ -256,10 +256,10 @@ def test_an_unexpected_error_is_a_json_500(admin_api, monkeypatch, caplog):
 
 
 @pytest.mark.parametrize(("handler", "args", "status"), [
-    (api_conventions.bad_request, [Exception()], 400),
-    (api_conventions.permission_denied, [Exception()], 403),
-    (api_conventions.page_not_found, [Exception()], 404),
-    (api_conventions.server_error, [], 500),
+    (errors.bad_request, [Exception()], 400),
+    (errors.permission_denied, [Exception()], 403),
+    (errors.page_not_found, [Exception()], 404),
+    (errors.server_error, [], 500),
 ])
 def test_djangos_error_handlers_answer_json_under_api_and_html_for_pages(handler, args,
                                                                         status):

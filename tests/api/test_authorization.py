@@ -13,6 +13,7 @@ from factories import (
     AdminFactory,
     CallFactory,
     EmailTemplateFactory,
+    MailboxFactory,
     ReminderTaskFactory,
     SalesEmailFactory,
     UnsubscribeFactory,
@@ -60,6 +61,12 @@ MATRIX = {
     "GET /api/v1/analytics/activity/":              (401,      200,      403,      200),
     # Provider events: admins (or the provider's events token), never sellers.
     "POST /api/v1/emails/events/":                  (401,      403,      403,      200),
+    # Mailboxes: each seller connects their own (POST reconnects one already there).
+    "GET /api/v1/mailboxes/":                       (401,      200,      200,      200),
+    "POST /api/v1/mailboxes/":                      (401,      201,      201,      201),
+    "GET /api/v1/mailboxes/{id}/":                  (401,      200,      404,      200),
+    "PATCH /api/v1/mailboxes/{id}/":                (401,      200,      404,      200),
+    "DELETE /api/v1/mailboxes/{id}/":               (401,      204,      404,      204),
     "GET /api/v1/calls/outcomes/":                  (401,      200,      200,      200),
     "GET /api/v1/people/":                          (401,      200,      200,      200),
     "GET /api/v1/people/{id}/":                     (401,      200,      200,      200),
@@ -96,6 +103,7 @@ PATH_OBJECTS = {
     "/api/v1/campaigns/{id}/members/{person_id}/": "campaign",
     "/api/v1/emails/{id}/": "email",
     "/api/v1/emails/templates/{id}/": "template",
+    "/api/v1/mailboxes/{id}/": "mailbox",
     "/api/v1/people/{id}/": "person",
     "/api/v1/people/{id}/marketo-activities/": "person",
     "/api/v1/people/views/{id}/": "view",
@@ -131,6 +139,8 @@ BODIES = {
     "PATCH /api/v1/emails/templates/{id}/": lambda objects: {"name": "Intro v2"},
     "POST /api/v1/emails/events/": lambda objects: [{"event_type": "delivered",
                                                      "message_id": "<none@example.com>"}],
+    "POST /api/v1/mailboxes/": lambda objects: objects["mail_account"].connect_body(),
+    "PATCH /api/v1/mailboxes/{id}/": lambda objects: objects["mail_account"].connect_body(),
     "POST /api/v1/sync/runs/": lambda objects: {"kind": "initial"},
     "PUT /api/v1/sync/settings/": lambda objects: SETTINGS,
     "PATCH /api/v1/sync/settings/": lambda objects: {"people_sync_interval_seconds": 90},
@@ -141,7 +151,9 @@ BODIES = {
     "DELETE /api/v1/unsubscribes/{id}/": lambda objects: {"reason": "Wrong person"},
 }
 # Fixtures an operation needs beyond the users and their objects.
-NEEDS = {"GET /api/v1/people/{id}/marketo-activities/": "marketo_connected"}
+NEEDS = {"GET /api/v1/people/{id}/marketo-activities/": "marketo_connected",
+         "POST /api/v1/mailboxes/": "mail_account",
+         "PATCH /api/v1/mailboxes/{id}/": "mail_account"}
 
 
 def schema_operations() -> list[str]:
@@ -191,7 +203,8 @@ def objects(clients, request) -> dict:
             "unsubscribe": UnsubscribeFactory(created_by=clients["seller A"].user),
             "email": SalesEmailFactory(person=person, sender=clients["seller A"].user),
             "view": SavedView.objects.create(owner=owner, name="Mine", query="owner=mine"),
-            "template": EmailTemplateFactory(owner=clients["seller A"].user)}
+            "template": EmailTemplateFactory(owner=clients["seller A"].user),
+            "mailbox": MailboxFactory(user=clients["seller A"].user)}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -200,7 +213,7 @@ def test_who_gets_what(operation, role, clients, objects, request):
     assert operation in MATRIX, f"{operation} is in the API: add its row to MATRIX"
     assert operation in OPERATIONS, f"{operation} is in MATRIX but not in the API"
     if operation in NEEDS:
-        request.getfixturevalue(NEEDS[operation])
+        objects[NEEDS[operation]] = request.getfixturevalue(NEEDS[operation])
     method, path = operation.split(" ")
     if path in PATH_OBJECTS:
         path = path.replace("{id}", str(objects[PATH_OBJECTS[path]].pk)).replace(

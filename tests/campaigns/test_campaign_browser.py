@@ -1,5 +1,5 @@
 """A seller builds a campaign and adds a filtered people list in bulk, in a real browser
-(headless Chromium via Playwright): create, add steps, reorder with the arrows, start it, then
+(headless Chromium via Playwright): create, add steps (each in its day's place), start it, then
 filter the people list, preview the counts and add everyone matching."""
 
 import os
@@ -51,9 +51,12 @@ def test_build_a_campaign_and_add_people_in_bulk(browser, live_server):
         page.click("button:text('Add step')")
         rows = page.locator(".campaign-steps tbody tr")
         expect(rows).to_have_count(3)
-        page.click("[aria-label='Move step 3 up']")
+        # Day 2 goes in its day's place; the arrows do not move it across another day.
         expect(rows.nth(1)).to_contain_text("Hello {{first_name}}")
         expect(rows.nth(2)).to_contain_text("Send a gift")
+        page.click("[aria-label='Move step 3 up']")
+        expect(page.locator(".messages")).to_contain_text("Step 3 is on day 4 and step 2 on "
+                                                          "day 2")
         page.click("button:text('Start campaign')")
         expect(page.locator("hgroup p")).to_contain_text("Active")
 

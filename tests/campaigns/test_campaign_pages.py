@@ -16,13 +16,14 @@ def test_editor_adds_and_reorders_steps(seller_client, seller):
         "window_days": ["0", "1"]})
     campaign = Campaign.objects.get()
     assert response.status_code == 302 and campaign.window_days == "01"
-    for step in (CALL, INMAIL, CUSTOM):
+    # A step goes in its day's place: day 2 before day 5, whatever order they were added in.
+    for step in (CALL, CUSTOM, INMAIL, {**INMAIL, "type": "custom", "name": "Send a note"}):
         seller_client.post(f"/campaigns/{campaign.pk}/steps/", step)
     titles = lambda: [s.title for s in campaign.steps.all()]  # noqa: E731
-    assert titles() == ["Intro call", "InMail follow-up", "Send a gift"]
-    last = campaign.steps.last()
-    seller_client.post(f"/campaigns/{campaign.pk}/steps/{last.pk}/move/", {"action": "up"})
-    assert titles() == ["Intro call", "Send a gift", "InMail follow-up"]
+    assert titles() == ["Intro call", "InMail follow-up", "Send a note", "Send a gift"]
+    note = campaign.steps.get(name="Send a note")
+    seller_client.post(f"/campaigns/{campaign.pk}/steps/{note.pk}/move/", {"action": "up"})
+    assert titles() == ["Intro call", "Send a note", "InMail follow-up", "Send a gift"]
     page = seller_client.get(f"/campaigns/{campaign.pk}/").content.decode()
     assert "Day offsets count from the moment a person is added" in page
     assert "<script" not in page.split("</head>")[1]  # no inline script in the body

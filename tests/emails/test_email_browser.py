@@ -64,7 +64,8 @@ def test_compose_preview_send_and_the_capture_page(browser, live_server, mailbox
         page.click("button[type=submit]")
         expect(page).to_have_url(re.compile(rf"/people/{person.pk}/$"))
 
-        # The panel loads into the person page; a template fills subject and body.
+        # "Write an email" loads the composer; a template fills subject and body.
+        page.get_by_text("Write an email", exact=True).click()
         page.select_option("#id_template", label="Pricing follow-up")
         expect(page.locator("#id_subject")).to_have_value("Pricing for {{company}}")
         preview = page.locator("#email-preview")
@@ -81,9 +82,10 @@ def test_compose_preview_send_and_the_capture_page(browser, live_server, mailbox
 
         page.click("text=Send email")
         expect(page.locator(".email-queued")).to_contain_text("olivia@acme.example")
-        item = page.locator("#person-sent .email-item").first
+        # The timeline lists it (and refreshes while it is on its way).
+        item = page.locator('#timeline-entries [data-kind="email"] .email-item').first
         expect(item.locator(".email-subject")).to_have_text("Pricing for Acme, Olivia")
-        # The list polls every 2 s while the email is on its way.
+        # The timeline polls every 3 s while the email is on its way.
         expect(item.locator('.email-status[data-status="sent"]')).to_be_visible(timeout=15_000)
         item.locator("summary").click()
         expect(item.locator('.email-timeline li[data-kind="sent"]')).to_be_visible()

@@ -25,7 +25,11 @@ def _no_enqueue(no_enqueue):
 
 def test_the_person_page_loads_the_panel(seller_client, person):
     page = seller_client.get(f"/people/{person.pk}/").content.decode()
-    assert f'hx-get="/people/{person.pk}/emails/"' in page
+    assert f'hx-get="/people/{person.pk}/emails/?part=compose"' in page  # "Write an email"
+
+    compose = seller_client.get(f"/people/{person.pk}/emails/?part=compose", **HTMX)
+    assert 'id="email-form"' in compose.content.decode()
+    assert 'id="person-sent"' not in compose.content.decode()  # the timeline lists them
 
     panel = seller_client.get(f"/people/{person.pk}/emails/", **HTMX).content.decode()
     assert 'id="email-form"' in panel and 'id="email-preview"' in panel

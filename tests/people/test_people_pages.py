@@ -269,9 +269,10 @@ def test_person_page_loads_the_marketo_panel_lazily_and_has_history_sections(ava
 
     assert f'hx-get="/people/{person.pk}/marketo-activities/"' in page
     assert 'hx-trigger="load"' in page
-    assert f'hx-get="/people/{person.pk}/calls/"' in page  # the calls panel, also lazy
-    assert f'hx-get="/people/{person.pk}/tasks/"' in page  # and the tasks panel
-    assert f'hx-get="/people/{person.pk}/emails/"' in page  # and the sales email panel
+    # The actions load their forms when opened.
+    assert f'hx-get="/people/{person.pk}/calls/?part=form"' in page
+    assert f'hx-get="/people/{person.pk}/tasks/?part=form"' in page
+    assert f'hx-get="/people/{person.pk}/emails/?part=compose"' in page
     assert "Email bounced" in page
 
 

@@ -6,9 +6,9 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("accounts", "activities", "analytics", "emails", "people", "reminders", "salesactions",
-            "syncing", "unsubscribes")
-APPS = ("accounts", "activities", "emails", "people", "reminders", "unsubscribes")
+PACKAGES = ("accounts", "activities", "analytics", "emails", "mailboxes", "people", "reminders",
+            "salesactions", "syncing", "unsubscribes")
+APPS = ("accounts", "activities", "emails", "mailboxes", "people", "reminders", "unsubscribes")
 OUTBOX_CORE = ("syncing.outbox.batch", "syncing.outbox.diagnostics", "syncing.outbox.flush",
                "syncing.outbox.queue", "syncing.outbox.registry", "syncing.outbox.streams")
 

@@ -51,12 +51,15 @@ def test_create_complete_snooze_and_delete(browser, live_server):
 
         # Create, on the person page.
         page.goto(f"{live_server.url}/people/{person.pk}/")
+        page.get_by_text("Add a task", exact=True).click()
         form = page.get_by_role("form", name="Add task")
         form.get_by_label("Name").fill("Call about the renewal")
         form.get_by_label("Type").select_option("call")
         form.get_by_label("Due date").fill(today.isoformat())
         form.get_by_role("button", name="Add task").click()
-        expect(page.locator("#person-tasks")).to_contain_text("Call about the renewal")
+        expect(page.locator("#person-tasks .task-added")).to_contain_text("Call about the renewal")
+        # The timeline refreshes itself: the new task heads it among the open tasks.
+        expect(page.locator(".timeline-open-tasks")).to_contain_text("Call about the renewal")
         created = ReminderTask.objects.get(name="Call about the renewal")
         assert (created.assignee, created.person, created.due_date) == (ava, person, today)
 

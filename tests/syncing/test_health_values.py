@@ -66,7 +66,8 @@ def test_every_room_registers_its_streams():
                      "marketo_deliveries", "calls_to_salesforce", "calls_to_marketo",
                      "reminder_tasks_out", "reminder_tasks_in", "unsubscribes_out",
                      "unsubscribes_in", "email_sending", "emails_to_salesforce",
-                     "emails_to_marketo", "campaign_steps", "campaigns_to_marketo"]
+                     "emails_to_marketo", "mailboxes", "campaign_steps",
+                     "campaigns_to_marketo"]
 
 
 def test_people_changes_ok_with_lag_throughput_and_hourly_buckets(people_synced):

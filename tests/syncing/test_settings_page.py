@@ -175,7 +175,7 @@ def sync_form(**overrides):
         "task_subject_template": "{{activity_type}}: {{activity_subject}}",
         "salesforce_daily_api_share_percent": "50", "unsubscribe_sync_schedule": "nightly",
         "unsubscribe_custom_optout_field": "", "marketo_unsubscribe_check": "on",
-        "reminder_task_sync_interval_seconds": "300",
+        "reminder_task_sync_interval_seconds": "300", "mailbox_pass_interval_seconds": "60",
     }
     defaults.update(overrides)
     return {f"sync-{key}": value for key, value in defaults.items() if value is not None}

@@ -4,6 +4,7 @@ from tqdm import tqdm
 from campaigns.scheduler import campaign_steps_run
 from emails.sending import emails_send_due
 from emails.tracking_buffer import tracking_events_flush
+from mailboxes.reading import mailbox_passes_run
 from syncing.clients.transport import TransportError
 from syncing.mirror.incremental import people_incremental_pass
 from syncing.mirror.initial import initial_run_execute, initial_run_start
@@ -68,8 +69,13 @@ class Command(BaseCommand):
             self.unsubscribe_pass()
         except TransportError as error:
             failure = failure or error
-        # Due campaign steps first (their emails are queued), then queued sales emails, then
+        # Sellers' mailboxes first (a reply ends a campaign before its next step is due),
+        # then due campaign steps (their emails are queued), then queued sales emails, then
         # the deliveries, so what they made is sent and logged in this pass.
+        for report in mailbox_passes_run(every=True):
+            self.stdout.write(str(report))
+            if report.error and not report.paused:
+                failure = failure or CommandError(f"mailbox pass failed: {report}")
         self.stdout.write(str(campaign_steps_run()))
         self.stdout.write(str(emails_send_due()))
         # Opens and clicks buffered by the pixel and the redirect, before the deliveries they

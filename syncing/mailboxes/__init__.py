@@ -1,0 +1,1 @@
+"""Sync health of sellers' own mailboxes (the passes themselves live in ``mailboxes/``)."""

@@ -1,0 +1,67 @@
+"""The You page in a real browser (Chromium, headless, via Playwright): a seller sets their name
+and signature, and the composer's preview on a person's page shows the signature after the body."""
+
+import os
+import re
+
+import pytest
+from factories import PersonFactory, UserFactory
+from playwright.sync_api import expect
+
+from accounts.models import User
+
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "correct-horse-battery"
+SHOTS = os.environ.get("SCREENSHOT_DIR", "")
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def shot(page, name: str) -> None:
+    if SHOTS:
+        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
+
+
+def test_name_and_signature_from_the_you_page_reach_the_composer(browser, live_server):
+    UserFactory(username="ava", first_name="", last_name="", password=PASSWORD)
+    person = PersonFactory(first_name="Olivia")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(f"{live_server.url}/account/")
+        page.fill("#id_username", "ava")
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        expect(page).to_have_url(re.compile(r"/account/$"))
+
+        name = page.get_by_role("form", name="Your name")
+        name.get_by_label("First name").fill("Ava")
+        name.get_by_label("Last name").fill("Stone")
+        name.get_by_role("button", name="Save name").click()
+        expect(page.locator(".messages")).to_contain_text("Name saved.")
+
+        signature = page.get_by_role("form", name="Email signature")
+        signature.get_by_label("Email signature").fill("Ava Stone\nAcme Sales")
+        signature.get_by_role("button", name="Save signature").click()
+        expect(page.locator(".messages")).to_contain_text("Signature saved.")
+        shot(page, "you-page-1280")
+        page.set_viewport_size({"width": 390, "height": 844})
+        shot(page, "you-page-390")
+        page.set_viewport_size({"width": 1280, "height": 900})
+
+        page.goto(f"{live_server.url}/people/{person.pk}/")
+        page.get_by_text("Write an email", exact=True).click()
+        page.fill("#id_subject", "Hello")
+        page.fill("#id_body", "Hi {{first_name}}, from {{sender_name}}.")
+        preview = page.locator("#email-preview .preview-body")
+        expect(preview).to_contain_text("Hi Olivia, from Ava Stone.")
+        expect(preview).to_contain_text("Acme Sales")
+    finally:
+        page.close()
+    user = User.objects.get(username="ava")
+    assert (user.get_full_name(), user.signature) == ("Ava Stone", "Ava Stone\nAcme Sales")
