@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from analytics.rollups import rollups_recount, slices
 from syncing.calls.senders import KIND as CALL_KIND
 from syncing.models import Delivery
 from syncing.outbox.queue import deliveries_build, deliveries_save
@@ -157,6 +158,7 @@ def calls_log(*, logged_by, calls: list[CallInput]) -> list[LoggedCall]:
                                                     skipped=skipped(call.person)))
                   for call in saved]
         deliveries_save([delivery for entry in logged for delivery in entry.deliveries])
+        rollups_recount(activity=slices((call.called_at, call.logged_by_id) for call in saved))
     return logged
 
 

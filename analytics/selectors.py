@@ -1,27 +1,32 @@
 """Reads of the team analytics: what each seller did (activity) and how their emails did (email
 performance), over a date range counted in the viewer's time zone.
 
-Every report is a few aggregate queries whatever the data size: the database counts, Python
-only labels the groups. Email outcomes come from each email's first open, click, reply and
-bounce (``SalesEmail.opened_at`` …, kept by ``emails.events`` as events are recorded), so an
-email counts once per outcome however often it was opened or clicked; emails are counted in
-the period they were sent (a reply next week still counts for this week's emails).
+Every report is a few aggregate queries whatever the data size: the database sums, Python only
+labels the groups. They sum the rollups (``analytics.models``: per UTC hour and day × seller ×
+template × campaign step, kept in the transaction of what they count by ``analytics.rollups``):
+the whole UTC days of a period from the day rows, its edges from the hour rows. A zone whose
+days do not begin on a whole UTC hour (offsets of :30 or :45) is counted from the raw rows.
+Email outcomes come from each email's first open, click, reply and bounce
+(``SalesEmail.opened_at`` …, kept by ``emails.events`` as events are recorded), so an email
+counts once per outcome however often it was opened or clicked; emails are counted in the
+hour they were sent (a reply next week still counts for this week's emails).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from accounts.models import User
 from activities.models import Call
+from analytics.models import ActivityRollup, EmailRollup, OpenTaskRollup
 from campaigns.models import CampaignStep
 from emails.models import EmailTemplate, SalesEmail
 from reminders.models import ReminderTask
@@ -148,7 +153,82 @@ def email_report(period: Period, group_by: str, *, senders: list[int] | None = N
     """Per template, campaign step, sender or day (``group_by``): emails sent in ``period``
     and how many of them were delivered, opened, clicked, replied to, bounced and caused an
     unsubscribe, with the rates. ``senders`` narrows to those users (None: everyone's),
-    ``campaign`` to one campaign's emails. Two aggregate queries plus the labels."""
+    ``campaign`` to one campaign's emails. One aggregate query over the rollups (two over the
+    emails in a zone the rollups cannot serve) plus the labels."""
+    pieces = rollup_pieces(period, by_day=group_by == "day")
+    if pieces is None:
+        counted = _email_counts_raw(period, group_by, senders=senders, campaign=campaign)
+    else:
+        counted = _email_counts_rolled_up(period, pieces, group_by, senders=senders,
+                                          campaign=campaign)
+
+    keys = list(counted)
+    if group_by == "day":
+        keys = period.days()
+    labels = _email_labels(group_by, keys)
+    rows = []
+    for each in keys:
+        found = counted.get(each, {})
+        counts = {name: found.get(name) or 0 for name in ("sent", *_OUTCOMES, "unsubscribed")}
+        counts["delivered"] = counts["sent"] - counts["bounced"]
+        counts = {name: counts[name] for name in EMAIL_COUNTS}
+        rows.append(Row(_key(each), labels.get(each, str(each)), counts | rates(counts)))
+    if group_by != "day":
+        rows.sort(key=lambda row: (-row.counts["sent"], row.label.lower()))
+    totals = {name: sum(row.counts[name] for row in rows) for name in EMAIL_COUNTS}
+    return Report(group_by, period, [*EMAIL_COUNTS, *EMAIL_RATES], rows,
+                  totals | rates(totals))
+
+
+def rollup_pieces(period: Period, *, by_day: bool) -> Q | None:
+    """Which rollup rows (``analytics.models``) add up to ``period``: the UTC days wholly
+    inside it from the day rows, the hours at its edges from the hour rows — or, counted per
+    day (``by_day``) in a zone whose days are not UTC days, every hour from the hour rows
+    (each one then falls in one of the viewer's days). None when a day of the period does not
+    begin on a whole UTC hour (zones offset by :30 or :45): the raw rows serve those."""
+    midnights = [datetime.combine(day, time.min, tzinfo=period.zone)
+                 for day in [*period.days(), period.end + timedelta(days=1)]]
+    offsets = [moment.utcoffset().total_seconds() for moment in midnights]
+    if any(offset % 3600 for offset in offsets):
+        return None
+    since, until = period.since.astimezone(UTC), period.until.astimezone(UTC)
+    first_day = (since + timedelta(hours=23)).replace(hour=0)
+    last_day = until.replace(hour=0)
+    if (by_day and any(offsets)) or first_day >= last_day:
+        return Q(hours=1, start__gte=since, start__lt=until)
+    return (Q(hours=24, start__gte=first_day, start__lt=last_day)
+            | Q(hours=1, start__gte=since, start__lt=first_day)
+            | Q(hours=1, start__gte=last_day, start__lt=until))
+
+
+def _email_counts_rolled_up(period: Period, pieces: Q, group_by: str, *,
+                            senders: list[int] | None, campaign: int | None) -> dict:
+    rows = EmailRollup.objects.filter(pieces)
+    if senders is not None:
+        rows = rows.filter(sender_id__in=senders)
+    if campaign is not None:
+        rows = rows.filter(campaign_id=campaign)
+    if group_by == "campaign_step":
+        rows = rows.exclude(step_id=0)
+    column = {"template": "template_id", "sender": "sender_id", "campaign_step": "step_id",
+              "day": "start"}[group_by]
+    sums = rows.order_by().values(column).annotate(
+        **{name: Sum(name) for name in ("sent", *_OUTCOMES, "unsubscribed")})
+    counted: dict = defaultdict(lambda: defaultdict(int))
+    for row in sums:
+        key = row.pop(column)
+        if group_by == "day":
+            key = key.astimezone(period.zone).date()
+        elif group_by == "template" and not key:
+            key = None
+        for name, n in row.items():
+            counted[key][name] += n
+    return counted
+
+
+def _email_counts_raw(period: Period, group_by: str, *, senders: list[int] | None,
+                      campaign: int | None) -> dict:
+    """The same figures counted from the emails (two aggregate queries)."""
     emails = emails_sent_in(period, senders=senders, campaign=campaign)
     key = {"template": F("template_id"), "sender": F("sender_id"),
            "campaign_step": F("campaign_runs__step_id"),
@@ -159,26 +239,10 @@ def email_report(period: Period, group_by: str, *, senders: list[int] | None = N
         name: Count("pk", filter=Q(**{f"{column}__isnull": False}))
         for name, column in _OUTCOMES.items()}
     counted = {row["key"]: row for row in emails.values(key=key).annotate(**figures)}
-    unsubscribed = dict(emails.filter(unsubscribes__isnull=False).values(key=key)
-                        .annotate(n=Count("pk", distinct=True)).values_list("key", "n"))
-
-    keys = list(counted)
-    if group_by == "day":
-        keys = period.days()
-    labels = _email_labels(group_by, keys)
-    rows = []
-    for each in keys:
-        found = counted.get(each, {})
-        counts = {name: found.get(name, 0) for name in ("sent", *_OUTCOMES)}
-        counts["delivered"] = counts["sent"] - counts["bounced"]
-        counts["unsubscribed"] = unsubscribed.get(each, 0)
-        counts = {name: counts[name] for name in EMAIL_COUNTS}
-        rows.append(Row(_key(each), labels.get(each, str(each)), counts | rates(counts)))
-    if group_by != "day":
-        rows.sort(key=lambda row: (-row.counts["sent"], row.label.lower()))
-    totals = {name: sum(row.counts[name] for row in rows) for name in EMAIL_COUNTS}
-    return Report(group_by, period, [*EMAIL_COUNTS, *EMAIL_RATES], rows,
-                  totals | rates(totals))
+    for each, n in (emails.filter(unsubscribes__isnull=False).values(key=key)
+                    .annotate(n=Count("pk", distinct=True)).values_list("key", "n")):
+        counted.setdefault(each, {})["unsubscribed"] = n
+    return counted
 
 
 def _key(value):
@@ -212,34 +276,25 @@ def _user_labels(ids) -> dict:
 def activity_report(period: Period, group_by: str, *, senders: list[int] | None = None,
                     today: date | None = None) -> Report:
     """Per seller, day or week (``group_by``): calls (and by outcome), emails sent, replies
-    received, tasks completed in ``period``, and tasks overdue now (open, due before
-    ``today`` in the viewer's zone) that fell due in ``period``. Five aggregate queries."""
+    received, tasks completed in ``period`` (four aggregate queries over the rollups, or over
+    the raw rows in a zone the rollups cannot serve), and tasks overdue now (open, due
+    before ``today`` in the viewer's zone) that fell due in ``period``: a live figure, the sum
+    of the open tasks per due date kept as tasks change (``OpenTaskRollup``)."""
     today = today or datetime.now(period.zone).date()
     by_day = group_by != "seller"
-
-    def grouped(queryset, user_field: str, moment: str, *extra: str):
-        key = TruncDate(moment, tzinfo=period.zone) if by_day else F(user_field)
-        if senders is not None:
-            queryset = queryset.filter(**{f"{user_field}__in": senders})
-        return queryset.order_by().values(*extra, key=key).annotate(n=Count("pk"))
-
-    since, until = period.since, period.until
-    calls = grouped(Call.objects.filter(called_at__gte=since, called_at__lt=until),
-                    "logged_by_id", "called_at", "outcome")
-    sent = grouped(SalesEmail.objects.filter(sent_at__gte=since, sent_at__lt=until),
-                   "sender_id", "sent_at")
-    replied = grouped(SalesEmail.objects.filter(replied_at__gte=since, replied_at__lt=until),
-                      "sender_id", "replied_at")
-    completed = grouped(ReminderTask.live.filter(status=ReminderTask.Status.COMPLETE,
-                                                 completed_at__gte=since,
-                                                 completed_at__lt=until),
-                        "assignee_id", "completed_at")
-    overdue = ReminderTask.live.filter(status=ReminderTask.Status.OPEN, due_date__lt=today,
-                                       due_date__gte=period.start, due_date__lte=period.end)
+    pieces = rollup_pieces(period, by_day=by_day)
+    if pieces is None:
+        calls, sent, replied, completed = _activity_counts_raw(period, by_day, senders)
+    else:
+        calls, sent, replied, completed = _activity_counts_rolled_up(period, pieces, by_day,
+                                                                     senders)
+    # Open tasks per due date as they are now (``OpenTaskRollup``, kept by the task writes).
+    overdue = OpenTaskRollup.objects.filter(due_date__lt=today, due_date__gte=period.start,
+                                            due_date__lte=period.end)
     if senders is not None:
-        overdue = overdue.filter(assignee_id__in=senders)
-    overdue = overdue.order_by().values(key=F("due_date") if by_day else F("assignee_id")
-                                        ).annotate(n=Count("pk"))
+        overdue = overdue.filter(user_id__in=senders)
+    overdue = overdue.order_by().values(key=F("due_date") if by_day else F("user_id")
+                                        ).annotate(n=Sum("n"))
 
     fold = week_of if group_by == "week" else (lambda key: key)
     figures: dict = defaultdict(lambda: defaultdict(int))
@@ -274,3 +329,46 @@ def activity_report(period: Period, group_by: str, *, senders: list[int] | None 
     totals["calls_by_outcome"] = {name: sum(counts[name] for counts in outcomes.values())
                                   for name in outcome_names}
     return Report(group_by, period, list(ACTIVITY_COUNTS), rows, totals)
+
+
+def _activity_counts_rolled_up(period: Period, pieces: Q, by_day: bool,
+                               senders: list[int] | None) -> tuple:
+    """Calls (with ``outcome``), emails sent, replies and tasks completed as rows of ``key``
+    (the viewer's day or the seller) and ``n``, summed from the rollups."""
+    def summed(rows, user_field: str, total: str, *extra: str) -> list[dict]:
+        rows = rows.filter(pieces)
+        if senders is not None:
+            rows = rows.filter(**{f"{user_field}__in": senders})
+        column = "start" if by_day else user_field
+        found = []
+        for row in rows.order_by().values(column, *extra).annotate(n=Sum(total)):
+            key = row.pop(column)
+            found.append(row | {"key": key.astimezone(period.zone).date() if by_day else key})
+        return found
+
+    activity = ActivityRollup.objects.all()
+    Measure = ActivityRollup.Measure
+    return (summed(activity.filter(measure=Measure.CALL), "user_id", "n", "outcome"),
+            summed(EmailRollup.objects.all(), "sender_id", "sent"),
+            summed(activity.filter(measure=Measure.REPLIED), "user_id", "n"),
+            summed(activity.filter(measure=Measure.COMPLETED), "user_id", "n"))
+
+
+def _activity_counts_raw(period: Period, by_day: bool, senders: list[int] | None) -> tuple:
+    """The same rows counted from the calls, emails and tasks."""
+    def grouped(queryset, user_field: str, moment: str, *extra: str):
+        key = TruncDate(moment, tzinfo=period.zone) if by_day else F(user_field)
+        if senders is not None:
+            queryset = queryset.filter(**{f"{user_field}__in": senders})
+        return queryset.order_by().values(*extra, key=key).annotate(n=Count("pk"))
+
+    since, until = period.since, period.until
+    return (grouped(Call.objects.filter(called_at__gte=since, called_at__lt=until),
+                    "logged_by_id", "called_at", "outcome"),
+            grouped(SalesEmail.objects.filter(sent_at__gte=since, sent_at__lt=until),
+                    "sender_id", "sent_at"),
+            grouped(SalesEmail.objects.filter(replied_at__gte=since, replied_at__lt=until),
+                    "sender_id", "replied_at"),
+            grouped(ReminderTask.live.filter(status=ReminderTask.Status.COMPLETE,
+                                             completed_at__gte=since, completed_at__lt=until),
+                    "assignee_id", "completed_at"))

@@ -1,6 +1,7 @@
 """Writes of the analytics: recounting, from the raw rows, what is kept as things are recorded —
 each email's first open, click, reply and bounce (``emails.events`` keeps them in the event's
-transaction), and the email behind each unsubscribe by link or bounce."""
+transaction), the email behind each unsubscribe by link or bounce, and the rollups the reports
+read (``analytics.rollups``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.db.models import Exists, Max, Min, OuterRef, Subquery
 
+from analytics.rollups import rollups_rebuild
 from emails.events import OUTCOME_COLUMNS
 from emails.models import EmailEvent, SalesEmail
 from unsubscribes.models import Unsubscribe
@@ -24,6 +26,7 @@ class Rebuilt:
     emails: int = 0
     changed: int = 0  # emails whose outcome times were not what their events say
     unsubscribes_linked: int = 0
+    rollup_days: int = 0  # UTC days whose rollups were recounted
 
 
 def analytics_rebuild(batch: int = BATCH) -> Rebuilt:
@@ -31,7 +34,8 @@ def analytics_rebuild(batch: int = BATCH) -> Rebuilt:
     one UPDATE each, writing only the emails whose times differ), and link each unsubscribe
     by link or bounce that names no email to the email that caused it (its person's latest
     unsubscribe, bounce or complaint event up to the moment it was recorded, with a minute's
-    slack). ``manage.py analytics_rebuild``."""
+    slack); then recount every rollup (``analytics.rollups``) from the raw rows.
+    ``manage.py analytics_rebuild``."""
     rebuilt = Rebuilt()
     bounds = SalesEmail.objects.aggregate(first=Min("pk"), last=Max("pk"))
     if bounds["first"] is not None:
@@ -52,6 +56,7 @@ def analytics_rebuild(batch: int = BATCH) -> Rebuilt:
         unlinked = Unsubscribe.objects.filter(Exists(cause), source=source,
                                               sales_email__isnull=True)
         rebuilt.unsubscribes_linked += unlinked.update(sales_email=Subquery(cause))
+    rebuilt.rollup_days = rollups_rebuild()
     return rebuilt
 
 

@@ -9,13 +9,15 @@ work: emails (3 templates per seller and a shared one; 10% of them from 5 campai
 their events (sent, delivered 97%, opened 45% of emails 1–10 times, clicked 10% 1–3 times,
 replied 5%, bounced 3%, a hard bounce unsubscribing), calls and reminder tasks, all by SQL. Then:
 
-1. ``manage.py analytics_rebuild`` over everything (its wall time);
+1. ``manage.py analytics_rebuild`` over everything (its wall time, and its rollups' part);
 2. the queries each report makes (the same whatever the size);
 3. gunicorn (gunicorn.conf.py, DEBUG off): every report of the API (30 and 90 days, the team
-   as an admin and one seller) and the page, alone (counted) and from 20 concurrent clients
-   (served from the report cache, ``ANALYTICS_CACHE_SECONDS``, after one count);
-4. recording one open with ``events_apply``: p50/p95 of the whole call and of the outcome
-   update inside it.
+   as an admin and one seller) and the page, alone (counted) and from 20 concurrent clients,
+   twice: uncached (``ANALYTICS_CACHE_SECONDS=0``: every request sums the rollups) and
+   cached (60 s: served from the report cache after one count);
+4. recording one open with ``events_apply``: p50/p95 of the whole call, of the outcome
+   update and of the rollups' recount inside it; then a batch of 500 opens of random emails
+   (a tracking buffer's batch at its worst: 500 slices to recount).
 
 Needs PostgreSQL and Redis on localhost (as in CI).
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import secrets
 import statistics
 import subprocess
 import sys
@@ -69,23 +72,26 @@ def main() -> None:
     rebuild()
     query_counts()
 
-    port = free_port()
-    server_env = app_env(url, REDIS_URL=REDIS_URL, DEBUG="false", LOG_LEVEL="ERROR",
-                         SECRET_KEY="bench-only-" + "x" * 50, API_THROTTLE_USER="100000/min",
-                         AXES_FAILURE_LIMIT="1000")
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "--config",
-         str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}", "--access-logfile",
-         "/dev/null", "--chdir", str(ROOT), "--log-level", "warning", "--timeout", "600",
-         "salesactions.wsgi"], env=server_env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_url(f"{base}/healthz", "gunicorn", seconds=60)
-        web(base, args.requests)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    for seconds in (0, 60):
+        port = free_port()
+        server_env = app_env(url, REDIS_URL=REDIS_URL, DEBUG="false", LOG_LEVEL="ERROR",
+                             SECRET_KEY=secrets.token_urlsafe(50),
+                             API_THROTTLE_USER="100000/min", AXES_FAILURE_LIMIT="1000",
+                             ANALYTICS_CACHE_SECONDS=str(seconds))
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "gunicorn"), "--config",
+             str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}", "--access-logfile",
+             "/dev/null", "--chdir", str(ROOT), "--log-level", "warning", "--timeout", "600",
+             "salesactions.wsgi"], env=server_env)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_for_url(f"{base}/healthz", "gunicorn", seconds=60)
+            web(base, args.requests, cached=seconds > 0)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
     recording_cost()
+    recording_batch_cost()
 
 
 # --------------------------------------------------------------------------- the data
@@ -240,17 +246,34 @@ def data_load(args) -> None:
 def rebuild() -> None:
     from django.db import connection
 
+    from analytics import services
     from analytics.services import analytics_rebuild
     from emails.models import EmailEvent, SalesEmail
 
+    spent = []
+    kept = services.rollups_rebuild
+
+    def timed():
+        started = time.monotonic()
+        days = kept()
+        spent.append(time.monotonic() - started)
+        return days
+
+    services.rollups_rebuild = timed
     started = time.monotonic()
-    rebuilt = analytics_rebuild()
+    try:
+        rebuilt = analytics_rebuild()
+    finally:
+        services.rollups_rebuild = kept
     took = time.monotonic() - started
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE emails_salesemail")
+        cursor.execute("VACUUM ANALYZE analytics_emailrollup")
+        cursor.execute("VACUUM ANALYZE analytics_activityrollup")
     print(f"\nanalytics_rebuild: {rebuilt.emails:,} emails "
           f"({EmailEvent.objects.count():,} events, {SalesEmail.objects.count():,} emails) "
-          f"in {took:,.1f} s")
+          f"in {took:,.1f} s, of which the rollups ({rebuilt.rollup_days} days) "
+          f"{spent[0]:,.1f} s")
 
 
 def query_counts() -> None:
@@ -278,10 +301,11 @@ def query_counts() -> None:
 # --------------------------------------------------------------------------- the web
 
 
-def web(base: str, count: int) -> None:
+def web(base: str, count: int, *, cached: bool) -> None:
     """Each report alone (one client; five periods ending on different days, so each is
     counted: none is in the cache yet), then from 20 clients at once asking the same report
-    (after one request counted it, they are served from the cache while it lasts)."""
+    (``cached``: after one request counted it, they are served from the cache while it lasts;
+    else every request counts it, ``ANALYTICS_CACHE_SECONDS=0``)."""
     from accounts.models import User
 
     seller = User.objects.get(username="seller07")
@@ -309,7 +333,8 @@ def web(base: str, count: int) -> None:
                     f"{emails}group_by=template&format=csv"))
 
     print(f"\nms per request: alone (one client, counted; median of 5), then {CLIENTS} "
-          f"concurrent clients sending {count} requests (cached after the first count):")
+          f"concurrent clients sending {count} requests "
+          + ("(cached after the first count):" if cached else "(uncached: each one counted):"))
     print(f"  {'report':<38}{'alone':>8}{'p50':>8}{'p95':>8}{'max':>8}")
     for label, session, days, path in reports:
         def url(back: int, days=days, path=path) -> str:
@@ -355,23 +380,27 @@ def login(base: str, username: str) -> requests.Session:
 
 
 def recording_cost(samples: int = 300) -> None:
-    """One open recorded with ``events_apply`` (its own transaction), and inside it the
-    outcome update this work added (``_outcome_times``), timed separately."""
+    """One open recorded with ``events_apply`` (its own transaction), and inside it what the
+    analytics add: the outcome update (``_outcome_times``) and the recount of the email's
+    rollups (``_rollups_recount``), timed separately."""
     from django.utils import timezone
 
     from emails import events
     from emails.models import SalesEmail
 
     print("\nrecording one open (events_apply, its own transaction):")
-    spent: list[float] = []
-    kept = events._outcome_times
+    spent: dict[str, list[float]] = {"_outcome_times": [], "_rollups_recount": []}
+    kept = {name: getattr(events, name) for name in spent}
 
-    def timed(batch):
-        started = time.perf_counter()
-        kept(batch)
-        spent.append((time.perf_counter() - started) * 1000)
+    def timer(name):
+        def timed(*args):
+            started = time.perf_counter()
+            kept[name](*args)
+            spent[name].append((time.perf_counter() - started) * 1000)
+        return timed
 
-    events._outcome_times = timed
+    for name in spent:
+        setattr(events, name, timer(name))
     emails = list(SalesEmail.objects.select_related("person").order_by("?")[:samples])
     whole = []
     try:
@@ -381,12 +410,45 @@ def recording_cost(samples: int = 300) -> None:
                                                 source="tracking")])
             whole.append((time.perf_counter() - started) * 1000)
     finally:
-        events._outcome_times = kept
+        for name, function in kept.items():
+            setattr(events, name, function)
     for label, values in (("events_apply, one open", whole),
-                          ("  of which the outcome update", spent)):
+                          ("  of which the outcome update", spent["_outcome_times"]),
+                          ("  of which the rollups' recount", spent["_rollups_recount"])):
         values.sort()
         print(f"  {label:<44}p50 {statistics.median(values):6.2f} ms   "
               f"p95 {values[int(len(values) * 0.95) - 1]:6.2f} ms")
+
+
+
+def recording_batch_cost(rounds: int = 3, size: int = 500) -> None:
+    """A tracking buffer's batch (500 hits) at its worst for the rollups: opens of 500 random
+    emails, so 500 (hour × seller) slices to recount, with the recount timed apart."""
+    from django.utils import timezone
+
+    from emails import events
+    from emails.models import SalesEmail
+
+    print(f"\nrecording a batch of {size} opens of {size} random emails (events_apply):")
+    spent: list[float] = []
+    kept = events._rollups_recount
+
+    def timed(*args):
+        started = time.perf_counter()
+        kept(*args)
+        spent.append((time.perf_counter() - started) * 1000)
+
+    events._rollups_recount = timed
+    try:
+        for _ in range(rounds):
+            emails = list(SalesEmail.objects.select_related("person").order_by("?")[:size])
+            started = time.perf_counter()
+            events.events_apply([events.EventIn(email=email, kind="opened", at=timezone.now(),
+                                                source="tracking") for email in emails])
+            print(f"  {(time.perf_counter() - started) * 1000:7.0f} ms, of which the rollups' "
+                  f"recount {spent[-1]:7.0f} ms", flush=True)
+    finally:
+        events._rollups_recount = kept
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from django.db.models import F
 from django.db.models.functions import Upper
 
 from accounts.models import User
+from analytics.rollups import rollups_fold
 from emails.merge import CAMPAIGN_FIELDS, merge_problem
 from people.models import Person
 from syncing.campaigns.senders import ADDED_KIND, REMOVED_KIND
@@ -166,7 +167,9 @@ def _steps_save(campaign: Campaign, steps: list[dict]) -> None:
         step.position = position
         step.save()
         kept.add(step.pk)
-    campaign.steps.exclude(pk__in=kept).delete()
+    removed = campaign.steps.exclude(pk__in=kept)
+    rollups_fold("step_id", removed.values_list("pk", flat=True))  # their emails: no step
+    removed.delete()
     members_reschedule(campaign)
 
 
@@ -341,6 +344,7 @@ def step_delete(campaign: Campaign, step: CampaignStep, *, by: User) -> None:
     if not can_change(by, campaign):
         raise PermissionDenied("Only the campaign's owner (or an admin) changes it.")
     with transaction.atomic():
+        rollups_fold("step_id", [step.pk])  # its emails now have no step
         step.delete()
         for position, each in enumerate(campaign.steps.all()):
             if each.position != position:

@@ -32,6 +32,7 @@ from django.db import transaction
 from django.db.models import Exists, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from analytics.rollups import rollups_recount, slices
 from syncing.email.engagement import EVENT_KINDS as DELIVERY_KINDS
 from syncing.models import Delivery
 from syncing.outbox.queue import deliveries_build, deliveries_save
@@ -113,9 +114,11 @@ def events_apply(events: list[EventIn]) -> Applied:
                         url=event.url, detail=event.detail[:DETAIL_MAX]) for event in new])
         applied.created = rows
         _statuses_forward(new, applied)
+        replied_before = _replied_times(new)
         _outcome_times(new)
         _marketo_queue(list(zip(new, rows, strict=True)))
         _unsubscribes_record(new, applied)
+        _rollups_recount(new, replied_before)
         _signals_after_commit(new, applied)
     return applied
 
@@ -187,6 +190,35 @@ def _outcome_times(events: list[EventIn]) -> None:
             first = (EmailEvent.objects.filter(email=OuterRef("pk"), kind=kind).order_by()
                      .values("email").annotate(first=Min("at")).values("first"))
             SalesEmail.objects.filter(pk__in=ids).update(**{column: Subquery(first)})
+
+
+#: The event kinds that change an email's figures in the analytics (an outcome, or an
+#: unsubscribe the email caused).
+ROLLUP_KINDS = (*OUTCOME_COLUMNS, Kind.COMPLAINED, Kind.UNSUBSCRIBED)
+
+
+def _replied_times(events: list[EventIn]) -> dict[int, datetime | None]:
+    """The stored first-reply times of the emails replied to in ``events`` (a late reply may
+    move one earlier: the activity report's old hour is recounted too)."""
+    ids = {event.email.pk for event in events if event.kind == Kind.REPLIED}
+    return dict(SalesEmail.objects.filter(pk__in=ids).values_list("pk", "replied_at")) if ids \
+        else {}
+
+
+def _rollups_recount(events: list[EventIn], replied_before: dict) -> None:
+    """Recount the analytics' rollups these events change: the hour each email was sent
+    (its outcomes count there), and the hours of its first reply before and after."""
+    ids = {event.email.pk for event in events if event.kind in ROLLUP_KINDS}
+    if not ids:
+        return
+    rows = list(SalesEmail.objects.filter(pk__in=ids).values_list("pk", "sender_id", "sent_at",
+                                                                   "replied_at"))
+    rollups_recount(
+        emails=slices((sent_at, sender) for _, sender, sent_at, _ in rows),
+        activity=slices([(replied_at, sender) for pk, sender, _, replied_at in rows
+                         if pk in replied_before]
+                        + [(replied_before[pk], sender) for pk, sender, _, _ in rows
+                           if pk in replied_before]))
 
 
 def _marketo_queue(pairs: list[tuple[EventIn, EmailEvent]]) -> None:

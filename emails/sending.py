@@ -43,6 +43,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from analytics.rollups import rollups_recount, slices
 from mailboxes.models import Mailbox, SentCopy
 from mailboxes.outgoing import Route, routes_for, sent_copies_append, sent_copies_build
 from mailboxes.transport import MailboxError
@@ -488,6 +489,9 @@ def _record_outcomes(token: str, sent, retry, failed, now: datetime, skipped, wa
         if sent:
             deliveries_save([delivery for email in sent for delivery in deliveries_build(
                 kind=EMAIL_KIND, record=email, skipped=skipped(email.person))])
+            # Last, after every email row this writes (the sellers' locks come after the
+            # emails', as in events_apply): the analytics count them in their hour.
+            rollups_recount(emails=slices((email.sent_at, email.sender_id) for email in sent))
         _signal_after_commit(sent, Status.SENT)
         _signal_after_commit([e for e in changed if e.status == Status.FAILED], Status.FAILED)
 

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from analytics.rollups import rollups_fold
 from unsubscribes.send_check import SendVerdict, person_send_verdicts
 
 from .merge import CAMPAIGN_FIELDS, MergeFieldError, merge_problem, merge_values, merge_with
@@ -187,7 +188,9 @@ def template_save(*, user, name: str, subject: str, body: str, shared: bool = Fa
 def template_delete(*, user, template: EmailTemplate) -> None:
     if not template_editable_by(template, user):
         raise PermissionDenied("You cannot delete this template.")
-    template.delete()
+    with transaction.atomic():
+        rollups_fold("template_id", [template.pk])  # its emails now have no template
+        template.delete()
 
 
 def template_editable_by(template: EmailTemplate, user) -> bool:

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from analytics.rollups import rollups_recount, task_slices
 from people.models import Person
 from syncing.reminders.outbound import (
     reminder_push_enabled,
@@ -105,6 +106,7 @@ def task_create(*, created_by: User, person: Person | None, name: str, due_date:
     with transaction.atomic(savepoint=False):
         task.save()
         reminder_task_push(task, enabled=push)
+        rollups_recount(tasks=task_slices([task]))
     return task
 
 
@@ -142,6 +144,7 @@ def tasks_create_for_people(*, created_by: User, people_ids: list[int], name: st
     with transaction.atomic():
         tasks = ReminderTask.objects.bulk_create(tasks, batch_size=1000)
         reminder_tasks_push(tasks, enabled=push)
+        rollups_recount(tasks=task_slices(tasks))
     return tasks
 
 
@@ -161,6 +164,7 @@ def task_update(task: ReminderTask, *, by: User, **changes) -> ReminderTask:
     if not changed:
         return task
     now = timezone.now()
+    before = task_slices([task])
     for field in changed:
         setattr(task, field, changes[field])
     task.field_changed_at = {**task.field_changed_at,
@@ -172,6 +176,7 @@ def task_update(task: ReminderTask, *, by: User, **changes) -> ReminderTask:
     with transaction.atomic(savepoint=False):
         task.save(update_fields=update)
         reminder_task_push(task)
+        rollups_recount(tasks=before | task_slices([task]))
     return task
 
 
@@ -201,7 +206,9 @@ def task_delete(task: ReminderTask, *, by: User) -> None:
     """Delete a task: it leaves the queue at once; its row stays as a tombstone."""
     if task.deleted_at is not None:
         return
+    before = task_slices([task])
     task.deleted_at = timezone.now()
     with transaction.atomic(savepoint=False):
         task.save(update_fields=["deleted_at", "updated_at"])
         reminder_task_push(task)
+        rollups_recount(tasks=before)

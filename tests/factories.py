@@ -2,6 +2,7 @@ import factory
 from django.utils import timezone
 
 from accounts.models import User
+from analytics.rollups import rollups_recount, slices, task_slices
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -65,6 +66,7 @@ class CallFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = "activities.Call"
+        skip_postgeneration_save = True
 
     person = factory.SubFactory(PersonFactory)
     logged_by = factory.SubFactory(UserFactory)
@@ -73,6 +75,12 @@ class CallFactory(factory.django.DjangoModelFactory):
     duration_seconds = 180
     phone_number = "+1 415-555-0142"
     called_at = factory.LazyFunction(timezone.now)
+
+    @factory.post_generation
+    def rollups(self, create, extracted, **kwargs):
+        """As ``calls_log`` keeps them."""
+        if create:
+            rollups_recount(activity=slices([(self.called_at, self.logged_by_id)]))
 
 
 class DeliveryFactory(factory.django.DjangoModelFactory):
@@ -92,6 +100,7 @@ class ReminderTaskFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = "reminders.ReminderTask"
+        skip_postgeneration_save = True
 
     person = factory.SubFactory(PersonFactory)
     assignee = factory.SubFactory(UserFactory)
@@ -100,12 +109,19 @@ class ReminderTaskFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Follow up #{n}")
     due_date = factory.LazyFunction(timezone.localdate)
 
+    @factory.post_generation
+    def rollups(self, create, extracted, **kwargs):
+        """As the task services keep them."""
+        if create:
+            rollups_recount(tasks=task_slices([self]))
+
 
 class SalesEmailFactory(factory.django.DjangoModelFactory):
     """A sales email sent to a person by a new seller (already merged text)."""
 
     class Meta:
         model = "emails.SalesEmail"
+        skip_postgeneration_save = True
 
     person = factory.SubFactory(PersonFactory)
     sender = factory.SubFactory(UserFactory)
@@ -114,6 +130,13 @@ class SalesEmailFactory(factory.django.DjangoModelFactory):
     body = "Hello, following up on our call."
     status = "sent"
     sent_at = factory.LazyFunction(timezone.now)
+
+    @factory.post_generation
+    def rollups(self, create, extracted, **kwargs):
+        """As sending and ``events_apply`` keep them."""
+        if create:
+            rollups_recount(emails=slices([(self.sent_at, self.sender_id)]),
+                            activity=slices([(self.replied_at, self.sender_id)]))
 
 
 class EmailTemplateFactory(factory.django.DjangoModelFactory):

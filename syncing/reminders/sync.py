@@ -23,6 +23,7 @@ from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from analytics.rollups import rollups_recount, task_slices
 from reminders.models import SYNCED_FIELDS, ReminderTask
 from syncing.clients.salesforce import SalesforceClient
 from syncing.clients.transport import TransportError
@@ -154,6 +155,7 @@ def _apply(stream: SyncStream, records: list[dict], sellers: dict[str, int],
     report.read += len(records)
     existing = {task.salesforce_id[:15]: task for task in ReminderTask.objects
                 .select_for_update().filter(salesforce_id__in=[r["Id"] for r in records])}
+    counted_before = task_slices(existing.values())
     people = people_by_who({r.get("WhoId") for r in records})
     now = timezone.now()
     created, updated = [], []
@@ -183,6 +185,7 @@ def _apply(stream: SyncStream, records: list[dict], sellers: dict[str, int],
     for task in updated:
         task.updated_at = now
     _tasks_write(updated)
+    rollups_recount(tasks=counted_before | task_slices([*created, *updated]))
     _mark_move(stream, sf_datetime_parse(records[-1]["SystemModstamp"]))
 
 
