@@ -198,12 +198,11 @@
   });
 })();
 
-// Campaign step forms and confirmations (Campaigns pages):
+// Campaign step forms (Campaigns pages; their removals use data-confirm, above):
 //
 //   data-step-form                   inside it, a fieldset with data-step-types="email" (a
 //                                    space-separated list of step types) shows only while
 //                                    the form's type select names one of them
-//   data-confirm="question"          a form asks this before it is submitted
 (function () {
   "use strict";
 
@@ -231,11 +230,4 @@
   } else {
     setUp();
   }
-
-  document.addEventListener("submit", function (event) {
-    var form = event.target.closest ? event.target.closest("form[data-confirm]") : null;
-    if (form && !window.confirm(form.getAttribute("data-confirm"))) {
-      event.preventDefault();
-    }
-  }, true);
 })();

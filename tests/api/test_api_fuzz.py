@@ -146,7 +146,10 @@ STATE_RULES = {
         r"^A call cannot be (in the future|before 2000-01-01)\.$",
     "an event is not ahead of the clock": r"to an hour ahead of the server's clock",
     "the sending window's end after its start, as stored when only one is sent":
-        r"the start before the end",
+        r"the start before the end|^The sending window must open before it closes\.$",
+    "plain text (security none) only to this machine: the host and the security together":
+        r"^Plain-text connections \(security \"none\"\) are allowed only to this machine",
+    "what the caller's role allows in a field (only admins share)": r"^Only admins share ",
     "what a campaign's status allows": r"archived campaign|cannot go back to draft"
                                        r"|Add a step before starting",
     "the call outcome switch on Settings": r"^Choose the call's outcome\.$"
