@@ -95,6 +95,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "reminders.context_processors.tasks_due",
             ],
+            # |day, |day_time, |weekday, |clock, |precise: one way to write dates, everywhere.
+            "builtins": ["salesactions.templatetags.when"],
         },
     },
 ]

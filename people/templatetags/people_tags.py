@@ -3,11 +3,13 @@
 from urllib.parse import quote, urlsplit
 
 from django import template
+from django.template.defaultfilters import date as date_filter
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from people.filters import DEFAULT_COLUMNS, LIST_COLUMNS
+from salesactions.templatetags.when import FORMATS
 
 register = template.Library()
 
@@ -48,7 +50,7 @@ def _updated(person, list_url: str, owner_query: str, zone) -> str:
     if not person.marketo_updated_at:
         return ""
     moment = person.marketo_updated_at.astimezone(zone)
-    return f'<time datetime="{moment.isoformat()}">{moment.day} {moment:%b %Y}</time>'
+    return f'<time datetime="{moment.isoformat()}">{date_filter(moment, FORMATS["day"])}</time>'
 
 
 def _text(name: str):

@@ -7,7 +7,10 @@ from html import escape
 
 from django import template
 from django.template.defaultfilters import date as date_filter
+from django.utils import timezone
 from django.utils.safestring import mark_safe
+
+from salesactions.templatetags.when import FORMATS
 
 register = template.Library()
 
@@ -25,13 +28,14 @@ def _row(task, base: str, csrf: str, show_assignee: bool) -> str:
     url = f"{base}{task.pk}/"
     if task.status == "open":
         when = (f'due <time datetime="{task.due_date.isoformat()}">'
-                f'{date_filter(task.due_date, "D j M")}</time>')
+                f'{date_filter(task.due_date, FORMATS["day"])}</time>')
         snooze = (f'<form method="post" action="{url}snooze/" class="task-snooze" '
                   f'aria-label="Snooze {name}">{csrf}<input type="date" name="due_date" '
                   'aria-label="Snooze to" required><button type="submit" '
                   'class="secondary outline">Snooze</button></form>')
     else:
-        when, snooze = f"done {date_filter(task.completed_at, 'j M')}", ""
+        completed = timezone.localtime(task.completed_at) if task.completed_at else None
+        when, snooze = f"done {date_filter(completed, FORMATS['day'])}", ""
     company = f", {escape(person.company)}" if person.company else ""
     assignee = f" · {escape(str(task.assignee))}" if show_assignee else ""
     high = task.priority == "high"
