@@ -43,6 +43,9 @@ from .outbound import KIND, reminder_push_enabled
 SWITCHED_OFF = ("Reminder tasks go to Salesforce only while \"Log reminder tasks to "
                 "Salesforce\" or \"Two-way reminder task sync\" is on.")
 WAITING = "An earlier change of this task is still on its way to Salesforce."
+#: Fields a lost create's Task is not matched on (``salesforce_tasks._match_key`` compares the
+#: person, name, due date and details): after it is found they are sent again.
+UNMATCHED = ("status", "priority", "assignee")
 Status = Delivery.Status
 
 
@@ -148,15 +151,24 @@ class _Send:
         if not records:
             return
         outcomes = tasks_create(self.client, self.batch, records).outcomes
-        created = {}
+        created, found = {}, []
         for carrier_pk, (task, values) in pushed.items():
             outcome = outcomes.get(carrier_pk)
             if outcome is None:
                 continue  # released: back in the queue untouched
-            if outcome.kind in ("delivered", "reconciled"):
+            if outcome.kind == "delivered":
                 created[task.pk] = (outcome.remote_id, values)
+            elif outcome.kind == "reconciled":
+                # Found, not created now: the Task holds what an earlier attempt sent, maybe
+                # before the task was completed or changed. Only the fields the match compared
+                # are known to be there; the others are unknown, so they go out as an update.
+                created[task.pk] = (outcome.remote_id, values | dict.fromkeys(UNMATCHED))
+                found.append(task.pk)
             self.settle(task.pk, outcome)
         _link(created)
+        if found:
+            self.update(list(ReminderTask.objects.select_related("person", "assignee")
+                             .filter(pk__in=found).exclude(salesforce_id="")))
 
     def update(self, tasks: list[ReminderTask]) -> None:
         if sync_settings_get().reminder_task_sync_enabled:
