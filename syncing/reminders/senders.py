@@ -43,9 +43,6 @@ from .outbound import KIND, reminder_push_enabled
 SWITCHED_OFF = ("Reminder tasks go to Salesforce only while \"Log reminder tasks to "
                 "Salesforce\" or \"Two-way reminder task sync\" is on.")
 WAITING = "An earlier change of this task is still on its way to Salesforce."
-#: Fields a lost create's Task is not matched on (``salesforce_tasks._match_key`` compares the
-#: person, name, due date and details): after it is found they are sent again.
-UNMATCHED = ("status", "priority", "assignee")
 Status = Delivery.Status
 
 
@@ -150,7 +147,14 @@ class _Send:
             pushed[carrier.pk] = (task, values)
         if not records:
             return
-        outcomes = tasks_create(self.client, self.batch, records).outcomes
+        # A lost create is looked for among the reminder Tasks the integration user created
+        # for the person since, not by its fields: the task may have been edited meanwhile
+        # (a different name or details would miss the Task and create a second one).
+        creator = (f" AND CreatedById = '{self.client.user_id}'" if self.client.user_id
+                   else "")
+        outcomes = tasks_create(self.client, self.batch, records,
+                                key=lambda fields: ((fields.get("WhoId") or "")[:15],),
+                                where="TaskSubtype = 'Task'" + creator).outcomes
         created, found = {}, []
         for carrier_pk, (task, values) in pushed.items():
             outcome = outcomes.get(carrier_pk)
@@ -160,18 +164,20 @@ class _Send:
                 created[task.pk] = (outcome.remote_id, values)
             elif outcome.kind == "reconciled":
                 # Found, not created now: the Task holds what an earlier attempt sent, maybe
-                # before the task was completed or changed. Only the fields the match compared
-                # are known to be there; the others are unknown, so they go out as an update.
-                created[task.pk] = (outcome.remote_id, values | dict.fromkeys(UNMATCHED))
+                # before the task was completed or edited. What it holds is unknown, so every
+                # field goes out again as an update, the app's values winning.
+                created[task.pk] = (outcome.remote_id, dict.fromkeys(values))
                 found.append(task.pk)
             self.settle(task.pk, outcome)
         _link(created)
         if found:
             self.update(list(ReminderTask.objects.select_related("person", "assignee")
-                             .filter(pk__in=found).exclude(salesforce_id="")))
+                             .filter(pk__in=found).exclude(salesforce_id="")), merge=False)
 
-    def update(self, tasks: list[ReminderTask]) -> None:
-        if sync_settings_get().reminder_task_sync_enabled:
+    def update(self, tasks: list[ReminderTask], *, merge: bool = True) -> None:
+        """Send what changed since the snapshot (``merge``: with two-way sync, after merging
+        what changed in Salesforce)."""
+        if merge and sync_settings_get().reminder_task_sync_enabled:
             try:
                 tasks = self._merge_remote(tasks)
             except SalesforceError as error:
