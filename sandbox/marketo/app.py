@@ -15,6 +15,7 @@ import base64
 import binascii
 import itertools
 import json
+import random
 import re
 import socket
 import threading
@@ -179,6 +180,8 @@ class MarketoSandbox:
             self._tokens: dict[str, dict] = {}
             self._faults: list[dict] = []
             self._fault_ids = itertools.count(1)
+            self._fault_dice: dict[int, random.Random] = {}
+            self._injected: Counter = Counter()
             self._counters: Counter = Counter()
             self._calls: deque = deque()
             self._daily = (central_day(), 0)
@@ -279,9 +282,16 @@ class MarketoSandbox:
             if fault["skip"] > 0:
                 fault["skip"] -= 1
                 continue
-            fault["count"] -= 1
-            if fault["count"] <= 0:
-                self._faults.remove(fault)
+            # A fault with a probability hits that share of the matching requests, and stays
+            # until cleared (or until it has hit ``count`` times, when a count was given).
+            if fault["probability"] is not None and \
+                    self._fault_dice[fault["id"]].random() >= fault["probability"]:
+                continue
+            if fault["count"] is not None:
+                fault["count"] -= 1
+                if fault["count"] <= 0:
+                    self._faults.remove(fault)
+            self._injected[fault["kind"]] += 1
             return fault
         return None
 
@@ -694,23 +704,35 @@ class MarketoSandbox:
         return dict(self.config)
 
     def _control_faults(self, request, body):
+        """GET: the faults waiting and how many of each kind were injected since the reset;
+        POST adds one (``kind``, ``path``, ``method``, ``count``, ``skip``, ``latency_ms``,
+        ``probability``: a share of matching requests, the fault then staying until cleared
+        unless ``count`` is given; ``seed`` for its dice); DELETE clears them."""
         if request.method == "DELETE":
             self._faults.clear()
         elif request.method == "POST":
             kind = str(body.get("kind", ""))
             if kind not in FAULTS:
                 raise _ControlError(400, f"unknown fault kind {kind!r}; known: {sorted(FAULTS)}")
+            probability = body.get("probability")
             try:
                 fault = {"id": next(self._fault_ids), "kind": kind,
                          "path": body.get("path") or "", "method": body.get("method") or "",
-                         "count": int(body.get("count", 1)), "skip": int(body.get("skip", 0)),
-                         "latency_ms": int(body.get("latency_ms", 0))}
+                         "count": (None if probability is not None and "count" not in body
+                                   else int(body.get("count", 1))),
+                         "skip": int(body.get("skip", 0)),
+                         "latency_ms": int(body.get("latency_ms", 0)),
+                         "probability": None if probability is None else float(probability)}
             except (TypeError, ValueError) as error:
-                raise _ControlError(400, "count, skip and latency_ms must be integers") \
-                    from error
+                raise _ControlError(400, "count, skip and latency_ms must be integers, "
+                                         "probability a number") from error
+            if fault["probability"] is not None and not 0 < fault["probability"] <= 1:
+                raise _ControlError(400, "probability must be above 0 and at most 1")
+            self._fault_dice[fault["id"]] = random.Random(body.get("seed", fault["id"]))
             self._faults.append(fault)
             return dict(fault)
-        return {"faults": [dict(fault) for fault in self._faults]}
+        return {"faults": [dict(fault) for fault in self._faults],
+                "injected": dict(self._injected)}
 
     def _control_tokens(self, request, body, action):
         for issued in self._tokens.values():
@@ -783,12 +805,15 @@ class MarketoSandbox:
         return {"changes": changes, "missing": missing}
 
     def _control_custom_activities(self, request, body):
-        try:
-            lead_id = int(request.args.get("leadId", ""))
-        except ValueError as error:
-            raise _ControlError(400, "leadId is required") from error
-        entries = sorted((e for e in self._log.by_lead.get(lead_id, ())
-                          if e.type_id >= 100000), key=lambda e: e.key)
+        """Custom activities logged since the reset: of ``leadId``, or of every lead."""
+        if "leadId" in request.args:
+            try:
+                logged = self._log.by_lead.get(int(request.args["leadId"]), ())
+            except ValueError as error:
+                raise _ControlError(400, "leadId must be a lead id") from error
+        else:
+            logged = self._log.entries
+        entries = sorted((e for e in logged if e.type_id >= 100000), key=lambda e: e.key)
         return {"result": [activities.render_activity(e) for e in entries]}
 
 

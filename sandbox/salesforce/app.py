@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import json
+import random
 import re
 import secrets
 import socket
@@ -168,6 +169,8 @@ class SalesforceSandbox:
             self.tokens: dict[str, dict] = {}
             self.faults: list[dict] = []
             self.fault_numbers = 0
+            self.fault_dice: dict[int, random.Random] = {}
+            self.injected: Counter = Counter()
             self.counters: Counter = Counter()
             self.total = 0
             self.api_usage = 0
@@ -260,9 +263,16 @@ class SalesforceSandbox:
             if fault["skip"] > 0:
                 fault["skip"] -= 1
                 return None
-            fault["count"] -= 1
-            if fault["count"] <= 0:
-                self.faults.remove(fault)
+            # A fault with a probability hits that share of the matching requests, and stays
+            # until cleared (or until it has hit ``count`` times, when a count was given).
+            if fault["probability"] is not None and \
+                    self.fault_dice[fault["id"]].random() >= fault["probability"]:
+                continue
+            if fault["count"] is not None:
+                fault["count"] -= 1
+                if fault["count"] <= 0:
+                    self.faults.remove(fault)
+            self.injected[fault["kind"]] += 1
             return dict(fault)
         return None
 
@@ -787,23 +797,34 @@ class SalesforceSandbox:
                      404)
 
     def _control_faults(self, method: str, body: dict) -> Response:
+        """GET: the faults waiting and how many of each kind were injected since the reset;
+        POST adds one (``kind``, ``path``, ``method``, ``count``, ``skip``, ``latency_ms``,
+        ``records``, ``probability``: a share of matching requests, the fault then staying
+        until cleared unless ``count`` is given; ``seed`` for its dice); DELETE clears them."""
         with self.lock:
             if method == "DELETE":
                 self.faults.clear()
                 return _json({"faults": []})
             if method == "GET":
-                return _json({"faults": list(self.faults)})
+                return _json({"faults": list(self.faults), "injected": dict(self.injected)})
             if method != "POST":
                 raise ValueError("faults take GET, POST or DELETE")
             kind = body.get("kind")
             if kind not in FAULT_KINDS:
                 raise ValueError(f"unknown fault kind {kind!r}; known: {sorted(FAULT_KINDS)}")
+            probability = body.get("probability")
+            if probability is not None and not 0 < float(probability) <= 1:
+                raise ValueError("probability must be above 0 and at most 1")
             self.fault_numbers += 1
             fault = {"id": self.fault_numbers, "kind": kind, "path": body.get("path"),
-                     "method": body.get("method"), "count": int(body.get("count", 1)),
+                     "method": body.get("method"),
+                     "count": (None if probability is not None and "count" not in body
+                               else int(body.get("count", 1))),
                      "skip": int(body.get("skip", 0)),
                      "latency_ms": int(body.get("latency_ms", 0)),
-                     "records": body.get("records")}
+                     "records": body.get("records"),
+                     "probability": None if probability is None else float(probability)}
+            self.fault_dice[fault["id"]] = random.Random(body.get("seed", fault["id"]))
             self.faults.append(fault)
             return _json(dict(fault))
 

@@ -92,13 +92,17 @@ def _soql_datetime(moment: datetime) -> str:
 
 
 def tasks_reconcile(client: SalesforceClient, records: dict[int, dict], since: datetime,
-                    taken: Callable[[list[str]], set[str]]) -> dict[int, str]:
+                    taken: Callable[[list[str]], set[str]], *,
+                    key: Callable[[dict], tuple] | None = None, where: str = "",
+                    ) -> dict[int, str]:
     """Which of ``records`` (delivery id -> Task fields) Salesforce already has.
 
-    Looks at Tasks created since ``since`` for the same people, leaves out those ``taken``
-    (given Task ids, returns the ones other deliveries already own), and pairs the rest one to
-    one on ``_match_key``. Returns delivery id -> Task id for the ones found.
+    Looks at Tasks created since ``since`` for the same people (and matching ``where``, a SOQL
+    condition), leaves out those ``taken`` (given Task ids, returns the ones other deliveries
+    already own), and pairs the rest one to one, in creation order, on ``key`` (default
+    ``_match_key``). Returns delivery id -> Task id for the ones found.
     """
+    key = key or _match_key
     who_ids = sorted({fields["WhoId"] for fields in records.values()})
     duration = "CallDurationInSeconds" if any(
         "CallDurationInSeconds" in fields for fields in records.values()) else None
@@ -106,33 +110,37 @@ def tasks_reconcile(client: SalesforceClient, records: dict[int, dict], since: d
                *([duration] if duration else [])]
     quoted = ",".join(f"'{who}'" for who in who_ids)
     soql = (f"SELECT {', '.join(columns)} FROM Task WHERE WhoId IN ({quoted}) "
-            f"AND CreatedDate >= {_soql_datetime(since - RECONCILE_CLOCK_MARGIN)}")
+            f"AND CreatedDate >= {_soql_datetime(since - RECONCILE_CLOCK_MARGIN)}"
+            f"{' AND ' + where if where else ''}")
     tasks = client.query_all(soql)
     owned = taken([task["Id"] for task in tasks])
     found: dict[tuple, list[str]] = defaultdict(list)
     for task in sorted(tasks, key=lambda task: task["Id"]):
         if task["Id"] not in owned:
-            found[_match_key(task)].append(task["Id"])
+            found[key(task)].append(task["Id"])
     matched: dict[int, str] = {}
     for delivery_id, fields in sorted(records.items()):
-        candidates = found.get(_match_key(fields))
+        candidates = found.get(key(fields))
         if candidates:
             matched[delivery_id] = candidates.pop(0)
     return matched
 
 
 def tasks_create(client: SalesforceClient, batch: Batch, records: dict[int, dict],
-                 result: SenderResult | None = None) -> SenderResult:
+                 result: SenderResult | None = None, *,
+                 key: Callable[[dict], tuple] | None = None, where: str = "") -> SenderResult:
     """Create ``records`` (delivery id -> Task fields) as Tasks, one Outcome per delivery
     (added to ``result``, which may already hold outcomes of deliveries not sent).
 
-    Deliveries an earlier attempt may have applied are reconciled first (``tasks_reconcile``).
+    Deliveries an earlier attempt may have applied are reconciled first (``tasks_reconcile``,
+    with ``key`` and ``where``).
     """
     result = result or SenderResult()
 
     def find_earlier(unknown: dict[int, dict]) -> dict[int, str]:
         since = min(batch.by_id[pk].first_attempt_at or timezone.now() for pk in unknown)
-        return tasks_reconcile(client, unknown, since, batch.taken_remote_ids)
+        return tasks_reconcile(client, unknown, since, batch.taken_remote_ids, key=key,
+                               where=where)
 
     records = batch.reconcile_earlier_sends(records, result, find_earlier, SalesforceError)
 

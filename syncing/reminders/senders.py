@@ -147,19 +147,37 @@ class _Send:
             pushed[carrier.pk] = (task, values)
         if not records:
             return
-        outcomes = tasks_create(self.client, self.batch, records).outcomes
-        created = {}
+        # A lost create is looked for among the reminder Tasks the integration user created
+        # for the person since, not by its fields: the task may have been edited meanwhile
+        # (a different name or details would miss the Task and create a second one).
+        creator = (f" AND CreatedById = '{self.client.user_id}'" if self.client.user_id
+                   else "")
+        outcomes = tasks_create(self.client, self.batch, records,
+                                key=lambda fields: ((fields.get("WhoId") or "")[:15],),
+                                where="TaskSubtype = 'Task'" + creator).outcomes
+        created, found = {}, []
         for carrier_pk, (task, values) in pushed.items():
             outcome = outcomes.get(carrier_pk)
             if outcome is None:
                 continue  # released: back in the queue untouched
-            if outcome.kind in ("delivered", "reconciled"):
+            if outcome.kind == "delivered":
                 created[task.pk] = (outcome.remote_id, values)
+            elif outcome.kind == "reconciled":
+                # Found, not created now: the Task holds what an earlier attempt sent, maybe
+                # before the task was completed or edited. What it holds is unknown, so every
+                # field goes out again as an update, the app's values winning.
+                created[task.pk] = (outcome.remote_id, dict.fromkeys(values))
+                found.append(task.pk)
             self.settle(task.pk, outcome)
         _link(created)
+        if found:
+            self.update(list(ReminderTask.objects.select_related("person", "assignee")
+                             .filter(pk__in=found).exclude(salesforce_id="")), merge=False)
 
-    def update(self, tasks: list[ReminderTask]) -> None:
-        if sync_settings_get().reminder_task_sync_enabled:
+    def update(self, tasks: list[ReminderTask], *, merge: bool = True) -> None:
+        """Send what changed since the snapshot (``merge``: with two-way sync, after merging
+        what changed in Salesforce)."""
+        if merge and sync_settings_get().reminder_task_sync_enabled:
             try:
                 tasks = self._merge_remote(tasks)
             except SalesforceError as error:

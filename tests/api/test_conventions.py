@@ -8,6 +8,7 @@ import importlib
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -157,6 +158,20 @@ def test_past_the_rate_a_429_says_when_to_retry(seller_api, settings):
     assert refused["Content-Type"] == "application/json"
     assert 1 <= int(refused["Retry-After"]) <= 60
     assert "detail" in refused.json()
+
+
+def test_with_the_cache_down_requests_are_served_unthrottled(seller_api, settings):
+    with socket.socket() as sock:  # a port nothing listens on: Redis is down
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": f"redis://127.0.0.1:{port}/0"}}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "user": "1/min"}}
+
+    statuses = [seller_api.get("/api/v1/calls/").status_code for _ in range(3)]
+
+    assert statuses == [200, 200, 200]
 
 
 def test_the_marketo_panel_has_its_own_rate(seller_api, settings):

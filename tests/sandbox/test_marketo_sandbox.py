@@ -618,6 +618,50 @@ def test_drop_does_not_apply_and_drop_after_apply_does(marketo_sandbox, api):
     assert add_call(api, 6).json()["result"][0]["status"] == "added"
 
 
+def test_fault_with_a_probability_hits_a_share_of_requests_until_cleared(marketo_sandbox, api):
+    marketo_sandbox.fault("606", path="/rest/v1/leads.json", probability=0.3, seed=7)
+    replies = [api.get("/rest/v1/leads.json", filterType="id", filterValues="1")
+               for _ in range(100)]
+    limited = sum(not reply["success"] for reply in replies)
+    waiting = marketo_sandbox.call("GET", "faults")
+    marketo_sandbox.clear_faults()
+    after = api.get("/rest/v1/leads.json", filterType="id", filterValues="1")
+
+    assert 15 <= limited <= 45
+    assert {error_code(r) for r in replies if not r["success"]} == {"606"}
+    assert [f["kind"] for f in waiting["faults"]] == ["606"]  # still there after 100 requests
+    assert waiting["injected"] == {"606": limited}
+    assert after["success"] is True
+
+
+def test_fault_with_a_probability_and_a_count_stops_after_count_hits(marketo_sandbox, api):
+    marketo_sandbox.fault("615", probability=1, count=2)
+    replies = [api.get("/rest/v1/leads.json", filterType="id", filterValues="1")
+               for _ in range(4)]
+
+    assert [r["success"] for r in replies] == [False, False, True, True]
+    assert marketo_sandbox.call("GET", "faults") == {"faults": [], "injected": {"615": 2}}
+
+
+@pytest.mark.parametrize("probability", [0, 1.5, "often"])
+def test_fault_probability_must_be_a_share(marketo_sandbox, probability):
+    with pytest.raises(requests.HTTPError) as refused:
+        marketo_sandbox.fault("606", probability=probability)
+
+    assert refused.value.response.status_code == 400
+
+
+def test_custom_activities_of_every_lead(marketo_sandbox, api):
+    define_type(api, "salesCall")
+    for lead_id in (6, 9, 6):
+        add_call(api, lead_id)
+
+    every = marketo_sandbox.call("GET", "custom-activities")["result"]
+
+    assert sorted(a["leadId"] for a in every) == [6, 6, 9]
+    assert len(marketo_sandbox.call("GET", "custom-activities", leadId=6)["result"]) == 2
+
+
 def test_counters_per_endpoint(marketo_sandbox, api):
     api.get("/rest/v1/lead/1.json")
     api.get("/rest/v1/lead/2.json")

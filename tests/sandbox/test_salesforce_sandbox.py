@@ -666,6 +666,45 @@ def test_latency_fault_delays_then_answers(salesforce_sandbox, api):
     assert salesforce_sandbox.call("GET", "faults")["faults"] == []
 
 
+def test_fault_with_a_probability_hits_a_share_of_requests_until_cleared(
+        salesforce_sandbox, api):
+    salesforce_sandbox.fault("UNABLE_TO_LOCK_ROW", path="composite/sobjects",
+                             probability=0.3, seed=7)
+    responses = [api.call("POST", "composite/sobjects", json={"records": task_records(1)})
+                 for _ in range(100)]
+    locked = sum(not r.json()[0]["success"] for r in responses)
+    waiting = salesforce_sandbox.call("GET", "faults")
+    stored = salesforce_sandbox.call("GET", "records/Task")["records"]
+
+    assert 15 <= locked <= 45
+    assert {r.json()[0]["errors"][0]["statusCode"] for r in responses
+            if not r.json()[0]["success"]} == {"UNABLE_TO_LOCK_ROW"}
+    assert len(stored) == 100 - locked
+    assert [f["kind"] for f in waiting["faults"]] == ["UNABLE_TO_LOCK_ROW"]
+    assert waiting["injected"] == {"UNABLE_TO_LOCK_ROW": locked}
+
+
+def test_drop_after_apply_with_a_probability_and_a_count(salesforce_sandbox, api):
+    salesforce_sandbox.fault("drop_after_apply", path="composite/sobjects", method="POST",
+                             probability=1, count=1)
+
+    with pytest.raises(requests.ConnectionError):
+        api.call("POST", "composite/sobjects", json={"records": task_records(1)})
+    answered = api.call("POST", "composite/sobjects", json={"records": task_records(1)})
+
+    assert answered.status_code == 200
+    assert len(salesforce_sandbox.call("GET", "records/Task")["records"]) == 2
+    assert salesforce_sandbox.call("GET", "faults") == {
+        "faults": [], "injected": {"drop_after_apply": 1}}
+
+
+def test_fault_probability_must_be_a_share(salesforce_sandbox):
+    with pytest.raises(requests.HTTPError) as refused:
+        salesforce_sandbox.fault("http_503", probability=2)
+
+    assert refused.value.response.status_code == 400
+
+
 def test_counters_per_endpoint(salesforce_sandbox, api):
     salesforce_sandbox.reset_counters()
     task_id = api.create_task()
