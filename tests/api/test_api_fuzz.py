@@ -147,6 +147,10 @@ STATE_RULES = {
     "an event is not ahead of the clock": r"to an hour ahead of the server's clock",
     "the sending window's end after its start, as stored when only one is sent":
         r"the start before the end|^The sending window must open before it closes\.$",
+    "a campaign's steps run in the order of their days (a rule over the list)":
+        r"^Day \d+ comes before day \d+ of step \d+, the step above it",
+    "the mail servers named must answer and let the seller in (fuzzing reaches this machine "
+    "only)": r"^The (IMAP|SMTP) (server .* could not be reached|login failed)",
     "plain text (security none) only to this machine: the host and the security together":
         r"^Plain-text connections \(security \"none\"\) are allowed only to this machine",
     "what the caller's role allows in a field (only admins share)": r"^Only admins share ",
