@@ -22,6 +22,9 @@ from .sending import emails_send_soon
 SUBJECT_MAX_LENGTH = 998  # RFC 5322 line length
 #: How far ahead an email may be scheduled.
 SCHEDULE_MAX_AHEAD = timedelta(days=365)
+#: Someone waits on ``queue_email`` (the page, the API): Marketo's unsubscribe check gets this
+#: long, then the email is held and checked again by the worker, never a long wait in a request.
+QUEUE_CHECK_SECONDS = 3.0
 NO_ADDRESS = "This person has no email address."
 #: Fields a template may use: the merge fields, and the campaign's name campaigns pass.
 TEMPLATE_FIELDS = CAMPAIGN_FIELDS
@@ -106,7 +109,7 @@ def queue_email(*, person, sender, subject: str, body: str, track: bool = True,
     to_email = (person.email or "").strip()
     if not to_email or "@" not in to_email:
         raise EmailRefused(NO_ADDRESS, field="person")
-    verdict = person_send_verdicts([person])[person.pk]
+    verdict = person_send_verdicts([person], within=QUEUE_CHECK_SECONDS)[person.pk]
     if verdict.status == SendVerdict.BLOCKED:
         raise EmailRefused(f"Not sent to {to_email}: {verdict.reason}", field="person")
     held = verdict.status == SendVerdict.HOLD

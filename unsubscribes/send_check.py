@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.core.cache import cache
@@ -68,15 +69,17 @@ UNSUBSCRIBED_HERE = "Unsubscribed in the app."
 UNSUBSCRIBED_IN_MARKETO = "The address is unsubscribed in Marketo."
 
 
-def person_send_verdicts(people: Iterable[Person]) -> dict[int, SendVerdict]:
+def person_send_verdicts(people: Iterable[Person], *, within: float | None = None
+                         ) -> dict[int, SendVerdict]:
     """A verdict for each person (by id) at their current address: blocked while the person
-    has an unsubscribe in force even if Marketo has since changed their address."""
+    has an unsubscribe in force even if Marketo has since changed their address. ``within``:
+    see ``send_verdicts``."""
     people = list(people)
     unsubscribed = set(people_with_unsubscribed(Person.objects.filter(
         pk__in=[person.pk for person in people])).filter(unsubscribed=True)
         .values_list("pk", flat=True))
-    by_address = send_verdicts(person.email for person in people
-                               if person.pk not in unsubscribed)
+    by_address = send_verdicts((person.email for person in people
+                                if person.pk not in unsubscribed), within=within)
     return {person.pk: SendVerdict.block(UNSUBSCRIBED_HERE) if person.pk in unsubscribed
             else by_address[person.email] for person in people}
 
@@ -86,8 +89,13 @@ def send_verdict(email: str) -> SendVerdict:
     return send_verdicts([email])[email]
 
 
-def send_verdicts(emails: Iterable[str]) -> dict[str, SendVerdict]:
-    """A verdict for each of ``emails`` (a bulk send asks once for all of them)."""
+def send_verdicts(emails: Iterable[str], *, within: float | None = None
+                  ) -> dict[str, SendVerdict]:
+    """A verdict for each of ``emails`` (a bulk send asks once for all of them).
+
+    ``within``: seconds Marketo's part may take all told (someone is waiting on the answer);
+    what Marketo cannot say by then is "hold" — the email waits and is checked again — never
+    a long wait on a rate limit inside a web request."""
     emails = list(dict.fromkeys(emails))
     verdicts: dict[str, SendVerdict] = {}
     for email in emails:
@@ -99,10 +107,10 @@ def send_verdicts(emails: Iterable[str]) -> dict[str, SendVerdict]:
     pending = [email for email in emails if email not in verdicts]
     if not pending or not sync_settings_get().marketo_unsubscribe_check:
         return verdicts | dict.fromkeys(pending, SendVerdict.allow())
-    return verdicts | _marketo_verdicts(pending)
+    return verdicts | _marketo_verdicts(pending, within)
 
 
-def _marketo_verdicts(emails: list[str]) -> dict[str, SendVerdict]:
+def _marketo_verdicts(emails: list[str], within: float | None) -> dict[str, SendVerdict]:
     connection = marketo_connection_get()
     if not connection.is_configured:
         return dict.fromkeys(emails, SendVerdict.hold(
@@ -122,8 +130,15 @@ def _marketo_verdicts(emails: list[str]) -> dict[str, SendVerdict]:
             unknown.append(email)
     if not unknown:
         return verdicts
-    # An admin or a seller may be waiting: one quick retry inside the client, then "hold".
+    # One quick retry inside the client, then "hold"; with a deadline, nothing waits past it.
     client = marketo_client_for(connection, timeout=15, max_attempts=2)
+    deadline = client.deadline(within) if within is not None else nullcontext()
+    with deadline:
+        return verdicts | _marketo_ask(client, unknown, keys)
+
+
+def _marketo_ask(client, unknown: list[str], keys: dict[str, str]) -> dict[str, SendVerdict]:
+    verdicts: dict[str, SendVerdict] = {}
     for start in range(0, len(unknown), MARKETO_BATCH):
         batch = unknown[start:start + MARKETO_BATCH]
         try:

@@ -550,6 +550,9 @@ class MarketoClient:
                 # coming back before the window has moved on only collects more 606s.
                 floor = self.window_seconds / 2 if error.code == RATE_LIMIT_CODE else 0.0
                 delay = self._backoff(number, floor)
+                until = getattr(self._deadline, "until", None)
+                if until is not None and time.monotonic() + delay >= until:
+                    break  # under a deadline: no retry that would start past it
                 log.info("Marketo call failed (%s); attempt %s of %s in %.2f s",
                          error, number + 1, self.max_attempts, delay)
                 self._sleep(delay)

@@ -111,3 +111,21 @@ def test_a_bulk_send_asks_300_addresses_a_call_and_answers_are_cached(marketo_co
     assert all(verdicts[email].allowed for email in SUBSCRIBED[:650])
     assert verdicts[UNSUBSCRIBED_IN_MARKETO].status == "blocked"
     assert verdicts["no-address"].status == "blocked"
+
+
+@pytest.mark.parametrize("fault, options", [
+    ("606", {"count": 5}),  # the client would back off half a window (10 s) before its retry
+    ("latency", {"latency_ms": 20_000, "count": 5}),  # Marketo would answer after 20 s
+])
+def test_someone_waiting_gets_hold_within_the_deadline_not_a_long_wait(marketo_connected,
+                                                                      fault, options):
+    import time
+
+    marketo_connected.fault(fault, path="/rest/v1/leads.json", **options)
+    started = time.monotonic()
+
+    verdict = send_verdicts([SUBSCRIBED[0]], within=1.5)[SUBSCRIBED[0]]
+
+    assert verdict.status == "hold"
+    # The deadline, not the 5-10 s backoff after a 606 nor a 20 s answer (a margin for load).
+    assert time.monotonic() - started < 5
