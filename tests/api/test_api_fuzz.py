@@ -150,7 +150,7 @@ STATE_RULES = {
     "a campaign's steps run in the order of their days (a rule over the list)":
         r"^Day \d+ comes before day \d+ of step \d+, the step above it",
     "the mail servers named must answer and let the seller in (fuzzing reaches this machine "
-    "only)": r"^The (IMAP|SMTP) (server .* could not be reached|login failed)",
+    "only)": r"^The (IMAP|SMTP) (server \S+ (could not be reached|failed)|login failed)",
     "plain text (security none) only to this machine: the host and the security together":
         r"^Plain-text connections \(security \"none\"\) are allowed only to this machine",
     "what the caller's role allows in a field (only admins share)": r"^Only admins share ",
