@@ -145,6 +145,9 @@ STATE_RULES = {
     "a call is not in the future (the clock), nor before 2000 once its offset applies":
         r"^A call cannot be (in the future|before 2000-01-01)\.$",
     "an event is not ahead of the clock": r"to an hour ahead of the server's clock",
+    "a scheduled send is ahead of the clock, within a year":
+        r"^Pick a time in the future to schedule the email|^An email can be scheduled up to a "
+        r"year ahead\.$",
     "the sending window's end after its start, as stored when only one is sent":
         r"the start before the end|^The sending window must open before it closes\.$",
     "a campaign's steps run in the order of their days (a rule over the list)":
