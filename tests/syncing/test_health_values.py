@@ -251,7 +251,7 @@ def test_outbox_throughput_queue_depth_and_lag(connected):
     assert calls.last_error == "UNABLE_TO_LOCK_ROW: unable to obtain exclusive access"
     assert calls.last_success_at == ago(minutes=10)
     assert calls.status == Status.LAGGING  # a failed delivery waits for an admin's retry
-    assert "1 failed deliveries" in calls.reason
+    assert "1 failed delivery waits for a retry" in calls.reason
     assert calls.history[-1].throughput == 3 and calls.history[-2].throughput == 1
     assert calls.history[-2].lag_seconds == 60
     every = stream_of("salesforce_deliveries")
