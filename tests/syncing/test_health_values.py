@@ -279,7 +279,7 @@ def test_outbox_ok_lagging_failing_paused(connected):
     attempt(row, ago(minutes=1), Outcome.RETRY, error_code="HTTP_503", error_message="down")
     failing = stream_of("calls_to_salesforce")
     assert failing.status == Status.FAILING
-    assert failing.reason == "1 failed attempts and no delivery in the last hour: HTTP_503: down"
+    assert failing.reason == "1 failed attempt and no delivery in the last hour: HTTP_503: down"
 
     SyncStream.objects.create(name=SyncStream.Name.SALESFORCE_DELIVERIES,
                               paused_until=NOW + timedelta(minutes=10),
