@@ -77,7 +77,8 @@ class TemplateForm(forms.Form):
     subject = forms.CharField(max_length=SUBJECT_MAX_LENGTH, label=gettext_lazy("Subject"))
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 14, "class": "email-editor"}),
                            help_text=MERGE_HELP, label=gettext_lazy("Body"))
-    shared = forms.BooleanField(required=False, label=gettext_lazy("Shared with every seller"))
+    shared = forms.BooleanField(required=False, label=pgettext_lazy(
+        "email template", "Shared with every seller"))
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
