@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
@@ -111,15 +112,15 @@ class EmailListApi(GenericAPIView):
         values = data.validated_data
         person = Person.workspace.filter(pk=values["person"]).first()
         if person is None:
-            return Response({"person": ["No such person in the workspace."]},
+            return Response({"person": [_("No such person in the workspace.")]},
                             status=status.HTTP_400_BAD_REQUEST)
         template = None
         if "template" in values:
             template = template_list_for_user(request.user).filter(pk=values["template"]).first()
             if template is None:
-                return Response({"template": ["No such template."]},
+                return Response({"template": [_("No such template.")]},
                                 status=status.HTTP_400_BAD_REQUEST)
-        missing = {field: ["This field is required."] for field in ("subject", "body")
+        missing = {field: [_("This field is required.")] for field in ("subject", "body")
                    if field not in values and template is None}
         if missing:
             return Response(missing, status=status.HTTP_400_BAD_REQUEST)

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class EmailsConfig(AppConfig):
     name = "emails"
-    verbose_name = "Sales email"
+    verbose_name = _("Sales email")
 
     def ready(self):
         # The Celery tasks, registered at start-up so they can be enqueued by name; anymail's

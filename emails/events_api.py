@@ -20,6 +20,8 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import authentication, permissions, serializers, status
@@ -58,7 +60,7 @@ class EventsTokenAuthentication(authentication.BaseAuthentication):
         if not expected or not constant_time_compare(given, expected):
             from rest_framework.exceptions import AuthenticationFailed
 
-            raise AuthenticationFailed("The email events token is not valid.")
+            raise AuthenticationFailed(_("The email events token is not valid."))
         return AnonymousUser(), "email-events-token"
 
 
@@ -71,7 +73,8 @@ class EventsTokenScheme(OpenApiAuthenticationExtension):
 
 
 class AdminOrEventsToken(permissions.BasePermission):
-    message = "Only an admin or the email provider (events token) may post email events."
+    message = gettext_lazy("Only an admin or the email provider (events token) may post email "
+                           "events.")
 
     def has_permission(self, request, view):
         if request.auth == "email-events-token":
@@ -98,7 +101,7 @@ class ProviderEventInput(JsonTypesMixin, serializers.Serializer):
     def validate_timestamp(self, value):
         if value < EARLIEST or value > timezone.now() + AHEAD:
             raise serializers.ValidationError(
-                "From 2000-01-01T00:00:00Z to an hour ahead of the server's clock.")
+                _("From 2000-01-01T00:00:00Z to an hour ahead of the server's clock."))
         return value
 
 
@@ -192,7 +195,7 @@ class EmailEventsApi(APIView):
         items = request.data
         if not isinstance(items, list) or not 1 <= len(items) <= MAX_EVENTS:
             return Response({"non_field_errors": [
-                f"Send a list of 1 to {MAX_EVENTS} events."]},
+                _("Send a list of 1 to %(most)d events.") % {"most": MAX_EVENTS}]},
                 status=status.HTTP_400_BAD_REQUEST)
         serializers_ = [ProviderEventInput(data=item) for item in items]
         errors = [{} if serializer.is_valid() else serializer.errors

@@ -18,6 +18,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 KNOWN_FIELDS = ("first_name", "last_name", "company", "title", "sender_name")
 #: What a campaign step (and a template, which a campaign step may use) can say.
 CAMPAIGN_FIELDS = (*KNOWN_FIELDS, "sales_campaign_name")
@@ -41,8 +44,10 @@ class UnknownMergeField(MergeFieldError):
 
     def __init__(self, fields: list[str], known: Iterable[str] = KNOWN_FIELDS):
         self.fields = fields
-        super().__init__(f"Unknown merge field{'s' if len(fields) > 1 else ''} "
-                         f"{_tokens(fields)}; known fields are {_tokens(known)}.")
+        super().__init__(ngettext("Unknown merge field %(fields)s; known fields are %(known)s.",
+                                  "Unknown merge fields %(fields)s; known fields are %(known)s.",
+                                  len(fields)) % {"fields": _tokens(fields),
+                                                  "known": _tokens(known)})
 
 
 class MalformedMergeField(MergeFieldError):
@@ -50,27 +55,32 @@ class MalformedMergeField(MergeFieldError):
 
     def __init__(self, token: str, problem: str):
         self.token = token
-        super().__init__(f"Malformed merge field “{token}”: {problem}")
+        super().__init__(_("Malformed merge field “%(token)s”: %(problem)s") % {
+            "token": token, "problem": problem})
+
+
+def _example(name: str) -> str:
+    return "{{" + (name or "first_name") + "}}"
 
 
 def _malformed(text: str, known: Iterable[str]) -> MalformedMergeField | None:
     for match in FIELD.finditer(text):
         if not match.group(1):
-            return MalformedMergeField(match.group(0), "it has no field name; write one "
-                                       "inside the braces, e.g. {{first_name}}.")
+            return MalformedMergeField(match.group(0), _("it has no field name; write one "
+                                                         "inside the braces, e.g. {{first_name}}."))
     rest = FIELD.sub(" ", text)
     for match in STRAY.finditer(rest):
         token = match.group(0).strip()
         name = re.match(r"\w*", token.strip("{} ")).group(0)
         if token.startswith("{{"):
-            return MalformedMergeField(token, "it is not closed; end it with }}, e.g. "
-                                       "{{" + (name or "first_name") + "}}.")
+            return MalformedMergeField(token, _("it is not closed; end it with }}, e.g. "
+                                                "%(example)s.") % {"example": _example(name)})
         if token.endswith("}}"):
-            return MalformedMergeField(token, "it needs two opening braces, e.g. "
-                                       "{{" + (name or "first_name") + "}}.")
+            return MalformedMergeField(token, _("it needs two opening braces, e.g. %(example)s.")
+                                       % {"example": _example(name)})
         if name in known:
-            return MalformedMergeField(token, "a merge field takes two braces on each side: "
-                                       "{{" + name + "}}.")
+            return MalformedMergeField(token, _("a merge field takes two braces on each side: "
+                                                "%(example)s.") % {"example": _example(name)})
     return None
 
 

@@ -16,6 +16,7 @@ from email.utils import formataddr
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.utils.html import escape
+from django.utils.translation import gettext
 
 from .merge import sender_name
 from .models import SalesEmail
@@ -25,7 +26,6 @@ from .tokens import click_url, open_pixel_url, unsubscribe_url
 URL = re.compile(r"""\bhttps?://[^\s<>"']+""", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}'\""
 
-UNSUBSCRIBE_TEXT = "Unsubscribe from these emails"
 
 
 @dataclass(frozen=True)
@@ -71,19 +71,22 @@ def html_body(text: str, *, link=lambda url: url) -> str:
 
 def build_message(email: SalesEmail, options: MessageOptions,
                   connection=None) -> EmailMultiAlternatives:
-    """The message for ``email`` (person and sender loaded)."""
+    """The message for ``email`` (person and sender loaded). The footer is in the active
+    language: the sending worker activates the seller's (``emails/sending.py``)."""
     seller = email.sender
     name = sender_name(seller)
     from_email = formataddr((name, options.from_address or seller.email))
     person_name = f"{email.person.first_name} {email.person.last_name}".strip()
     tracked = email.track
     unsubscribe = unsubscribe_url(email)
-    text = (f"{email.body.rstrip()}\n\n-- \n{UNSUBSCRIBE_TEXT}: {unsubscribe}\n")
+    # Translators: the link at the foot of every sales email (RFC 8058 unsubscribe).
+    unsubscribe_text = gettext("Unsubscribe from these emails")
+    text = (f"{email.body.rstrip()}\n\n-- \n{unsubscribe_text}: {unsubscribe}\n")
     link = ((lambda url: click_url(email, url)) if tracked and options.click_tracking
             else (lambda url: url))
     html = (f'<!DOCTYPE html><html><body>\n{html_body(email.body.strip(), link=link)}\n'
             f'<p style="color:#777;font-size:12px">'
-            f'<a href="{escape(unsubscribe)}">{UNSUBSCRIBE_TEXT}</a></p>\n')
+            f'<a href="{escape(unsubscribe)}">{escape(unsubscribe_text)}</a></p>\n')
     if tracked and options.open_tracking:
         html += (f'<img src="{escape(open_pixel_url(email))}" width="1" height="1" alt="" '
                  f'style="display:block;border:0">\n')

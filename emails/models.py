@@ -9,6 +9,8 @@ import uuid
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 def new_message_id() -> str:
@@ -50,17 +52,17 @@ class SalesEmail(models.Model):
     """
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        HELD = "held", "Held"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        DELIVERED = "delivered", "Delivered"
-        OPENED = "opened", "Opened"
-        CLICKED = "clicked", "Clicked"
-        REPLIED = "replied", "Replied"
-        BOUNCED = "bounced", "Bounced"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
+        QUEUED = "queued", pgettext_lazy("email status", "Queued")
+        HELD = "held", pgettext_lazy("email status", "Held")
+        SENDING = "sending", pgettext_lazy("email status", "Sending")
+        SENT = "sent", pgettext_lazy("email status", "Sent")
+        DELIVERED = "delivered", pgettext_lazy("email status", "Delivered")
+        OPENED = "opened", pgettext_lazy("email status", "Opened")
+        CLICKED = "clicked", pgettext_lazy("email status", "Clicked")
+        REPLIED = "replied", pgettext_lazy("email status", "Replied")
+        BOUNCED = "bounced", pgettext_lazy("email status", "Bounced")
+        FAILED = "failed", pgettext_lazy("email status", "Failed")
+        CANCELLED = "cancelled", pgettext_lazy("email status", "Cancelled")
 
     person = models.ForeignKey("people.Person", on_delete=models.PROTECT,
                                related_name="sales_emails")
@@ -126,28 +128,28 @@ class EmailEvent(models.Model):
     """Something that happened to an email: its timeline on the pages and in the API."""
 
     class Kind(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        HELD = "held", "Held"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-        DELIVERED = "delivered", "Delivered"
-        OPENED = "opened", "Opened"
-        CLICKED = "clicked", "Clicked"
-        REPLIED = "replied", "Replied"
-        BOUNCED = "bounced", "Bounced"
-        COMPLAINED = "complained", "Complained"
-        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        QUEUED = "queued", pgettext_lazy("email status", "Queued")
+        HELD = "held", pgettext_lazy("email status", "Held")
+        SENT = "sent", pgettext_lazy("email status", "Sent")
+        FAILED = "failed", pgettext_lazy("email status", "Failed")
+        DELIVERED = "delivered", pgettext_lazy("email status", "Delivered")
+        OPENED = "opened", pgettext_lazy("email status", "Opened")
+        CLICKED = "clicked", pgettext_lazy("email status", "Clicked")
+        REPLIED = "replied", pgettext_lazy("email status", "Replied")
+        BOUNCED = "bounced", pgettext_lazy("email status", "Bounced")
+        COMPLAINED = "complained", pgettext_lazy("email status", "Complained")
+        UNSUBSCRIBED = "unsubscribed", pgettext_lazy("email status", "Unsubscribed")
         # Read from the seller's mailbox: shown on the timeline, no status change.
-        AUTO_REPLIED = "auto_replied", "Auto-reply"
-        SOFT_BOUNCED = "soft_bounced", "Soft bounce"
-        SCHEDULED = "scheduled", "Scheduled"
-        CANCELLED = "cancelled", "Cancelled"
+        AUTO_REPLIED = "auto_replied", pgettext_lazy("email status", "Auto-reply")
+        SOFT_BOUNCED = "soft_bounced", pgettext_lazy("email status", "Soft bounce")
+        SCHEDULED = "scheduled", pgettext_lazy("email status", "Scheduled")
+        CANCELLED = "cancelled", pgettext_lazy("email status", "Cancelled")
 
     class Source(models.TextChoices):
-        APP = "app", "App"
-        TRACKING = "tracking", "Tracking"
-        PROVIDER = "provider", "Provider"
-        MAILBOX = "mailbox", "Seller's mailbox"
+        APP = "app", _("App")
+        TRACKING = "tracking", _("Tracking")
+        PROVIDER = "provider", _("Provider")
+        MAILBOX = "mailbox", _("Seller's mailbox")
 
     email = models.ForeignKey(SalesEmail, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)

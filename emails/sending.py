@@ -41,7 +41,7 @@ from django.core.mail import get_connection
 from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from analytics.rollups import rollups_recount, slices
 from mailboxes.models import Mailbox, SentCopy
@@ -65,6 +65,13 @@ from .models import EmailEvent, SalesEmail
 from .signals import email_status_changed
 
 log = logging.getLogger(__name__)
+
+
+def seller_language(seller) -> str:
+    """The language of the system text in a seller's email (its unsubscribe footer): the one
+    the seller chose, else the install's default. The seller's own text is never translated."""
+    return getattr(seller, "language", "") or settings.LANGUAGE_CODE
+
 
 Status = SalesEmail.Status
 SEND_TASK = "emails.tasks.emails_send_task"
@@ -278,7 +285,8 @@ def _send_route(route: Route | None, allowed: list[SalesEmail], token: str, repo
         messages = []
         for email in group:
             try:
-                messages.append((email, build_message(email, options, connection=backend)))
+                with translation.override(seller_language(email.sender)):
+                    messages.append((email, build_message(email, options, connection=backend)))
             except Exception as error:  # noqa: BLE001 - a bad address: this email fails alone
                 failed.append((email, f"The message could not be built: {error}"))
         if not opened and messages:

@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from analytics.rollups import rollups_fold
 from unsubscribes.send_check import SendVerdict, person_send_verdicts
@@ -25,7 +27,7 @@ SCHEDULE_MAX_AHEAD = timedelta(days=365)
 #: Someone waits on ``queue_email`` (the page, the API): Marketo's unsubscribe check gets this
 #: long, then the email is held and checked again by the worker, never a long wait in a request.
 QUEUE_CHECK_SECONDS = 3.0
-NO_ADDRESS = "This person has no email address."
+NO_ADDRESS = gettext_lazy("This person has no email address.")
 #: Fields a template may use: the merge fields, and the campaign's name campaigns pass.
 TEMPLATE_FIELDS = CAMPAIGN_FIELDS
 
@@ -53,9 +55,9 @@ def merged_message(*, person, sender, subject: str, body: str,
     naming the field that is empty or has an unknown or malformed merge field."""
     subject, body = (subject or "").strip(), (body or "").strip()
     if not subject:
-        raise EmailRefused("Write a subject.", field="subject")
+        raise EmailRefused(_("Write a subject."), field="subject")
     if not body:
-        raise EmailRefused("Write the body.", field="body")
+        raise EmailRefused(_("Write the body."), field="body")
     values = merge_values(person=person, sender=sender, extra=extra)
     merged = {}
     for field, text in (("subject", subject), ("body", body)):
@@ -66,10 +68,10 @@ def merged_message(*, person, sender, subject: str, body: str,
     merged["body"] = body_signed(merged["body"], sender)
     merged["subject"] = " ".join(merged["subject"].split())
     if not merged["subject"]:
-        raise EmailRefused("The subject is empty once merged.", field="subject")
+        raise EmailRefused(_("The subject is empty once merged."), field="subject")
     if len(merged["subject"]) > SUBJECT_MAX_LENGTH:
-        raise EmailRefused(f"The subject is longer than {SUBJECT_MAX_LENGTH} characters.",
-                           field="subject")
+        raise EmailRefused(_("The subject is longer than %(limit)d characters.")
+                           % {"limit": SUBJECT_MAX_LENGTH}, field="subject")
     return merged["subject"], merged["body"]
 
 
@@ -78,10 +80,10 @@ def send_at_check(send_at: datetime | None, now: datetime) -> None:
     if send_at is None:
         return
     if send_at <= now:
-        raise EmailRefused("Pick a time in the future to schedule the email, or leave it "
-                           "empty to send it now.", field="send_at")
+        raise EmailRefused(_("Pick a time in the future to schedule the email, or leave it "
+                             "empty to send it now."), field="send_at")
     if send_at > now + SCHEDULE_MAX_AHEAD:
-        raise EmailRefused("An email can be scheduled up to a year ahead.", field="send_at")
+        raise EmailRefused(_("An email can be scheduled up to a year ahead."), field="send_at")
 
 
 def queue_email(*, person, sender, subject: str, body: str, track: bool = True,
@@ -97,21 +99,24 @@ def queue_email(*, person, sender, subject: str, body: str, track: bool = True,
     no sending pass (worker or ``manage.py sync``) claims it before; unsubscribes are checked
     again when it goes out. It can be cancelled until then (:func:`email_cancel`)."""
     if person is None or not getattr(person, "in_workspace", False):
-        raise EmailRefused("No such person in the workspace.", field="person")
+        raise EmailRefused(_("No such person in the workspace."), field="person")
     now = timezone.now()
     send_at_check(send_at, now)
     extra = {"sales_campaign_name": sales_campaign_name} if sales_campaign_name else None
     subject, body = merged_message(person=person, sender=sender, subject=subject, body=body,
                                    extra=extra)
     if not (sender.email or "").strip():
-        raise EmailRefused("Your account has no email address to send from and take replies; "
-                           "ask an admin to add one (manage.py add_user --email).")
+        raise EmailRefused(_("Your account has no email address to send from and take replies; "
+                             "ask an admin to add one (manage.py add_user --email)."))
     to_email = (person.email or "").strip()
     if not to_email or "@" not in to_email:
-        raise EmailRefused(NO_ADDRESS, field="person")
+        raise EmailRefused(str(NO_ADDRESS), field="person")
     verdict = person_send_verdicts([person], within=QUEUE_CHECK_SECONDS)[person.pk]
     if verdict.status == SendVerdict.BLOCKED:
-        raise EmailRefused(f"Not sent to {to_email}: {verdict.reason}", field="person")
+        # A verdict's reason is kept in English (a held email stores it; send_check marks the
+        # blocking ones with gettext_noop); this refusal is read now, so it is translated.
+        raise EmailRefused(_("Not sent to %(address)s: %(reason)s") % {
+            "address": to_email, "reason": _(verdict.reason)}, field="person")
     held = verdict.status == SendVerdict.HOLD
     due = now + timedelta(seconds=verdict.retry_after or 0) if held else now
     with transaction.atomic():
@@ -142,7 +147,7 @@ def email_cancel(email: SalesEmail, *, by) -> SalesEmail:
     moment wins or loses cleanly. Raises EmailRefused when it is too late (or not ``by``'s).
     """
     if not (by.is_admin or email.sender_id == by.pk):
-        raise PermissionDenied("You cannot cancel another seller's email.")
+        raise PermissionDenied(_("You cannot cancel another seller's email."))
     now = timezone.now()
     with transaction.atomic():
         cancelled = SalesEmail.objects.filter(
@@ -150,8 +155,8 @@ def email_cancel(email: SalesEmail, *, by) -> SalesEmail:
             status=SalesEmail.Status.CANCELLED, next_attempt_at=None, updated_at=now)
         if not cancelled:
             email.refresh_from_db(fields=["status"])
-            raise EmailRefused(f"Too late to cancel: the email is "
-                               f"{email.get_status_display().lower()}.")
+            raise EmailRefused(_("Too late to cancel: the email is %(status)s.") % {
+                "status": email.get_status_display().lower()})
         EmailEvent.objects.create(email=email, at=now, kind=EmailEvent.Kind.CANCELLED,
                                   detail=f"Cancelled by {by}")
     email.refresh_from_db()
@@ -166,13 +171,13 @@ def template_save(*, user, name: str, subject: str, body: str, shared: bool = Fa
     Raises PermissionDenied, or ValidationError naming the empty fields and unknown or
     malformed merge fields (``{{sales_campaign_name}}`` is allowed: campaigns fill it)."""
     if shared and not user.is_admin:
-        raise PermissionDenied("Only an admin makes shared templates.")
+        raise PermissionDenied(_("Only an admin makes shared templates."))
     if template is not None and not template_editable_by(template, user):
-        raise PermissionDenied("You cannot change this template.")
+        raise PermissionDenied(_("You cannot change this template."))
     errors = {}
     for field, value in (("name", name), ("subject", subject), ("body", body)):
         if not (value or "").strip():
-            errors[field] = "This field is required."
+            errors[field] = _("This field is required.")
     for field, text in (("subject", subject), ("body", body)):
         if field not in errors:
             if problem := merge_problem(text, TEMPLATE_FIELDS):
@@ -190,7 +195,7 @@ def template_save(*, user, name: str, subject: str, body: str, shared: bool = Fa
 
 def template_delete(*, user, template: EmailTemplate) -> None:
     if not template_editable_by(template, user):
-        raise PermissionDenied("You cannot delete this template.")
+        raise PermissionDenied(_("You cannot delete this template."))
     with transaction.atomic():
         rollups_fold("template_id", [template.pk])  # its emails now have no template
         template.delete()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
@@ -94,7 +95,7 @@ class TemplateDetailApi(_TemplateApi):
     def _template(self, pk: int) -> EmailTemplate:
         template = self.get_queryset().filter(pk=pk).first() if pk <= MAX_ID else None
         if template is None:
-            raise Http404("No such template.")
+            raise Http404(_("No such template."))
         return template
 
     @extend_schema(responses=TemplateOutput)

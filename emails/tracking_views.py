@@ -35,6 +35,7 @@ from django.db.models.signals import post_save
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.encoding import iri_to_uri
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
@@ -203,7 +204,7 @@ def unsubscribe(request, token: str):
     if request.method == "POST":
         unsubscribe_by_link(email)
         if request.POST.get("List-Unsubscribe") == "One-Click":
-            return HttpResponse(f"Unsubscribed {address}.\n",
+            return HttpResponse(_("Unsubscribed %(address)s.") % {"address": address} + "\n",
                                 content_type="text/plain; charset=utf-8")
         return render(request, "emails/unsubscribe.html",
                       {"address": address, "done": True, "token": token})

@@ -5,13 +5,16 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import date as date_filter
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from people.models import Person
+from salesactions.templatetags.when import FORMATS
 
 from .forms import TEMPLATE_MERGE_MENU, ComposeForm, TemplateForm, merge_menu
 from .message import html_body
@@ -106,13 +109,17 @@ def _compose_only(request) -> bool:
 
 def _queued_text(email: SalesEmail) -> str:
     if email.send_at:
-        return (f"Email to {email.to_email} scheduled for "
-                f"{timezone.localtime(email.send_at, email.sender.zone):%a %-d %b %Y, %H:%M} "
-                f"({email.sender.zone}). You can cancel it until then.")
+        moment = date_filter(timezone.localtime(email.send_at, email.sender.zone),
+                             FORMATS["day_time"])
+        return _("Email to %(address)s scheduled for %(moment)s (%(zone)s). You can cancel it "
+                 "until then.") % {"address": email.to_email, "moment": moment,
+                                   "zone": email.sender.zone}
     if email.status == SalesEmail.Status.HELD:
-        return (f"Email to {email.to_email} accepted and held: {email.hold_reason} It is "
-                f"checked again before it goes out.")
-    return f"Email to {email.to_email} queued; it goes out in a moment."
+        return _("Email to %(address)s accepted and held: %(reason)s It is checked again "
+                 "before it goes out.") % {"address": email.to_email,
+                                           "reason": email.hold_reason}
+    return _("Email to %(address)s queued; it goes out in a moment.") % {
+        "address": email.to_email}
 
 
 def _template_from(request, value):
@@ -159,9 +166,11 @@ def cancel(request, pk: int):
     try:
         email_cancel(email, by=request.user)
     except EmailRefused as refused:
-        messages.error(request, f"Not cancelled “{email.subject}”: {refused.message}")
+        messages.error(request, _("Not cancelled “%(subject)s”: %(reason)s") % {
+            "subject": email.subject, "reason": refused.message})
     else:
-        messages.success(request, f"Cancelled “{email.subject}” to {email.to_email}.")
+        messages.success(request, _("Cancelled “%(subject)s” to %(address)s.") % {
+            "subject": email.subject, "address": email.to_email})
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, {request.get_host()},
                                            require_https=request.is_secure()):
@@ -194,7 +203,8 @@ def templates_page(request):
         except ValidationError as error:
             _add_errors(form, error)
         else:
-            messages.success(request, f"Template “{form.cleaned_data['name']}” saved.")
+            messages.success(request, _("Template “%(name)s” saved.") % {
+                "name": form.cleaned_data["name"]})
             return redirect("emails:templates")
     templates = [(template, template_editable_by(template, request.user))
                  for template in template_list_for_user(request.user)]
@@ -207,7 +217,7 @@ def templates_page(request):
 def template_edit(request, pk: int):
     template = get_object_or_404(template_list_for_user(request.user), pk=pk)
     if not template_editable_by(template, request.user):
-        raise PermissionDenied("You cannot change this template.")
+        raise PermissionDenied(_("You cannot change this template."))
     initial = {"name": template.name, "subject": template.subject, "body": template.body,
                "shared": template.shared}
     form = TemplateForm(request.POST or None, initial=initial, user=request.user)
@@ -218,7 +228,7 @@ def template_edit(request, pk: int):
         except ValidationError as error:
             _add_errors(form, error)
         else:
-            messages.success(request, f"Template “{template.name}” saved.")
+            messages.success(request, _("Template “%(name)s” saved.") % {"name": template.name})
             return redirect("emails:templates")
     return render(request, "emails/template_edit.html",
                   {"form": form, "template": template, "merge_menu": TEMPLATE_MERGE_MENU},
@@ -229,7 +239,7 @@ def template_edit(request, pk: int):
 def template_remove(request, pk: int):
     template = get_object_or_404(template_list_for_user(request.user), pk=pk)
     template_delete(user=request.user, template=template)
-    messages.success(request, f"Template “{template.name}” deleted.")
+    messages.success(request, _("Template “%(name)s” deleted.") % {"name": template.name})
     return redirect("emails:templates")
 
 

@@ -8,6 +8,7 @@ password or token is never returned.
 from __future__ import annotations
 
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
@@ -116,7 +117,7 @@ class MailboxDetailApi(GenericAPIView):
     def _mailbox(self, pk: int) -> Mailbox:
         mailbox = self.get_queryset().filter(pk=pk).first() if pk <= MAX_ID else None
         if mailbox is None:
-            raise Http404("No such mailbox.")
+            raise Http404(_("No such mailbox."))
         return mailbox
 
     @extend_schema(responses=MailboxOutput)

@@ -2,6 +2,8 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from syncing.fields import EncryptedTextField
 
@@ -18,18 +20,18 @@ class Mailbox(models.Model):
     """
 
     class Security(models.TextChoices):
-        NONE = "none", "None (plain text)"
+        NONE = "none", _("None (plain text)")
         STARTTLS = "starttls", "STARTTLS"
         TLS = "tls", "TLS"
 
     class Provider(models.TextChoices):
-        PASSWORD = "password", "Password"
+        PASSWORD = "password", _("Password")
         GOOGLE = "google", "Google"
         MICROSOFT = "microsoft", "Microsoft 365"
 
     class State(models.TextChoices):
-        OK = "ok", "Connected"
-        PAUSED = "paused", "Paused"
+        OK = "ok", pgettext_lazy("mailbox state", "Connected")
+        PAUSED = "paused", pgettext_lazy("mailbox state", "Paused")
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                                 related_name="mailbox")
@@ -75,7 +77,7 @@ class Mailbox(models.Model):
 
     class Meta:
         ordering = ["user__username", "id"]
-        verbose_name_plural = "mailboxes"
+        verbose_name_plural = _("mailboxes")
 
     def __str__(self) -> str:
         return f"{self.username} ({self.get_state_display()})"

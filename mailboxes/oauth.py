@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 import requests
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .models import Mailbox
 from .transport import TLS, Endpoint, MailboxError
@@ -113,7 +114,8 @@ def _token_request(provider: Provider, data: dict) -> Tokens:
             "client_id": provider.client_id, "client_secret": provider.client_secret, **data},
             timeout=settings.MAILBOX_TIMEOUT)
     except requests.RequestException as error:
-        raise MailboxError(f"{provider.label} sign-in could not be reached: {error}") from error
+        raise MailboxError(_("%(provider)s sign-in could not be reached: %(reason)s") % {
+            "provider": provider.label, "reason": error}) from error
     try:
         body = response.json()
     except ValueError:
@@ -122,7 +124,8 @@ def _token_request(provider: Provider, data: dict) -> Tokens:
         words = body.get("error_description") or body.get("error") or response.text[:200]
         # A refused grant (expired, revoked) is a login that stopped working; a provider
         # that is down is not.
-        raise MailboxError(f"{provider.label} sign-in refused: {words}",
+        raise MailboxError(_("%(provider)s sign-in refused: %(reason)s") % {
+            "provider": provider.label, "reason": words},
                            login_failed=400 <= response.status_code < 500)
     return Tokens(body["access_token"],
                   timezone.now() + timedelta(seconds=int(body.get("expires_in") or 3600)),

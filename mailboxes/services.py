@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from emails.sending import emails_send_soon
 
@@ -25,9 +26,6 @@ CONNECTION_FIELDS = ("imap_host", "imap_port", "imap_security", "smtp_host", "sm
                      "smtp_security", "username", "password")
 #: Hosts whose servers file a copy of what is sent through them in Sent by themselves.
 KEEPS_OWN_SENT = ("gmail.com", "googlemail.com", "office365.com", "outlook.com")
-INSECURE = ("Plain-text connections (security \"none\") are allowed only to this machine "
-            "(localhost, 127.0.0.1): choose tls or starttls, or have the admin set "
-            "MAILBOX_ALLOW_INSECURE=true.")
 
 
 class MailboxRefused(Exception):
@@ -48,7 +46,10 @@ def security_errors(values: dict) -> dict[str, list[str]]:
     """Plain text (security ``none``) only to a loopback host, unless the admin allows it."""
     if settings.MAILBOX_ALLOW_INSECURE:
         return {}
-    return {f"{side}_security": [INSECURE] for side in ("imap", "smtp")
+    insecure = _("Plain-text connections (security \"none\") are allowed only to this machine "
+                 "(localhost, 127.0.0.1): choose tls or starttls, or have the admin set "
+                 "MAILBOX_ALLOW_INSECURE=true.")
+    return {f"{side}_security": [insecure] for side in ("imap", "smtp")
             if values[f"{side}_security"] == NONE and not is_loopback(values[f"{side}_host"])}
 
 
@@ -129,8 +130,8 @@ def mailbox_connect_oauth(user, provider: Provider, tokens: Tokens) -> Mailbox:
     provider's IMAP and SMTP servers, tried first like any connection."""
     if not tokens.refresh_token:
         raise MailboxRefused({"password": [
-            f"{provider.label} gave no refresh token: remove the app's access in your "
-            "account's security settings and sign in again."]})
+            _("%(provider)s gave no refresh token: remove the app's access in your "
+              "account's security settings and sign in again.") % {"provider": provider.label}]})
     return mailbox_connect(
         user, imap_host=provider.imap.host, imap_port=provider.imap.port,
         imap_security=provider.imap.security, smtp_host=provider.smtp.host,

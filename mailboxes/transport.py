@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail.backends.smtp import EmailBackend
 from django.core.mail.message import sanitize_address
+from django.utils.translation import gettext as _
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
@@ -83,8 +84,8 @@ def imap_open(endpoint: Endpoint, credentials: Credentials, *, timeout: float) -
         client = IMAPClient(endpoint.host, port=endpoint.port, ssl=endpoint.security == TLS,
                             ssl_context=ssl.create_default_context(), timeout=timeout)
     except (OSError, ValueError, IMAPClientError) as error:  # ValueError: a bad host name
-        raise MailboxError(f"The IMAP server {where} could not be reached: "
-                           f"{server_words(error)}") from error
+        raise MailboxError(_("The IMAP server %(server)s could not be reached: %(reason)s") % {
+            "server": where, "reason": server_words(error)}) from error
     try:
         if endpoint.security == STARTTLS:
             client.starttls(ssl.create_default_context())
@@ -94,11 +95,12 @@ def imap_open(endpoint: Endpoint, credentials: Credentials, *, timeout: float) -
             client.login(credentials.username, credentials.password)
     except LoginError as error:
         _imap_close(client)
-        raise MailboxError(f"The IMAP login failed: {server_words(error)}",
-                           login_failed=True) from error
+        raise MailboxError(_("The IMAP login failed: %(reason)s") % {
+            "reason": server_words(error)}, login_failed=True) from error
     except (OSError, IMAPClientError) as error:
         _imap_close(client)
-        raise MailboxError(f"The IMAP server {where} failed: {server_words(error)}") from error
+        raise MailboxError(_("The IMAP server %(server)s failed: %(reason)s") % {
+            "server": where, "reason": server_words(error)}) from error
     return client
 
 
@@ -127,7 +129,8 @@ def imap_check(endpoint: Endpoint, credentials: Credentials, *, timeout: float) 
     try:
         return sent_folder_find(client)
     except (OSError, IMAPClientError) as error:
-        raise MailboxError(f"The IMAP server failed: {server_words(error)}") from error
+        raise MailboxError(_("The IMAP server failed: %(reason)s") % {
+            "reason": server_words(error)}) from error
     finally:
         imap_logout(client)
 
@@ -189,12 +192,12 @@ def smtp_check(endpoint: Endpoint, credentials: Credentials, *, timeout: float) 
         backend.open()
     except smtplib.SMTPException as error:
         if smtp_login_failed(error):
-            raise MailboxError(f"The SMTP login failed: {server_words(error)}",
-                               login_failed=True) from error
-        raise MailboxError(f"The SMTP server {endpoint.host}:{endpoint.port} failed: "
-                           f"{server_words(error)}") from error
+            raise MailboxError(_("The SMTP login failed: %(reason)s") % {
+                "reason": server_words(error)}, login_failed=True) from error
+        raise MailboxError(_("The SMTP server %(server)s failed: %(reason)s") % {
+            "server": f"{endpoint.host}:{endpoint.port}", "reason": server_words(error)}) from error
     except (OSError, ValueError) as error:  # ValueError: a bad host name
-        raise MailboxError(f"The SMTP server {endpoint.host}:{endpoint.port} could not be "
-                           f"reached: {server_words(error)}") from error
+        raise MailboxError(_("The SMTP server %(server)s could not be reached: %(reason)s") % {
+            "server": f"{endpoint.host}:{endpoint.port}", "reason": server_words(error)}) from error
     finally:
         backend.close()

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from .forms import MailboxForm
@@ -37,7 +38,8 @@ def mailbox_connect_view(request):
                 for error in errors:
                     form.add_error(field if field in form.fields else None, error)
         else:
-            messages.success(request, f"Mailbox {mailbox.address} connected.")
+            messages.success(request, _("Mailbox %(address)s connected.") % {
+                "address": mailbox.address})
             return redirect("profile")
     return render(request, "mailboxes/connect.html", {"form": form}, status=400)
 
@@ -47,8 +49,8 @@ def mailbox_disconnect_view(request):
     mailbox = mailbox_of(request.user)
     if mailbox is not None:
         mailbox_disconnect(mailbox)
-        messages.success(request, "Mailbox disconnected: your email goes out through the "
-                                  "app's mail server again.")
+        messages.success(request, _("Mailbox disconnected: your email goes out through the "
+                                    "app's mail server again."))
     return redirect("profile")
 
 
@@ -58,7 +60,7 @@ def mailbox_oauth_start(request, provider: str):
     verifier wait in the session for the callback."""
     found = providers().get(provider)
     if found is None or not found.configured:
-        raise Http404("This sign-in is not set up (see the README).")
+        raise Http404(_("This sign-in is not set up (see the README)."))
     verifier, challenge = pkce_pair()
     state = secrets.token_urlsafe(24)
     request.session[OAUTH_SESSION_KEY] = {"state": state, "verifier": verifier,
@@ -74,12 +76,14 @@ def mailbox_oauth_callback(request):
     pending = request.session.pop(OAUTH_SESSION_KEY, None)
     if not pending or not secrets.compare_digest(pending["state"],
                                                  request.GET.get("state", "")):
-        messages.error(request, "The sign-in did not come from this page; start it again.")
+        messages.error(request, _("The sign-in did not come from this page; start it again."))
         return redirect("profile")
     provider = providers()[pending["provider"]]
     if "code" not in request.GET:
-        words = request.GET.get("error_description") or request.GET.get("error", "no code")
-        messages.error(request, f"{provider.label} sign-in was not completed: {words}")
+        words = (request.GET.get("error_description") or request.GET.get("error")
+                 or _("no code"))
+        messages.error(request, _("%(provider)s sign-in was not completed: %(reason)s") % {
+            "provider": provider.label, "reason": words})
         return redirect("profile")
     try:
         tokens = code_exchange(provider, code=request.GET["code"],
@@ -90,7 +94,8 @@ def mailbox_oauth_callback(request):
     except MailboxRefused as refused:
         messages.error(request, str(refused))
     else:
-        messages.success(request, f"Mailbox {mailbox.address} connected with {provider.label}.")
+        messages.success(request, _("Mailbox %(address)s connected with %(provider)s.") % {
+            "address": mailbox.address, "provider": provider.label})
     return redirect("profile")
 
 

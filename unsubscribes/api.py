@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.generics import GenericAPIView
@@ -28,7 +29,7 @@ class UnsubscribeInput(JsonTypesMixin, serializers.Serializer):
     def validate_person(self, value: int) -> Person:
         person = Person.workspace.filter(pk=value).first()
         if person is None:
-            raise serializers.ValidationError("No such person in the workspace.")
+            raise serializers.ValidationError(_("No such person in the workspace."))
         return person
 
 
@@ -141,7 +142,7 @@ class UnsubscribeDetailApi(GenericAPIView):
                    404: OpenApiResponse(description="No such unsubscribe.")})
     def delete(self, request, pk: int):
         if not request.user.is_admin:
-            raise exceptions.PermissionDenied("Only an admin can remove an unsubscribe.")
+            raise exceptions.PermissionDenied(_("Only an admin can remove an unsubscribe."))
         unsubscribe = get_object_or_404(self.queryset, pk=pk)
         serializer = RemoveInput(data=request.data)
         serializer.is_valid(raise_exception=True)

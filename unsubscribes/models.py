@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from django.db.models.functions import Upper
+from django.utils.translation import gettext_lazy as _
 
 
 class Unsubscribe(models.Model):
@@ -14,10 +15,10 @@ class Unsubscribe(models.Model):
     address stays suppressed even if Marketo later gives the person another one."""
 
     class Source(models.TextChoices):
-        SALESFORCE = "salesforce", "Salesforce opt-out"
-        MANUAL = "manual", "Entered by hand"
-        LINK = "link", "Clicked the unsubscribe link"
-        BOUNCE = "bounce", "Email bounced"
+        SALESFORCE = "salesforce", _("Salesforce opt-out")
+        MANUAL = "manual", _("Entered by hand")
+        LINK = "link", _("Clicked the unsubscribe link")
+        BOUNCE = "bounce", _("Email bounced")
 
     # People are never deleted (they leave the workspace instead), so neither is their history.
     person = models.ForeignKey("people.Person", on_delete=models.PROTECT,

@@ -16,6 +16,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.core.cache import cache
+from django.utils.translation import gettext_noop
 
 from people.models import Person
 from syncing.clients.transport import TransportError
@@ -64,9 +65,10 @@ class SendVerdict:
         return cls(cls.HOLD, reason, HOLD_RETRY_SECONDS)
 
 
-NO_ADDRESS = "There is no email address."
-UNSUBSCRIBED_HERE = "Unsubscribed in the app."
-UNSUBSCRIBED_IN_MARKETO = "The address is unsubscribed in Marketo."
+# Stored as they are (a failed email's error); marked so a refusal read at once can translate them.
+NO_ADDRESS = gettext_noop("There is no email address.")
+UNSUBSCRIBED_HERE = gettext_noop("Unsubscribed in the app.")
+UNSUBSCRIBED_IN_MARKETO = gettext_noop("The address is unsubscribed in Marketo.")
 
 
 def person_send_verdicts(people: Iterable[Person], *, within: float | None = None

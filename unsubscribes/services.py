@@ -10,6 +10,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from people.list_cache import people_list_changed
@@ -124,17 +125,18 @@ def unsubscribe_remove(unsubscribe: Unsubscribe, *, by: User, reason: str) -> Un
     """Take an unsubscribe out of force (admins only, with a reason). It stays in the history,
     and Salesforce is left alone: re-subscribes never sync (SPEC section 7)."""
     if not by.is_admin:
-        raise PermissionDenied("Only an admin can remove an unsubscribe.")
+        raise PermissionDenied(_("Only an admin can remove an unsubscribe."))
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": "Say why the unsubscribe is removed."})
+        raise ValidationError({"reason": _("Say why the unsubscribe is removed.")})
     if len(reason) > REASON_MAX_LENGTH:
-        raise ValidationError({"reason": f"At most {REASON_MAX_LENGTH} characters."})
+        raise ValidationError({"reason": _("At most %(limit)d characters.") % {
+            "limit": REASON_MAX_LENGTH}})
     # One conditional UPDATE: of two admins removing it at once, one wins.
     removed = Unsubscribe.objects.filter(pk=unsubscribe.pk, removed_at__isnull=True).update(
         removed_at=timezone.now(), removed_by=by, removed_reason=reason)
     if not removed:
-        raise ValidationError({"non_field_errors": "This unsubscribe was already removed."})
+        raise ValidationError({"non_field_errors": _("This unsubscribe was already removed.")})
     # A queryset update sends no post_save: tell the people list cache.
     people_list_changed()
     unsubscribe.refresh_from_db()

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from people.models import Person
@@ -31,7 +32,7 @@ def _person(pk: int) -> Person:
     try:
         return person_get(pk)
     except Person.DoesNotExist:
-        raise Http404("No such person in the workspace.") from None
+        raise Http404(_("No such person in the workspace.")) from None
 
 
 def _panel(request, person_pk: int, *, error: str = "", status: int = 200):
@@ -50,8 +51,8 @@ def person_unsubscribe(request, person_id: int):
     recorded = unsubscribe_record(person, Unsubscribe.Source.MANUAL, by=request.user)
     if request.htmx:
         return _panel(request, person.pk)
-    messages.success(request, "Unsubscribed." if recorded.created
-                     else "An unsubscribe was already in force.")
+    messages.success(request, _("Unsubscribed.") if recorded.created
+                     else _("An unsubscribe was already in force."))
     return redirect("people:detail", pk=person.pk)
 
 
@@ -59,7 +60,7 @@ def person_unsubscribe(request, person_id: int):
 def unsubscribe_remove_view(request, pk: int):
     """An admin takes an unsubscribe out of force, saying why."""
     if not request.user.is_admin:
-        raise PermissionDenied("Only an admin can remove an unsubscribe.")
+        raise PermissionDenied(_("Only an admin can remove an unsubscribe."))
     unsubscribe = get_object_or_404(Unsubscribe, pk=pk)
     error = ""
     try:
@@ -72,5 +73,5 @@ def unsubscribe_remove_view(request, pk: int):
     if error:
         messages.error(request, error)
     else:
-        messages.success(request, "Unsubscribe removed.")
+        messages.success(request, _("Unsubscribe removed."))
     return redirect("people:detail", pk=unsubscribe.person_id)
