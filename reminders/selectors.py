@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 
@@ -84,8 +85,8 @@ class TaskQueue:
         return next(section for section in self.sections if section.key == key)
 
 
-SECTION_TITLES = {"overdue": "Overdue", "today": "Today", "tomorrow": "Tomorrow",
-                  "upcoming": "Upcoming", "completed": "Completed"}
+SECTION_TITLES = {"overdue": _("Overdue"), "today": _("Today"), "tomorrow": _("Tomorrow"),
+                  "upcoming": _("Upcoming"), "completed": _("Completed")}
 
 
 def task_queue(user: User, *, assignee: User | None = None, type: str = "",
