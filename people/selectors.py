@@ -176,7 +176,7 @@ class SortKey:
 
 
 SORTS: dict[str, SortKey] = {
-    "name": SortKey(gettext_lazy("Name"), ("last_name", "first_name")),
+    "name": SortKey(pgettext_lazy("person name", "Name"), ("last_name", "first_name")),
     "company": SortKey(gettext_lazy("Company"), ("company",)),
     "title": SortKey(pgettext_lazy("job title", "Title"), ("title",)),
     "email": SortKey(gettext_lazy("Email"), ("email",)),

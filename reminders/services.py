@@ -12,7 +12,6 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.template.defaultfilters import date as date_filter
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
@@ -21,7 +20,7 @@ from django.utils.translation import ngettext
 from accounts.models import User
 from analytics.rollups import rollups_recount, task_slices
 from people.models import Person
-from salesactions.templatetags.when import FORMATS
+from salesactions.templatetags.when import register as when_filters
 from syncing.reminders.outbound import (
     reminder_push_enabled,
     reminder_task_push,
@@ -30,6 +29,9 @@ from syncing.reminders.outbound import (
 
 from .models import SYNCED_FIELDS, ReminderTask
 from .selectors import user_today
+
+# The shared "day" shape (``|day`` in templates), in the reader's language.
+_day = when_filters.filters["day"]
 
 #: Due dates outside these bounds are typos (Salesforce itself takes 1700-4000).
 EARLIEST_DUE = date(1900, 1, 1)
@@ -212,8 +214,8 @@ def task_snooze(task: ReminderTask, *, by: User, due_date: date) -> ReminderTask
     if isinstance(due_date, date) and due_date < today:
         raise ValidationError({"due_date": [
             _("Pick today (%(today)s) or a later day: %(day)s is past.") % {
-                "today": date_filter(today, FORMATS["day"]),
-                "day": date_filter(due_date, FORMATS["day"])}]})
+                "today": _day(today),
+                "day": _day(due_date)}]})
     return task_update(task, by=by, due_date=due_date)
 
 

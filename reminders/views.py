@@ -13,7 +13,6 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.defaultfilters import date as date_filter
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -24,7 +23,7 @@ from accounts.models import User
 from people.models import Person
 from people.selection import people_selection
 from people.selectors import person_list
-from salesactions.templatetags.when import FORMATS
+from salesactions.templatetags.when import register as when_filters
 
 from .forms import BulkTaskForm, QueueFilterForm, SnoozeForm, TaskForm
 from .models import ReminderTask
@@ -45,6 +44,9 @@ from .services import (
     task_update,
     tasks_create_for_people,
 )
+
+# The shared "day" shape (``|day`` in templates), in the reader's language.
+_day = when_filters.filters["day"]
 
 
 def _queue_context(request, params: QueryDict) -> dict:
@@ -140,7 +142,7 @@ def snooze(request, pk: int):
             return _queue_partial(request)
         return redirect(_back(request))
     return _answer(request, task, _("Snoozed “%(name)s” to %(day)s.") % {
-        "name": task.name, "day": date_filter(task.due_date, FORMATS["day"])})
+        "name": task.name, "day": _day(task.due_date)})
 
 
 @require_http_methods(["GET", "POST"])

@@ -4,16 +4,18 @@ from typing import NamedTuple
 from urllib.parse import quote, urlsplit
 
 from django import template
-from django.template.defaultfilters import date as date_filter
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from people.filters import DEFAULT_COLUMNS, LIST_COLUMNS
-from salesactions.templatetags.when import FORMATS
+from salesactions.templatetags.when import register as when_filters
 
 register = template.Library()
+
+# The shared "day" shape (``|day`` in templates), in the reader's language.
+_day = when_filters.filters["day"]
 
 
 @register.filter
@@ -63,7 +65,7 @@ def _updated(person, list_url: str, owner_query: str, zone) -> str:
     if not person.marketo_updated_at:
         return ""
     moment = person.marketo_updated_at.astimezone(zone)
-    return f'<time datetime="{moment.isoformat()}">{date_filter(moment, FORMATS["day"])}</time>'
+    return f'<time datetime="{moment.isoformat()}">{_day(moment)}</time>'
 
 
 def _text(name: str):

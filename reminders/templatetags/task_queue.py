@@ -6,15 +6,17 @@ database goes through ``html.escape`` (the same five characters Django escapes).
 from html import escape
 
 from django import template
-from django.template.defaultfilters import date as date_filter
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from salesactions.templatetags.when import FORMATS
+from salesactions.templatetags.when import register as when_filters
 
 register = template.Library()
+
+# The shared "day" shape (``|day`` in templates), in the reader's language.
+_day = when_filters.filters["day"]
 
 _CHECK = {
     "open": ("complete", "outline", "✓"),
@@ -51,7 +53,7 @@ def _row(task, base: str, csrf: str, show_assignee: bool, words: dict[str, str])
     url = f"{base}{task.pk}/"
     if task.status == "open":
         day = (f'<time datetime="{task.due_date.isoformat()}">'
-               f'{date_filter(task.due_date, FORMATS["day"])}</time>')
+               f'{_day(task.due_date)}</time>')
         when = words["due"] % {"day": day}
         snooze = (f'<form method="post" action="{url}snooze/" class="task-snooze" '
                   f'aria-label="{words["snooze_name"] % {"name": name}}">{csrf}'
@@ -60,7 +62,7 @@ def _row(task, base: str, csrf: str, show_assignee: bool, words: dict[str, str])
                   '</form>')
     else:
         completed = timezone.localtime(task.completed_at) if task.completed_at else None
-        when = words["done"] % {"day": escape(date_filter(completed, FORMATS["day"]))}
+        when = words["done"] % {"day": escape(_day(completed))}
         snooze = ""
     company = f", {escape(person.company)}" if person.company else ""
     assignee = f" · {escape(str(task.assignee))}" if show_assignee else ""
