@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -85,7 +86,7 @@ class PersonCursorPagination(BasePagination):
         ordering = params.get(self.ordering_query_param, "name")
         if ordering not in SORT_CHOICES:
             raise ValidationError({self.ordering_query_param: [
-                f"Use one of: {', '.join(SORT_CHOICES)}."]})
+                _("Use one of: %(choices)s.") % {"choices": ", ".join(SORT_CHOICES)}]})
         size = page_size_from(request, PAGE_SIZE, MAX_PAGE_SIZE, self.page_size_query_param)
         try:
             self.page = person_page(criteria, sort=ordering,
@@ -231,7 +232,7 @@ class PersonDetailApi(RetrieveAPIView):
         try:
             return person_get(self.kwargs["pk"])
         except Person.DoesNotExist:
-            raise NotFound("No such person in the workspace.") from None
+            raise NotFound(_("No such person in the workspace.")) from None
 
     @extend_schema(
         summary="Get a person",
@@ -340,7 +341,7 @@ class _ExportNegotiation(DefaultContentNegotiation):
         try:
             return super().select_renderer(request, renderers, format_suffix)
         except Http404:
-            raise ValidationError({"format": ['Use "csv" or "ndjson".']}) from None
+            raise ValidationError({"format": [_('Use "csv" or "ndjson".')]}) from None
 
 
 class PersonExportApi(ListAPIView):
@@ -427,7 +428,8 @@ class SavedViewInputSerializer(JsonTypesMixin, serializers.Serializer):
         params = QueryDict(value.removeprefix("?"))
         unknown = sorted(set(params) - set(PersonSearchForm.base_fields))
         if unknown:
-            raise serializers.ValidationError(f"Unknown parameter: {', '.join(unknown)}.")
+            raise serializers.ValidationError(
+                _("Unknown parameter: %(names)s.") % {"names": ", ".join(unknown)})
         form = PersonSearchForm(params, user=self.context["request"].user)
         if not form.is_valid():
             raise serializers.ValidationError(
@@ -481,7 +483,7 @@ class SavedViewDetailApi(GenericAPIView):
     def _view(self, pk: int) -> SavedView:
         view = self.get_queryset().filter(pk=pk).first() if pk <= MAX_ID else None
         if view is None:
-            raise NotFound("No such saved view.")
+            raise NotFound(_("No such saved view."))
         return view
 
     @extend_schema(summary="Read a saved view", responses=SavedViewOutputSerializer)

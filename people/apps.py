@@ -1,11 +1,12 @@
 """The read-only mirror of Marketo people."""
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PeopleConfig(AppConfig):
     name = "people"
-    verbose_name = "People"
+    verbose_name = _("People")
 
     def ready(self):
         from .list_cache import connect_model_signals

@@ -11,6 +11,8 @@ from urllib.parse import urlencode
 
 import django_filters
 from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
 from accounts.models import User
 from accounts.selectors import seller_choices
@@ -30,7 +32,7 @@ class StrictBooleanField(forms.NullBooleanField):
             return None
         parsed = {"true": True, "1": True, "false": False, "0": False}.get(str(value).lower())
         if parsed is None:
-            raise forms.ValidationError('Use "true" or "false".', code="invalid")
+            raise forms.ValidationError(_('Use "true" or "false".'), code="invalid")
         return parsed
 
     def validate(self, value):
@@ -97,7 +99,7 @@ def _owner(value: str) -> str:
     value = value.strip().lower()
     if value in (OWNER_MINE, OWNER_ALL) or "@" in value:
         return value
-    raise forms.ValidationError("Choose an owner from the list.", code="invalid_choice")
+    raise forms.ValidationError(_("Choose an owner from the list."), code="invalid_choice")
 
 
 class PersonSearchForm(forms.Form):
@@ -107,13 +109,17 @@ class PersonSearchForm(forms.Form):
     Owner and source are validated without their lists of choices (any owner email, any
     source): the lists cost queries and only the full page, not a live search, shows them."""
 
-    search = forms.CharField(required=False, max_length=200, label="Search")
-    owner = forms.CharField(required=False, max_length=255, label="Owner", validators=[_owner])
-    company = forms.CharField(required=False, max_length=255, label="Company")
-    source = forms.CharField(required=False, max_length=255, label="Source")
+    search = forms.CharField(required=False, max_length=200, label=gettext_lazy("Search"))
+    owner = forms.CharField(required=False, max_length=255, label=gettext_lazy("Owner"),
+                            validators=[_owner])
+    company = forms.CharField(required=False, max_length=255, label=gettext_lazy("Company"))
+    source = forms.CharField(required=False, max_length=255,
+                             label=pgettext_lazy("lead source", "Source"))
     unsubscribed = forms.ChoiceField(
-        required=False, label="Unsubscribed",
-        choices=[("", "Any"), ("no", "Not unsubscribed"), ("yes", "Unsubscribed")])
+        required=False, label=gettext_lazy("Unsubscribed"),
+        choices=[("", pgettext_lazy("filter", "Any")),
+                 ("no", gettext_lazy("Not unsubscribed")),
+                 ("yes", gettext_lazy("Unsubscribed"))])
     sort = forms.ChoiceField(required=False, choices=[(value, value) for value in SORT_CHOICES])
 
     def __init__(self, data, *, user: User):
@@ -128,14 +134,14 @@ class PersonSearchForm(forms.Form):
             # An owner who is not a user of the app (their people still have them as owner).
             owners[chosen] = chosen
         owners.pop(self.user.email.lower(), None)
-        return [(OWNER_MINE, "My people"), (OWNER_ALL, "Everyone"), *owners.items()]
+        return [(OWNER_MINE, _("My people")), (OWNER_ALL, _("Everyone")), *owners.items()]
 
     def source_choices(self) -> list[tuple[str, str]]:
         sources = person_sources()
         chosen = self.value("source")
         if chosen and chosen not in sources:
             sources = [*sources, chosen]
-        return [("", "Any"), *((source, source) for source in sources)]
+        return [("", pgettext("filter", "Any")), *((source, source) for source in sources)]
 
     def unsubscribed_choices(self) -> list[tuple[str, str]]:
         return self.fields["unsubscribed"].choices
@@ -202,8 +208,10 @@ class PersonSearchForm(forms.Form):
 
 
 #: The people list's columns after the name (always first), in the order they show.
-LIST_COLUMNS = {"company": "Company", "title": "Title", "email": "Email", "phone": "Phone",
-                "source": "Source", "owner": "Owner", "updated": "Last updated"}
+LIST_COLUMNS = {"company": gettext_lazy("Company"), "title": pgettext_lazy("job title", "Title"),
+                "email": gettext_lazy("Email"), "phone": gettext_lazy("Phone"),
+                "source": pgettext_lazy("lead source", "Source"),
+                "owner": gettext_lazy("Owner"), "updated": gettext_lazy("Last updated")}
 DEFAULT_COLUMNS = ("company", "title", "email", "owner", "updated")
 
 
@@ -240,11 +248,23 @@ def sort_choices() -> list[tuple[str, str]]:
     """Every sort order with words for the sort menu (the header links do the same on a wide
     screen)."""
     choices = []
-    for key, sort_key in SORTS.items():
+    for key in SORTS:
+        ascending, descending = _SORT_WORDS[key]
         if key == "updated":
-            choices += [(f"-{key}", "Last updated, newest first"),
-                        (key, "Last updated, oldest first")]
+            choices += [(f"-{key}", str(descending)), (key, str(ascending))]
         else:
-            choices += [(key, f"{sort_key.label}, A to Z"),
-                        (f"-{key}", f"{sort_key.label}, Z to A")]
+            choices += [(key, str(ascending)), (f"-{key}", str(descending))]
     return choices
+
+
+#: Each sort's two directions in words, whole (word order differs between languages).
+_SORT_WORDS = {
+    "name": (gettext_lazy("Name, A to Z"), gettext_lazy("Name, Z to A")),
+    "company": (gettext_lazy("Company, A to Z"), gettext_lazy("Company, Z to A")),
+    "title": (pgettext_lazy("job title", "Title, A to Z"),
+              pgettext_lazy("job title", "Title, Z to A")),
+    "email": (gettext_lazy("Email, A to Z"), gettext_lazy("Email, Z to A")),
+    "owner": (gettext_lazy("Owner, A to Z"), gettext_lazy("Owner, Z to A")),
+    "updated": (gettext_lazy("Last updated, oldest first"),
+                gettext_lazy("Last updated, newest first")),
+}

@@ -16,6 +16,7 @@ from itertools import groupby
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from syncing.budget import MARKETO_WINDOW_LIMIT, marketo_call_recorded, marketo_window_full_for
 from syncing.clients.marketo import MarketoBusy, MarketoClient, MarketoError
@@ -99,8 +100,8 @@ def person_marketo_activities(person: Person) -> MarketoPanel:
     failing or not connected the panel says so."""
     connection = marketo_connection_get()
     if not connection.is_configured:
-        return MarketoPanel(MarketoPanel.NOT_CONNECTED,
-                            "Marketo is not connected, so marketing activity cannot be shown.")
+        return MarketoPanel(MarketoPanel.NOT_CONNECTED, _(
+            "Marketo is not connected, so marketing activity cannot be shown."))
     instance = hashlib.sha256(connection.base_url.encode()).hexdigest()[:12]
     cache_key = f"people:marketo-activities:{instance}:{person.marketo_id}"
     panel = cache.get(cache_key)
@@ -128,10 +129,11 @@ def person_marketo_activities(person: Person) -> MarketoPanel:
         timed_out = error.status is None and error.code is None and (
             time.monotonic() - started >= min(PANEL_TIMEOUT_SECONDS, PANEL_BUDGET_SECONDS))
         if timed_out:
-            return MarketoPanel(MarketoPanel.SLOW, "Marketo is taking too long to answer, so "
-                                "marketing activity cannot be shown right now.", retry_after=30)
-        return MarketoPanel(MarketoPanel.UNAVAILABLE, "Marketo is not available right now, so "
-                            "marketing activity cannot be shown.")
+            return MarketoPanel(MarketoPanel.SLOW, _(
+                "Marketo is taking too long to answer, so marketing activity cannot be shown "
+                "right now."), retry_after=30)
+        return MarketoPanel(MarketoPanel.UNAVAILABLE, _(
+            "Marketo is not available right now, so marketing activity cannot be shown."))
     panel = MarketoPanel(MarketoPanel.OK, activities=activities[:PANEL_SHOWN], since=since,
                          truncated=truncated or len(activities) > PANEL_SHOWN,
                          fetched_at=timezone.now())
@@ -141,8 +143,9 @@ def person_marketo_activities(person: Person) -> MarketoPanel:
 
 def _busy(seconds: float) -> MarketoPanel:
     wait = max(1, math.ceil(seconds))
-    return MarketoPanel(MarketoPanel.BUSY, f"Marketo is busy: the app has used its calls for "
-                        f"the moment. Try again in {wait} s.", retry_after=wait)
+    return MarketoPanel(MarketoPanel.BUSY, _(
+        "Marketo is busy: the app has used its calls for the moment. Try again in %(seconds)s s."
+    ) % {"seconds": wait}, retry_after=wait)
 
 
 @lru_cache(maxsize=4)
@@ -192,7 +195,7 @@ def _activity_pages(client: MarketoClient, lead_id: int, type_ids: list[int], si
     read (incomplete)."""
     token = client.paging_token(since)
     items: list[dict] = []
-    for _ in range(PANEL_PAGES_PER_WINDOW):
+    for _page in range(PANEL_PAGES_PER_WINDOW):
         try:
             page = client.activities(token, type_ids, lead_ids=[lead_id],
                                      batch_size=PANEL_BATCH_SIZE)

@@ -1,6 +1,7 @@
 """People: the read-only mirror of Marketo leads that have a sales owner (SPEC section 2)."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class WorkspaceManager(models.Manager):
@@ -19,26 +20,26 @@ class Person(models.Model):
     """
 
     class RemovedReason(models.TextChoices):
-        NONE = "", "In the workspace"
-        OWNER_CLEARED = "owner_cleared", "Sales owner cleared in Marketo"
-        DELETED = "deleted", "Deleted in Marketo"
+        NONE = "", _("In the workspace")
+        OWNER_CLEARED = "owner_cleared", _("Sales owner cleared in Marketo")
+        DELETED = "deleted", _("Deleted in Marketo")
 
-    marketo_id = models.BigIntegerField("Marketo id", unique=True)
+    marketo_id = models.BigIntegerField(_("Marketo id"), unique=True)
     first_name = models.CharField(max_length=255, blank=True)
     last_name = models.CharField(max_length=255, blank=True)
     email = models.CharField(max_length=255, blank=True)
     company = models.CharField(max_length=255, blank=True)
     title = models.CharField(max_length=255, blank=True)
     phone = models.CharField(max_length=255, blank=True)
-    linkedin_url = models.CharField("LinkedIn URL", max_length=1024, blank=True)
+    linkedin_url = models.CharField(_("LinkedIn URL"), max_length=1024, blank=True)
     source = models.CharField(max_length=255, blank=True)
-    sfdc_contact_id = models.CharField("Salesforce contact id", max_length=18, blank=True)
-    sfdc_lead_id = models.CharField("Salesforce lead id", max_length=18, blank=True)
-    sfdc_account_id = models.CharField("Salesforce account id", max_length=18, blank=True)
-    sfdc_opportunity_id = models.CharField("Salesforce opportunity id", max_length=18,
+    sfdc_contact_id = models.CharField(_("Salesforce contact id"), max_length=18, blank=True)
+    sfdc_lead_id = models.CharField(_("Salesforce lead id"), max_length=18, blank=True)
+    sfdc_account_id = models.CharField(_("Salesforce account id"), max_length=18, blank=True)
+    sfdc_opportunity_id = models.CharField(_("Salesforce opportunity id"), max_length=18,
                                            blank=True)
 
-    sfdc_owner_id = models.CharField("Salesforce owner id", max_length=18, blank=True)
+    sfdc_owner_id = models.CharField(_("Salesforce owner id"), max_length=18, blank=True)
     # Lower-cased, so "my people" is an index lookup on the seller's email.
     owner_email = models.CharField(max_length=255, blank=True)
     owner_first_name = models.CharField(max_length=255, blank=True)
@@ -57,13 +58,13 @@ class Person(models.Model):
     workspace = WorkspaceManager()
 
     class Meta:
-        verbose_name_plural = "people"
+        verbose_name_plural = _("people")
         # Each sort, filter and the search have a partial index over the workspace (see
         # migration 0002, PostgreSQL). Every index costs the sync's bulk writes, so there are
         # no others.
 
     def __str__(self) -> str:
-        return self.full_name or self.email or f"Marketo lead {self.marketo_id}"
+        return self.full_name or self.email or _("Marketo lead %(id)s") % {"id": self.marketo_id}
 
     @property
     def full_name(self) -> str:

@@ -34,6 +34,9 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 
 from salesactions.caching import cached_or_built
 from syncing.settings.selectors import salesforce_connection_get
@@ -173,12 +176,12 @@ class SortKey:
 
 
 SORTS: dict[str, SortKey] = {
-    "name": SortKey("Name", ("last_name", "first_name")),
-    "company": SortKey("Company", ("company",)),
-    "title": SortKey("Title", ("title",)),
-    "email": SortKey("Email", ("email",)),
-    "owner": SortKey("Owner", ("owner_last_name", "owner_first_name")),
-    "updated": SortKey("Last updated", ("marketo_updated_at",), nulls_as=NEVER),
+    "name": SortKey(pgettext_lazy("person name", "Name"), ("last_name", "first_name")),
+    "company": SortKey(gettext_lazy("Company"), ("company",)),
+    "title": SortKey(pgettext_lazy("job title", "Title"), ("title",)),
+    "email": SortKey(gettext_lazy("Email"), ("email",)),
+    "owner": SortKey(gettext_lazy("Owner"), ("owner_last_name", "owner_first_name")),
+    "updated": SortKey(gettext_lazy("Last updated"), ("marketo_updated_at",), nulls_as=NEVER),
 }
 # The accepted values of a sort parameter: "name", "-name" (descending), ...
 SORT_CHOICES = [value for key in SORTS for value in (key, f"-{key}")]
@@ -323,27 +326,27 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[str, list | None]:
         direction, key = data["d"], data["k"]
         matches = data["s"] == sort and direction in ("next", "previous")
     except (binascii.Error, ValueError, TypeError, KeyError):
-        raise InvalidCursor("this page link is not valid") from None
+        raise InvalidCursor(_("this page link is not valid")) from None
     if not matches:
-        raise InvalidCursor("this page link belongs to another sort order")
+        raise InvalidCursor(_("this page link belongs to another sort order"))
     if key is None:
         if direction != "previous":
-            raise InvalidCursor("this page link is not valid")
+            raise InvalidCursor(_("this page link is not valid"))
         return direction, None
     return direction, _parse_key(key, SORTS[sort.removeprefix("-")])
 
 
 def _parse_key(key, sort_key: SortKey) -> list:
     if not isinstance(key, list) or len(key) != len(sort_key.columns) + 1:
-        raise InvalidCursor("this page link is not valid")
+        raise InvalidCursor(_("this page link is not valid"))
     *values, pk = key
     if not isinstance(pk, int) or isinstance(pk, bool) or not 0 <= pk < 2**63:
-        raise InvalidCursor("this page link is not valid")
+        raise InvalidCursor(_("this page link is not valid"))
     parsed = []
     for value in values:
         # PostgreSQL text cannot hold NUL: such a key cannot have come from a row.
         if not isinstance(value, str) or "\x00" in value:
-            raise InvalidCursor("this page link is not valid")
+            raise InvalidCursor(_("this page link is not valid"))
         if sort_key.nulls_as is not None:
             try:
                 value = datetime.fromisoformat(value)
@@ -351,7 +354,7 @@ def _parse_key(key, sort_key: SortKey) -> list:
                     raise ValueError("naive")
                 value = value.astimezone(UTC)
             except (ValueError, OverflowError):
-                raise InvalidCursor("this page link is not valid") from None
+                raise InvalidCursor(_("this page link is not valid")) from None
         parsed.append(value)
     return [*parsed, pk]
 
@@ -368,10 +371,13 @@ class PeopleCount:
 
     def __str__(self) -> str:
         if self.exact:
-            return f"{self.value:,} {'person' if self.value == 1 else 'people'}"
+            return ngettext("%(count)s person", "%(count)s people", self.value) % {
+                "count": number_format(self.value, force_grouping=True)}
         if self.value > COUNT_CAP + 1:
-            return f"about {self.value:,} people"
-        return f"more than {COUNT_CAP:,} people"
+            return ngettext("about %(count)s person", "about %(count)s people", self.value) % {
+                "count": number_format(self.value, force_grouping=True)}
+        return ngettext("more than %(count)s person", "more than %(count)s people",
+                        COUNT_CAP) % {"count": number_format(COUNT_CAP, force_grouping=True)}
 
 
 def person_count(criteria: PersonCriteria, page: PersonPage, *,
@@ -448,7 +454,7 @@ def person_ids_stored(marketo_ids: Iterable[int]) -> set[int]:
 
 @dataclass(frozen=True)
 class SalesforceRecord:
-    label: str
+    label: str      # the record's kind and "id", in the reader's language ("Lead id")
     record_id: str  # "" when the person has none
     url: str        # "" when Salesforce is not connected or the id is not a Salesforce id
 
@@ -461,14 +467,15 @@ def person_salesforce_records(person: Person) -> list[SalesforceRecord]:
     org's Lightning UI (``<My Domain URL>/lightning/r/<object>/<id>/view``)."""
     base_url = salesforce_connection_get().url.rstrip("/")
     records = []
-    for sobject, record_id in (("Lead", person.sfdc_lead_id),
-                               ("Contact", person.sfdc_contact_id),
-                               ("Account", person.sfdc_account_id),
-                               ("Opportunity", person.sfdc_opportunity_id)):
+    for sobject, label, record_id in (
+            ("Lead", _("Lead id"), person.sfdc_lead_id),
+            ("Contact", _("Contact id"), person.sfdc_contact_id),
+            ("Account", _("Account id"), person.sfdc_account_id),
+            ("Opportunity", _("Opportunity id"), person.sfdc_opportunity_id)):
         # Ids come from Marketo: only a well-formed one goes into a URL.
         linkable = base_url and _SALESFORCE_ID.fullmatch(record_id)
         url = f"{base_url}/lightning/r/{sobject}/{quote(record_id)}/view" if linkable else ""
-        records.append(SalesforceRecord(sobject, record_id, url))
+        records.append(SalesforceRecord(label, record_id, url))
     return records
 
 

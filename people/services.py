@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from salesactions.caching import cache_delete_quietly
 
@@ -331,12 +333,14 @@ def saved_view_create(*, owner, name: str, query: str, shared: bool = False) -> 
     view; saving under a name the owner already used replaces that view's list."""
     name = (name or "").strip()
     if not name:
-        raise ValidationError({"name": ["Give the view a name."]})
+        raise ValidationError({"name": [_("Give the view a name.")]})
     if len(name) > VIEW_NAME_MAX:
-        raise ValidationError({"name": [f"At most {VIEW_NAME_MAX} characters."]})
+        raise ValidationError({"name": [
+            ngettext("At most %(count)s character.", "At most %(count)s characters.",
+                     VIEW_NAME_MAX) % {"count": VIEW_NAME_MAX}]})
     if shared and not owner.is_admin:
-        raise ValidationError({"shared": ["Only admins share views."]})
-    view, _ = SavedView.objects.update_or_create(
+        raise ValidationError({"shared": [_("Only admins share views.")]})
+    view, _created = SavedView.objects.update_or_create(
         owner=owner, name=name, defaults={"query": query, "shared": shared})
     return view
 
@@ -344,7 +348,7 @@ def saved_view_create(*, owner, name: str, query: str, shared: bool = False) -> 
 def saved_view_delete(view: SavedView, *, by) -> None:
     """Delete a saved view: its owner or an admin may."""
     if view.owner_id != by.pk and not by.is_admin:
-        raise PermissionDenied("Only its owner (or an admin) deletes a view.")
+        raise PermissionDenied(_("Only its owner (or an admin) deletes a view."))
     view.delete()
 
 

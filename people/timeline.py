@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 from django.db.models import Prefetch
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from activities.models import Call
@@ -30,8 +32,9 @@ from unsubscribes.models import Unsubscribe
 from .models import Person
 
 #: The filter's kinds, in the order the page lists them ("marketo" is the live panel).
-KINDS = {"call": "Calls", "email": "Emails", "task": "Tasks", "campaign": "Campaigns",
-         "unsubscribe": "Unsubscribes", "marketo": "Marketo"}
+KINDS = {"call": gettext_lazy("Calls"), "email": gettext_lazy("Emails"),
+         "task": gettext_lazy("Tasks"), "campaign": gettext_lazy("Campaigns"),
+         "unsubscribe": gettext_lazy("Unsubscribes"), "marketo": "Marketo"}
 #: The most rows read per kind, and the most entries the timeline lists.
 KIND_LIMIT = 50
 ENTRY_LIMIT = 100
@@ -102,9 +105,9 @@ def _calls(timeline: Timeline, user: User) -> None:
                                         queryset=Delivery.objects.order_by("-target")))
              .order_by("-called_at", "-id"))
     for call in _limited(timeline, calls):
-        timeline.entries.append(TimelineEntry("call", call.called_at,
-                                              f"Call{': ' + call.outcome if call.outcome else ''}",
-                                              call))
+        title = (_("Call: %(outcome)s") % {"outcome": call.outcome} if call.outcome
+                 else _("Call"))
+        timeline.entries.append(TimelineEntry("call", call.called_at, title, call))
         if any(d.status in _DELIVERY_WAITING for d in call.deliveries.all()):
             timeline.in_flight = True
 
@@ -161,5 +164,5 @@ def _unsubscribes(timeline: Timeline, user: User) -> None:
                                               "recorded"))
         if unsubscribe.removed_at:
             timeline.entries.append(TimelineEntry("unsubscribe", unsubscribe.removed_at,
-                                                  "Unsubscribe removed", unsubscribe,
+                                                  _("Unsubscribe removed"), unsubscribe,
                                                   "removed"))

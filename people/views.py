@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from unsubscribes.views import unsubscribe_panel_context
@@ -107,10 +108,14 @@ def saved_view_create(request):
     except ValidationError as error:
         for problems in error.message_dict.values():
             for problem in problems:
-                messages.error(request, f"The view was not saved: {problem}")
+                messages.error(request, _("The view was not saved: %(problem)s")
+                               % {"problem": problem})
         return redirect(_list_url(query))
-    messages.success(request, f"Saved the view “{view.name}”"
-                              f"{' (shared with everyone)' if view.shared else ''}.")
+    if view.shared:
+        done = _("Saved the view “%(name)s” (shared with everyone).")
+    else:
+        done = _("Saved the view “%(name)s”.")
+    messages.success(request, done % {"name": view.name})
     return redirect(_list_url(view.query))
 
 
@@ -126,7 +131,7 @@ def saved_view_open(request, pk: int):
 def saved_view_remove(request, pk: int):
     view = get_object_or_404(selectors.saved_views_for(request.user), pk=pk)
     services.saved_view_delete(view, by=request.user)
-    messages.success(request, f"Deleted the view “{view.name}”.")
+    messages.success(request, _("Deleted the view “%(name)s”.") % {"name": view.name})
     return redirect(_list_url(view.query))
 
 
@@ -143,7 +148,7 @@ def person_export(request):
     """The ticked people, or everyone matching the list's filters, as CSV (admins): the same
     file as ``GET /api/v1/people/export/``."""
     if not request.user.is_admin:
-        raise PermissionDenied("Only admins export people.")
+        raise PermissionDenied(_("Only admins export people."))
     selection = people_selection(request.GET, request.user)
     lines = person_csv_lines(selectors.person_export_rows(selection.criteria))
     response = StreamingHttpResponse((text.encode() for text in lines),
@@ -158,7 +163,7 @@ def _person(pk: int) -> Person:
     try:
         return selectors.person_get(pk)
     except Person.DoesNotExist:
-        raise Http404("No such person in the workspace.") from None
+        raise Http404(_("No such person in the workspace.")) from None
 
 
 @require_GET

@@ -9,6 +9,8 @@ from __future__ import annotations
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
@@ -71,8 +73,8 @@ class TaskFilterSet(StrictFilterSet):
 class AssigneeField(serializers.Field):
     """A user by id (a whole number) or by username (a string)."""
 
-    default_error_messages = {"invalid": "A user id (a whole number) or a username.",
-                              "missing": "No such user."}
+    default_error_messages = {"invalid": _("A user id (a whole number) or a username."),
+                              "missing": _("No such user.")}
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int | str):
@@ -120,13 +122,14 @@ class TaskInputSerializer(JsonTypesMixin, serializers.Serializer):
 
     def validate_due_date(self, value):
         if not EARLIEST_DUE <= value <= LATEST_DUE:
-            raise serializers.ValidationError(f"A date from {EARLIEST_DUE} to {LATEST_DUE}.")
+            raise serializers.ValidationError(gettext("A date from %(earliest)s to %(latest)s.") % {
+                "earliest": EARLIEST_DUE.isoformat(), "latest": LATEST_DUE.isoformat()})
         return value
 
     def validate_person(self, value):
         person = Person.workspace.filter(pk=value).first()
         if person is None:
-            raise serializers.ValidationError("No such person in the workspace.")
+            raise serializers.ValidationError(gettext("No such person in the workspace."))
         return person
 
 
@@ -194,7 +197,7 @@ class TaskDetailApi(GenericAPIView):
     def _task(self, pk: int) -> ReminderTask:
         task = self.get_queryset().filter(pk=pk).first() if pk <= MAX_ID else None
         if task is None:
-            raise Http404("No such task.")
+            raise Http404(gettext("No such task."))
         return task
 
     @extend_schema(responses=TaskOutputSerializer)

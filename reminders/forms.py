@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import User
 
@@ -14,24 +16,24 @@ class _DateInput(forms.DateInput):
     input_type = "date"
 
 
-def _due_field(label: str = "Due date", **kwargs) -> forms.DateField:
-    return forms.DateField(label=label, widget=_DateInput(attrs={
+def _due_field(label=None, **kwargs) -> forms.DateField:
+    return forms.DateField(label=label or _("Due date"), widget=_DateInput(attrs={
         "min": EARLIEST_DUE.isoformat(), "max": LATEST_DUE.isoformat()}), **kwargs)
 
 
 class TaskForm(forms.Form):
     """A task's fields; admins also pick the assignee."""
 
-    name = forms.CharField(max_length=NAME_MAX)
-    type = forms.ChoiceField(choices=ReminderTask.Type.choices,
-                             initial=ReminderTask.Type.CALL)
+    name = forms.CharField(label=pgettext_lazy("task name", "Name"), max_length=NAME_MAX)
+    type = forms.ChoiceField(label=pgettext_lazy("task type", "Type"),
+                             choices=ReminderTask.Type.choices, initial=ReminderTask.Type.CALL)
     due_date = _due_field()
-    priority = forms.ChoiceField(choices=ReminderTask.Priority.choices,
+    priority = forms.ChoiceField(label=_("Priority"), choices=ReminderTask.Priority.choices,
                                  initial=ReminderTask.Priority.NORMAL)
-    details = forms.CharField(required=False, max_length=DETAILS_MAX,
+    details = forms.CharField(label=_("Details"), required=False, max_length=DETAILS_MAX,
                               widget=forms.Textarea(attrs={"rows": 2}))
-    assignee = forms.ModelChoiceField(queryset=User.objects.none(), required=False,
-                                      empty_label="Me")
+    assignee = forms.ModelChoiceField(label=_("Assignee"), queryset=User.objects.none(),
+                                      required=False, empty_label=_("Me"))
 
     def __init__(self, *args, user: User, sellers: list[User] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -62,22 +64,22 @@ class BulkTaskForm(TaskForm):
 
 
 class SnoozeForm(forms.Form):
-    due_date = _due_field("Snooze to", error_messages={
-        "required": "Pick the day to snooze it to.",
-        "invalid": "Pick a day, like 2026-03-31."})
+    due_date = _due_field(_("Snooze to"), error_messages={
+        "required": _("Pick the day to snooze it to."),
+        "invalid": _("Pick a day, like 2026-03-31.")})
 
 
 class QueueFilterForm(forms.Form):
     """The queue's filters: type, and for admins the assignee."""
 
-    type = forms.ChoiceField(choices=[("", "Every type"), *ReminderTask.Type.choices],
+    type = forms.ChoiceField(choices=[("", _("Every type")), *ReminderTask.Type.choices],
                              required=False)
     assignee = forms.ChoiceField(required=False)
 
     def __init__(self, *args, user: User, sellers: list[User], **kwargs):
         super().__init__(*args, **kwargs)
         if user.is_admin:
-            self.fields["assignee"].choices = [("", "Every seller"), *(
+            self.fields["assignee"].choices = [("", _("Every seller")), *(
                 (str(seller.pk), seller.get_full_name() or seller.username)
                 for seller in sellers)]
         else:

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 #: The fields that sync with a Salesforce Task, and whose change times decide conflicts.
 SYNCED_FIELDS = ("name", "status", "priority", "due_date", "details", "assignee", "person")
@@ -32,21 +34,21 @@ class ReminderTask(models.Model):
     """
 
     class Type(models.TextChoices):
-        EMAIL = "email", "Email"
-        CALL = "call", "Call"
-        INMAIL = "inmail", "InMail"
-        CUSTOM = "custom", "Custom"
+        EMAIL = "email", pgettext_lazy("task type", "Email")
+        CALL = "call", pgettext_lazy("task type", "Call")
+        INMAIL = "inmail", pgettext_lazy("task type", "InMail")
+        CUSTOM = "custom", pgettext_lazy("task type", "Custom")
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        COMPLETE = "complete", "Complete"
+        OPEN = "open", pgettext_lazy("task status", "Open")
+        COMPLETE = "complete", pgettext_lazy("task status", "Complete")
 
     class Priority(models.TextChoices):
-        NORMAL = "normal", "Normal"
-        HIGH = "high", "High"
+        NORMAL = "normal", pgettext_lazy("priority", "Normal")
+        HIGH = "high", pgettext_lazy("priority", "High")
 
     class Origin(models.TextChoices):
-        APP = "app", "App"
+        APP = "app", pgettext_lazy("where a task was created", "App")
         SALESFORCE = "salesforce", "Salesforce"
 
     person = models.ForeignKey("people.Person", on_delete=models.PROTECT,
@@ -71,7 +73,7 @@ class ReminderTask(models.Model):
     # Whether app changes go to Salesforce: set when the task is created while pushing is on,
     # so tasks that existed before the sync was switched on are never pushed.
     salesforce_push = models.BooleanField(default=False)
-    salesforce_id = models.CharField("Salesforce Task id", max_length=18, blank=True)
+    salesforce_id = models.CharField(_("Salesforce Task id"), max_length=18, blank=True)
     salesforce_modstamp = models.DateTimeField(null=True, blank=True)
     field_changed_at = models.JSONField(default=dict, blank=True)
     synced_values = models.JSONField(default=dict, blank=True)

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from activities.forms import CallForm
@@ -35,9 +36,9 @@ def _skipped(request) -> set[int]:
 
 def _snooze_presets(request) -> list[tuple[str, str]]:
     today = user_today(request.user)
-    return [("Tomorrow", (today + timedelta(days=1)).isoformat()),
-            ("In 3 days", (today + timedelta(days=3)).isoformat()),
-            ("Next week", (today + timedelta(days=7)).isoformat())]
+    return [(_("Tomorrow"), (today + timedelta(days=1)).isoformat()),
+            (_("In 3 days"), (today + timedelta(days=3)).isoformat()),
+            (_("Next week"), (today + timedelta(days=7)).isoformat())]
 
 
 def _email_draft(task: ReminderTask) -> dict:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Q, QuerySet
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import User
 
@@ -84,8 +85,11 @@ class TaskQueue:
         return next(section for section in self.sections if section.key == key)
 
 
-SECTION_TITLES = {"overdue": "Overdue", "today": "Today", "tomorrow": "Tomorrow",
-                  "upcoming": "Upcoming", "completed": "Completed"}
+SECTION_TITLES = {"overdue": pgettext_lazy("task queue section", "Overdue"),
+                  "today": pgettext_lazy("task queue section", "Today"),
+                  "tomorrow": pgettext_lazy("task queue section", "Tomorrow"),
+                  "upcoming": pgettext_lazy("task queue section", "Upcoming"),
+                  "completed": pgettext_lazy("task queue section", "Completed")}
 
 
 def task_queue(user: User, *, assignee: User | None = None, type: str = "",

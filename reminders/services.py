@@ -13,10 +13,14 @@ from datetime import date
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import User
 from analytics.rollups import rollups_recount, task_slices
 from people.models import Person
+from salesactions.templatetags.when import register as when_filters
 from syncing.reminders.outbound import (
     reminder_push_enabled,
     reminder_task_push,
@@ -25,6 +29,9 @@ from syncing.reminders.outbound import (
 
 from .models import SYNCED_FIELDS, ReminderTask
 from .selectors import user_today
+
+# The shared "day" shape (``|day`` in templates), in the reader's language.
+_day = when_filters.filters["day"]
 
 #: Due dates outside these bounds are typos (Salesforce itself takes 1700-4000).
 EARLIEST_DUE = date(1900, 1, 1)
@@ -44,34 +51,40 @@ def _check(by: User, values: dict) -> dict[str, list[str]]:
     if "name" in values:
         name = values["name"]
         if not isinstance(name, str) or not name.strip():
-            bad("name", "Give the task a name.")
+            bad("name", _("Give the task a name."))
         elif len(name.strip()) > NAME_MAX:
-            bad("name", f"At most {NAME_MAX} characters.")
+            bad("name", _at_most(NAME_MAX))
     for field, choices in (("type", ReminderTask.Type), ("status", ReminderTask.Status),
                            ("priority", ReminderTask.Priority)):
         if field in values and values[field] not in choices.values:
-            bad(field, f"Use one of: {', '.join(choices.values)}.")
+            bad(field, _("Use one of: %(choices)s.") % {"choices": ", ".join(choices.values)})
     if "due_date" in values:
         due = values["due_date"]
         if not isinstance(due, date):
-            bad("due_date", "A date, like 2026-03-31.")
+            bad("due_date", _("A date, like 2026-03-31."))
         elif not EARLIEST_DUE <= due <= LATEST_DUE:
-            bad("due_date", f"A date from {EARLIEST_DUE} to {LATEST_DUE}.")
+            bad("due_date", _("A date from %(earliest)s to %(latest)s.") % {
+                "earliest": EARLIEST_DUE.isoformat(), "latest": LATEST_DUE.isoformat()})
     if "details" in values and len(values["details"] or "") > DETAILS_MAX:
-        bad("details", f"At most {DETAILS_MAX} characters.")
+        bad("details", _at_most(DETAILS_MAX))
     if "person" in values:
         person = values["person"]
         if not isinstance(person, Person) or not person.in_workspace:
-            bad("person", "No such person in the workspace.")
+            bad("person", _("No such person in the workspace."))
     if "assignee" in values:
         assignee = values["assignee"]
         if not isinstance(assignee, User) or not assignee.is_active:
-            bad("assignee", "No such user.")
+            bad("assignee", _("No such user."))
         elif not by.is_admin and assignee.pk != by.pk:
-            bad("assignee", "Sellers assign tasks to themselves only.")
+            bad("assignee", _("Sellers assign tasks to themselves only."))
         elif assignee.pk != by.pk and assignee.role != User.Role.SELLER:
-            bad("assignee", "Tasks go to sellers.")
+            bad("assignee", _("Tasks go to sellers."))
     return errors
+
+
+def _at_most(limit: int) -> str:
+    return ngettext("At most %(count)s character.", "At most %(count)s characters.", limit) % {
+        "count": limit}
 
 
 def _clean(values: dict) -> dict:
@@ -129,10 +142,12 @@ def tasks_create_for_people(*, created_by: User, people_ids: list[int], name: st
     ids = list(Person.workspace.filter(pk__in=people_ids).order_by("pk")
                .values_list("pk", flat=True)[:BULK_TASK_LIMIT + 1])
     if not ids:
-        errors.setdefault("people", []).append("Choose at least one person.")
+        errors.setdefault("people", []).append(_("Choose at least one person."))
     elif len(ids) > BULK_TASK_LIMIT:
         errors.setdefault("people", []).append(
-            f"At most {BULK_TASK_LIMIT:,} people at once; narrow the list.")
+            ngettext("At most %(count)s person at once; narrow the list.",
+                     "At most %(count)s people at once; narrow the list.", BULK_TASK_LIMIT)
+            % {"count": number_format(BULK_TASK_LIMIT, force_grouping=True)})
     if errors:
         raise ValidationError(errors)
     now = timezone.now()
@@ -152,9 +167,9 @@ def task_update(task: ReminderTask, *, by: User, **changes) -> ReminderTask:
     """Change some of a task's fields (``EDITABLE``); a no-op change writes nothing."""
     unknown = changes.keys() - set(EDITABLE)
     if unknown:
-        raise ValidationError({name: ["This field cannot be changed."] for name in unknown})
+        raise ValidationError({name: [_("This field cannot be changed.")] for name in unknown})
     if task.deleted_at is not None:
-        raise ValidationError("This task was deleted.")
+        raise ValidationError(_("This task was deleted."))
     changes = _clean(changes)
     errors = _check(by, changes)
     if errors:
@@ -194,11 +209,13 @@ def task_snooze(task: ReminderTask, *, by: User, due_date: date) -> ReminderTask
     """Move an open task to another day: today (in ``by``'s time zone) or later; snoozing
     into the past would only make it overdue."""
     if not task.is_open:
-        raise ValidationError({"due_date": ["Only open tasks can be snoozed."]})
+        raise ValidationError({"due_date": [_("Only open tasks can be snoozed.")]})
     today = user_today(by)
     if isinstance(due_date, date) and due_date < today:
         raise ValidationError({"due_date": [
-            f"Pick today ({today:%-d %b %Y}) or a later day: {due_date:%-d %b %Y} is past."]})
+            _("Pick today (%(today)s) or a later day: %(day)s is past.") % {
+                "today": _day(today),
+                "day": _day(due_date)}]})
     return task_update(task, by=by, due_date=due_date)
 
 

@@ -15,12 +15,15 @@ from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import User
 from people.models import Person
 from people.selection import people_selection
 from people.selectors import person_list
+from salesactions.templatetags.when import register as when_filters
 
 from .forms import BulkTaskForm, QueueFilterForm, SnoozeForm, TaskForm
 from .models import ReminderTask
@@ -41,6 +44,9 @@ from .services import (
     task_update,
     tasks_create_for_people,
 )
+
+# The shared "day" shape (``|day`` in templates), in the reader's language.
+_day = when_filters.filters["day"]
 
 
 def _queue_context(request, params: QueryDict) -> dict:
@@ -110,13 +116,13 @@ def _sellers(request) -> list[User]:
 @require_POST
 def complete(request, pk: int):
     task = task_complete(_task(request, pk), by=request.user)
-    return _answer(request, task, f"Completed “{task.name}”.")
+    return _answer(request, task, _("Completed “%(name)s”.") % {"name": task.name})
 
 
 @require_POST
 def reopen(request, pk: int):
     task = task_reopen(_task(request, pk), by=request.user)
-    return _answer(request, task, f"Reopened “{task.name}”.")
+    return _answer(request, task, _("Reopened “%(name)s”.") % {"name": task.name})
 
 
 @require_POST
@@ -129,12 +135,14 @@ def snooze(request, pk: int):
         except ValidationError as error:
             form.add_error("due_date", error.message_dict.get("due_date") or error.messages)
     if not form.is_valid():
-        messages.error(request, f"Not snoozed “{task.name}”: {form.errors['due_date'][0]}")
+        messages.error(request, _("Not snoozed “%(name)s”: %(reason)s") % {
+            "name": task.name, "reason": form.errors["due_date"][0]})
         if request.htmx:
             # htmx swaps only 2xx answers: the queue comes back with the reason on top.
             return _queue_partial(request)
         return redirect(_back(request))
-    return _answer(request, task, f"Snoozed “{task.name}” to {task.due_date:%-d %b %Y}.")
+    return _answer(request, task, _("Snoozed “%(name)s” to %(day)s.") % {
+        "name": task.name, "day": _day(task.due_date)})
 
 
 @require_http_methods(["GET", "POST"])
@@ -150,7 +158,7 @@ def edit(request, pk: int):
             except ValidationError as error:
                 form.service_errors(error)
             else:
-                messages.success(request, f"Saved “{task.name}”.")
+                messages.success(request, _("Saved “%(name)s”.") % {"name": task.name})
                 return redirect(_back(request))
     else:
         form = TaskForm(user=request.user, sellers=sellers, initial={
@@ -169,7 +177,7 @@ def delete(request, pk: int):
     if request.method == "GET":
         return render(request, "reminders/delete.html", {"task": task, "next": _back(request)})
     task_delete(task, by=request.user)
-    return _answer(request, task, f"Deleted “{task.name}”.")
+    return _answer(request, task, _("Deleted “%(name)s”.") % {"name": task.name})
 
 
 def _person_panel(request, person: Person, form: TaskForm, *, status: int = 200,
@@ -203,7 +211,7 @@ def person_tasks(request, person_id: int):
             form.service_errors(error)
         else:
             if not request.htmx:
-                messages.success(request, f"Added “{task.name}”.")
+                messages.success(request, _("Added “%(name)s”.") % {"name": task.name})
                 return redirect("reminders:person-tasks", person_id=person.pk)
             return _person_panel(request, person, TaskForm(user=request.user, sellers=sellers),
                                  added=task)
@@ -229,8 +237,9 @@ def bulk_add(request):
         except ValidationError as error:
             form.service_errors(error)
         else:
-            messages.success(request, f"Added “{tasks[0].name}” for {len(tasks)} "
-                                      f"{'person' if len(tasks) == 1 else 'people'}.")
+            messages.success(request, ngettext(
+                "Added “%(name)s” for %(count)s person.", "Added “%(name)s” for %(count)s people.",
+                len(tasks)) % {"name": tasks[0].name, "count": len(tasks)})
             return redirect(f"{reverse('people:list')}?{urlencode(selection.filters)}")
     return render(request, "reminders/bulk_add.html", {
         "form": form, "selection": selection, "people_count": len(ids),

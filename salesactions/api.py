@@ -16,6 +16,8 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema_field
@@ -44,8 +46,8 @@ class PayloadTooLarge(APIException):
     default_code = "payload_too_large"
 
     def __init__(self):
-        super().__init__(f"The request body is larger than the limit of "
-                         f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
+        super().__init__(_("The request body is larger than the limit of %(size)s bytes.")
+                         % {"size": settings.DATA_UPLOAD_MAX_MEMORY_SIZE})
 
 
 def api_exception_handler(exc, context):
@@ -59,7 +61,7 @@ def api_exception_handler(exc, context):
         logger.error("Internal Server Error: %s", request.path, exc_info=exc,
                      extra={"status_code": 500, "request": request._request})
         set_rollback()
-        response = Response({"detail": "A server error occurred."},
+        response = Response({"detail": _("A server error occurred.")},
                             status=status.HTTP_500_INTERNAL_SERVER_ERROR)
     # The schema (YAML) and docs (HTML template) views answer errors as plain JSON too; the
     # browsable API keeps its page for a person in a browser.
@@ -80,7 +82,7 @@ def api_not_found(request, *args, **kwargs):
     """Any path under /api/ that no endpoint matches (whatever DEBUG says). CSRF-exempt: a
     write with a session cookie to no endpoint changes nothing, and must get this JSON 404
     rather than the CSRF failure's HTML page."""
-    return api_error(404, "Not found.")
+    return api_error(404, _("Not found."))
 
 
 class ApiBodySizeMiddleware:
@@ -107,22 +109,24 @@ class ApiBodySizeMiddleware:
 
 
 _JSON_TYPES = [  # the first match wins: BooleanField and ChoiceField are checked before the rest
-    (serializers.BooleanField, (bool,), "true or false"),
-    ((serializers.IntegerField, serializers.PrimaryKeyRelatedField), (int,), "a whole number"),
-    ((serializers.FloatField, serializers.DecimalField), (int, float), "a number"),
+    (serializers.BooleanField, (bool,), gettext_lazy("Must be true or false.")),
+    ((serializers.IntegerField, serializers.PrimaryKeyRelatedField), (int,),
+     gettext_lazy("Must be a whole number.")),
+    ((serializers.FloatField, serializers.DecimalField), (int, float),
+     gettext_lazy("Must be a number.")),
     ((serializers.CharField, serializers.ChoiceField, serializers.DateTimeField,
       serializers.DateField, serializers.TimeField, serializers.DurationField,
-      serializers.UUIDField), (str,), "a string"),
+      serializers.UUIDField), (str,), gettext_lazy("Must be a string.")),
     ((serializers.ListField, serializers.ListSerializer, serializers.ManyRelatedField), (list,),
-     "a list"),
-    ((serializers.DictField, serializers.Serializer), (dict,), "an object"),
+     gettext_lazy("Must be a list.")),
+    ((serializers.DictField, serializers.Serializer), (dict,), gettext_lazy("Must be an object.")),
 ]
 
 
-def _type_error(field, label: str) -> str:
+def _type_error(field, must_be) -> str:
     """DRF's own message where it has a plain one ("A valid integer is required.")."""
-    message = field.error_messages.get("invalid", "")
-    return message if message and "{" not in message else f"Must be {label}."
+    message = str(field.error_messages.get("invalid", ""))
+    return message if message and "{" not in message else str(must_be)
 
 
 class JsonTypesMixin:
@@ -136,11 +140,11 @@ class JsonTypesMixin:
                 value = data.get(name)
                 if field.read_only or value is None:
                     continue
-                for kind, types, label in _JSON_TYPES:
+                for kind, types, must_be in _JSON_TYPES:
                     if isinstance(field, kind):
                         if not isinstance(value, types) or (
                                 isinstance(value, bool) and bool not in types):
-                            errors[name] = [_type_error(field, label)]
+                            errors[name] = [_type_error(field, must_be)]
                         break
             if errors:
                 raise ValidationError(errors)
@@ -199,7 +203,7 @@ class StrictFilterSet(django_filters.FilterSet):
         for name, filter_ in self.filters.items():
             if (name in self.data and self.data.get(name) == ""
                     and not isinstance(filter_, django_filters.CharFilter)):
-                self.form.add_error(name, "Give a value, or leave the parameter out.")
+                self.form.add_error(name, _("Give a value, or leave the parameter out."))
                 valid = False
         return valid
 
@@ -222,8 +226,8 @@ def page_size_from(request, default: int = PAGE_SIZE, maximum: int = MAX_PAGE_SI
         return default
     size = whole_number(text) or 0
     if size < 1:
-        raise ValidationError({param: [f"A whole number from 1 (at most {maximum} are "
-                                       f"returned)."]})
+        raise ValidationError({param: [
+            _("A whole number from 1 (at most %(maximum)s are returned).") % {"maximum": maximum}]})
     return min(size, maximum)
 
 
@@ -264,7 +268,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
     def paginate_queryset(self, queryset, request, view=None):
         page = request.query_params.get(self.page_query_param)
         if page is not None and not (whole_number(page) or 0) >= 1:
-            raise ValidationError({self.page_query_param: ["A whole number from 1."]})
+            raise ValidationError({self.page_query_param: [_("A whole number from 1.")]})
         return super().paginate_queryset(queryset, request, view)
 
     def get_paginated_response(self, data):

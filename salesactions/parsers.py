@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 
+from django.utils.translation import gettext as _
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
@@ -25,7 +26,7 @@ def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
         return False
     brackets = _JSON_STRINGS.sub(b"", body).translate(None, _NOT_BRACKETS)
     openers_in_a_row = re.compile(rb"[\[{]{%d}" % (limit + 1))
-    for _ in range(limit):
+    for _round in range(limit):
         if openers_in_a_row.search(brackets):
             return True
         brackets, removed = _INNERMOST_PAIRS.subn(b"", brackets)
@@ -41,8 +42,9 @@ class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         body = stream.read() if stream is not None else b""
         if json_depth_exceeds(body):
-            raise ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels.")
+            raise ParseError(_("JSON parse error - nested deeper than %(levels)s levels.")
+                             % {"levels": MAX_JSON_DEPTH})
         try:
             return super().parse(io.BytesIO(body), media_type, parser_context)
         except RecursionError as error:
-            raise ParseError("JSON parse error - nested too deeply.") from error
+            raise ParseError(_("JSON parse error - nested too deeply.")) from error

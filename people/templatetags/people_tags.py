@@ -1,17 +1,21 @@
 """Template helpers for people pages. Marketo data is untrusted: only http(s) URLs become links."""
 
+from typing import NamedTuple
 from urllib.parse import quote, urlsplit
 
 from django import template
-from django.template.defaultfilters import date as date_filter
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 
 from people.filters import DEFAULT_COLUMNS, LIST_COLUMNS
-from salesactions.templatetags.when import FORMATS
+from salesactions.templatetags.when import register as when_filters
 
 register = template.Library()
+
+# The shared "day" shape (``|day`` in templates), in the reader's language.
+_day = when_filters.filters["day"]
 
 
 @register.filter
@@ -35,8 +39,19 @@ def people_rows(people, list_url: str, owner: str, columns=DEFAULT_COLUMNS):
     zone = timezone.get_current_timezone()
     owner_query = quote(owner)
     cells = [(key, escape(LIST_COLUMNS[key]), _CELLS[key]) for key in columns]
-    return mark_safe("\n".join(_person_row(person, escape(list_url), owner_query, zone, cells)
-                                for person in people))
+    # Translated once per table, not per row.
+    words = _RowWords(no_name=_("(no name)"), badge=(
+        ' <span class="status failing" title="{}">{}</span>'.format(
+            escape(_("An unsubscribe is in force")), escape(_("Unsubscribed")))),
+        select=escape(_("Select %(name)s")))
+    return mark_safe("\n".join(_person_row(person, escape(list_url), owner_query, zone, cells,
+                                            words) for person in people))
+
+
+class _RowWords(NamedTuple):
+    no_name: str
+    badge: str      # HTML
+    select: str     # "Select %(name)s", escaped (the name is escaped when put in)
 
 
 def _company(person, list_url: str, owner_query: str, zone) -> str:
@@ -50,7 +65,7 @@ def _updated(person, list_url: str, owner_query: str, zone) -> str:
     if not person.marketo_updated_at:
         return ""
     moment = person.marketo_updated_at.astimezone(zone)
-    return f'<time datetime="{moment.isoformat()}">{date_filter(moment, FORMATS["day"])}</time>'
+    return f'<time datetime="{moment.isoformat()}">{_day(moment)}</time>'
 
 
 def _text(name: str):
@@ -70,15 +85,14 @@ _CELLS = {
 }
 
 
-def _person_row(person, list_url: str, owner_query: str, zone, cells) -> str:
-    name = escape(person.full_name or person.email or "(no name)")
-    badge = (' <span class="status failing" title="An unsubscribe is in force">Unsubscribed'
-             '</span>') if person.unsubscribed else ""
+def _person_row(person, list_url: str, owner_query: str, zone, cells, words: _RowWords) -> str:
+    name = escape(person.full_name or person.email or words.no_name)
+    badge = words.badge if person.unsubscribed else ""
     # data-label names a cell where the table shows as cards (a phone).
     rest = "".join(f'<td data-label="{label}" class="col-{key}">'
                    f"{cell(person, list_url, owner_query, zone)}</td>"
                    for key, label, cell in cells)
     return (f'<tr><td class="pick"><input type="checkbox" name="person" value="{person.pk}" '
-            f'aria-label="Select {name}"></td>'
+            f'aria-label="{words.select % {"name": name}}"></td>'
             f'<td class="col-name"><a href="{list_url}{person.pk}/">{name}</a>{badge}</td>'
             f"{rest}</tr>")

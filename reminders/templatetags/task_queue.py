@@ -6,52 +6,84 @@ database goes through ``html.escape`` (the same five characters Django escapes).
 from html import escape
 
 from django import template
-from django.template.defaultfilters import date as date_filter
 from django.utils import timezone
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
-from salesactions.templatetags.when import FORMATS
+from salesactions.templatetags.when import register as when_filters
 
 register = template.Library()
 
+# The shared "day" shape (``|day`` in templates), in the reader's language.
+_day = when_filters.filters["day"]
+
 _CHECK = {
-    "open": ("complete", "outline", "Complete", "✓"),
-    "complete": ("reopen", "secondary", "Reopen", "↺"),
+    "open": ("complete", "outline", "✓"),
+    "complete": ("reopen", "secondary", "↺"),
 }
-_HIGH = ' <span class="status failing">High</span>'
 
 
-def _row(task, base: str, csrf: str, show_assignee: bool) -> str:
-    action, style, verb, symbol = _CHECK[task.status]
+def _words() -> dict[str, str]:
+    """The rows' words in the active language, escaped, looked up once per list (not per row).
+    Those with ``%(…)s`` take escaped values."""
+    words = {
+        "open": pgettext("verb", "Complete"),
+        "complete": _("Reopen"),
+        "open_name": _("Complete %(name)s"),
+        "complete_name": _("Reopen %(name)s"),
+        "high": pgettext("priority", "High"),
+        "due": _("due %(day)s"),
+        "done": _("done %(day)s"),
+        "snooze_name": _("Snooze %(name)s"),
+        "snooze_to": _("Snooze to"),
+        "snooze": pgettext("verb", "Snooze"),
+        "edit": _("Edit"),
+        "confirm": _("Delete the task “%(name)s”?"),
+        "delete": _("Delete"),
+    }
+    return {key: escape(text, quote=True) for key, text in words.items()}
+
+
+def _row(task, base: str, csrf: str, show_assignee: bool, words: dict[str, str]) -> str:
+    action, style, symbol = _CHECK[task.status]
+    verb = words[task.status]
     person = task.person
     name = escape(task.name)
     url = f"{base}{task.pk}/"
     if task.status == "open":
-        when = (f'due <time datetime="{task.due_date.isoformat()}">'
-                f'{date_filter(task.due_date, FORMATS["day"])}</time>')
+        day = (f'<time datetime="{task.due_date.isoformat()}">'
+               f'{_day(task.due_date)}</time>')
+        when = words["due"] % {"day": day}
         snooze = (f'<form method="post" action="{url}snooze/" class="task-snooze" '
-                  f'aria-label="Snooze {name}">{csrf}<input type="date" name="due_date" '
-                  'aria-label="Snooze to" required><button type="submit" '
-                  'class="secondary outline">Snooze</button></form>')
+                  f'aria-label="{words["snooze_name"] % {"name": name}}">{csrf}'
+                  f'<input type="date" name="due_date" aria-label="{words["snooze_to"]}" required>'
+                  f'<button type="submit" class="secondary outline">{words["snooze"]}</button>'
+                  '</form>')
     else:
         completed = timezone.localtime(task.completed_at) if task.completed_at else None
-        when, snooze = f"done {date_filter(completed, FORMATS['day'])}", ""
+        when = words["done"] % {"day": escape(_day(completed))}
+        snooze = ""
     company = f", {escape(person.company)}" if person.company else ""
     assignee = f" · {escape(str(task.assignee))}" if show_assignee else ""
-    high = task.priority == "high"
+    high = (f' <span class="status failing">{words["high"]}</span>'
+            if task.priority == "high" else "")
     return (
         f'<li class="task{" high" if high else ""}" id="task-{task.pk}">'
         f'<form method="post" action="{url}{action}/" class="task-check">{csrf}'
-        f'<button type="submit" class="{style}" title="{verb}" aria-label="{verb} {name}">'
+        f'<button type="submit" class="{style}" title="{verb}" '
+        f'aria-label="{words[task.status + "_name"] % {"name": name}}">'
         f'{symbol}</button></form>'
         f'<div class="task-main"><strong class="task-name">{name}</strong> '
-        f'<span class="task-type">{escape(task.get_type_display())}</span>{_HIGH if high else ""}'
+        f'<span class="task-type">{escape(str(task.get_type_display()))}</span>{high}'
         f'<br><small><a hx-boost="false" href="/people/{task.person_id}/">'
         f'{escape(str(person))}</a>{company} · {when}{assignee}</small></div>'
         f'{snooze}'
-        f'<div class="task-links"><a hx-boost="false" href="{url}edit/">Edit</a>'
-        f'<form method="post" action="{url}delete/" hx-confirm="Delete the task “{name}”?">'
-        f'{csrf}<button type="submit" class="link-button">Delete</button></form></div></li>')
+        f'<div class="task-links"><a hx-boost="false" href="{url}edit/">{words["edit"]}</a>'
+        f'<form method="post" action="{url}delete/" '
+        f'hx-confirm="{words["confirm"] % {"name": name}}">'
+        f'{csrf}<button type="submit" class="link-button">{words["delete"]}</button></form></div>'
+        f'</li>')
 
 
 @register.simple_tag(takes_context=True)
@@ -59,4 +91,5 @@ def task_rows(context, tasks, base: str, show_assignee: bool = False) -> str:
     """The ``<li>`` rows of a queue section (``base``: the queue's URL, the actions' prefix)."""
     csrf = ('<input type="hidden" name="csrfmiddlewaretoken" '
             f'value="{escape(str(context.get("csrf_token", "")))}">')
-    return mark_safe("\n".join(_row(task, base, csrf, show_assignee) for task in tasks))
+    words = _words()
+    return mark_safe("\n".join(_row(task, base, csrf, show_assignee, words) for task in tasks))
