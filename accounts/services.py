@@ -35,6 +35,15 @@ def user_time_zone_set(user: User, time_zone: str) -> User:
     return user
 
 
+def user_language_set(user: User, language: str) -> User:
+    """Set the language of ``user``'s pages ("" follows the browser's Accept-Language)."""
+    user.language = language
+    user.full_clean(validate_unique=False, validate_constraints=False,
+                    exclude=[f.name for f in User._meta.fields if f.name != "language"])
+    user.save(update_fields=["language"])
+    return user
+
+
 def user_name_set(user: User, *, first_name: str, last_name: str) -> User:
     """Set the name shown to colleagues and used as ``{{sender_name}}`` in emails."""
     user.first_name, user.last_name = first_name.strip(), last_name.strip()
