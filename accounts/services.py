@@ -2,6 +2,7 @@
 
 from django.db import transaction
 from django.utils.crypto import get_random_string
+from django.utils.translation import gettext as _
 
 from .models import User
 
@@ -14,9 +15,10 @@ def user_create(*, username: str, email: str, role: str, password: str | None = 
     Admins are Django staff too, so they can reach Django's own tooling if it is ever enabled.
     """
     if role not in User.Role.values:
-        raise ValueError(f"role must be one of {', '.join(User.Role.values)}")
+        raise ValueError(_("The role must be one of: %(roles)s.")
+                         % {"roles": ", ".join(User.Role.values)})
     if User.objects.filter(username=username).exists():
-        raise ValueError(f"user {username!r} already exists")
+        raise ValueError(_("The user “%(username)s” already exists.") % {"username": username})
     password = password or get_random_string(16)
     user = User(username=username, email=email, role=role, first_name=first_name,
                 last_name=last_name, is_staff=role == User.Role.ADMIN)

@@ -35,16 +35,19 @@ SHAPES = {
     "precise": "PRECISE_DATETIME_FORMAT",
 }
 OWN_SETTINGS = {"WEEKDAY_FORMAT", "PRECISE_DATETIME_FORMAT"}
+# A language whose formats.py sets this writes month and day names in lower case (Italian,
+# Portuguese), where Django's catalogs give them capitalised ("Dicembre").
+LOWERCASE_NAMES = "DATE_NAMES_LOWERCASE"
 
 
 @lru_cache(maxsize=64)
-def _own_format(setting: str, language: str) -> str:
+def _own_format(setting: str, language: str):
     """An app-defined format for ``language`` (Django's get_format knows only its own names):
     the first of its format modules (ours, then Django's) that has it, else English's."""
     for module in formats.get_format_modules(language):
         if hasattr(module, setting):
             return getattr(module, setting)
-    return _own_format(setting, "en") if language != "en" else ""
+    return _own_format(setting, "en") if language != "en" else None
 
 
 def shape_format(setting: str) -> str:
@@ -60,9 +63,10 @@ def shaped(value, name: str) -> str:
     if value in (None, ""):
         return ""
     try:
-        return formats.date_format(value, shape_format(SHAPES[name]))
+        written = formats.date_format(value, shape_format(SHAPES[name]))
     except (AttributeError, TypeError, ValueError):
         return ""
+    return written.lower() if _own_format(LOWERCASE_NAMES, get_language() or "en") else written
 
 
 class _Formats(Mapping):

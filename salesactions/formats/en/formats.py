@@ -7,3 +7,4 @@ DATETIME_FORMAT = r"j M Y, H:i"  # |day_time
 WEEKDAY_FORMAT = r"l j F Y"  # |weekday
 TIME_FORMAT = r"H:i"  # |clock
 PRECISE_DATETIME_FORMAT = r"j M Y, H:i:s"  # |precise
+DATE_NAMES_LOWERCASE = False
