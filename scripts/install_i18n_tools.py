@@ -66,6 +66,9 @@ def main() -> int:
         install = ("install", "-y", "-q", "--no-install-recommends", *missing)
         if _apt(*install) or (_apt("update", "-q") and _apt(*install)):
             missing = [package for package in missing if NEEDS[package]()]
+    if not missing:
+        print("Language tools: installed")
+        return 0
     if missing:
         sudo = "" if os.geteuid() == 0 else "sudo "
         print(f"Language tools missing: run `{sudo}apt-get install -y {' '.join(missing)}` "

@@ -193,3 +193,21 @@ def test_counts_use_the_languages_thousands_separator():
         assert template.render({"n": 12500}) == "12\xa0500"
     with translation.override("en"):
         assert template.render({"n": 12500}) == "12,500"
+
+
+def test_a_cached_people_list_is_kept_per_language(rf, seller, settings):
+    from people.list_cache import people_list_cached
+
+    settings.PEOPLE_LIST_CACHE_SECONDS = 60
+    request = rf.get("/people/")
+    request.user = seller
+    built = []
+
+    def build():
+        built.append(translation.get_language())
+        return translation.get_language()
+
+    for language in ("en", "fr", "en", "fr"):
+        with translation.override(language):
+            assert people_list_cached("page:test", request, build) == language
+    assert built == ["en", "fr"]
