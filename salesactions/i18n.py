@@ -14,10 +14,14 @@ it (the template engine converts aware datetimes to the active zone).
 from django.middleware.locale import LocaleMiddleware
 from django.utils import timezone, translation
 
+# Read by programs (the API) or by the people sales email went to (the links inside emails:
+# unsubscribe page, open pixel, click redirect): the browser's language, never a seller's.
+NOT_A_SELLERS_PAGE = ("/api/", "/e/")
+
 
 def user_language(request) -> str:
     """The language a signed-in user chose for their pages ("" when none, or not signed in)."""
-    if request.path_info.startswith("/api/"):
+    if request.path_info.startswith(NOT_A_SELLERS_PAGE):
         return ""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
@@ -37,7 +41,7 @@ class UserLocaleMiddleware(LocaleMiddleware):
             super().process_request(request)
         user = getattr(request, "user", None)
         if (user is not None and user.is_authenticated
-                and not request.path_info.startswith("/api/")):
+                and not request.path_info.startswith(NOT_A_SELLERS_PAGE)):
             timezone.activate(user.zone)
         else:
             timezone.deactivate()

@@ -75,6 +75,21 @@ def test_the_api_follows_accept_language_not_the_users_choice(client, seller):
     assert "administrateurs" in answer.json()["detail"]
 
 
+def test_the_unsubscribe_page_follows_the_browser_even_for_a_signed_in_seller(client, seller):
+    from factories import SalesEmailFactory
+
+    from emails.tokens import unsubscribe_url
+    seller.language = "it"
+    seller.save()
+    client.force_login(seller)
+    path = "/" + unsubscribe_url(SalesEmailFactory(sender=seller)).split("/", 3)[3]
+
+    page = client.get(path, HTTP_ACCEPT_LANGUAGE="es")
+
+    # (Its template, emails/unsubscribe.html, writes its own <html lang>: its owner's part.)
+    assert page.status_code == 200 and page["Content-Language"] == "es"
+
+
 def test_the_language_card_saves_the_choice_and_confirms_in_it(seller_client, seller):
     page = seller_client.get("/account/").content.decode()
     assert 'id="language-card"' in page and 'action="/account/language/"' in page
