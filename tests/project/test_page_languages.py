@@ -249,7 +249,8 @@ def test_no_english_left_on_any_page(workspace, language):
         found += [f"{name} ({url}) [{language}]: {text}"
                   for text in english_left(english, other, language, words)]
     assert pages >= 25, f"only {pages} pages rendered: the walk lost some"
-    assert not found, f"English UI text left in {language} ({len(found)}):\n" + "\n".join(found)
+    assert not found, (f"English UI text left in {language} ({len(found)} texts, {pages} pages "
+                       f"checked):\n" + "\n".join(found))
 
 
 # ------------------------------------------------------------- the pages of this branch
