@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import DatabaseError
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -35,9 +37,10 @@ class OutcomeField(serializers.Field):
     the name (the services check it against the menu and the outcome mode)."""
 
     default_error_messages = {
-        "invalid": "Give an outcome's name or its id (see calls/outcomes/).",
-        "no_such_id": "No call outcome has id {id}; see calls/outcomes/.",
-        "max_length": "At most 80 characters.",
+        "invalid": gettext_lazy("Give an outcome's name or its id (see calls/outcomes/)."),
+        # Translators: keep {id} as it is (the id the client sent).
+        "no_such_id": gettext_lazy("No call outcome has id {id}; see calls/outcomes/."),
+        "max_length": gettext_lazy("At most 80 characters."),
     }
 
     def to_internal_value(self, data):
@@ -230,7 +233,7 @@ class CallListApi(GenericAPIView):
         items = request.data if many else [request.data]
         if many and not 1 <= len(items) <= MAX_CALLS_PER_REQUEST:
             return Response({"non_field_errors": [
-                f"Send 1 to {MAX_CALLS_PER_REQUEST} calls per request."]},
+                _("Send 1 to %(max)d calls per request.") % {"max": MAX_CALLS_PER_REQUEST}]},
                 status=status.HTTP_400_BAD_REQUEST)
         serializer = CallInputSerializer(data=items, many=True)
         if not serializer.is_valid():

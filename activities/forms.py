@@ -4,34 +4,49 @@ import re
 
 from django import forms
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.functional import lazy
+from django.utils.translation import gettext, gettext_noop, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from .models import MAX_CALL_NOTES, CallSettings, CallStatus
 
 _DURATION = re.compile(r"^\s*(?:(\d{1,3}):)?(\d{1,5})\s*$")
 
 
+def _notes_limit(text: str) -> str:
+    """``text`` translated, with the notes' limit written the viewer's way (32,000 / 32 000);
+    ``%(show_value)s`` stays for Django's length check to fill."""
+    return gettext(text) % {"limit": number_format(MAX_CALL_NOTES, force_grouping=True),
+                            "show_value": "%(show_value)s"}
+
+
+_notes_limit_lazy = lazy(_notes_limit, str)
+
+
 class CallForm(forms.Form):
     """Log a call. Outcome and reason menus come from the admin's settings; the service checks
     the values again, so this form only shapes the input."""
 
-    outcome = forms.ChoiceField(required=False)
-    reason = forms.ChoiceField(required=False)
+    outcome = forms.ChoiceField(required=False, label=_("Outcome"))
+    reason = forms.ChoiceField(required=False, label=_("Reason"))
     duration = forms.CharField(
-        label="Duration", required=False, max_length=10,
-        help_text="Minutes:seconds (4:30) or seconds (270).",
+        label=_("Duration"), required=False, max_length=10,
+        help_text=_("Minutes:seconds (4:30) or seconds (270)."),
         widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "0:00"}))
-    phone_number = forms.CharField(label="Phone number", required=False, max_length=40,
+    phone_number = forms.CharField(label=_("Phone number"), required=False, max_length=40,
                                    widget=forms.TextInput(attrs={"type": "tel"}))
     called_at = forms.DateTimeField(
-        label="When", required=False,
+        label=pgettext_lazy("when a call was made", "When"), required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
                                    format="%Y-%m-%dT%H:%M"))
     notes = forms.CharField(
-        required=False, max_length=MAX_CALL_NOTES,
-        help_text=f"At most {MAX_CALL_NOTES:,} characters (a Salesforce Task's Description).",
-        error_messages={"max_length": f"At most {MAX_CALL_NOTES:,} characters (what a "
-                                      "Salesforce Task's Description holds); this note has "
-                                      "%(show_value)s."},
+        required=False, max_length=MAX_CALL_NOTES, label=_("Notes"),
+        help_text=_notes_limit_lazy(gettext_noop(
+            "At most %(limit)s characters (a Salesforce Task's Description).")),
+        error_messages={"max_length": _notes_limit_lazy(gettext_noop(
+            "At most %(limit)s characters (what a Salesforce Task's Description holds); "
+            "this note has %(show_value)s."))},
         widget=forms.Textarea(attrs={"rows": 3}))
 
     def __init__(self, *args, person, call_settings: CallSettings, outcomes, reasons, **kwargs):
@@ -44,7 +59,8 @@ class CallForm(forms.Form):
         if mode == CallSettings.OutcomeMode.OFF or not outcomes:
             del self.fields["outcome"]
         else:
-            blank = "Choose an outcome" if mode == CallSettings.OutcomeMode.REQUIRED else "—"
+            blank = (gettext("Choose an outcome") if mode == CallSettings.OutcomeMode.REQUIRED
+                     else "—")
             self.fields["outcome"].choices = [("", blank)] + [(o.name, o.name) for o in outcomes]
             self.fields["outcome"].required = mode == CallSettings.OutcomeMode.REQUIRED
         if reasons:
@@ -58,10 +74,10 @@ class CallForm(forms.Form):
             return 0
         match = _DURATION.match(text)
         if not match:
-            raise forms.ValidationError("Use minutes:seconds (4:30) or seconds (270).")
+            raise forms.ValidationError(gettext("Use minutes:seconds (4:30) or seconds (270)."))
         minutes, seconds = match.groups()
         if minutes is not None and int(seconds) >= 60:
-            raise forms.ValidationError("Seconds must be below 60 after a colon.")
+            raise forms.ValidationError(gettext("Seconds must be below 60 after a colon."))
         return int(minutes or 0) * 60 + int(seconds)
 
     def service_errors(self, error) -> None:
@@ -86,11 +102,11 @@ class CallSettingsForm(forms.ModelForm):
 
 
 class CallOutcomeForm(forms.Form):
-    name = forms.CharField(max_length=80)
-    call_status = forms.ChoiceField(label="Counts as", choices=CallStatus.choices,
+    name = forms.CharField(max_length=80, label=_("Name"))
+    call_status = forms.ChoiceField(label=_("Counts as"), choices=CallStatus.choices,
                                     initial=CallStatus.COMPLETED)
 
 
 class CallReasonForm(forms.Form):
-    name = forms.CharField(max_length=80)
+    name = forms.CharField(max_length=80, label=_("Name"))
 

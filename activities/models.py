@@ -4,6 +4,8 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from syncing.models import SingletonModel
 
@@ -19,27 +21,37 @@ MAX_CALL_NOTES = 32_000
 class CallStatus(models.TextChoices):
     """How the call ended, as Marketo's "Sales Call Status" attribute names it."""
 
-    COMPLETED = "completed", "Completed"
-    NO_ANSWER = "no_answer", "No answer"
-    CANCELLED = "cancelled", "Cancelled"
-    FAILED = "failed", "Failed"
+    COMPLETED = "completed", pgettext_lazy("call status", "Completed")
+    NO_ANSWER = "no_answer", pgettext_lazy("call status", "No answer")
+    CANCELLED = "cancelled", pgettext_lazy("call status", "Cancelled")
+    FAILED = "failed", pgettext_lazy("call status", "Failed")
+
+
+#: The statuses as Marketo's "Sales Call Status" attribute receives them: fixed English text,
+#: whatever language the labels above are shown in (what leaves the app does not change).
+MARKETO_CALL_STATUS = {
+    CallStatus.COMPLETED: "completed",
+    CallStatus.NO_ANSWER: "no answer",
+    CallStatus.CANCELLED: "cancelled",
+    CallStatus.FAILED: "failed",
+}
 
 
 class CallSettings(SingletonModel):
     """Dialer settings: whether sellers pick an outcome when they log a call."""
 
     class OutcomeMode(models.TextChoices):
-        REQUIRED = "required", "Required"
-        OPTIONAL = "optional", "Optional"
-        OFF = "off", "Off"
+        REQUIRED = "required", pgettext_lazy("call outcomes", "Required")
+        OPTIONAL = "optional", pgettext_lazy("call outcomes", "Optional")
+        OFF = "off", pgettext_lazy("call outcomes", "Off")
 
-    outcome_mode = models.CharField("Call outcomes", max_length=10, choices=OutcomeMode.choices,
+    outcome_mode = models.CharField(_("Call outcomes"), max_length=10, choices=OutcomeMode.choices,
                                     default=OutcomeMode.OPTIONAL)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = "call settings"
-        verbose_name_plural = "call settings"
+        verbose_name = _("call settings")
+        verbose_name_plural = _("call settings")
 
 
 class CallOutcome(models.Model):
@@ -48,12 +60,14 @@ class CallOutcome(models.Model):
     """
 
     name = models.CharField(max_length=80, unique=True)
-    call_status = models.CharField("Counts as", max_length=20, choices=CallStatus.choices,
+    call_status = models.CharField(_("Counts as"), max_length=20, choices=CallStatus.choices,
                                    default=CallStatus.COMPLETED)
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["position", "id"]
+        verbose_name = _("call outcome")
+        verbose_name_plural = _("call outcomes")
 
     def __str__(self) -> str:
         return self.name
@@ -67,6 +81,8 @@ class CallReason(models.Model):
 
     class Meta:
         ordering = ["position", "id"]
+        verbose_name = _("call reason")
+        verbose_name_plural = _("call reasons")
 
     def __str__(self) -> str:
         return self.name
@@ -97,6 +113,8 @@ class Call(models.Model):
 
     class Meta:
         ordering = ["-called_at", "-id"]
+        verbose_name = _("call")
+        verbose_name_plural = _("calls")
         indexes = [
             models.Index(fields=["person", "-called_at"], name="call_person_called"),
             models.Index(fields=["logged_by", "-called_at"], name="call_logger_called"),
@@ -104,3 +122,8 @@ class Call(models.Model):
 
     def __str__(self) -> str:
         return f"Call to {self.person} on {self.called_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def marketo_call_status(self) -> str:
+        """The status as Marketo receives it (English, not the translated label)."""
+        return MARKETO_CALL_STATUS.get(self.status, self.status)

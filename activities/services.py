@@ -9,6 +9,9 @@ from typing import NamedTuple
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from analytics.rollups import rollups_recount, slices
 from syncing.calls.senders import KIND as CALL_KIND
@@ -56,41 +59,46 @@ def _clean(data: CallInput, call_settings: CallSettings, outcomes: dict[str, Cal
     errors: dict[str, str] = {}
     person = data.person
     if person is None or not getattr(person, "in_workspace", False):
-        errors["person"] = "No such person in the workspace."
+        errors["person"] = _("No such person in the workspace.")
     outcome = None
     mode = call_settings.outcome_mode
     name = (data.outcome or "").strip()
     if name:
         outcome = outcomes.get(name.casefold())
         if mode == CallSettings.OutcomeMode.OFF:
-            errors["outcome"] = "Call outcomes are switched off."
+            errors["outcome"] = _("Call outcomes are switched off.")
         elif outcome is None:
-            errors["outcome"] = f"Unknown outcome {name!r}; choose one of the outcomes on Settings."
+            errors["outcome"] = _("Unknown outcome %(name)s; choose one of the outcomes on "
+                                      "Settings.") % {"name": repr(name)}
     elif mode == CallSettings.OutcomeMode.REQUIRED:
-        errors["outcome"] = "Choose the call's outcome."
+        errors["outcome"] = _("Choose the call's outcome.")
     reason = None
     reason_name = (data.reason or "").strip()
     if reason_name:
         reason = reasons.get(reason_name.casefold())
         if reason is None:
-            errors["reason"] = f"Unknown reason {reason_name!r}."
+            errors["reason"] = _("Unknown reason %(name)s.") % {"name": repr(reason_name)}
     duration = data.duration_seconds or 0
     if not 0 <= duration <= MAX_CALL_DURATION:
-        errors["duration_seconds"] = "The duration must be between 0 and 24 hours."
+        errors["duration_seconds"] = _("The duration must be between 0 and 24 hours.")
     called_at = data.called_at or now
     if called_at > now + FUTURE_TOLERANCE:
-        errors["called_at"] = "A call cannot be in the future."
+        errors["called_at"] = _("A call cannot be in the future.")
     elif called_at < EARLIEST_CALL:
-        errors["called_at"] = "A call cannot be before 2000-01-01."
+        errors["called_at"] = _("A call cannot be before %(date)s.") % {
+            "date": EARLIEST_CALL.date().isoformat()}
     notes = (data.notes or "").strip()
     if len(notes) > MAX_CALL_NOTES:
-        errors["notes"] = (f"At most {MAX_CALL_NOTES:,} characters (what a Salesforce Task's "
-                           f"Description holds); this note has {len(notes):,}.")
+        errors["notes"] = _("At most %(limit)s characters (what a Salesforce Task's "
+                            "Description holds); this note has %(show_value)s.") % {
+            "limit": number_format(MAX_CALL_NOTES, force_grouping=True),
+            "show_value": number_format(len(notes), force_grouping=True)}
     phone = data.phone_number
     if phone is None:
         phone = getattr(person, "phone", "") or ""
     if len(phone) > 40:
-        errors["phone_number"] = "At most 40 characters."
+        errors["phone_number"] = ngettext(
+            "At most %(count)d character.", "At most %(count)d characters.", 40) % {"count": 40}
     if errors:
         raise ValidationError(errors)
     return Call(person=person, outcome=outcome.name if outcome else "",
@@ -185,21 +193,24 @@ def call_settings_update(*, outcome_mode: str) -> CallSettings:
     return call_settings
 
 
-def _check_room(model, limit: int, name: str, label: str) -> str:
+def _check_room(model, limit: int, name: str, full: str) -> str:
+    """``full``: the message when the menu holds ``limit`` entries (``%(count)d`` placeholder)."""
     name = name.strip()
     if not name:
-        raise ValidationError({"name": "Enter a name."})
+        raise ValidationError({"name": _("Enter a name.")})
     if model.objects.count() >= limit:
-        raise ValidationError({"name": f"At most {limit} {label}; remove one first."})
+        raise ValidationError({"name": full % {"count": limit}})
     if model.objects.filter(name__iexact=name).exists():
-        raise ValidationError({"name": f"{name!r} is already there."})
+        raise ValidationError({"name": _("%(name)s is already there.") % {"name": repr(name)}})
     return name
 
 
 @transaction.atomic
 def call_outcome_create(*, name: str, call_status: str = CallStatus.COMPLETED) -> CallOutcome:
     """Add an outcome at the end of the list (at most 15)."""
-    name = _check_room(CallOutcome, MAX_CALL_OUTCOMES, name, "call outcomes")
+    name = _check_room(CallOutcome, MAX_CALL_OUTCOMES, name, ngettext(
+        "At most %(count)d call outcome; remove one first.",
+        "At most %(count)d call outcomes; remove one first.", MAX_CALL_OUTCOMES))
     outcome = CallOutcome(name=name, call_status=call_status,
                           position=CallOutcome.objects.count())
     outcome.full_clean()
@@ -215,7 +226,9 @@ def call_outcome_delete(outcome: CallOutcome) -> None:
 @transaction.atomic
 def call_reason_create(*, name: str) -> CallReason:
     """Add a reason at the end of the list (at most 15)."""
-    name = _check_room(CallReason, MAX_CALL_REASONS, name, "call reasons")
+    name = _check_room(CallReason, MAX_CALL_REASONS, name, ngettext(
+        "At most %(count)d call reason; remove one first.",
+        "At most %(count)d call reasons; remove one first.", MAX_CALL_REASONS))
     reason = CallReason(name=name, position=CallReason.objects.count())
     reason.full_clean()
     reason.save()

@@ -3,6 +3,8 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.permissions import admin_required
@@ -74,7 +76,7 @@ def person_calls(request, person_id: int):
             form.service_errors(error)
         else:
             if not request.htmx:
-                messages.success(request, "Call logged.")
+                messages.success(request, _("Call logged."))
                 return redirect("activities:person-calls", person_id=person.pk)
             return _panel(request, person, _call_form(person), logged=call)
     # htmx swaps only 2xx answers: the form with its errors comes back as 200 there.
@@ -104,24 +106,27 @@ def call_settings_edit(request):
     form = CallSettingsForm(request.POST, instance=call_settings_get())
     if form.is_valid():
         call_settings_update(outcome_mode=form.cleaned_data["outcome_mode"])
-        messages.success(request, "Call settings saved.")
+        messages.success(request, _("Call settings saved."))
     else:
         _form_errors(request, form)
     return redirect("syncing:settings")
 
 
-# The dialer's two admin-managed menus: (form, create, model, delete, label).
+# The dialer's two admin-managed menus: (form, create, model, delete, added, removed), the
+# last two the flash messages (a whole sentence each: languages agree "added" with the noun).
 CALL_MENUS = {
     "outcome": (CallOutcomeForm, call_outcome_create, CallOutcome, call_outcome_delete,
-                "Outcome"),
-    "reason": (CallReasonForm, call_reason_create, CallReason, call_reason_delete, "Reason"),
+                gettext_lazy("Outcome %(name)s added."),
+                gettext_lazy("Outcome %(name)s removed.")),
+    "reason": (CallReasonForm, call_reason_create, CallReason, call_reason_delete,
+               gettext_lazy("Reason %(name)s added."), gettext_lazy("Reason %(name)s removed.")),
 }
 
 
 @admin_required
 @require_POST
 def call_menu_add(request, menu: str):
-    form_class, create, _, _, label = CALL_MENUS[menu]
+    form_class, create, _model, _delete, added, _removed = CALL_MENUS[menu]
     form = form_class(request.POST)
     if form.is_valid():
         try:
@@ -129,7 +134,7 @@ def call_menu_add(request, menu: str):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"{label} {entry.name!r} added.")
+            messages.success(request, added % {"name": repr(entry.name)})
     _form_errors(request, form)
     return redirect("syncing:settings")
 
@@ -137,8 +142,8 @@ def call_menu_add(request, menu: str):
 @admin_required
 @require_POST
 def call_menu_remove(request, menu: str, pk: int):
-    _, _, model, delete, label = CALL_MENUS[menu]
+    _form, _create, model, delete, _added, removed = CALL_MENUS[menu]
     entry = get_object_or_404(model, pk=pk)
     delete(entry)
-    messages.success(request, f"{label} {entry.name!r} removed.")
+    messages.success(request, removed % {"name": repr(entry.name)})
     return redirect("syncing:settings")

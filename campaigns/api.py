@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -185,14 +186,14 @@ def _visible(request, pk: int) -> Campaign:
     campaign = (campaign_list_for_user(request.user).filter(pk=pk).first()
                 if pk <= MAX_ID else None)
     if campaign is None:
-        raise Http404("No such campaign.")
+        raise Http404(_("No such campaign."))
     return campaign
 
 
 def _changeable(request, pk: int) -> Campaign:
     campaign = _visible(request, pk)
     if not can_change(request.user, campaign):
-        raise PermissionDenied("Only the campaign's owner (or an admin) changes it.")
+        raise PermissionDenied(_("Only the campaign's owner (or an admin) changes it."))
     return campaign
 
 
@@ -318,7 +319,7 @@ class MembersInput(JsonTypesMixin, serializers.Serializer):
     def validate(self, attrs):
         if ("person" in attrs) == ("people" in attrs):
             raise serializers.ValidationError({"non_field_errors": [
-                'Give either "person" or "people".']})
+                _('Give either "person" or "people".')]})
         return attrs
 
 
@@ -385,11 +386,11 @@ class MemberDetailApi(GenericAPIView):
         campaign = _visible(request, pk)
         person = Person.objects.filter(pk=person_id).first() if person_id <= MAX_ID else None
         if person is None:
-            raise Http404("No such person.")
+            raise Http404(_("No such person."))
         try:
             ended = member_remove(campaign, person, by=request.user)
         except DjangoPermissionDenied as error:
             raise PermissionDenied(str(error)) from error
         if ended is None:
-            raise Http404("This person is not in the campaign.")
+            raise Http404(_("This person is not in the campaign."))
         return Response(status=status.HTTP_204_NO_CONTENT)

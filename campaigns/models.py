@@ -12,19 +12,21 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Campaign(models.Model):
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        ACTIVE = "active", "Active"
-        PAUSED = "paused", "Paused"
-        ARCHIVED = "archived", "Archived"
+        DRAFT = "draft", pgettext_lazy("campaign status", "Draft")
+        ACTIVE = "active", pgettext_lazy("campaign status", "Active")
+        PAUSED = "paused", pgettext_lazy("campaign status", "Paused")
+        ARCHIVED = "archived", pgettext_lazy("campaign status", "Archived")
 
     name = models.CharField(max_length=255)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                               related_name="campaigns")
-    shared = models.BooleanField(default=False, help_text="Other sellers may add people to it.")
+    shared = models.BooleanField(default=False, help_text=_("Other sellers may add people to it."))
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     # Sending window for email steps, in the sending seller's time zone: weekdays (0 Monday
     # .. 6 Sunday, as digits) and hours [start, end). Off: email steps send when due.
@@ -38,6 +40,8 @@ class Campaign(models.Model):
 
     class Meta:
         ordering = ["name", "id"]
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
 
     def __str__(self) -> str:
         return self.name
@@ -45,10 +49,10 @@ class Campaign(models.Model):
 
 class CampaignStep(models.Model):
     class Type(models.TextChoices):
-        EMAIL = "email", "Email"
-        CALL = "call", "Call"
-        INMAIL = "inmail", "InMail"
-        CUSTOM = "custom", "Custom"
+        EMAIL = "email", pgettext_lazy("campaign step type", "Email")
+        CALL = "call", pgettext_lazy("campaign step type", "Call")
+        INMAIL = "inmail", pgettext_lazy("campaign step type", "InMail")
+        CUSTOM = "custom", pgettext_lazy("campaign step type", "Custom")
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveIntegerField()
@@ -63,6 +67,8 @@ class CampaignStep(models.Model):
 
     class Meta:
         ordering = ["position", "id"]
+        verbose_name = _("campaign step")
+        verbose_name_plural = _("campaign steps")
 
     def __str__(self) -> str:
         return self.title
@@ -70,23 +76,23 @@ class CampaignStep(models.Model):
     @property
     def title(self) -> str:
         if self.type == self.Type.EMAIL:
-            return self.subject or "Email"
+            return self.subject or self.get_type_display()
         return self.name or self.get_type_display()
 
 
 class CampaignMember(models.Model):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        REVIEW = "review", "Waiting for review"
-        ENDED = "ended", "Ended"
+        ACTIVE = "active", pgettext_lazy("campaign membership status", "Active")
+        REVIEW = "review", pgettext_lazy("campaign membership status", "Waiting for review")
+        ENDED = "ended", pgettext_lazy("campaign membership status", "Ended")
 
     class EndReason(models.TextChoices):
-        REMOVED = "removed", "Removed"
-        REPLIED = "replied", "Replied"
-        BOUNCED = "bounced", "Bounced"
-        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
-        COMPLETED = "completed", "Last step done"
-        ARCHIVED = "archived", "Campaign archived"
+        REMOVED = "removed", pgettext_lazy("campaign membership end", "Removed")
+        REPLIED = "replied", pgettext_lazy("campaign membership end", "Replied")
+        BOUNCED = "bounced", pgettext_lazy("campaign membership end", "Bounced")
+        UNSUBSCRIBED = "unsubscribed", pgettext_lazy("campaign membership end", "Unsubscribed")
+        COMPLETED = "completed", pgettext_lazy("campaign membership end", "Last step done")
+        ARCHIVED = "archived", pgettext_lazy("campaign membership end", "Campaign archived")
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="members")
     person = models.ForeignKey("people.Person", on_delete=models.PROTECT,
@@ -110,6 +116,8 @@ class CampaignMember(models.Model):
 
     class Meta:
         ordering = ["-added_at", "id"]
+        verbose_name = _("campaign member")
+        verbose_name_plural = _("campaign members")
         indexes = [
             # The scheduler's query: due active members, earliest first.
             models.Index(fields=["next_step_due_at"], name="campaign_member_due",
@@ -130,18 +138,35 @@ class CampaignMember(models.Model):
     def is_live(self) -> bool:
         return self.status != self.Status.ENDED
 
+    @property
+    def marketo_end_reason(self) -> str:
+        """Why the membership ended as Marketo's "Removed from Sales Campaign" activity
+        receives it: fixed English text, whatever language the labels are shown in."""
+        return MARKETO_END_REASONS.get(self.end_reason, self.end_reason)
+
+
+#: End reasons as they leave the app (Marketo's activity attribute): never translated.
+MARKETO_END_REASONS = {
+    CampaignMember.EndReason.REMOVED: "removed",
+    CampaignMember.EndReason.REPLIED: "replied",
+    CampaignMember.EndReason.BOUNCED: "bounced",
+    CampaignMember.EndReason.UNSUBSCRIBED: "unsubscribed",
+    CampaignMember.EndReason.COMPLETED: "last step done",
+    CampaignMember.EndReason.ARCHIVED: "campaign archived",
+}
+
 
 class MemberStep(models.Model):
     """One step as it ran (or waits for review) for one member."""
 
     class Result(models.TextChoices):
-        REVIEW = "review", "Waiting for review"
-        QUEUED = "queued", "Email queued"
-        HELD = "held", "Email held"
-        REFUSED = "refused", "Email refused"
-        SKIPPED = "skipped", "Skipped"
-        TASK = "task", "Reminder task created"
-        FAILED = "failed", "Failed"
+        REVIEW = "review", pgettext_lazy("campaign step result", "Waiting for review")
+        QUEUED = "queued", pgettext_lazy("campaign step result", "Email queued")
+        HELD = "held", pgettext_lazy("campaign step result", "Email held")
+        REFUSED = "refused", pgettext_lazy("campaign step result", "Email refused")
+        SKIPPED = "skipped", pgettext_lazy("campaign step result", "Skipped")
+        TASK = "task", pgettext_lazy("campaign step result", "Reminder task created")
+        FAILED = "failed", pgettext_lazy("campaign step result", "Failed")
 
     member = models.ForeignKey(CampaignMember, on_delete=models.CASCADE, related_name="history")
     step = models.ForeignKey(CampaignStep, on_delete=models.SET_NULL, null=True, blank=True,
@@ -163,6 +188,8 @@ class MemberStep(models.Model):
 
     class Meta:
         ordering = ["ran_at", "id"]
+        verbose_name = _("campaign step run")
+        verbose_name_plural = _("campaign step runs")
         indexes = [models.Index(fields=["result", "member"], name="member_step_result")]
         constraints = [
             # A step runs once per member, whatever the workers do.

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import User
 
@@ -31,10 +33,10 @@ def _locked(item: MemberStep, by: User) -> MemberStep:
             .select_related("member__person", "member__campaign", "member__added_by")
             .get(pk=item.pk))
     if not (by.is_admin or item.member.added_by_id == by.pk):
-        raise PermissionDenied("This email waits in another seller's review queue.")
+        raise PermissionDenied(_("This email waits in another seller's review queue."))
     if (item.result != MemberStep.Result.REVIEW
             or item.member.status != CampaignMember.Status.REVIEW):
-        raise ValidationError("This email was already sent or skipped.")
+        raise ValidationError(_("This email was already sent or skipped."))
     return item
 
 
@@ -56,11 +58,13 @@ def review_send(item: MemberStep, *, by: User, subject: str, body: str) -> Membe
     subject, body = (subject or "").strip(), (body or "").strip()
     errors = {}
     if not subject:
-        errors["subject"] = ["Give the email a subject."]
+        errors["subject"] = [_("Give the email a subject.")]
     elif len(subject) > SUBJECT_MAX:
-        errors["subject"] = [f"At most {SUBJECT_MAX} characters."]
+        errors["subject"] = [ngettext("At most %(count)d character.",
+                                       "At most %(count)d characters.",
+                                       SUBJECT_MAX) % {"count": SUBJECT_MAX}]
     if not body:
-        errors["body"] = ["Write the email."]
+        errors["body"] = [_("Write the email.")]
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():

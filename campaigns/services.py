@@ -23,6 +23,10 @@ from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, Validatio
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Upper
+from django.utils.formats import number_format
+from django.utils.functional import lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop, ngettext
 
 from accounts.models import User
 from analytics.rollups import rollups_fold
@@ -41,12 +45,17 @@ NAME_MAX = 255
 MAX_STEPS = 50
 #: A cadence longer than a year is not a cadence: day offsets run from 0 to 365.
 MAX_DAY_OFFSET = 365
-DAY_RANGE = f"Day must be between 0 and {MAX_DAY_OFFSET}."
-WINDOW_START_RANGE = "The sending window opens at an hour from 0 to 23."
-WINDOW_END_RANGE = "The sending window closes at an hour from 1 to 24."
+#: A message translated when it is shown, filled with ``values`` (for module-level messages
+#: that hold a number: ``gettext_lazy(...) % values`` would translate at import).
+_translated_with = lazy(lambda message, values: _(message) % values, str)
+DAY_RANGE = _translated_with(gettext_noop("Day must be between 0 and %(max)d."),
+                             {"max": MAX_DAY_OFFSET})
+WINDOW_START_RANGE = gettext_lazy("The sending window opens at an hour from 0 to 23.")
+WINDOW_END_RANGE = gettext_lazy("The sending window closes at an hour from 1 to 24.")
 BODY_MAX = 100_000
 DETAILS_MAX = 32_000
 STEP_FIELDS = ("type", "day_offset", "subject", "body", "auto_send", "name", "details")
+# Skip reasons are stored on the delivery (and the API returns them): not translated.
 SKIP_MARKETO_OFF = "Logging sales activities to Marketo is switched off."
 SKIP_MARKETO_NOT_CONNECTED = "Marketo is not connected."
 LIVE = (CampaignMember.Status.ACTIVE, CampaignMember.Status.REVIEW)
@@ -81,44 +90,66 @@ def _invalid(errors: dict) -> ValidationError:
 def _step_errors(steps: list[dict]) -> dict:
     errors: dict[str, list] = {}
     if len(steps) > MAX_STEPS:
-        return {"steps": [f"A campaign has at most {MAX_STEPS} steps."]}
+        return {"steps": [ngettext("A campaign has at most %(count)d step.",
+                                   "A campaign has at most %(count)d steps.",
+                                   MAX_STEPS) % {"count": MAX_STEPS}]}
     step_errors = []
     previous_day = None
     for number, step in enumerate(steps, start=1):
         mine: dict[str, list[str]] = {}
         kind = step.get("type")
         if kind not in CampaignStep.Type.values:
-            mine["type"] = ["Choose the step's type: email, call, InMail or custom."]
+            mine["type"] = [_("Choose the step's type: email, call, InMail or custom.")]
         offset = step.get("day_offset", 0)
         if not isinstance(offset, int) or isinstance(offset, bool) or not (
                 0 <= offset <= MAX_DAY_OFFSET):
             mine["day_offset"] = [DAY_RANGE]
         elif previous_day is not None and offset < previous_day:
-            mine["day_offset"] = [f"Day {offset} comes before day {previous_day} of step "
-                                  f"{number - 1}, the step above it: steps run in order, so "
-                                  f"give this step day {previous_day} or later, or move it."]
+            mine["day_offset"] = [_(
+                "Day %(day)d comes before day %(previous_day)d of step %(previous)d, the step "
+                "above it: steps run in order, so give this step day %(previous_day)d or "
+                "later, or move it.") % {"day": offset, "previous_day": previous_day,
+                                         "previous": number - 1}]
         if "day_offset" not in mine:
             previous_day = offset
         texts = ("subject", "body") if kind == CampaignStep.Type.EMAIL else ("name", "details")
         if kind == CampaignStep.Type.EMAIL:
-            for text in ("subject", "body"):
+            for text, needed in (("subject", _("An email step needs a subject.")),
+                                 ("body", _("An email step needs a body."))):
                 if not (step.get(text) or "").strip():
-                    mine[text] = [f"An email step needs a {text}."]
+                    mine[text] = [needed]
         elif kind in CampaignStep.Type.values and not (step.get("name") or "").strip():
-            mine["name"] = ["Give the task a name."]
+            mine["name"] = [_("Give the task a name.")]
         for text in texts:
             if text not in mine and (problem := merge_problem(step.get(text), MERGE_FIELDS)):
                 mine[text] = [problem]
-        for text, label, most in (("subject", "The subject", NAME_MAX),
-                                  ("name", "The task name", NAME_MAX),
-                                  ("body", "The body", BODY_MAX),
-                                  ("details", "The details", DETAILS_MAX)):
+        for text, most in (("subject", NAME_MAX), ("name", NAME_MAX), ("body", BODY_MAX),
+                           ("details", DETAILS_MAX)):
             if len(step.get(text) or "") > most:
-                mine.setdefault(text, []).append(f"{label} has at most {most:,} characters.")
+                mine.setdefault(text, []).append(_too_long(text, most))
         step_errors.append(mine)
     if any(step_errors):
         errors["steps"] = step_errors
     return errors
+
+
+def _too_long(text: str, most: int) -> str:
+    """The message for a step's ``text`` field longer than ``most`` characters."""
+    messages = {
+        "subject": ngettext("The subject has at most %(count)s character.",
+                            "The subject has at most %(count)s characters.", most),
+        "name": ngettext("The task name has at most %(count)s character.",
+                         "The task name has at most %(count)s characters.", most),
+        "body": ngettext("The body has at most %(count)s character.",
+                         "The body has at most %(count)s characters.", most),
+        "details": ngettext("The details have at most %(count)s character.",
+                            "The details have at most %(count)s characters.", most),
+    }
+    return messages[text] % {"count": number_format(most, force_grouping=True)}
+
+
+def _status_choices() -> str:
+    return _("Use one of: %(statuses)s.") % {"statuses": ", ".join(Campaign.Status.values)}
 
 
 def _campaign_errors(values: dict) -> dict:
@@ -126,13 +157,15 @@ def _campaign_errors(values: dict) -> dict:
     if "name" in values:
         name = (values["name"] or "").strip()
         if not name:
-            errors["name"] = ["Give the campaign a name."]
+            errors["name"] = [_("Give the campaign a name.")]
         elif len(name) > NAME_MAX:
-            errors["name"] = [f"The name has at most {NAME_MAX} characters."]
+            errors["name"] = [ngettext("The name has at most %(count)d character.",
+                                        "The name has at most %(count)d characters.",
+                                        NAME_MAX) % {"count": NAME_MAX}]
     if "window_days" in values:
         days = values["window_days"] or ""
         if not days or any(day not in "0123456" for day in days) or len(set(days)) != len(days):
-            errors["window_days"] = ["Choose at least one weekday for the sending window."]
+            errors["window_days"] = [_("Choose at least one weekday for the sending window.")]
     start = values.get("window_start_hour", 9)
     end = values.get("window_end_hour", 17)
     if not 0 <= start <= 23:
@@ -140,9 +173,9 @@ def _campaign_errors(values: dict) -> dict:
     if not 1 <= end <= 24:
         errors["window_end_hour"] = [WINDOW_END_RANGE]
     elif start >= end and "window_start_hour" not in errors:
-        errors["window_end_hour"] = ["The sending window must open before it closes."]
+        errors["window_end_hour"] = [_("The sending window must open before it closes.")]
     if "status" in values and values["status"] not in Campaign.Status.values:
-        errors["status"] = [f"Use one of: {', '.join(Campaign.Status.values)}."]
+        errors["status"] = [_status_choices()]
     if "steps" in values:
         errors.update(_step_errors(values["steps"]))
     return errors
@@ -192,7 +225,7 @@ def campaign_create(*, owner: User, name: str, shared: bool = False,
 def campaign_update(campaign: Campaign, *, by: User, **changes) -> Campaign:
     """Change a campaign's fields and, with ``steps``, its whole list of steps."""
     if not can_change(by, campaign):
-        raise PermissionDenied("Only the campaign's owner (or an admin) changes it.")
+        raise PermissionDenied(_("Only the campaign's owner (or an admin) changes it."))
     errors = _campaign_errors({**{name: getattr(campaign, name) for name in (
         "window_start_hour", "window_end_hour")}, **changes})
     if errors:
@@ -212,9 +245,9 @@ def campaign_update(campaign: Campaign, *, by: User, **changes) -> Campaign:
 def campaign_status_set(campaign: Campaign, status: str, *, by: User) -> Campaign:
     """Draft → active; active ⇄ paused; anything → archived (ends the live memberships)."""
     if not can_change(by, campaign):
-        raise PermissionDenied("Only the campaign's owner (or an admin) changes it.")
+        raise PermissionDenied(_("Only the campaign's owner (or an admin) changes it."))
     if status not in Campaign.Status.values:
-        raise ValidationError({"status": [f"Use one of: {', '.join(Campaign.Status.values)}."]})
+        raise ValidationError({"status": [_status_choices()]})
     now = clock.now()
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
@@ -222,11 +255,11 @@ def campaign_status_set(campaign: Campaign, status: str, *, by: User) -> Campaig
         if status == current:
             return campaign
         if current == Campaign.Status.ARCHIVED:
-            raise ValidationError({"status": ["An archived campaign stays archived."]})
+            raise ValidationError({"status": [_("An archived campaign stays archived.")]})
         if status == Campaign.Status.DRAFT:
-            raise ValidationError({"status": ["A campaign that ran cannot go back to draft."]})
+            raise ValidationError({"status": [_("A campaign that ran cannot go back to draft.")]})
         if status == Campaign.Status.ACTIVE and not campaign.steps.exists():
-            raise ValidationError({"status": ["Add a step before starting the campaign."]})
+            raise ValidationError({"status": [_("Add a step before starting the campaign.")]})
         if status == Campaign.Status.ACTIVE and current == Campaign.Status.DRAFT:
             # Members added while it was a draft start now.
             campaign.members.filter(status=CampaignMember.Status.ACTIVE,
@@ -257,10 +290,10 @@ def campaign_status_set(campaign: Campaign, status: str, *, by: User) -> Campaig
 def campaign_delete(campaign: Campaign, *, by: User) -> None:
     """Delete a campaign nobody was ever added to (one with history is archived instead)."""
     if not can_change(by, campaign):
-        raise PermissionDenied("Only the campaign's owner (or an admin) deletes it.")
+        raise PermissionDenied(_("Only the campaign's owner (or an admin) deletes it."))
     if campaign.members.exists():
-        raise ValidationError("People were added to this campaign: archive it instead, so "
-                              "its history stays.")
+        raise ValidationError(_("People were added to this campaign: archive it instead, so "
+                                "its history stays."))
     campaign.delete()
 
 
@@ -286,7 +319,8 @@ def _one_step_invalid(error: ValidationError, index: int) -> ValidationError:
                 if number == index:
                     mine.setdefault(field_name, []).extend(problems)
                 else:
-                    others.extend(f"Step {number + 1}: {problem}" for problem in problems)
+                    others.extend(_("Step %(number)d: %(problem)s") % {
+                        "number": number + 1, "problem": problem} for problem in problems)
     if others:
         mine[NON_FIELD_ERRORS] = others
     return ValidationError(mine)
@@ -319,7 +353,7 @@ def step_move(campaign: Campaign, step: CampaignStep, *, by: User, up: bool) -> 
     """Swap a step with the one before (``up``) or after it, among steps on the same day
     (ValidationError across days: the order follows the days)."""
     if not can_change(by, campaign):
-        raise PermissionDenied("Only the campaign's owner (or an admin) changes it.")
+        raise PermissionDenied(_("Only the campaign's owner (or an admin) changes it."))
     steps = list(campaign.steps.all())
     index = next(i for i, s in enumerate(steps) if s.pk == step.pk)
     other = index - 1 if up else index + 1
@@ -328,10 +362,11 @@ def step_move(campaign: Campaign, step: CampaignStep, *, by: User, up: bool) -> 
     if steps[index].day_offset != steps[other].day_offset:
         # Steps run in order of their days: a move across another day would contradict it.
         first, second = sorted((index, other))
-        raise ValidationError(
-            f"Step {second + 1} is on day {steps[second].day_offset} and step {first + 1} on "
-            f"day {steps[first].day_offset}: steps run in the order of their days, so change "
-            f"a step's day to change the order.")
+        raise ValidationError(_(
+            "Step %(second)d is on day %(second_day)d and step %(first)d on day "
+            "%(first_day)d: steps run in the order of their days, so change a step's day to "
+            "change the order.") % {"second": second + 1, "second_day": steps[second].day_offset,
+                                    "first": first + 1, "first_day": steps[first].day_offset})
     steps[index], steps[other] = steps[other], steps[index]
     with transaction.atomic():
         for position, each in enumerate(steps):
@@ -342,7 +377,7 @@ def step_move(campaign: Campaign, step: CampaignStep, *, by: User, up: bool) -> 
 
 def step_delete(campaign: Campaign, step: CampaignStep, *, by: User) -> None:
     if not can_change(by, campaign):
-        raise PermissionDenied("Only the campaign's owner (or an admin) changes it.")
+        raise PermissionDenied(_("Only the campaign's owner (or an admin) changes it."))
     with transaction.atomic():
         rollups_fold("step_id", [step.pk])  # its emails now have no step
         step.delete()
@@ -376,10 +411,10 @@ class AddReport:
     added: list[CampaignMember] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
 
-    SKIP_REASONS = {"already_in_campaign": "already in this campaign",
-                    "suppressed": "address unsubscribed",
-                    "no_email": "no email address",
-                    "not_found": "not in the workspace"}
+    SKIP_REASONS = {"already_in_campaign": gettext_lazy("already in this campaign"),
+                    "suppressed": gettext_lazy("address unsubscribed"),
+                    "no_email": gettext_lazy("no email address"),
+                    "not_found": gettext_lazy("not in the workspace")}
 
     def skip(self, reason: str, count: int = 1) -> None:
         if count:
@@ -390,8 +425,10 @@ class AddReport:
         return sum(self.skipped.values())
 
     def summary(self) -> str:
-        parts = [f"{len(self.added)} added"]
-        parts += [f"{count} skipped: {self.SKIP_REASONS.get(reason, reason)}"
+        parts = [ngettext("%(count)d added", "%(count)d added", len(self.added))
+                 % {"count": len(self.added)}]
+        parts += [ngettext("%(count)d skipped: %(reason)s", "%(count)d skipped: %(reason)s", count)
+                  % {"count": count, "reason": self.SKIP_REASONS.get(reason, reason)}
                   for reason, count in self.skipped.items()]
         return ", ".join(parts)
 
@@ -414,10 +451,10 @@ def _log_to_marketo(members: list[CampaignMember], kind: str) -> None:
 
 def add_check(user: User, campaign: Campaign) -> None:
     if not can_use(user, campaign):
-        raise PermissionDenied("This campaign is not yours to add people to.")
+        raise PermissionDenied(_("This campaign is not yours to add people to."))
     if campaign.status not in (Campaign.Status.ACTIVE, Campaign.Status.PAUSED,
                                Campaign.Status.DRAFT):
-        raise ValidationError({"campaign": ["People cannot be added to an archived campaign."]})
+        raise ValidationError({"campaign": [_("People cannot be added to an archived campaign.")]})
 
 
 def members_plan(campaign: Campaign, people_ids: Iterable[int]) -> tuple[list[int], AddReport]:
@@ -522,7 +559,7 @@ def member_remove(campaign: Campaign, person: Person, *, by: User) -> CampaignMe
     if member is None:
         return None
     if not (can_use(by, campaign) or member.added_by_id == by.pk):
-        raise PermissionDenied("This campaign is not yours.")
+        raise PermissionDenied(_("This campaign is not yours."))
     ended = members_end([member], CampaignMember.EndReason.REMOVED)
     return ended[0] if ended else None
 

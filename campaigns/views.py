@@ -17,7 +17,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from people.models import Person
@@ -60,23 +63,24 @@ MEMBERS_SHOWN = 200
 # The campaign page holds the settings form and the add-step form: ids must not clash.
 SETTINGS_IDS = "settings_%s"
 LIST_SHOWN = 200
-DAYS = [("0", "Mon"), ("1", "Tue"), ("2", "Wed"), ("3", "Thu"), ("4", "Fri"), ("5", "Sat"),
-        ("6", "Sun")]
+# Weekdays as Django's own catalogs abbreviate them ("Mon", "lun.", "周一"), Monday first.
+DAYS = [(str(day), WEEKDAYS_ABBR[day]) for day in range(7)]
 
 
 class CampaignForm(forms.Form):
-    name = forms.CharField(max_length=255)
-    shared = forms.BooleanField(required=False, label="Shared with other sellers")
-    window_enabled = forms.BooleanField(required=False,
-                                        label="Send emails only inside a sending window")
+    name = forms.CharField(max_length=255, label=gettext_lazy("Name"))
+    shared = forms.BooleanField(required=False, label=gettext_lazy("Shared with other sellers"))
+    window_enabled = forms.BooleanField(
+        required=False, label=gettext_lazy("Send emails only inside a sending window"))
     window_days = forms.MultipleChoiceField(choices=DAYS, required=False,
                                             widget=forms.CheckboxSelectMultiple,
+                                            label=gettext_lazy("Sending days"),
                                             initial=["0", "1", "2", "3", "4"])
     window_start_hour = forms.IntegerField(
-        min_value=0, max_value=23, initial=9, label="Opens at (hour)",
+        min_value=0, max_value=23, initial=9, label=gettext_lazy("Opens at (hour)"),
         error_messages={key: WINDOW_START_RANGE for key in ("min_value", "max_value", "invalid")})
     window_end_hour = forms.IntegerField(
-        min_value=1, max_value=24, initial=17, label="Closes at (hour)",
+        min_value=1, max_value=24, initial=17, label=gettext_lazy("Closes at (hour)"),
         error_messages={key: WINDOW_END_RANGE for key in ("min_value", "max_value", "invalid")})
 
     def values(self) -> dict:
@@ -86,17 +90,21 @@ class CampaignForm(forms.Form):
 
 
 class StepForm(forms.Form):
-    type = forms.ChoiceField(choices=CampaignStep.Type.choices)
+    type = forms.ChoiceField(choices=CampaignStep.Type.choices,
+                             label=gettext_lazy("Type"))
     day_offset = forms.IntegerField(
-        min_value=0, max_value=MAX_DAY_OFFSET, initial=0, label="Day (after the person is added)",
+        min_value=0, max_value=MAX_DAY_OFFSET, initial=0,
+        label=gettext_lazy("Day (after the person is added)"),
         error_messages={key: DAY_RANGE for key in ("required", "min_value", "max_value",
                                                    "invalid")})
-    subject = forms.CharField(max_length=255, required=False)
-    body = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 6}))
-    auto_send = forms.BooleanField(required=False, label="Send automatically (else: review "
-                                                         "queue)")
-    name = forms.CharField(max_length=255, required=False, label="Task name")
-    details = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    subject = forms.CharField(max_length=255, required=False, label=gettext_lazy("Subject"))
+    body = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 6}),
+                           label=gettext_lazy("Body"))
+    auto_send = forms.BooleanField(required=False,
+                                   label=gettext_lazy("Send automatically (else: review queue)"))
+    name = forms.CharField(max_length=255, required=False, label=gettext_lazy("Task name"))
+    details = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                              label=gettext_lazy("Details"))
 
 
 def _campaign(request, pk: int) -> Campaign:
@@ -144,7 +152,7 @@ def campaign_new(request):
         except ValidationError as error:
             _errors_to_form(form, error)
         else:
-            messages.success(request, "Campaign created. Add its steps, then start it.")
+            messages.success(request, _("Campaign created. Add its steps, then start it."))
             return redirect("campaigns:detail", campaign.pk)
     return render(request, "campaigns/new.html", {"form": form, "section": "campaigns"},
                   status=400 if form.errors else 200)
@@ -166,7 +174,7 @@ def _detail(request, campaign: Campaign, *, form: CampaignForm | None = None,
         "step_form": step_form or StepForm(), "results": campaign_step_results(campaign),
         "members": members, "members_more": len(members) == MEMBERS_SHOWN,
         "section": "campaigns", "merge_fields": MERGE_FIELDS,
-        "window_days_text": ", ".join(label for value, label in DAYS
+        "window_days_text": ", ".join(str(label) for value, label in DAYS
                                       if value in campaign.window_days)},
         status=400 if form is not None or step_form is not None else 200)
 
@@ -188,7 +196,7 @@ def campaign_edit(request, pk: int):
         except PermissionDenied as error:
             form.add_error(None, str(error))
         else:
-            messages.success(request, "Campaign saved.")
+            messages.success(request, _("Campaign saved."))
             return redirect("campaigns:detail", campaign.pk)
     return _detail(request, campaign, form=form)
 
@@ -198,12 +206,21 @@ def campaign_status(request, pk: int):
     campaign = _campaign(request, pk)
     try:
         campaign = campaign_status_set(campaign, request.POST.get("status", ""), by=request.user)
-        messages.success(request, f"The campaign is {campaign.get_status_display().lower()}.")
+        messages.success(request, _STATUS_SET.get(campaign.status, _STATUS_SET["active"])())
     except ValidationError as error:
         _errors_to_messages(request, error)
     except PermissionDenied as error:
         messages.error(request, str(error))
     return redirect("campaigns:detail", campaign.pk)
+
+
+#: The flash after a status change, one sentence per status (languages agree the participle).
+_STATUS_SET = {
+    Campaign.Status.DRAFT: lambda: _("The campaign is draft."),
+    Campaign.Status.ACTIVE: lambda: _("The campaign is active."),
+    Campaign.Status.PAUSED: lambda: _("The campaign is paused."),
+    Campaign.Status.ARCHIVED: lambda: _("The campaign is archived."),
+}
 
 
 def _step_values(form: StepForm) -> dict:
@@ -223,7 +240,7 @@ def step_add(request, pk: int):
         except PermissionDenied as error:
             form.add_error(None, str(error))
         else:
-            messages.success(request, "Step added.")
+            messages.success(request, _("Step added."))
             return redirect(reverse("campaigns:detail", args=[campaign.pk]) + "#steps")
     return _detail(request, campaign, step_form=form)
 
@@ -233,7 +250,7 @@ def step_edit(request, pk: int, step_id: int):
     campaign = _campaign(request, pk)
     step = get_object_or_404(campaign.steps, pk=step_id)
     if not can_change(request.user, campaign):
-        raise Http404("Not your campaign.")
+        raise Http404(_("Not your campaign."))
     form = StepForm(request.POST or None, initial={
         name: getattr(step, name) for name in StepForm.base_fields})
     if request.method == "POST" and form.is_valid():
@@ -242,7 +259,7 @@ def step_edit(request, pk: int, step_id: int):
         except ValidationError as error:
             _errors_to_form(form, error)
         else:
-            messages.success(request, "Step saved.")
+            messages.success(request, _("Step saved."))
             return redirect("campaigns:detail", campaign.pk)
     return render(request, "campaigns/step_edit.html", {
         "campaign": campaign, "step": step, "form": form, "section": "campaigns",
@@ -259,7 +276,7 @@ def step_action(request, pk: int, step_id: int):
             step_move(campaign, step, by=request.user, up=action == "up")
         elif action == "delete":
             step_delete(campaign, step, by=request.user)
-            messages.success(request, "Step deleted.")
+            messages.success(request, _("Step deleted."))
     except ValidationError as error:
         _errors_to_messages(request, error)
     except PermissionDenied as error:
@@ -277,7 +294,8 @@ def member_remove_view(request, pk: int, person_id: int):
         messages.error(request, str(error))
     else:
         if ended:
-            messages.success(request, f"{person} was removed from {campaign.name}.")
+            messages.success(request, _("%(person)s was removed from %(campaign)s.") % {
+                "person": person, "campaign": campaign.name})
     return redirect(_back(request, reverse("campaigns:detail", args=[campaign.pk])))
 
 
@@ -293,9 +311,10 @@ def person_add(request, person_id: int):
         messages.error(request, "; ".join(getattr(error, "messages", [str(error)])))
     else:
         if report.added:
-            messages.success(request, f"Added to {campaign.name}.")
+            messages.success(request, _("Added to %(campaign)s.") % {"campaign": campaign.name})
         else:
-            messages.warning(request, f"Not added: {report.summary()}.")
+            messages.warning(request, _("Not added: %(summary)s.") % {
+                "summary": report.summary()})
     return redirect(reverse("people:detail", args=[person.pk]) + "#campaigns")
 
 
@@ -327,8 +346,10 @@ def bulk_add(request):
             messages.error(request, "; ".join(getattr(error, "messages", [str(error)])))
         else:
             skipped = sum(preview.skipped.values()) + report.skipped_total
-            messages.success(request, f"{len(report.added)} added to {chosen.name}; "
-                                      f"{skipped} skipped.")
+            messages.success(request, ngettext(
+                "%(added)d added to %(campaign)s; %(skipped)d skipped.",
+                "%(added)d added to %(campaign)s; %(skipped)d skipped.", len(report.added)) % {
+                "added": len(report.added), "campaign": chosen.name, "skipped": skipped})
             return redirect("campaigns:detail", chosen.pk)
     return render(request, "campaigns/bulk_add.html", {
         "campaigns": campaigns, "chosen": chosen, "preview": preview, "selection": selection,
@@ -367,12 +388,15 @@ def review_action(request, item_id: int):
     try:
         if request.POST.get("action") == "skip":
             review_skip(item, by=request.user)
-            messages.success(request, "Skipped; the next step follows.")
+            messages.success(request, _("Skipped; the next step follows."))
         else:
             item = review_send(item, by=request.user, **typed)
-            verb = "held (Marketo could not answer; it goes when it can)" if (
-                item.result == MemberStep.Result.HELD) else "queued to send"
-            messages.success(request, f"Email to {item.member.person} {verb}.")
+            if item.result == MemberStep.Result.HELD:
+                sent = _("Email to %(person)s held (Marketo could not answer; it goes when it "
+                         "can).")
+            else:
+                sent = _("Email to %(person)s queued to send.")
+            messages.success(request, sent % {"person": item.member.person})
     except ValidationError as error:
         if request.POST.get("action") == "skip" or not hasattr(error, "error_dict"):
             _errors_to_messages(request, error)

@@ -10,27 +10,38 @@ from __future__ import annotations
 import logging
 import re
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import defaults
 
 from .api import api_error, is_api
 
 log = logging.getLogger("django.request")
 
-TITLES = {400: "Bad request", 403: "Not allowed", 404: "Page not found",
-          500: "Something went wrong"}
+TITLES = {400: gettext_lazy("Bad request"), 403: gettext_lazy("Not allowed"),
+          404: gettext_lazy("Page not found"), 500: gettext_lazy("Something went wrong")}
 QUERY_MISS = re.compile(r"No (.+) matches the given query\.")
 DEFAULT_REASONS = {
-    400: "The request could not be understood.",
-    403: "You do not have access to this page.",
-    500: "The app ran into an error and did not finish; it has been logged. Try again, or "
-         "tell an admin what you were doing.",
+    400: gettext_lazy("The request could not be understood."),
+    403: gettext_lazy("You do not have access to this page."),
+    500: gettext_lazy("The app ran into an error and did not finish; it has been logged. Try "
+                      "again, or tell an admin what you were doing."),
 }
+
+
+def _model_name(object_name: str) -> str:
+    """A model's verbose name (translated) from the class name Django's message gives."""
+    for model in apps.get_models():
+        if model.__name__ == object_name:
+            return str(model._meta.verbose_name)
+    return object_name.lower()
 
 
 def _reason(exception, status: int, path: str) -> str:
@@ -39,11 +50,12 @@ def _reason(exception, status: int, path: str) -> str:
     message = exception.args[0] if exception is not None and exception.args else None
     if isinstance(message, str) and (query := QUERY_MISS.fullmatch(message)):
         # get_object_or_404's "No Campaign matches the given query."
-        return f"There is no such {query.group(1).lower()}, or it is not yours to see."
+        return _("There is no such %(thing)s, or it is not yours to see.") % {
+            "thing": _model_name(query.group(1))}
     if isinstance(message, str) and message.strip():
         return message
     if status == 404:
-        return f"There is no page at {path}."
+        return _("There is no page at %(path)s.") % {"path": path}
     return DEFAULT_REASONS[status]
 
 
@@ -64,25 +76,25 @@ def error_page(request, status: int, exception=None) -> HttpResponse:
 
 def bad_request(request, exception):
     if is_api(request):
-        return api_error(400, "Bad request.")
+        return api_error(400, _("Bad request."))
     return error_page(request, 400, exception)
 
 
 def permission_denied(request, exception):
     if is_api(request):
-        return api_error(403, "You do not have permission to perform this action.")
+        return api_error(403, _("You do not have permission to perform this action."))
     return error_page(request, 403, exception)
 
 
 def page_not_found(request, exception):
     if is_api(request):
-        return api_error(404, "Not found.")
+        return api_error(404, _("Not found."))
     return error_page(request, 404, exception)
 
 
 def server_error(request):
     if is_api(request):
-        return api_error(500, "A server error occurred.")
+        return api_error(500, _("A server error occurred."))
     return error_page(request, 500)
 
 

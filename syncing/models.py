@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from .fields import EncryptedTextField
 from .validators import (
@@ -54,10 +55,10 @@ class ConnectionCheck(models.Model):
 
 
 class MarketoConnection(SingletonModel, ConnectionCheck):
-    base_url = models.URLField("REST base URL", blank=True,
-                               help_text="e.g. https://123-ABC-456.mktorest.com")
-    client_id = models.CharField("Client ID", max_length=200, blank=True)
-    client_secret = EncryptedTextField("Client secret", blank=True)
+    base_url = models.URLField(_("REST base URL"), blank=True,
+                               help_text=_("e.g. https://123-ABC-456.mktorest.com"))
+    client_id = models.CharField(_("Client ID"), max_length=200, blank=True)
+    client_secret = EncryptedTextField(_("Client secret"), blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     @classmethod
@@ -71,11 +72,11 @@ class MarketoConnection(SingletonModel, ConnectionCheck):
 
 
 class SalesforceConnection(SingletonModel, ConnectionCheck):
-    url = models.URLField("My Domain URL", blank=True,
-                          help_text="e.g. https://yourcompany.my.salesforce.com")
-    client_id = models.CharField("Consumer key", max_length=300, blank=True)
-    client_secret = EncryptedTextField("Consumer secret", blank=True)
-    api_version = models.CharField("API version", max_length=10, default="62.0",
+    url = models.URLField(_("My Domain URL"), blank=True,
+                          help_text=_("e.g. https://yourcompany.my.salesforce.com"))
+    client_id = models.CharField(_("Consumer key"), max_length=300, blank=True)
+    client_secret = EncryptedTextField(_("Consumer secret"), blank=True)
+    api_version = models.CharField(_("API version"), max_length=10, default="62.0",
                                    validators=[validate_api_version])
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -97,85 +98,86 @@ class SyncSettings(SingletonModel):
     """Every switch an admin has over the syncs (SPEC sections 2-7)."""
 
     class UnsubscribeSchedule(models.TextChoices):
-        HOURLY = "hourly", "Every hour"
-        EVERY_6_HOURS = "6h", "Every 6 hours"
-        NIGHTLY = "nightly", "Nightly (02:00)"
+        HOURLY = "hourly", _("Every hour")
+        EVERY_6_HOURS = "6h", _("Every 6 hours")
+        NIGHTLY = "nightly", _("Nightly (02:00)")
 
     # People (Marketo -> app)
     people_sync_enabled = models.BooleanField(
-        "Sync people from Marketo", default=True)
+        _("Sync people from Marketo"), default=True)
     people_sync_interval_seconds = models.PositiveIntegerField(
-        "People sync interval (seconds)", default=60,
-        validators=number_bounds(10, 86400, "The people sync interval must be between 10 "
-                                             "and 86,400 seconds (24 hours)."),
-        help_text="How often lead changes are read from Marketo: 10 to 86,400 seconds.")
+        _("People sync interval (seconds)"), default=60,
+        validators=number_bounds(10, 86400, _("The people sync interval must be between 10 "
+                                               "and 86,400 seconds (24 hours).")),
+        help_text=_("How often lead changes are read from Marketo: 10 to 86,400 seconds."))
 
     # Sales activities -> Marketo
     log_activities_to_marketo = models.BooleanField(
-        "Log sales activities to Marketo", default=True)
+        _("Log sales activities to Marketo"), default=True)
 
     # Emails and calls -> Salesforce Tasks
-    log_emails_to_salesforce = models.BooleanField("Log emails to Salesforce", default=True)
-    log_calls_to_salesforce = models.BooleanField("Log calls to Salesforce", default=True)
+    log_emails_to_salesforce = models.BooleanField(_("Log emails to Salesforce"), default=True)
+    log_calls_to_salesforce = models.BooleanField(_("Log calls to Salesforce"), default=True)
     log_reminder_tasks_to_salesforce = models.BooleanField(
-        "Log reminder tasks to Salesforce", default=True)
+        _("Log reminder tasks to Salesforce"), default=True)
     task_subject_template = models.CharField(
-        "Salesforce Task subject template", max_length=255,
+        _("Salesforce Task subject template"), max_length=255,
         default=DEFAULT_TASK_SUBJECT_TEMPLATE, validators=[validate_task_subject_template],
-        help_text="Placeholders: {{activity_type}}, {{activity_subject}}, {{call_outcome}}, "
-                  "{{call_reason}}, {{sales_campaign_name}}.")
+        help_text=_("Placeholders: {{activity_type}}, {{activity_subject}}, {{call_outcome}}, "
+                    "{{call_reason}}, {{sales_campaign_name}}."))
     salesforce_daily_api_share_percent = models.PositiveSmallIntegerField(
-        "Share of Salesforce daily API calls the app may use (%)", default=50,
-        validators=number_bounds(1, 100, "The share of Salesforce daily API calls must be "
-                                         "between 1 and 100 percent."),
-        help_text="Deliveries pause before the org's daily API usage passes this share.")
+        _("Share of Salesforce daily API calls the app may use (%)"), default=50,
+        validators=number_bounds(1, 100, _("The share of Salesforce daily API calls must be "
+                                           "between 1 and 100 percent.")),
+        help_text=_("Deliveries pause before the org's daily API usage passes this share."))
 
     # Reminder tasks <-> Salesforce
     reminder_task_sync_enabled = models.BooleanField(
-        "Two-way reminder task sync with Salesforce", default=False)
+        _("Two-way reminder task sync with Salesforce"), default=False)
     reminder_task_sync_interval_seconds = models.PositiveIntegerField(
-        "Reminder task sync interval (seconds)", default=300,
-        validators=number_bounds(30, 86400, "The reminder task sync interval must be between "
-                                            "30 and 86,400 seconds (24 hours)."),
-        help_text="How often Salesforce reminder Tasks are read (two-way sync): 30 to 86,400 "
-                  "seconds.")
+        _("Reminder task sync interval (seconds)"), default=300,
+        validators=number_bounds(30, 86400, _("The reminder task sync interval must be "
+                                              "between 30 and 86,400 seconds (24 hours).")),
+        help_text=_("How often Salesforce reminder Tasks are read (two-way sync): 30 to "
+                    "86,400 seconds."))
 
     # Unsubscribes <-> Salesforce, checked against Marketo
     unsubscribe_sync_enabled = models.BooleanField(
-        "Periodic two-way unsubscribe sync with Salesforce", default=False)
+        _("Periodic two-way unsubscribe sync with Salesforce"), default=False)
     unsubscribe_sync_schedule = models.CharField(
-        "Unsubscribe sync schedule", max_length=10, choices=UnsubscribeSchedule.choices,
+        _("Unsubscribe sync schedule"), max_length=10, choices=UnsubscribeSchedule.choices,
         default=UnsubscribeSchedule.NIGHTLY)
     unsubscribe_custom_optout_field = models.CharField(
-        "Custom opt-out field (API name)", max_length=80, blank=True,
+        _("Custom opt-out field (API name)"), max_length=80, blank=True,
         validators=[validate_salesforce_field_name],
-        help_text="Optional second Salesforce checkbox on Lead and Contact, e.g. Sales_Opt_Out__c.")
+        help_text=_("Optional second Salesforce checkbox on Lead and Contact, e.g. "
+                    "Sales_Opt_Out__c."))
     marketo_unsubscribe_check = models.BooleanField(
-        "Check Marketo for unsubscribes before sending", default=True)
+        _("Check Marketo for unsubscribes before sending"), default=True)
 
     # Sales email
     email_open_tracking = models.BooleanField(
-        "Track email opens (pixel)", default=True)
+        _("Track email opens (pixel)"), default=True)
     email_click_tracking = models.BooleanField(
-        "Track link clicks in emails", default=True)
+        _("Track link clicks in emails"), default=True)
     email_from_address = models.EmailField(
-        "Send sales email from (verified address)", blank=True,
-        help_text="Optional: an address on a domain verified for sending, shown with the "
-                  "seller's name; replies still go to the seller. Blank: from the seller's "
-                  "own address.")
+        _("Send sales email from (verified address)"), blank=True,
+        help_text=_("Optional: an address on a domain verified for sending, shown with the "
+                    "seller's name; replies still go to the seller. Blank: from the seller's "
+                    "own address."))
 
     # Sellers' own mailboxes (mailboxes/)
     mailbox_pass_interval_seconds = models.PositiveIntegerField(
-        "Mailbox reading interval (seconds)", default=60,
-        validators=number_bounds(15, 3600, "The mailbox reading interval must be between 15 "
-                                           "and 3,600 seconds."),
-        help_text="How often each seller's connected mailbox is read for replies, "
-                  "auto-replies and bounces.")
+        _("Mailbox reading interval (seconds)"), default=60,
+        validators=number_bounds(15, 3600, _("The mailbox reading interval must be between 15 "
+                                             "and 3,600 seconds.")),
+        help_text=_("How often each seller's connected mailbox is read for replies, "
+                    "auto-replies and bounces."))
 
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name_plural = "sync settings"
+        verbose_name_plural = _("sync settings")
 
 
 class SyncStream(models.Model):
@@ -187,21 +189,21 @@ class SyncStream(models.Model):
     """
 
     class Name(models.TextChoices):
-        PEOPLE = "people", "People from Marketo"
-        SALESFORCE_DELIVERIES = "salesforce_deliveries", "Deliveries to Salesforce"
-        MARKETO_DELIVERIES = "marketo_deliveries", "Deliveries to Marketo"
+        PEOPLE = "people", _("People from Marketo")
+        SALESFORCE_DELIVERIES = "salesforce_deliveries", _("Deliveries to Salesforce")
+        MARKETO_DELIVERIES = "marketo_deliveries", _("Deliveries to Marketo")
         # Named ahead of their rooms (syncing/reminders/, syncing/unsubscribes/), so the two
         # need no migration of this table between them.
-        REMINDER_TASKS = "reminder_tasks", "Reminder tasks with Salesforce"
-        UNSUBSCRIBES = "unsubscribes", "Unsubscribes with Salesforce"
-        EMAIL_SENDING = "email_sending", "Sending sales email"
-        CAMPAIGN_STEPS = "campaign_steps", "Sales campaign steps"
+        REMINDER_TASKS = "reminder_tasks", _("Reminder tasks with Salesforce")
+        UNSUBSCRIBES = "unsubscribes", _("Unsubscribes with Salesforce")
+        EMAIL_SENDING = "email_sending", _("Sending sales email")
+        CAMPAIGN_STEPS = "campaign_steps", _("Sales campaign steps")
 
     class Status(models.TextChoices):
-        NEVER_RUN = "never_run", "Never run"
-        RUNNING = "running", "Running"
-        HEALTHY = "healthy", "Healthy"
-        FAILING = "failing", "Failing"
+        NEVER_RUN = "never_run", _("Never run")
+        RUNNING = "running", _("Running")
+        HEALTHY = "healthy", _("Healthy")
+        FAILING = "failing", _("Failing")
 
     name = models.CharField(max_length=30, choices=Name.choices, unique=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEVER_RUN)
@@ -227,18 +229,18 @@ class SyncRun(models.Model):
     """One run of a sync: the initial people sync (resumable) or one incremental pass."""
 
     class Kind(models.TextChoices):
-        INITIAL = "initial", "Initial people sync"
-        INCREMENTAL = "incremental", "Incremental people sync"
+        INITIAL = "initial", _("Initial people sync")
+        INCREMENTAL = "incremental", _("Incremental people sync")
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed (resumable)"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed (resumable)")
 
     class Method(models.TextChoices):
-        BULK = "bulk", "Bulk lead extract"
-        LEADS = "leads", "leads.json by id ranges"
+        BULK = "bulk", _("Bulk lead extract")
+        LEADS = "leads", _("leads.json by id ranges")
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
@@ -309,11 +311,11 @@ class Delivery(models.Model):
         MARKETO = "marketo", "Marketo"
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        IN_PROGRESS = "in_progress", "Sending"
-        DELIVERED = "delivered", "Delivered"
-        SKIPPED = "skipped", "Skipped"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        IN_PROGRESS = "in_progress", _("Sending")
+        DELIVERED = "delivered", _("Delivered")
+        SKIPPED = "skipped", _("Skipped")
+        FAILED = "failed", _("Failed")
 
     target = models.CharField(max_length=20, choices=Target.choices)
     kind = models.CharField(max_length=40)
@@ -336,7 +338,7 @@ class Delivery(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name_plural = "deliveries"
+        verbose_name_plural = _("deliveries")
         indexes = [
             models.Index(fields=["target", "status", "next_attempt_at"], name="delivery_due"),
             models.Index(fields=["status", "last_error_code"], name="delivery_status_code"),
@@ -352,12 +354,12 @@ class DeliveryAttempt(models.Model):
     """One try at sending a delivery, for Diagnostics (saleor's EventDeliveryAttempt)."""
 
     class Outcome(models.TextChoices):
-        DELIVERED = "delivered", "Delivered"
-        RECONCILED = "reconciled", "Found already applied"
-        RETRY = "retry", "Failed, will retry"
-        UNKNOWN = "unknown", "No answer, will reconcile"
-        FAILED = "failed", "Failed"
-        PAUSED = "paused", "Limit reached, paused"
+        DELIVERED = "delivered", _("Delivered")
+        RECONCILED = "reconciled", _("Found already applied")
+        RETRY = "retry", _("Failed, will retry")
+        UNKNOWN = "unknown", _("No answer, will reconcile")
+        FAILED = "failed", _("Failed")
+        PAUSED = "paused", _("Limit reached, paused")
 
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
     started_at = models.DateTimeField()

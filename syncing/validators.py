@@ -2,6 +2,7 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils.translation import gettext_lazy as _
 
 TASK_SUBJECT_PLACEHOLDERS = ("activity_type", "activity_subject", "call_outcome", "call_reason",
                              "sales_campaign_name")
@@ -12,19 +13,19 @@ def validate_task_subject_template(template: str) -> None:
     unknown = set(re.findall(r"{{\s*(\w+)\s*}}", template)) - set(TASK_SUBJECT_PLACEHOLDERS)
     if unknown:
         raise ValidationError(
-            "Unknown placeholder(s): %(names)s. Available: %(available)s.",
+            _("Unknown placeholder(s): %(names)s. Available: %(available)s."),
             params={"names": ", ".join(sorted(unknown)),
                     "available": ", ".join(TASK_SUBJECT_PLACEHOLDERS)})
 
 
 def validate_salesforce_field_name(name: str) -> None:
     if name and not SALESFORCE_FIELD_NAME.match(name):
-        raise ValidationError("Enter a Salesforce field API name such as Sales_Opt_Out__c.")
+        raise ValidationError(_("Enter a Salesforce field API name such as Sales_Opt_Out__c."))
 
 
 def validate_api_version(version: str) -> None:
     if not re.fullmatch(r"\d{2,3}\.0", version):
-        raise ValidationError("Use a version like 62.0.")
+        raise ValidationError(_("Use a version like 62.0."))
 
 
 def number_bounds(low: int, high: int, message: str) -> list:
@@ -35,9 +36,11 @@ def number_bounds(low: int, high: int, message: str) -> list:
 
 
 def bounds_of(model_field) -> tuple[int, int, str] | None:
-    """``(low, high, message)`` of a field given ``number_bounds``, else None."""
+    """``(low, high, message)`` of a field given ``number_bounds``, else None. The message
+    stays lazy: the form and the serializer built at import time say it in each reader's
+    language."""
     low = next((v for v in model_field.validators if isinstance(v, MinValueValidator)), None)
     high = next((v for v in model_field.validators if isinstance(v, MaxValueValidator)), None)
     if low is None or high is None:
         return None
-    return low.limit_value, high.limit_value, str(high.message)
+    return low.limit_value, high.limit_value, high.message

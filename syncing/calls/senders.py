@@ -75,7 +75,7 @@ def call_activity(call, type_id: int) -> dict:
     """A call as a "Received Sales Call" record for Add Custom Activities."""
     attributes = {
         "salesCallMadeBy": call.logged_by.email,
-        "salesCallStatus": call.get_status_display().lower(),
+        "salesCallStatus": call.marketo_call_status,
         "salesPhoneNumberCalled": call.phone_number,
         "salesCallDuration": call.duration_seconds,
         "source": SOURCE,

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 from django.db.models import Min
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from campaigns.models import Campaign, CampaignMember
 from campaigns.scheduler import PASS_LOG
@@ -28,7 +30,7 @@ from .senders import ADDED_KIND, REMOVED_KIND
 SCHEDULE_SECONDS = 60
 
 
-@health_source(PASS_LOG, label="Sales campaign steps", order=70)
+@health_source(PASS_LOG, label=gettext_lazy("Sales campaign steps"), order=70)
 def campaign_steps_health(ctx: HealthContext) -> StreamHealth:
     """Lag is how long the earliest due step has waited (one read of the due index). Paused
     campaigns hold their steps on purpose and are not counted."""
@@ -48,14 +50,19 @@ def campaign_steps_health(ctx: HealthContext) -> StreamHealth:
                    if any(row.get("errors") for row in hours.values()) else [])
     if len(last_passes) == FAILING_PASSES_IN_A_ROW and not any(ok for ok, _ in last_passes):
         status = Status.FAILING
-        reason = f"The last {FAILING_PASSES_IN_A_ROW} passes failed: {last_passes[0][1]}"
+        reason = _("The last %(count)s passes failed: %(error)s") % {
+            "count": FAILING_PASSES_IN_A_ROW, "error": last_passes[0][1]}
     elif lag > OUTBOX_FAILING_SECONDS:
-        status, reason = Status.FAILING, f"A due step has waited {duration_text(lag)}."
+        status, reason = Status.FAILING, _("A due step has waited %(wait)s.") % {
+            "wait": duration_text(lag)}
     elif lag > OUTBOX_LAGGING_SECONDS:
-        status, reason = Status.LAGGING, f"A due step has waited {duration_text(lag)}."
+        status, reason = Status.LAGGING, _("A due step has waited %(wait)s.") % {
+            "wait": duration_text(lag)}
     elif errors_hour:
         status = Status.LAGGING
-        reason = f"{errors_hour} passes failed in the last hour: {last_error}"
+        reason = ngettext("%(count)s pass failed in the last hour: %(error)s",
+                          "%(count)s passes failed in the last hour: %(error)s",
+                          errors_hour) % {"count": errors_hour, "error": last_error}
     else:
         status, reason = Status.OK, ""
     return StreamHealth(
@@ -73,9 +80,10 @@ def campaign_steps_health(ctx: HealthContext) -> StreamHealth:
                                  errors=bucket.errors, lag_seconds=None) for bucket in history))
 
 
-@health_source("campaigns_to_marketo", label="Campaign activities to Marketo", order=71)
+@health_source("campaigns_to_marketo", label=gettext_lazy("Campaign activities to Marketo"),
+               order=71)
 def campaigns_to_marketo_health(ctx: HealthContext) -> StreamHealth:
     return outbox_health(ctx, target=Delivery.Target.MARKETO, kinds=[ADDED_KIND, REMOVED_KIND],
                          enabled=ctx.settings.log_activities_to_marketo,
-                         off_reason='Switched off: "Log sales activities to Marketo" on '
-                                    "Settings.")
+                         off_reason=_('Switched off: "Log sales activities to Marketo" on '
+                                      "Settings."))

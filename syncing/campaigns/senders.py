@@ -29,7 +29,7 @@ def membership_activity(member: CampaignMember, type_id: int, *, removed: bool) 
     attributes = {"salesCampaignId": str(member.campaign_id), "sentBy": member.added_by.email,
                   "source": SOURCE}
     if removed and member.end_reason:
-        attributes["salesCallStatus"] = member.get_end_reason_display().lower()
+        attributes["salesCallStatus"] = member.marketo_end_reason
     return {"leadId": member.person.marketo_id, "activityDate": marketo_datetime(moment),
             "activityTypeId": type_id, "primaryAttributeValue": member.campaign.name,
             "attributes": [{"apiName": name, "value": value}

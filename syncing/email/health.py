@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db.models import Count, Min, Q
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from emails.models import SalesEmail
 from syncing.health.registry import (
@@ -51,7 +53,7 @@ def _queue(ctx: HealthContext) -> dict:
     )
 
 
-@health_source(SENDING, label="Sales email sending", order=60)
+@health_source(SENDING, label=gettext_lazy("Sales email sending"), order=60)
 def email_sending_health(ctx: HealthContext) -> StreamHealth:
     """Lag is the age of the oldest email due to go out. Sending is always on (it is the
     seller's own action); held emails wait for Marketo's unsubscribe check to answer."""
@@ -64,16 +66,23 @@ def email_sending_health(ctx: HealthContext) -> StreamHealth:
     last_error = stream.last_error if stream else ""
     failing_now = bool(stream and stream.status == SyncStream.Status.FAILING)
     if lag > OUTBOX_FAILING_SECONDS or (failing_now and lag > OUTBOX_LAGGING_SECONDS):
-        status, reason = Status.FAILING, (f"An email has waited {duration_text(lag)} to go out"
-                                          + (f": {last_error}" if last_error else "."))
+        status, reason = Status.FAILING, (
+            _("An email has waited %(wait)s to go out: %(error)s") % {
+                "wait": duration_text(lag), "error": last_error} if last_error else
+            _("An email has waited %(wait)s to go out.") % {"wait": duration_text(lag)})
     elif lag > OUTBOX_LAGGING_SECONDS:
-        status, reason = Status.LAGGING, f"An email has waited {duration_text(lag)} to go out."
+        status, reason = Status.LAGGING, _("An email has waited %(wait)s to go out.") % {
+            "wait": duration_text(lag)}
     elif held_for > OUTBOX_LAGGING_SECONDS:
-        status, reason = Status.LAGGING, (
-            f"{row['held']} emails held for {duration_text(held_for)}: Marketo's unsubscribe "
-            "check does not answer; they go out once it does.")
+        status, reason = Status.LAGGING, ngettext(
+            "%(count)s email held for %(wait)s: Marketo's unsubscribe check does not answer; "
+            "it goes out once it does.",
+            "%(count)s emails held for %(wait)s: Marketo's unsubscribe check does not answer; "
+            "they go out once it does.",
+            row["held"]) % {"count": row["held"], "wait": duration_text(held_for)}
     elif failing_now:
-        status, reason = Status.LAGGING, f"The last batch failed; the next retries: {last_error}"
+        status, reason = Status.LAGGING, _("The last batch failed; the next retries: %(error)s") % {
+            "error": last_error}
     else:
         status, reason = Status.OK, ""
     return StreamHealth(
@@ -90,19 +99,20 @@ def email_sending_health(ctx: HealthContext) -> StreamHealth:
         history=tuple(HourBucket(hour=bucket.hour, throughput=bucket.throughput,
                                  errors=bucket.errors, lag_seconds=None)
                       for bucket in hourly_history(ctx, hours, None)),
-        detail=f"{row['held']} held for Marketo's check" if row["held"] else "")
+        detail=ngettext("%(count)s held for Marketo's check", "%(count)s held for Marketo's check",
+                        row["held"]) % {"count": row["held"]} if row["held"] else "")
 
 
-@health_source("emails_to_salesforce", label="Sales emails to Salesforce", order=61)
+@health_source("emails_to_salesforce", label=gettext_lazy("Sales emails to Salesforce"), order=61)
 def emails_to_salesforce_health(ctx: HealthContext) -> StreamHealth:
     return outbox_health(ctx, target=Delivery.Target.SALESFORCE, kinds=[KIND],
                          enabled=ctx.settings.log_emails_to_salesforce,
-                         off_reason='Switched off: "Log emails to Salesforce" on Settings.')
+                         off_reason=_('Switched off: "Log emails to Salesforce" on Settings.'))
 
 
-@health_source("emails_to_marketo", label="Sales emails to Marketo", order=62)
+@health_source("emails_to_marketo", label=gettext_lazy("Sales emails to Marketo"), order=62)
 def emails_to_marketo_health(ctx: HealthContext) -> StreamHealth:
     return outbox_health(ctx, target=Delivery.Target.MARKETO, kinds=MARKETO_KINDS,
                          enabled=ctx.settings.log_activities_to_marketo,
-                         off_reason='Switched off: "Log sales activities to Marketo" on '
-                                    "Settings.")
+                         off_reason=_('Switched off: "Log sales activities to Marketo" on '
+                                      "Settings."))

@@ -30,7 +30,9 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import TruncHour
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 
 from syncing.budget import ApiBudget, budget_snapshot
 from syncing.models import (
@@ -145,7 +147,9 @@ def health_sources() -> list[HealthSource]:
 
 
 def health_read(source: HealthSource, ctx: HealthContext) -> StreamHealth:
-    return replace(source.read(ctx), name=source.name, label=source.label)
+    health = source.read(ctx)
+    # Labels and reasons may be lazy (module constants): made text in the reader's language.
+    return replace(health, name=source.name, label=str(source.label), reason=str(health.reason))
 
 
 # --------------------------------------------------------------------------- shared reads
@@ -317,20 +321,53 @@ class HealthContext:
 
 # --------------------------------------------------------------------------- the rules
 
+def unit_text(count: int, unit: str) -> str:
+    """``count`` of a health stream's ``unit`` (the API's word for what it counts), in the
+    reader's language and number format."""
+    shown = formats.number_format(count, force_grouping=True)
+    if unit == "rows":
+        return ngettext("%(count)s row", "%(count)s rows", count) % {"count": shown}
+    if unit == "deliveries":
+        return ngettext("%(count)s delivery", "%(count)s deliveries", count) % {"count": shown}
+    if unit == "steps":
+        return ngettext("%(count)s step", "%(count)s steps", count) % {"count": shown}
+    if unit == "emails":
+        return ngettext("%(count)s email", "%(count)s emails", count) % {"count": shown}
+    if unit == "messages matched":
+        return ngettext("%(count)s message matched", "%(count)s messages matched",
+                        count) % {"count": shown}
+    if unit == "leads":
+        return ngettext("%(count)s lead", "%(count)s leads", count) % {"count": shown}
+    if unit == "tasks":
+        return ngettext("%(count)s task", "%(count)s tasks", count) % {"count": shown}
+    if unit == "records":
+        return ngettext("%(count)s record", "%(count)s records", count) % {"count": shown}
+    return f"{shown} {unit}"
+
+
 def duration_text(seconds: float | None) -> str:
     """``90`` -> ``"1 min 30 s"``; ``None`` -> ``"-"``."""
     if seconds is None:
         return "-"
     seconds = int(round(seconds))
     if seconds < 60:
-        return f"{seconds} s"
+        return pgettext("short duration", "%(seconds)s s") % {"seconds": seconds}
     if seconds < 3600:
         minutes, rest = divmod(seconds, 60)
-        return f"{minutes} min {rest} s" if rest and minutes < 10 else f"{minutes} min"
+        if rest and minutes < 10:
+            # Translators: a short duration, e.g. "1 min 30 s".
+            return pgettext("short duration", "%(minutes)s min %(seconds)s s") % {
+                "minutes": minutes, "seconds": rest}
+        return pgettext("short duration", "%(minutes)s min") % {"minutes": minutes}
     if seconds < 2 * 86400:
         hours, rest = divmod(seconds, 3600)
-        return f"{hours} h {rest // 60} min" if rest >= 60 else f"{hours} h"
-    return f"{seconds // 86400} days"
+        if rest >= 60:
+            # Translators: a short duration, e.g. "3 h 20 min".
+            return pgettext("short duration", "%(hours)s h %(minutes)s min") % {
+                "hours": hours, "minutes": rest // 60}
+        return pgettext("short duration", "%(hours)s h") % {"hours": hours}
+    days = seconds // 86400
+    return ngettext("%(days)s day", "%(days)s days", days) % {"days": days}
 
 
 def periodic_status(*, enabled: bool, off_reason: str, blocked_reason: str = "",
@@ -356,19 +393,24 @@ def periodic_status(*, enabled: bool, off_reason: str, blocked_reason: str = "",
     every = duration_text(schedule_seconds)
     if lag_seconds is None:
         if last_failed:
-            return Status.FAILING, f"No pass has succeeded yet: {last_error}"
-        return Status.LAGGING, "No pass has run yet."
+            return Status.FAILING, _("No pass has succeeded yet: %(error)s") % {"error": last_error}
+        return Status.LAGGING, _("No pass has run yet.")
     behind = duration_text(lag_seconds)
     if last_failed and failures_in_a_row >= FAILING_PASSES_IN_A_ROW:
-        return Status.FAILING, f"The last {failures_in_a_row} passes failed: {last_error}"
+        return Status.FAILING, _("The last %(count)s passes failed: %(error)s") % {
+            "count": failures_in_a_row, "error": last_error}
     if last_failed and lag_seconds > lagging_after:
-        return Status.FAILING, f"Failing for {behind} (a pass every {every}): {last_error}"
+        return Status.FAILING, _("Failing for %(behind)s (a pass every %(every)s): %(error)s") % {
+            "behind": behind, "every": every, "error": last_error}
     if lag_seconds > failing_after:
-        return Status.FAILING, f"No successful pass for {behind} (a pass every {every})."
+        return Status.FAILING, _("No successful pass for %(behind)s (a pass every %(every)s).") % {
+            "behind": behind, "every": every}
     if last_failed:
-        return Status.LAGGING, f"The last pass failed; the next one retries: {last_error}"
+        return Status.LAGGING, _("The last pass failed; the next one retries: %(error)s") % {
+            "error": last_error}
     if lag_seconds > lagging_after:
-        return Status.LAGGING, f"{behind} behind (a pass every {every})."
+        return Status.LAGGING, _("%(behind)s behind (a pass every %(every)s).") % {
+            "behind": behind, "every": every}
     return Status.OK, ""
 
 
@@ -480,21 +522,29 @@ def outbox_health(ctx: HealthContext, *, target: str, kinds: Iterable[str] | Non
     if not enabled:
         status, reason = Status.PAUSED, off_reason
     elif not ctx.connected(target):
-        status, reason = Status.PAUSED, f"{label} is not connected (Settings)."
+        status, reason = Status.PAUSED, _("%(system)s is not connected (Settings).") % {
+            "system": label}
     elif stream and stream.paused_until and stream.paused_until > ctx.now:
         status = Status.PAUSED
-        reason = (f"Paused until {timezone.localtime(stream.paused_until):%H:%M} after an API "
-                  f"limit: {stream.last_error}")
+        reason = _("Paused until %(time)s after an API limit: %(error)s") % {
+            "time": formats.time_format(timezone.localtime(stream.paused_until), "H:i"),
+            "error": stream.last_error}
     elif lag > OUTBOX_FAILING_SECONDS:
-        status, reason = Status.FAILING, f"A delivery has waited {duration_text(lag)}."
+        status, reason = Status.FAILING, _("A delivery has waited %(wait)s.") % {
+            "wait": duration_text(lag)}
     elif errors_hour and not sent_hour and queue.waiting:
-        status, reason = Status.FAILING, (f"{errors_hour} failed attempts and no delivery in the "
-                                          f"last hour: {error_text}")
+        status, reason = Status.FAILING, ngettext(
+            "%(count)s failed attempt and no delivery in the last hour: %(error)s",
+            "%(count)s failed attempts and no delivery in the last hour: %(error)s",
+            errors_hour) % {"count": errors_hour, "error": error_text}
     elif lag > OUTBOX_LAGGING_SECONDS:
-        status, reason = Status.LAGGING, f"A delivery has waited {duration_text(lag)}."
+        status, reason = Status.LAGGING, _("A delivery has waited %(wait)s.") % {
+            "wait": duration_text(lag)}
     elif queue.failed:
-        status, reason = Status.LAGGING, (f"{queue.failed} failed deliveries wait for a retry "
-                                          "on Diagnostics.")
+        status, reason = Status.LAGGING, ngettext(
+            "%(count)s failed delivery waits for a retry on Diagnostics.",
+            "%(count)s failed deliveries wait for a retry on Diagnostics.",
+            queue.failed) % {"count": queue.failed}
     else:
         status, reason = Status.OK, ""
     history = tuple(HourBucket(hour=hour, throughput=merged[hour]["ok"] if hour in merged else 0,

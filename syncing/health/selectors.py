@@ -7,6 +7,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.utils.translation import gettext as _
+
 from syncing.budget import ApiBudget
 
 from .registry import HealthContext, Status, StreamHealth, health_read, health_sources
@@ -40,7 +42,8 @@ def sync_health(now: datetime | None = None) -> SyncHealth:
         except Exception as error:  # one broken source must not hide the others
             log.exception("health source %s failed", source.name)
             streams.append(StreamHealth(enabled=True, status=Status.FAILING,
-                                        reason=f"Its health could not be read: {error!r}",
+                                        reason=_("Its health could not be read: %(error)s") % {
+                                            "error": repr(error)},
                                         name=source.name, label=source.label))
     found = {stream.status for stream in streams}
     status = next((worst for worst in _WORST if worst in found), Status.OK)

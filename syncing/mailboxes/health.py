@@ -5,6 +5,8 @@ working) is named with its reason."""
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
 
 from mailboxes.models import Mailbox
 from mailboxes.reading import PASS_LOG
@@ -15,13 +17,14 @@ from syncing.health.registry import (
     health_source,
     hourly_history,
     periodic_status,
+    unit_text,
 )
 
 #: Mailboxes named one by one in the stream's detail (the rest are counted).
 NAMED = 20
 
 
-@health_source(PASS_LOG, label="Mailboxes", order=65)
+@health_source(PASS_LOG, label=gettext_lazy("Mailboxes"), order=65)
 def mailboxes_health(ctx: HealthContext) -> StreamHealth:
     """Lag: the longest any connected mailbox has gone without a successful pass (since it
     was connected, for one never read)."""
@@ -36,18 +39,18 @@ def mailboxes_health(ctx: HealthContext) -> StreamHealth:
                for m in connected), default=None)
     failed = [m for m in connected if m.last_error]
     status, reason = periodic_status(
-        enabled=bool(mailboxes), off_reason="No seller has connected a mailbox.",
-        blocked_reason="" if connected or not paused else "Every mailbox is paused.",
+        enabled=bool(mailboxes), off_reason=_("No seller has connected a mailbox."),
+        blocked_reason="" if connected or not paused else _("Every mailbox is paused."),
         schedule_seconds=schedule, lag_seconds=max(0.0, lag) if lag is not None else None,
         last_failed=bool(failed),
         last_error=f"{failed[0].user.username}: {failed[0].last_error}" if failed else "")
     if paused and status in (Status.OK, Status.PAUSED):
         status = Status.PAUSED
-        reason = "; ".join(f"{m.user.username}'s mailbox is paused: {m.paused_reason}"
-                           for m in paused[:NAMED])
+        reason = "; ".join(_("%(username)s's mailbox is paused: %(reason)s") % {
+            "username": m.user.username, "reason": m.paused_reason} for m in paused[:NAMED])
     lines = [_line(ctx, mailbox) for mailbox in mailboxes[:NAMED]]
     if len(mailboxes) > NAMED:
-        lines.append(f"… and {len(mailboxes) - NAMED} more")
+        lines.append(_("… and %(count)s more") % {"count": len(mailboxes) - NAMED})
     errors = [m for m in mailboxes if m.last_error]
     latest_error = max(errors, key=lambda m: m.last_pass_at or m.connected_at, default=None)
     return StreamHealth(
@@ -65,9 +68,17 @@ def mailboxes_health(ctx: HealthContext) -> StreamHealth:
 
 
 def _line(ctx: HealthContext, mailbox: Mailbox) -> str:
-    last = (f"last pass {timezone.localtime(mailbox.last_pass_at):%Y-%m-%d %H:%M}"
-            if mailbox.last_pass_at else "never read")
-    state = f"paused ({mailbox.paused_reason})" if mailbox.paused else "ok"
-    error = f", error: {mailbox.last_error}" if mailbox.last_error and not mailbox.paused else ""
-    return (f"{mailbox.user.username}: {state}, {last}, {mailbox.messages_matched} messages "
-            f"matched{error}")
+    last = (_("last pass %(when)s") % {
+                "when": f"{timezone.localtime(mailbox.last_pass_at):%Y-%m-%d %H:%M}"}
+            if mailbox.last_pass_at else _("never read"))
+    state = (_("paused (%(reason)s)") % {"reason": mailbox.paused_reason} if mailbox.paused
+             else pgettext("sync health status", "ok"))
+    matched = unit_text(mailbox.messages_matched, "messages matched")
+    if mailbox.last_error and not mailbox.paused:
+        # Translators: one mailbox's line on Sync health, e.g.
+        # "sam: ok, last pass 2026-12-06 14:05, 3 messages matched, error: …".
+        return _("%(username)s: %(state)s, %(last)s, %(matched)s, error: %(error)s") % {
+            "username": mailbox.user.username, "state": state, "last": last,
+            "matched": matched, "error": mailbox.last_error}
+    return _("%(username)s: %(state)s, %(last)s, %(matched)s") % {
+        "username": mailbox.user.username, "state": state, "last": last, "matched": matched}

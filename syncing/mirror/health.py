@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils import formats
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from syncing.health.registry import (
     HealthContext,
@@ -14,11 +17,11 @@ from syncing.health.registry import (
 )
 from syncing.models import SyncRun, SyncStream
 
-OFF = 'Switched off: "Sync people from Marketo" on Settings.'
-NOT_CONNECTED = "Marketo is not connected (Settings)."
+OFF = gettext_lazy('Switched off: "Sync people from Marketo" on Settings.')
+NOT_CONNECTED = gettext_lazy("Marketo is not connected (Settings).")
 
 
-@health_source("people_initial", label="People from Marketo: initial sync", order=10)
+@health_source("people_initial", label=gettext_lazy("People from Marketo: initial sync"), order=10)
 def people_initial_health(ctx: HealthContext) -> StreamHealth:
     """The latest initial sync: running (ok, or lagging when its worker stopped), failed
     (failing: beat resumes it after a backoff), finished (ok); paused when switched off or
@@ -33,24 +36,29 @@ def people_initial_health(ctx: HealthContext) -> StreamHealth:
         if duration:
             rate = round(run.leads_read * 3600 / duration)
         progress = run.progress_percent
-        detail = (f"{progress}% of its windows done, " if progress is not None else ""
-                  ) + f"{run.leads_read:,} leads read"
+        leads = formats.number_format(run.leads_read, force_grouping=True)
+        detail = (_("%(percent)s%% of its windows done, %(leads)s leads read") % {
+                      "percent": progress, "leads": leads} if progress is not None
+                  else _("%(leads)s leads read") % {"leads": leads})
     elif run is not None and run.status == SyncRun.Status.SUCCEEDED:
-        detail = f"Finished: {run.people_written:,} people written"
+        detail = _("Finished: %(people)s people written") % {
+            "people": formats.number_format(run.people_written, force_grouping=True)}
     if not enabled:
         status, reason = Status.PAUSED, OFF
     elif not ctx.marketo.is_configured:
         status, reason = Status.PAUSED, NOT_CONNECTED
     elif run is None:
-        status, reason = Status.LAGGING, "The initial sync has not been started (Settings)."
+        status, reason = Status.LAGGING, _("The initial sync has not been started (Settings).")
     elif run.status == SyncRun.Status.FAILED:
-        status, reason = Status.FAILING, (f"It failed ({run.failures} times); it resumes by "
-                                          f"itself: {run.error}")
+        status, reason = Status.FAILING, ngettext(
+            "It failed (%(count)s time); it resumes by itself: %(error)s",
+            "It failed (%(count)s times); it resumes by itself: %(error)s",
+            run.failures) % {"count": run.failures, "error": run.error}
     elif run.status in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING):
         beat = run.heartbeat_at or run.started_at or run.created_at
         stale = (ctx.now - beat).total_seconds() > settings.SYNC_STALE_HEARTBEAT_SECONDS
-        status, reason = ((Status.LAGGING, "Its worker stopped answering; it resumes by "
-                           "itself.") if stale else (Status.OK, ""))
+        status, reason = ((Status.LAGGING, _("Its worker stopped answering; it resumes by "
+                                             "itself.")) if stale else (Status.OK, ""))
     else:
         status, reason = Status.OK, ""
     return StreamHealth(
@@ -62,7 +70,7 @@ def people_initial_health(ctx: HealthContext) -> StreamHealth:
         history=tuple(HourBucket(hour, 0, 0, None) for hour in ctx.hours), detail=detail)
 
 
-@health_source("people_incremental", label="People from Marketo: changes", order=11)
+@health_source("people_incremental", label=gettext_lazy("People from Marketo: changes"), order=11)
 def people_incremental_health(ctx: HealthContext) -> StreamHealth:
     """Lead changes and deletions every ``people_sync_interval_seconds``; lag is how far
     behind Marketo the mirror is (now minus the stream's ``caught_up_to``)."""
@@ -72,7 +80,7 @@ def people_incremental_health(ctx: HealthContext) -> StreamHealth:
     if not ctx.marketo.is_configured:
         blocked = NOT_CONNECTED
     elif initial is None or not initial.is_finished:
-        blocked = "Waits for the initial sync to finish."
+        blocked = _("Waits for the initial sync to finish.")
     caught_up_to = stream.caught_up_to if stream else None
     return periodic_health(
         ctx, hours=ctx.incremental_hours, success_before=ctx.incremental_success_before,

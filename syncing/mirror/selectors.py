@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from people.models import Person
 from syncing.models import SyncRun, SyncStream
@@ -46,7 +47,7 @@ def people_sync_overview(recent: int = 10) -> PeopleSyncOverview:
         status = SyncStream.Status.NEVER_RUN
     else:
         status = stream.status
-    labels = dict(SyncStream.Status.choices) | {"paused": "Paused"}
+    labels = dict(SyncStream.Status.choices) | {"paused": _("Paused")}
     last_error = (initial.error if initial and initial.status == SyncRun.Status.FAILED
                   else stream.last_error if stream else "")
     caught_up_to = stream.caught_up_to if stream else None

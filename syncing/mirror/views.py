@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import admin_required
@@ -29,5 +30,5 @@ def people_sync_start(request):
     run = people_initial_sync_start(request.user)
     if request.htmx:
         return _people_sync_card(request)
-    messages.success(request, f"Initial people sync started (run {run.pk}).")
+    messages.success(request, _("Initial people sync started (run %(run)s).") % {"run": run.pk})
     return redirect("syncing:settings")

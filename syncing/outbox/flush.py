@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from syncing.models import Delivery
 
@@ -44,6 +46,25 @@ class FlushReport:
         if self.paused_until:
             text += f" (paused until {self.paused_until:%H:%M:%S})"
         return text
+
+    def summary(self) -> str:
+        """The report for an admin reading ``manage.py sync`` (``__str__`` is for the logs)."""
+        texts = {
+            Status.DELIVERED: lambda n: ngettext("%(count)s delivered", "%(count)s delivered", n),
+            Status.PENDING: lambda n: ngettext("%(count)s pending", "%(count)s pending", n),
+            Status.FAILED: lambda n: ngettext("%(count)s failed", "%(count)s failed", n),
+            Status.SKIPPED: lambda n: ngettext("%(count)s skipped", "%(count)s skipped", n),
+        }
+        parts = [texts[status](self.counts[status]) % {"count": self.counts[status]}
+                 for status in texts if self.counts[status]]
+        counts = ", ".join(parts) or _("nothing due")
+        if self.paused_until:
+            # Translators: "salesforce" or "marketo", then what a flush did.
+            return _("deliveries to %(target)s: %(counts)s (paused until %(time)s)") % {
+                "target": self.target, "counts": counts,
+                "time": f"{self.paused_until:%H:%M:%S}"}
+        return _("deliveries to %(target)s: %(counts)s") % {"target": self.target,
+                                                             "counts": counts}
 
 
 NO_SENDER = "NO_SENDER"

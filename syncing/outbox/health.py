@@ -3,18 +3,21 @@ register a stream per kind; a kind without one still shows here)."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
+
 from syncing.health.registry import HealthContext, StreamHealth, health_source, outbox_health
 from syncing.models import Delivery
 
 
-@health_source("salesforce_deliveries", label="Deliveries to Salesforce (every kind)",
+@health_source("salesforce_deliveries", label=gettext_lazy("Deliveries to Salesforce (every kind)"),
                order=20)
 def salesforce_deliveries_health(ctx: HealthContext) -> StreamHealth:
     return outbox_health(ctx, target=Delivery.Target.SALESFORCE, kinds=None, enabled=True,
                          off_reason="")
 
 
-@health_source("marketo_deliveries", label="Deliveries to Marketo (every kind)", order=21)
+@health_source("marketo_deliveries", label=gettext_lazy("Deliveries to Marketo (every kind)"),
+               order=21)
 def marketo_deliveries_health(ctx: HealthContext) -> StreamHealth:
     return outbox_health(ctx, target=Delivery.Target.MARKETO, kinds=None, enabled=True,
                          off_reason="")

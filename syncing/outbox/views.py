@@ -4,6 +4,8 @@ resuming a paused target from the settings page."""
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import admin_required
@@ -37,8 +39,8 @@ def delivery_retry(request, pk: int):
     """Retry one failed delivery now."""
     delivery = get_object_or_404(Delivery, pk=pk)
     if deliveries_retry(Delivery.objects.filter(pk=delivery.pk)):
-        messages.success(request, f"Delivery {delivery.pk} to {delivery.get_target_display()} "
-                                  "queued again.")
+        messages.success(request, _("Delivery %(number)s to %(system)s queued again.") % {
+            "number": delivery.pk, "system": delivery.get_target_display()})
     return redirect("diagnostics")
 
 
@@ -52,8 +54,10 @@ def deliveries_retry_kind(request):
     code = request.POST.get("code", "")
     count = deliveries_retry(Delivery.objects.filter(target=target, last_error_code=code))
     label = Delivery.Target(target).label
-    messages.success(request, f"{count} failed {label} deliveries ({code or 'no code'}) "
-                              "queued again.")
+    messages.success(request, ngettext(
+        "%(count)s failed %(system)s delivery (%(code)s) queued again.",
+        "%(count)s failed %(system)s deliveries (%(code)s) queued again.", count) % {
+        "count": count, "system": label, "code": code or _("no code")})
     return redirect("diagnostics")
 
 
@@ -65,5 +69,6 @@ def deliveries_resume(request, target: str):
         raise Http404("unknown target")
     delivery_resume(target)
     deliveries_flush_soon([target], countdown=0)
-    messages.success(request, f"Deliveries to {Delivery.Target(target).label} resumed.")
+    messages.success(request, _("Deliveries to %(system)s resumed.") % {
+        "system": Delivery.Target(target).label})
     return redirect("syncing:settings")

@@ -31,6 +31,11 @@ class ReminderSyncOverview:
     last_delivered_at: datetime | None
     last_failure: Delivery | None
 
+    @property
+    def status_label(self) -> str:
+        """The import direction's status in the reader's language."""
+        return SyncStream.Status(self.status).label
+
 
 def reminder_sync_overview() -> ReminderSyncOverview:
     settings = sync_settings_get()

@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from analytics.rollups import rollups_recount, task_slices
 from reminders.models import SYNCED_FIELDS, ReminderTask
@@ -73,6 +74,13 @@ class ImportReport:
                 f"{self.deleted} deleted, {self.skipped} skipped, {self.api_calls} "
                 "Salesforce calls")
 
+    def summary(self) -> str:
+        """The pass for an admin reading ``manage.py sync`` (``__str__`` is for the logs)."""
+        return _("%(read)s Tasks read, %(created)s created, %(updated)s updated, %(deleted)s "
+                 "deleted, %(skipped)s skipped, %(calls)s Salesforce calls") % {
+            "read": self.read, "created": self.created, "updated": self.updated,
+            "deleted": self.deleted, "skipped": self.skipped, "calls": self.api_calls}
+
 
 def reminder_stream() -> SyncStream:
     return stream_get(SyncStream.Name.REMINDER_TASKS)
@@ -120,7 +128,7 @@ def _soql_datetime(moment: datetime) -> str:
 def _pass(stream: SyncStream, client: SalesforceClient) -> ImportReport:
     calls = client.calls
     started = timezone.now()
-    users, _ = salesforce_users(client, stream.state, seller_emails(), _state_save)
+    users, _known = salesforce_users(client, stream.state, seller_emails(), _state_save)
     sellers = sellers_by_owner(users)
     mark = stream.cursor.get("high_water_mark")
     since = (datetime.fromisoformat(mark) - OVERLAP if mark

@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
@@ -18,7 +19,7 @@ from .services import sync_settings_update
 
 SALESFORCE_FIELD_NAME = RegexValidator(
     r"^[A-Za-z][A-Za-z0-9_]*$",  # or blank: the field allows that itself
-    "Enter a Salesforce field API name such as Sales_Opt_Out__c.")
+    _("Enter a Salesforce field API name such as Sales_Opt_Out__c."))
 
 
 def _bound_messages(model) -> dict:

@@ -1,5 +1,6 @@
 from django import forms
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from syncing.models import MarketoConnection, SalesforceConnection, SyncSettings
 from syncing.unsubscribes.optout_fields import optout_field_check
@@ -30,8 +31,8 @@ class ConnectionForm(forms.ModelForm):
         self._saved_secret = self.instance.client_secret
         field = self.fields["client_secret"]
         field.label = self.instance._meta.get_field("client_secret").verbose_name
-        field.help_text = ("Stored encrypted; leave blank to keep the saved secret."
-                           if self._saved_secret else "Stored encrypted.")
+        field.help_text = (_("Stored encrypted; leave blank to keep the saved secret.")
+                           if self._saved_secret else _("Stored encrypted."))
 
     def clean_client_secret(self):
         return self.cleaned_data["client_secret"] or self._saved_secret

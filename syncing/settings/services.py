@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
 
 from syncing.budget import (
     marketo_call_recorded,
@@ -57,7 +58,8 @@ def connection_check(connection: MarketoConnection | SalesforceConnection) -> Co
     """Really authenticate and make one API call. The message is one sentence for a person:
     what the system answered (its own code and text), or why it never answered."""
     if not connection.is_configured:
-        return ConnectionCheckResult(False, "Fill in the URL, client id and client secret first.")
+        return ConnectionCheckResult(False,
+                                     _("Fill in the URL, client id and client secret first."))
     # An admin is waiting on the page: one retry at most, then the remote's own answer.
     quick = {"max_attempts": 2, "timeout": 10}
     client = (marketo_client_for(connection, **quick)
@@ -73,21 +75,27 @@ def connection_check(connection: MarketoConnection | SalesforceConnection) -> Co
 
 def _describe_failure(label: str, url: str, error: TransportError) -> str:
     if error.unreached:
-        return f"Could not reach {label} at {url}: {error.unreached}."
+        return _("Could not reach %(system)s at %(url)s: %(error)s.") % {
+            "system": label, "url": url, "error": error.unreached}
     # The client's retry note is for the logs; the person wants the system's own answer.
     answer = re.sub(r"^gave up after \d+ attempts: ", "", error.message).strip().rstrip(".")
-    return f"{label} answered: {error.code + ' ' if error.code else ''}{answer}."
+    return _("%(system)s answered: %(answer)s.") % {
+        "system": label, "answer": f"{error.code} {answer}" if error.code else answer}
 
 
 def _describe_success(label: str, url: str, summary: dict) -> str:
     if label == "Marketo":
-        return (f"Connected to Marketo at {url}: signed in, {summary['lead_fields']} lead "
-                f"fields readable.")
+        return _("Connected to Marketo at %(url)s: signed in, %(fields)s lead fields "
+                 "readable.") % {"url": url, "fields": summary["lead_fields"]}
     daily = summary.get("daily_api_requests") or {}
-    usage = (f", {daily['Remaining']:,} of {daily['Max']:,} daily API requests left"
-             if {"Remaining", "Max"} <= set(daily) else "")
-    return (f"Connected to Salesforce at {summary['instance_url']}: signed in, API "
-            f"{summary['api_version']}{usage}.")
+    connected = {"url": summary["instance_url"], "version": summary["api_version"]}
+    if {"Remaining", "Max"} <= set(daily):
+        return _("Connected to Salesforce at %(url)s: signed in, API %(version)s, "
+                 "%(remaining)s of %(max)s daily API requests left.") % {
+            **connected,
+            "remaining": formats.number_format(daily["Remaining"], force_grouping=True),
+            "max": formats.number_format(daily["Max"], force_grouping=True)}
+    return _("Connected to Salesforce at %(url)s: signed in, API %(version)s.") % connected
 
 
 def connection_test_record(connection: MarketoConnection | SalesforceConnection,

@@ -4,6 +4,7 @@ its people sync and deliveries cards come from ``syncing.mirror.views`` and
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import admin_required
@@ -68,7 +69,8 @@ def connection_update(request, system: str):
         # SPEC section 4: the custom activity types are registered on connect.
         marketo_activity_types_register_soon()
     level = messages.SUCCESS if result.ok else messages.WARNING
-    messages.add_message(request, level, f"{label} connection saved. {result.message}")
+    messages.add_message(request, level, _("%(system)s connection saved. %(result)s") % {
+        "system": label, "result": result.message})
     return redirect("syncing:settings")
 
 
@@ -101,5 +103,5 @@ def sync_settings_edit(request):
         return render(request, "syncing/settings.html", _settings_context(sync_form=form),
                       status=400)
     sync_settings_update(sync_settings_get(), **form.cleaned_data)
-    messages.success(request, "Sync settings saved.")
+    messages.success(request, _("Sync settings saved."))
     return redirect("syncing:settings")

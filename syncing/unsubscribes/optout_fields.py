@@ -5,6 +5,7 @@ one, a custom checkbox that must exist on both Contact and Lead (checked by desc
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from syncing.clients.salesforce import SalesforceError
 from syncing.settings.selectors import salesforce_connection_get
@@ -28,21 +29,26 @@ def optout_field_check(name: str) -> None:
         return
     connection = salesforce_connection_get()
     if not connection.is_configured:
-        raise ValidationError("Connect Salesforce first: the field is checked against the "
-                              "org's Contact and Lead.")
+        raise ValidationError(_("Connect Salesforce first: the field is checked against the "
+                                "org's Contact and Lead."))
     client = salesforce_client_for(connection, timeout=15, max_attempts=2)
     problems = []
     for sobject in SOBJECTS:
         try:
             described = client.describe(sobject)
         except SalesforceError as error:
-            raise ValidationError(f"Salesforce could not describe {sobject}: {error}") from None
+            raise ValidationError(_("Salesforce could not describe %(object)s: %(error)s") % {
+                "object": sobject, "error": error}) from None
         field = next((f for f in described.get("fields", []) if f.get("name") == name), None)
         if field is None:
-            problems.append(f"{sobject} has no field {name}")
+            problems.append(_("%(object)s has no field %(field)s") % {"object": sobject,
+                                                                        "field": name})
         elif field.get("type") != "boolean":
-            problems.append(f"{sobject}.{name} is a {field.get('type')} field, not a checkbox")
+            problems.append(_("%(object)s.%(field)s is a %(type)s field, not a checkbox") % {
+                "object": sobject, "field": name, "type": field.get("type")})
         elif not field.get("updateable"):
-            problems.append(f"{sobject}.{name} is read-only for the integration user")
+            problems.append(_("%(object)s.%(field)s is read-only for the integration user") % {
+                "object": sobject, "field": name})
     if problems:
-        raise ValidationError("; ".join(problems) + ".")
+        # Translators: the problems found, joined by "; ".
+        raise ValidationError(_("%(problems)s.") % {"problems": "; ".join(problems)})

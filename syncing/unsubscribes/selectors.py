@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import Count
+from django.utils.translation import gettext as _
 
 from syncing.models import Delivery, SyncStream
 from syncing.settings.selectors import sync_settings_get
@@ -36,7 +37,7 @@ def unsubscribe_sync_overview() -> UnsubscribeSyncOverview:
     settings = sync_settings_get()
     stream = unsubscribe_stream()
     status = stream.status if settings.unsubscribe_sync_enabled else "paused"
-    labels = dict(SyncStream.Status.choices) | {"paused": "Switched off"}
+    labels = dict(SyncStream.Status.choices) | {"paused": _("Switched off")}
     cursor = stream.cursor or {}
     pushes = dict(Delivery.objects.filter(kind=KIND).values_list("status")
                   .annotate(n=Count("pk")).values_list("status", "n"))

@@ -29,7 +29,8 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
 
 from people.models import Person
 from syncing.clients.salesforce import SalesforceClient
@@ -77,6 +78,20 @@ class UnsubscribePass:
         return (f"unsubscribes: {'full' if self.full else 'incremental'} pass, "
                 f"{self.read:,} Salesforce records read, {self.imported:,} imported, "
                 f"{self.pushed:,} opt-outs pushed again, {self.calls} Salesforce calls")
+
+    def summary(self) -> str:
+        """The pass for an admin reading ``manage.py sync`` (``__str__`` is for the logs)."""
+        figures = {"read": formats.number_format(self.read, force_grouping=True),
+                   "imported": formats.number_format(self.imported, force_grouping=True),
+                   "pushed": formats.number_format(self.pushed, force_grouping=True),
+                   "calls": self.calls}
+        if self.full:
+            return _("unsubscribes: full pass, %(read)s Salesforce records read, %(imported)s "
+                     "imported, %(pushed)s opt-outs pushed again, %(calls)s Salesforce "
+                     "calls") % figures
+        return _("unsubscribes: incremental pass, %(read)s Salesforce records read, "
+                 "%(imported)s imported, %(pushed)s opt-outs pushed again, %(calls)s "
+                 "Salesforce calls") % figures
 
 
 def unsubscribe_stream() -> SyncStream:

@@ -251,7 +251,7 @@ def test_outbox_throughput_queue_depth_and_lag(connected):
     assert calls.last_error == "UNABLE_TO_LOCK_ROW: unable to obtain exclusive access"
     assert calls.last_success_at == ago(minutes=10)
     assert calls.status == Status.LAGGING  # a failed delivery waits for an admin's retry
-    assert "1 failed deliveries" in calls.reason
+    assert "1 failed delivery waits for a retry" in calls.reason
     assert calls.history[-1].throughput == 3 and calls.history[-2].throughput == 1
     assert calls.history[-2].lag_seconds == 60
     every = stream_of("salesforce_deliveries")
@@ -279,7 +279,7 @@ def test_outbox_ok_lagging_failing_paused(connected):
     attempt(row, ago(minutes=1), Outcome.RETRY, error_code="HTTP_503", error_message="down")
     failing = stream_of("calls_to_salesforce")
     assert failing.status == Status.FAILING
-    assert failing.reason == "1 failed attempts and no delivery in the last hour: HTTP_503: down"
+    assert failing.reason == "1 failed attempt and no delivery in the last hour: HTTP_503: down"
 
     SyncStream.objects.create(name=SyncStream.Name.SALESFORCE_DELIVERIES,
                               paused_until=NOW + timedelta(minutes=10),

@@ -1,4 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from tqdm import tqdm
 
 from campaigns.scheduler import campaign_steps_run
@@ -17,12 +19,13 @@ from syncing.unsubscribes.sync import unsubscribe_sync_pass
 
 
 class Command(BaseCommand):
-    help = ("One pass of every enabled sync, in the foreground; with --full, the initial "
-            "people sync (resumed where it stopped, if an earlier run did not finish).")
+    help = gettext_lazy("One pass of every enabled sync, in the foreground; with --full, the "
+                        "initial people sync (resumed where it stopped, if an earlier run did "
+                        "not finish).")
 
     def add_arguments(self, parser):
         parser.add_argument("--full", action="store_true",
-                            help="run (or resume) the initial people sync with a progress bar")
+                            help=_("run (or resume) the initial people sync with a progress bar"))
 
     def handle(self, *args, full=False, **options):
         try:
@@ -31,12 +34,12 @@ class Command(BaseCommand):
             else:
                 self.one_pass()
         except (TransportError, PeopleSyncError) as error:
-            raise CommandError(f"sync failed: {error}") from error
+            raise CommandError(_("sync failed: %(error)s") % {"error": error}) from error
 
     def initial_sync(self):
         run, created = initial_run_start()
-        self.stdout.write(f"{'Starting' if created else 'Resuming'} initial people sync "
-                          f"(run {run.pk})")
+        self.stdout.write((_("Starting initial people sync (run %(run)s)") if created else
+                           _("Resuming initial people sync (run %(run)s)")) % {"run": run.pk})
         with tqdm(unit=" window", dynamic_ncols=True, file=self.stderr._out) as bar:
             def on_progress(run):
                 bar.total = run.windows_total or None
@@ -47,12 +50,15 @@ class Command(BaseCommand):
 
             initial_run_execute(run, on_progress=on_progress)
         if run.status != run.Status.SUCCEEDED:
-            raise CommandError(f"sync failed: initial run {run.pk} is held by another live "
-                               f"process (last heartbeat {run.heartbeat_at:%H:%M:%S})")
-        self.stdout.write(self.style.SUCCESS(
-            f"Initial sync done: {run.people_written} people from {run.leads_read} leads, "
-            f"{run.people_removed} removed, {run.records_skipped} skipped, "
-            f"{run.api_calls} Marketo calls ({run.get_method_display()})"))
+            raise CommandError(_("sync failed: initial run %(run)s is held by another live "
+                                 "process (last heartbeat %(time)s)") % {
+                "run": run.pk, "time": f"{run.heartbeat_at:%H:%M:%S}"})
+        self.stdout.write(self.style.SUCCESS(_(
+            "Initial sync done: %(written)s people from %(read)s leads, %(removed)s removed, "
+            "%(skipped)s skipped, %(calls)s Marketo calls (%(method)s)") % {
+            "written": run.people_written, "read": run.leads_read,
+            "removed": run.people_removed, "skipped": run.records_skipped,
+            "calls": run.api_calls, "method": run.get_method_display()}))
 
     def one_pass(self):
         failure = None
@@ -75,7 +81,8 @@ class Command(BaseCommand):
         for report in mailbox_passes_run(every=True):
             self.stdout.write(str(report))
             if report.error and not report.paused:
-                failure = failure or CommandError(f"mailbox pass failed: {report}")
+                failure = failure or CommandError(_("mailbox pass failed: %(report)s") % {
+                    "report": report})
         self.stdout.write(str(campaign_steps_run()))
         self.stdout.write(str(emails_send_due()))
         # Opens and clicks buffered by the pixel and the redirect, before the deliveries they
@@ -83,43 +90,46 @@ class Command(BaseCommand):
         try:
             self.stdout.write(str(tracking_events_flush()))
         except Exception as error:  # Redis down: the hits wait there; the rest still runs
-            failure = failure or CommandError(f"email tracking flush failed: {error}")
+            failure = failure or CommandError(_("email tracking flush failed: %(error)s") % {
+                "error": error})
         for target in Delivery.Target.values:
-            self.stdout.write(f"deliveries to {deliveries_flush(target, until_empty=True)}")
+            self.stdout.write(deliveries_flush(target, until_empty=True).summary())
         if failure:
             raise failure
 
     def unsubscribe_pass(self):
         if not sync_settings_get().unsubscribe_sync_enabled:
-            self.stdout.write("unsubscribes: switched off on the settings page (new "
-                              "unsubscribes are still pushed)")
+            self.stdout.write(_("unsubscribes: switched off on the settings page (new "
+                                "unsubscribes are still pushed)"))
             return
         report = unsubscribe_sync_pass()
-        self.stdout.write(str(report) if report else
-                          "unsubscribes: another pass is running; skipped")
+        self.stdout.write(report.summary() if report else
+                          _("unsubscribes: another pass is running; skipped"))
 
     def people_pass(self):
         if not sync_settings_get().people_sync_enabled:
-            self.stdout.write("people: paused (switched off on the settings page)")
+            self.stdout.write(_("people: paused (switched off on the settings page)"))
         elif initial_run_unfinished() or not people_stream().cursor:
-            self.stdout.write("people: waiting for the initial sync (run `sync --full`)")
+            self.stdout.write(_("people: waiting for the initial sync (run `sync --full`)"))
         else:
             run = people_incremental_pass()
             if run is None:
-                self.stdout.write("people: another pass is running; skipped")
+                self.stdout.write(_("people: another pass is running; skipped"))
             else:
-                self.stdout.write(
-                    f"people: {run.people_written} written, {run.people_left} left, "
-                    f"{run.people_removed} removed, {run.records_skipped} skipped, "
-                    f"{run.api_calls} Marketo calls")
+                self.stdout.write(_(
+                    "people: %(written)s written, %(left)s left, %(removed)s removed, "
+                    "%(skipped)s skipped, %(calls)s Marketo calls") % {
+                    "written": run.people_written, "left": run.people_left,
+                    "removed": run.people_removed, "skipped": run.records_skipped,
+                    "calls": run.api_calls})
 
     def reminder_pass(self):
         settings = sync_settings_get()
         if not settings.reminder_task_sync_enabled:
-            self.stdout.write("reminder tasks: import off (two-way sync is switched off)")
+            self.stdout.write(_("reminder tasks: import off (two-way sync is switched off)"))
             return
         report = reminder_tasks_sync_pass()
         if report is None:
-            self.stdout.write("reminder tasks: another pass is running; skipped")
+            self.stdout.write(_("reminder tasks: another pass is running; skipped"))
         else:
-            self.stdout.write(f"reminder tasks: {report}")
+            self.stdout.write(_("reminder tasks: %(report)s") % {"report": report.summary()})
