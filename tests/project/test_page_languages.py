@@ -41,7 +41,7 @@ pytestmark = pytest.mark.django_db
 
 LANGUAGES = [code for code, _name in settings.LANGUAGES if code != "en"]
 BRANDS = {"Marketo", "Salesforce", "Sales", "Actions", "Insight", "Engage", "Google",
-          "Microsoft", "Postmark", "Swagger", "ReDoc", "IMAP", "SMTP", "LinkedIn"}
+          "Microsoft", "Postmark", "Swagger", "ReDoc", "IMAP", "SMTP", "LinkedIn", "InMail"}
 # Words each language writes exactly as English does (whole words, case-sensitive).
 SAME_WORD = {
     "fr": {"Menu", "Signature", "Source", "Notes", "Contact", "Contacts", "Type", "Date",
