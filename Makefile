@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test fuzz install browser dovecot lint bench-help clean
+.PHONY: run test fuzz install browser dovecot i18n-tools messages lint bench-help clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,16 @@ browser: $(INSTALLED)
 dovecot: $(INSTALLED)
 	$(BIN)/python scripts/install_dovecot.py
 
+## Install gettext (catalog checks) and a Chinese font (screenshots) when missing (apt-get as root on Debian).
+i18n-tools: $(INSTALLED)
+	$(BIN)/python scripts/install_i18n_tools.py
+
+## Translation catalogs: merge i18n_parts/, makemessages and compilemessages for the five languages, counts.
+messages: $(INSTALLED)
+	$(BIN)/python scripts/messages.py
+
 ## Set up and run the whole test suite (SQLite unless DATABASE_URL says otherwise).
-test: $(INSTALLED) browser dovecot
+test: $(INSTALLED) browser dovecot i18n-tools
 	$(BIN)/python -m pytest
 
 ## Only the API fuzz stage (part of `make test`): every operation in /api/schema/, fixed seed.

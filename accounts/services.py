@@ -2,6 +2,7 @@
 
 from django.db import transaction
 from django.utils.crypto import get_random_string
+from django.utils.translation import gettext as _
 
 from .models import User
 
@@ -14,9 +15,10 @@ def user_create(*, username: str, email: str, role: str, password: str | None = 
     Admins are Django staff too, so they can reach Django's own tooling if it is ever enabled.
     """
     if role not in User.Role.values:
-        raise ValueError(f"role must be one of {', '.join(User.Role.values)}")
+        raise ValueError(_("The role must be one of: %(roles)s.")
+                         % {"roles": ", ".join(User.Role.values)})
     if User.objects.filter(username=username).exists():
-        raise ValueError(f"user {username!r} already exists")
+        raise ValueError(_("The user “%(username)s” already exists.") % {"username": username})
     password = password or get_random_string(16)
     user = User(username=username, email=email, role=role, first_name=first_name,
                 last_name=last_name, is_staff=role == User.Role.ADMIN)
@@ -32,6 +34,15 @@ def user_time_zone_set(user: User, time_zone: str) -> User:
                     exclude=[f.name for f in User._meta.fields if f.name != "time_zone"])
     user.save(update_fields=["time_zone"])
     user.__dict__.pop("zone", None)
+    return user
+
+
+def user_language_set(user: User, language: str) -> User:
+    """Set the language of ``user``'s pages ("" follows the browser's Accept-Language)."""
+    user.language = language
+    user.full_clean(validate_unique=False, validate_constraints=False,
+                    exclude=[f.name for f in User._meta.fields if f.name != "language"])
+    user.save(update_fields=["language"])
     return user
 
 

@@ -21,6 +21,7 @@ from typing import TypeVar
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.utils.timezone import get_current_timezone_name
 from django.utils.translation import get_language
 
 from salesactions.caching import cache_set_quietly, cached_or_built
@@ -62,10 +63,11 @@ def people_list_cached(kind: str, request, build: Callable[[], T]) -> T:
     if not seconds:
         return build()
     address = hashlib.blake2b(request.build_absolute_uri().encode(), digest_size=16).hexdigest()
-    # The language is in the key: a page's words (and error texts) are in the reader's.
-    language = get_language() or "-"
     try:
-        key = f"people:list:{kind}:{_version()}:{request.user.pk}:{language}:{address}"
+        # The HTML (and error texts) are written in the request's language and time zone
+        # (salesactions/i18n.py).
+        key = (f"people:list:{kind}:{_version()}:{request.user.pk}:{address}:"
+               f"{get_language() or '-'}:{get_current_timezone_name()}")
     except Exception:  # noqa: BLE001 - the cache is an optimisation; the database answers
         log.warning("people list cache unavailable", exc_info=True)
         return build()

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -69,6 +70,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After auth: a signed-in user's own language and time zone win over the browser's. No
+    # URL carries a language, so it need not come before CommonMiddleware.
+    "salesactions.i18n.UserLocaleMiddleware",
     "salesactions.middleware.PagesLoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -132,7 +136,31 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# The languages of the interface (README "Languages"), each named in its own language. What a
+# page is shown in: the signed-in user's choice (You page), else the language picked on the
+# login page (a cookie), else the browser's Accept-Language, else LANGUAGE_CODE, the install's
+# default (salesactions/i18n.py). The API and the unsubscribe page follow Accept-Language.
+LANGUAGES = [
+    ("en", "English"),
+    ("fr", "Français"),
+    ("es", "Español"),
+    ("it", "Italiano"),
+    ("pt-br", "Português (Brasil)"),
+    ("zh-hans", "简体中文"),
+]
+LANGUAGE_CODE = env("LANGUAGE_CODE", default="en").lower()
+if LANGUAGE_CODE not in dict(LANGUAGES):
+    sys.stderr.write(f"Sales Actions will not start: LANGUAGE_CODE={LANGUAGE_CODE!r} is not one of "
+                     f"its languages ({', '.join(dict(LANGUAGES))}).\n")
+    sys.exit(2)
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The login page's menu keeps its choice a year (the You page's choice is the user's own).
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+# Dates and times per language (salesactions/formats/<locale>/formats.py): the five shapes of
+# salesactions/templatetags/when.py. Numbers keep no thousands separator by default (ids in
+# URLs and inputs); counts use |intcomma, which follows the language.
+FORMAT_MODULE_PATH = ["salesactions.formats"]
 TIME_ZONE = env("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -360,6 +388,7 @@ if HTTPS:
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_SECURE = True
 # The app's own health and the load balancer's probe are plain HTTP on the inside.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 # HSTS preload is a deliberate choice per domain, not a default (check --deploy's W021). Served

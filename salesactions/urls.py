@@ -1,6 +1,8 @@
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
+from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts import views as accounts_views
@@ -46,6 +48,9 @@ urlpatterns = [
     path("account/", accounts_views.profile, name="profile"),
     path("", include("mailboxes.urls")),
     path("account/name/", accounts_views.profile_name, name="profile-name"),
+    path("account/language/", accounts_views.profile_language, name="profile-language"),
+    # The login page's language menu (Django's set_language: a cookie, then back to `next`).
+    path("language/", login_not_required(set_language), name="set_language"),
     path("account/signature/", accounts_views.profile_signature, name="profile-signature"),
     path("account/password/", accounts_views.profile_password, name="profile-password"),
     # Activity pages live under people/<id>/calls/ and settings/calls/; ahead of the

@@ -21,6 +21,12 @@
 //   data-confirm="question"          on a form: ask before it is sent (a delete)
 //   data-fold-below="768"            on a <details>: closed on load when the window is
 //                                    narrower than that (a phone's menu), open otherwise
+//   data-submit-on-change            on a form: sent as soon as one of its fields changes (the
+//                                    login page's language menu); its [data-hide-with-script]
+//                                    button, needed only without script, is hidden
+//
+// The texts this script writes come translated from base.html's <body> (data-text-*), in the
+// page's language: "{n}" in them is where a number goes.
 (function () {
   "use strict";
 
@@ -62,15 +68,24 @@
     foldMenus();
   }
 
+  // A text of base.html's <body data-text-NAME>, with "{n}" replaced by `count`.
+  function text(name, count, fallback) {
+    var said = document.body.getAttribute("data-text-" + name) || fallback;
+    return said.replace("{n}", String(count));
+  }
+
   function selectionSay(form) {
     var say = form.querySelector("[data-selected-count]");
     if (!say) { return; }
     var all = form.querySelector("[data-select-all]");
     var picked = form.querySelectorAll("input[name=person]:checked").length;
     if (all && all.checked) {
-      say.textContent = "All matching selected:";
+      say.textContent = text("all-selected", 0, "All matching selected:");
     } else if (picked) {
-      say.textContent = picked + (picked === 1 ? " person" : " people") + " selected:";
+      // One and other are the plural forms of the six languages (French: 0 and 1 are one, but
+      // no count of 0 is said here).
+      say.textContent = picked === 1 ? text("selected-one", picked, "{n} person selected:")
+        : text("selected-other", picked, "{n} people selected:");
     } else {
       say.textContent = say.getAttribute("data-nothing") || say.textContent;
     }
@@ -97,6 +112,20 @@
       if (everyone) { everyone.checked = false; }
     }
     selectionSay(form);
+  });
+
+  function submitOnChangeSetUp() {
+    document.querySelectorAll("form[data-submit-on-change] [data-hide-with-script]")
+      .forEach(function (button) { button.hidden = true; });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", submitOnChangeSetUp);
+  } else {
+    submitOnChangeSetUp();
+  }
+  document.addEventListener("change", function (event) {
+    var form = event.target.form;
+    if (form && form.hasAttribute("data-submit-on-change")) { form.requestSubmit(); }
   });
 
   document.addEventListener("submit", function (event) {

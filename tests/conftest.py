@@ -66,6 +66,18 @@ def _no_connection_left_behind(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
+def _language_and_zone_reset():
+    """A request activates its language and the user's time zone for the thread
+    (salesactions/i18n.py) and leaves them there, as Django does; the next request sets its
+    own, but a test rendering a template directly must start from the defaults."""
+    yield
+    from django.utils import timezone, translation
+
+    translation.deactivate()
+    timezone.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _people_lists_fresh():
     """People lists cached by an earlier test belong to rows that test rolled back."""
     from people.list_cache import _version_move

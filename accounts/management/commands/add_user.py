@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.services import user_create
@@ -23,7 +24,11 @@ class Command(BaseCommand):
                 last_name=options["last_name"])
         except ValueError as error:
             raise CommandError(str(error)) from error
-        message = f"Created {user.role} {user.username} <{user.email}>"
-        if not options["password"]:
-            message += f" with password {password}"
+        facts = {"role": user.role, "username": user.username,
+                 "email": user.email, "password": password}
+        if options["password"]:
+            message = _("Created %(role)s %(username)s <%(email)s>") % facts
+        else:
+            message = (_("Created %(role)s %(username)s <%(email)s> with password %(password)s")
+                       % facts)
         self.stdout.write(self.style.SUCCESS(message))

@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.services import user_create
@@ -19,6 +20,6 @@ class Command(BaseCommand):
             if not User.objects.filter(username=username).exists():
                 user_create(username=username, email=email, role=role, password=password,
                             first_name=first, last_name=last)
-        self.stdout.write("Demo logins:")
-        for username, _, role, password, *_ in DEMO_USERS:
+        self.stdout.write(_("Demo logins:"))
+        for username, _email, role, password, *_rest in DEMO_USERS:
             self.stdout.write(f"  {role:<7} {username} / {password}")
