@@ -45,11 +45,13 @@ BRANDS = {"Marketo", "Salesforce", "Sales", "Actions", "Insight", "Engage", "Goo
 # Words each language writes exactly as English does (whole words, case-sensitive).
 SAME_WORD = {
     "fr": {"Menu", "Signature", "Source", "Notes", "Contact", "Contacts", "Type", "Date",
-           "Total", "Lead", "Leads", "Description", "Actions", "Minutes", "Note", "Options"},
-    "es": {"Total", "Email", "Error", "Lead", "Leads", "Minutos"},
+           "Total", "Lead", "Leads", "Description", "Actions", "Minutes", "Note", "Options",
+           "ok"},
+    "es": {"Total", "Email", "Error", "Lead", "Leads", "Minutos", "emails", "Normal"},
     "it": {"Menu", "Password", "Account", "Lead", "Leads", "Browser", "Email", "Endpoint",
-           "Report", "Username", "Test", "Link", "Online"},
-    "pt-br": {"Menu", "Email", "Lead", "Leads", "Total", "Status", "Link", "Online"},
+           "Report", "Username", "Test", "Link", "Online", "ok", "App"},
+    "pt-br": {"Menu", "Email", "Emails", "Lead", "Leads", "Total", "Status", "Link", "Online",
+              "ok", "Normal"},
     "zh-hans": set(),
 }
 READ_ATTRIBUTES = {"title", "placeholder", "aria-label", "alt", "data-confirm"}
@@ -168,7 +170,7 @@ def workspace():
     unsubscribe = UnsubscribeFactory(person=other)
     return {"admin": admin, "person": person, "call": call, "task": task, "email": email,
             "template": template, "campaign": campaign, "view": view,
-            "unsubscribe": unsubscribe}
+            "unsubscribe": unsubscribe, "other": other}
 
 
 def data_words(workspace) -> set[str]:
