@@ -10,6 +10,8 @@ from urllib.parse import urlencode
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
@@ -123,12 +125,24 @@ HEADINGS = {"emails_sent": "Emails sent", "emails_replied": "Replies",
             "bounce_rate": "Bounce %", "unsubscribed": "Unsub."}
 
 
-def _table(report: Report) -> dict:
-    """The report as the page's table: headings, a row of formatted cells per group, totals."""
-    def cells(counts: dict) -> list[str]:
-        return [f"{counts[name] * 100:.1f}%" if name in EMAIL_RATES else f"{counts[name]:,}"
-                for name in report.columns]
+def _table(report: Report) -> SafeString:
+    """The report as the page's table: headings, a row of formatted cells per group, the
+    totals last. Built as one string (a team's tables have thousands of cells; the template
+    engine costs microseconds per cell): labels are escaped, the cells are figures."""
+    columns = report.columns
+    rates = [name in EMAIL_RATES for name in columns]
 
-    return {"headings": [HEADINGS.get(name, name.capitalize()) for name in report.columns],
-            "rows": [(row.label, cells(row.counts)) for row in report.rows],
-            "totals": cells(report.totals)}
+    def cells(counts: dict) -> str:
+        return "".join(f"<td>{counts[name] * 100:.1f}%</td>" if rate
+                       else f"<td>{counts[name]:,}</td>"
+                       for name, rate in zip(columns, rates, strict=True))
+
+    head = "".join(f'<th scope="col">{escape(HEADINGS.get(name, name.capitalize()))}</th>'
+                   for name in columns)
+    body = "\n".join(f'<tr><th scope="row">{escape(row.label)}</th>{cells(row.counts)}</tr>'
+                      for row in report.rows)
+    # Every text in it went through escape(); the figures are numbers.
+    return mark_safe(
+        f'<table class="analytics-table striped">\n<thead><tr><th scope="col"></th>{head}'
+        f'</tr></thead>\n<tbody>\n{body}\n</tbody>\n<tfoot><tr><th scope="row">Total</th>'
+        f'{cells(report.totals)}</tr></tfoot>\n</table>')
