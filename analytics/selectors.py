@@ -276,99 +276,138 @@ def _user_labels(ids) -> dict:
 def activity_report(period: Period, group_by: str, *, senders: list[int] | None = None,
                     today: date | None = None) -> Report:
     """Per seller, day or week (``group_by``): calls (and by outcome), emails sent, replies
-    received, tasks completed in ``period`` (four aggregate queries over the rollups, or over
-    the raw rows in a zone the rollups cannot serve), and tasks overdue now (open, due
+    received, tasks completed in ``period`` (two aggregate queries over the rollups, or four
+    over the raw rows in a zone the rollups cannot serve), and tasks overdue now (open, due
     before ``today`` in the viewer's zone) that fell due in ``period``: a live figure, the sum
-    of the open tasks per due date kept as tasks change (``OpenTaskRollup``)."""
+    of the open tasks per due date kept as tasks change (``OpenTaskRollup``). By seller, one
+    more query names the sellers."""
     today = today or datetime.now(period.zone).date()
     by_day = group_by != "seller"
     pieces = rollup_pieces(period, by_day=by_day)
     if pieces is None:
-        calls, sent, replied, completed = _activity_counts_raw(period, by_day, senders)
+        counted = _activity_counts_raw(period, by_day, senders)
     else:
-        calls, sent, replied, completed = _activity_counts_rolled_up(period, pieces, by_day,
-                                                                     senders)
+        counted = _activity_counts_rolled_up(period, pieces, by_day, senders)
     # Open tasks per due date as they are now (``OpenTaskRollup``, kept by the task writes).
     overdue = OpenTaskRollup.objects.filter(due_date__lt=today, due_date__gte=period.start,
                                             due_date__lte=period.end)
     if senders is not None:
         overdue = overdue.filter(user_id__in=senders)
-    overdue = overdue.order_by().values(key=F("due_date") if by_day else F("user_id")
-                                        ).annotate(n=Sum("n"))
+    column = "due_date" if by_day else "user_id"
+    counted += [(key, "tasks_overdue", "", n) for key, n in
+                overdue.order_by().values(column).annotate(n=Sum("n")).values_list(column, "n")]
 
-    fold = week_of if group_by == "week" else (lambda key: key)
-    figures: dict = defaultdict(lambda: defaultdict(int))
-    outcomes: dict = defaultdict(lambda: defaultdict(int))
-    for row in calls:
-        figures[fold(row["key"])]["calls"] += row["n"]
-        outcomes[fold(row["key"])][row["outcome"] or "No outcome"] += row["n"]
-    for name, rows in (("emails_sent", sent), ("emails_replied", replied),
-                       ("tasks_completed", completed), ("tasks_overdue", overdue)):
-        for row in rows:
-            figures[fold(row["key"])][name] += row["n"]
+    # Each key's figures in ACTIVITY_COUNTS order, and its calls by outcome.
+    position = {name: index for index, name in enumerate(ACTIVITY_COUNTS)}
+    figures: dict = {}
+    outcomes: dict = {}
+    fold = week_of if group_by == "week" else None
+    for key, name, outcome, n in counted:
+        if fold is not None:
+            key = fold(key)
+        counts = figures.get(key)
+        if counts is None:
+            counts = figures[key] = [0] * len(ACTIVITY_COUNTS)
+            outcomes[key] = {}
+        counts[position[name]] += n
+        if name == "calls":
+            outcome = outcome or "No outcome"
+            outcomes[key][outcome] = outcomes[key].get(outcome, 0) + n
 
     if by_day:
-        keys = sorted({fold(day) for day in period.days()})
-        labels = {key: (f"Week of {key.isoformat()}" if group_by == "week" else key.isoformat())
+        keys = sorted({fold(day) for day in period.days()} if fold else period.days())
+        labels = {key: (f"Week of {key.isoformat()}" if fold else key.isoformat())
                   for key in keys}
     else:
-        sellers = User.objects.filter(is_active=True, role=User.Role.SELLER)
-        if senders is not None:
-            sellers = sellers.filter(pk__in=senders)
-        keys = sorted(set(figures) | set(sellers.values_list("pk", flat=True)))
-        labels = _user_labels(keys)
+        labels = _seller_labels(set(figures), senders)
+        keys = sorted(set(figures) | set(labels))
     outcome_names = sorted({name for counts in outcomes.values() for name in counts})
-    rows = [Row(_key(key), labels.get(key, str(key)),
-                {name: figures[key][name] for name in ACTIVITY_COUNTS}
-                | {"calls_by_outcome": {name: outcomes[key][name] for name in outcome_names
-                                        if outcomes[key][name]}})
-            for key in keys]
+    none = [0] * len(ACTIVITY_COUNTS)
+    rows = []
+    for key in keys:
+        by_outcome = outcomes.get(key, {})
+        rows.append(Row(_key(key), labels.get(key, str(key)),
+                        dict(zip(ACTIVITY_COUNTS, figures.get(key, none), strict=True))
+                        | {"calls_by_outcome": {name: by_outcome[name] for name in outcome_names
+                                                if by_outcome.get(name)}}))
     if not by_day:
         rows.sort(key=lambda row: row.label.lower())
     totals = {name: sum(row.counts[name] for row in rows) for name in ACTIVITY_COUNTS}
-    totals["calls_by_outcome"] = {name: sum(counts[name] for counts in outcomes.values())
-                                  for name in outcome_names}
+    totals["calls_by_outcome"] = {
+        name: sum(counts.get(name, 0) for counts in outcomes.values()) for name in outcome_names}
     return Report(group_by, period, list(ACTIVITY_COUNTS), rows, totals)
 
 
+def _seller_labels(keys: set, senders: list[int] | None) -> dict:
+    """Names of the users in ``keys`` and of every active seller (of ``senders``, when
+    given): the rows of a report by seller, in one query."""
+    sellers = Q(is_active=True, role=User.Role.SELLER)
+    if senders is not None:
+        sellers &= Q(pk__in=senders)
+    users = (User.objects.filter(sellers | Q(pk__in=[key for key in keys if key]))
+             .order_by().values_list("pk", "first_name", "last_name", "username"))
+    return {pk: f"{first} {last}".strip() or username for pk, first, last, username in users}
+
+
+#: The activity figure each rollup measure counts.
+_ACTIVITY_MEASURES = {ActivityRollup.Measure.CALL: "calls",
+                      ActivityRollup.Measure.REPLIED: "emails_replied",
+                      ActivityRollup.Measure.COMPLETED: "tasks_completed"}
+
+
 def _activity_counts_rolled_up(period: Period, pieces: Q, by_day: bool,
-                               senders: list[int] | None) -> tuple:
-    """Calls (with ``outcome``), emails sent, replies and tasks completed as rows of ``key``
-    (the viewer's day or the seller) and ``n``, summed from the rollups."""
-    def summed(rows, user_field: str, total: str, *extra: str) -> list[dict]:
-        rows = rows.filter(pieces)
-        if senders is not None:
-            rows = rows.filter(**{f"{user_field}__in": senders})
-        column = "start" if by_day else user_field
-        found = []
-        for row in rows.order_by().values(column, *extra).annotate(n=Sum(total)):
-            key = row.pop(column)
-            found.append(row | {"key": key.astimezone(period.zone).date() if by_day else key})
-        return found
+                               senders: list[int] | None) -> list[tuple]:
+    """Calls, emails sent, replies and tasks completed as ``(key, figure, outcome, n)``
+    (``key``: the viewer's day or the seller; ``outcome``: the call's), summed from the
+    rollups in two queries."""
+    activity = ActivityRollup.objects.filter(pieces)
+    emails = EmailRollup.objects.filter(pieces)
+    if senders is not None:
+        activity = activity.filter(user_id__in=senders)
+        emails = emails.filter(sender_id__in=senders)
+    user_column = "user_id"
+    if by_day:
+        user_column = "start"
+    activity = (activity.order_by().values(user_column, "measure", "outcome")
+                .annotate(n=Sum("n")).values_list(user_column, "measure", "outcome", "n"))
+    sender_column = "start" if by_day else "sender_id"
+    emails = (emails.order_by().values(sender_column).annotate(n=Sum("sent"))
+              .values_list(sender_column, "n"))
+    counted = [(key, _ACTIVITY_MEASURES[measure], outcome, n)
+               for key, measure, outcome, n in activity]
+    counted += [(key, "emails_sent", "", n) for key, n in emails]
+    if by_day:
+        days: dict = {}  # each hour or day start once to the viewer's date
+        zone = period.zone
+        for index, (start, *rest) in enumerate(counted):
+            day = days.get(start)
+            if day is None:
+                day = days[start] = start.astimezone(zone).date()
+            counted[index] = (day, *rest)
+    return counted
 
-    activity = ActivityRollup.objects.all()
-    Measure = ActivityRollup.Measure
-    return (summed(activity.filter(measure=Measure.CALL), "user_id", "n", "outcome"),
-            summed(EmailRollup.objects.all(), "sender_id", "sent"),
-            summed(activity.filter(measure=Measure.REPLIED), "user_id", "n"),
-            summed(activity.filter(measure=Measure.COMPLETED), "user_id", "n"))
 
-
-def _activity_counts_raw(period: Period, by_day: bool, senders: list[int] | None) -> tuple:
-    """The same rows counted from the calls, emails and tasks."""
-    def grouped(queryset, user_field: str, moment: str, *extra: str):
+def _activity_counts_raw(period: Period, by_day: bool, senders: list[int] | None) -> list:
+    """The same tuples counted from the calls, emails and tasks (four queries)."""
+    def grouped(queryset, user_field: str, moment: str, name: str, outcome: str | None = None):
         key = TruncDate(moment, tzinfo=period.zone) if by_day else F(user_field)
         if senders is not None:
             queryset = queryset.filter(**{f"{user_field}__in": senders})
-        return queryset.order_by().values(*extra, key=key).annotate(n=Count("pk"))
+        extra = [outcome] if outcome else []
+        rows = (queryset.order_by().values(*extra, key=key).annotate(n=Count("pk"))
+                .values_list("key", *extra, "n"))
+        if outcome:
+            return [(key, name, each, n) for key, each, n in rows]
+        return [(key, name, "", n) for key, n in rows]
 
     since, until = period.since, period.until
-    return (grouped(Call.objects.filter(called_at__gte=since, called_at__lt=until),
-                    "logged_by_id", "called_at", "outcome"),
-            grouped(SalesEmail.objects.filter(sent_at__gte=since, sent_at__lt=until),
-                    "sender_id", "sent_at"),
-            grouped(SalesEmail.objects.filter(replied_at__gte=since, replied_at__lt=until),
-                    "sender_id", "replied_at"),
-            grouped(ReminderTask.live.filter(status=ReminderTask.Status.COMPLETE,
-                                             completed_at__gte=since, completed_at__lt=until),
-                    "assignee_id", "completed_at"))
+    return [
+        *grouped(Call.objects.filter(called_at__gte=since, called_at__lt=until),
+                 "logged_by_id", "called_at", "calls", "outcome"),
+        *grouped(SalesEmail.objects.filter(sent_at__gte=since, sent_at__lt=until),
+                 "sender_id", "sent_at", "emails_sent"),
+        *grouped(SalesEmail.objects.filter(replied_at__gte=since, replied_at__lt=until),
+                 "sender_id", "replied_at", "emails_replied"),
+        *grouped(ReminderTask.live.filter(status=ReminderTask.Status.COMPLETE,
+                                          completed_at__gte=since, completed_at__lt=until),
+                 "assignee_id", "completed_at", "tasks_completed")]
