@@ -23,6 +23,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from activities.models import Call
@@ -124,10 +126,12 @@ def report_get(kind: str, period: Period, group_by: str, *, senders: list[int] |
     seconds = settings.ANALYTICS_CACHE_SECONDS
     if seconds <= 0:
         return count()
+    # The labels are in the viewer's language: one entry per language.
     key = ":".join(["analytics", kind, group_by, period.start.isoformat(),
                     period.end.isoformat(), period.zone.key,
                     ",".join(map(str, senders)) if senders is not None else "all",
-                    str(campaign or ""), datetime.now(period.zone).date().isoformat()])
+                    str(campaign or ""), datetime.now(period.zone).date().isoformat(),
+                    get_language() or ""])
     report = cache.get(key)
     if report is None:
         report = count()
@@ -253,14 +257,16 @@ def _email_labels(group_by: str, keys: list) -> dict:
     if group_by == "template":
         names = dict(EmailTemplate.objects.filter(pk__in=[k for k in keys if k])
                      .values_list("pk", "name"))
-        return {k: names.get(k, f"Template {k} (deleted)") if k else "No template"
-                for k in keys}
+        return {k: names.get(k, _("Template %(id)s (deleted)") % {"id": k}) if k
+                else _("No template") for k in keys}
     if group_by == "sender":
         return _user_labels(keys)
     if group_by == "campaign_step":
         steps = CampaignStep.objects.select_related("campaign").in_bulk(keys)
-        return {pk: f"{step.campaign.name} · step {step.position + 1}: "
-                    f"{step.subject or step.get_type_display()}"
+        # Translators: a campaign step in a report, e.g. "Spring launch · step 2: Checking in".
+        return {pk: _("%(campaign)s · step %(position)s: %(subject)s") % {
+                    "campaign": step.campaign.name, "position": step.position + 1,
+                    "subject": step.subject or step.get_type_display()}
                 for pk, step in steps.items()}
     return {day: day.isoformat() for day in keys}
 
@@ -316,8 +322,9 @@ def activity_report(period: Period, group_by: str, *, senders: list[int] | None 
 
     if by_day:
         keys = sorted({fold(day) for day in period.days()} if fold else period.days())
-        labels = {key: (f"Week of {key.isoformat()}" if fold else key.isoformat())
-                  for key in keys}
+        # Translators: a row of a report by week; the date is the week's Monday.
+        labels = {key: (_("Week of %(date)s") % {"date": key.isoformat()} if fold
+                        else key.isoformat()) for key in keys}
     else:
         labels = _seller_labels(set(figures), senders)
         keys = sorted(set(figures) | set(labels))

@@ -12,9 +12,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.formats import get_format
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
@@ -31,10 +33,10 @@ from .selectors import EMAIL_RATES, Report, report_get
 
 #: Longer periods are charted by week.
 DAILY_UP_TO_DAYS = 31
-ACTIVITY_LINES = {"calls": "Calls", "emails_sent": "Emails sent",
-                  "emails_replied": "Replies", "tasks_completed": "Tasks completed"}
-EMAIL_LINES = {"open_rate": "Open rate", "click_rate": "Click rate",
-               "reply_rate": "Reply rate"}
+ACTIVITY_LINES = {"calls": _("Calls"), "emails_sent": _("Emails sent"),
+                  "emails_replied": _("Replies"), "tasks_completed": _("Tasks completed")}
+EMAIL_LINES = {"open_rate": _("Open rate"), "click_rate": _("Click rate"),
+               "reply_rate": _("Reply rate")}
 
 
 @login_required
@@ -115,35 +117,36 @@ def _sections(user: User, period, senders: list[int] | None) -> list[dict]:
         return (reverse(f"api:analytics-{name}") + "?"
                 + urlencode(base | {"group_by": group_by, "format": "csv"}))
 
-    labels = [row.label.removeprefix("Week of ") for row in activity.rows]
+    # The chart's x axis: the day, or the week's Monday (the row's key).
+    labels = [row.key for row in activity.rows]
+    over_time_title = str(ACTIVITY_TITLES[over_time])
     sections = [{
-        "title": f"Activity by {over_time}", "report": activity,
-        "csv": csv_url("activity", over_time),
-        "chart": line_chart(f"Activity by {over_time}", labels, {
+        "title": over_time_title, "report": activity, "csv": csv_url("activity", over_time),
+        "chart": line_chart(over_time_title, labels, {
             name: [row.counts[key] for row in activity.rows]
             for key, name in ACTIVITY_LINES.items()})}]
     if team is not None:
         sections.append({
-            "title": "Activity by seller", "report": team, "csv": csv_url("activity", "seller"),
-            "chart": bar_chart("Calls and emails by seller", [r.label for r in team.rows], {
-                "Calls": [r.counts["calls"] for r in team.rows],
-                "Emails sent": [r.counts["emails_sent"] for r in team.rows]})})
+            "title": str(ACTIVITY_TITLES["seller"]), "report": team,
+            "csv": csv_url("activity", "seller"),
+            "chart": bar_chart(gettext("Calls and emails by seller"),
+                               [r.label for r in team.rows], {
+                                   ACTIVITY_LINES["calls"]: [r.counts["calls"] for r in team.rows],
+                                   ACTIVITY_LINES["emails_sent"]: [r.counts["emails_sent"]
+                                                                   for r in team.rows]})})
     sections.append({
-        "title": "Email performance by day", "report": emails_by_day,
+        "title": str(EMAIL_TITLES["day"]), "report": emails_by_day,
         "csv": csv_url("emails", "day"),
-        "chart": line_chart("Open, click and reply rates by day of sending",
+        "chart": line_chart(gettext("Open, click and reply rates by day of sending"),
                             [row.label for row in emails_by_day.rows], {
                                 name: [row.counts[key] for row in emails_by_day.rows]
                                 for key, name in EMAIL_LINES.items()}, percent=True)})
-    titles = {"template": "Email performance by template",
-              "campaign_step": "Email performance by campaign step",
-              "sender": "Email performance by seller"}
     for report in email_tables:
         shown = report.rows[:15]
+        title = str(EMAIL_TITLES[report.group_by])
         sections.append({
-            "title": titles[report.group_by], "report": report,
-            "csv": csv_url("emails", report.group_by),
-            "chart": bar_chart(titles[report.group_by], [row.label for row in shown], {
+            "title": title, "report": report, "csv": csv_url("emails", report.group_by),
+            "chart": bar_chart(title, [row.label for row in shown], {
                 name: [row.counts[key] for row in shown]
                 for key, name in EMAIL_LINES.items()}, percent=True) if shown else ""})
 
@@ -154,10 +157,24 @@ def _sections(user: User, period, senders: list[int] | None) -> list[dict]:
     return sections
 
 
-HEADINGS = {"emails_sent": "Emails sent", "emails_replied": "Replies",
-            "tasks_completed": "Tasks done", "tasks_overdue": "Overdue now",
-            "open_rate": "Open %", "click_rate": "Click %", "reply_rate": "Reply %",
-            "bounce_rate": "Bounce %", "unsubscribed": "Unsub."}
+ACTIVITY_TITLES = {"day": _("Activity by day"), "week": _("Activity by week"),
+                   "seller": _("Activity by seller")}
+EMAIL_TITLES = {"day": _("Email performance by day"),
+                "template": _("Email performance by template"),
+                "campaign_step": _("Email performance by campaign step"),
+                "sender": _("Email performance by seller")}
+#: The tables' column headings (short: a table has up to eleven columns).
+HEADINGS = {"calls": _("Calls"), "emails_sent": _("Emails sent"), "emails_replied": _("Replies"),
+            "tasks_completed": _("Tasks done"), "tasks_overdue": _("Overdue now"),
+            "sent": pgettext_lazy("emails", "Sent"),
+            "delivered": pgettext_lazy("emails", "Delivered"),
+            "opened": pgettext_lazy("emails", "Opened"),
+            "clicked": pgettext_lazy("emails", "Clicked"),
+            "replied": pgettext_lazy("emails", "Replied"),
+            "bounced": pgettext_lazy("emails", "Bounced"),
+            "unsubscribed": pgettext_lazy("emails, short column heading", "Unsub."),
+            "open_rate": _("Open %"), "click_rate": _("Click %"), "reply_rate": _("Reply %"),
+            "bounce_rate": _("Bounce %")}
 
 
 def _table(report: Report) -> SafeString:
@@ -166,18 +183,24 @@ def _table(report: Report) -> SafeString:
     engine costs microseconds per cell): labels are escaped, the cells are figures."""
     columns = report.columns
     rates = [name in EMAIL_RATES for name in columns]
+    # The viewer's separators, looked up once per table rather than once per cell.
+    thousands, decimal = get_format("THOUSAND_SEPARATOR"), get_format("DECIMAL_SEPARATOR")
+    local = str.maketrans({",": thousands, ".": decimal})
+
+    def figure(text: str) -> str:
+        return text.translate(local)
 
     def cells(counts: dict) -> str:
-        return "".join(f"<td>{counts[name] * 100:.1f}%</td>" if rate
-                       else f"<td>{counts[name]:,}</td>"
+        return "".join(f"<td>{figure(f'{counts[name] * 100:.1f}')}%</td>" if rate
+                       else f"<td>{figure(f'{counts[name]:,}')}</td>"
                        for name, rate in zip(columns, rates, strict=True))
 
-    head = "".join(f'<th scope="col">{escape(HEADINGS.get(name, name.capitalize()))}</th>'
-                   for name in columns)
+    head = "".join(f'<th scope="col">{escape(HEADINGS[name])}</th>' for name in columns)
+    total = escape(gettext("Total"))
     body = "\n".join(f'<tr><th scope="row">{escape(row.label)}</th>{cells(row.counts)}</tr>'
                       for row in report.rows)
     # Every text in it went through escape(); the figures are numbers.
     return mark_safe(
         f'<table class="analytics-table striped">\n<thead><tr><th scope="col"></th>{head}'
-        f'</tr></thead>\n<tbody>\n{body}\n</tbody>\n<tfoot><tr><th scope="row">Total</th>'
+        f'</tr></thead>\n<tbody>\n{body}\n</tbody>\n<tfoot><tr><th scope="row">{total}</th>'
         f'{cells(report.totals)}</tr></tfoot>\n</table>')
