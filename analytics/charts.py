@@ -6,8 +6,8 @@ axis labels and a legend, the exact figures in the table beside it. Styled by ``
 from __future__ import annotations
 
 import math
+from html import escape as _html_escape
 
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 #: Series colours (classes ``chart-s0`` … in app.css), chosen to stay apart for colour-blind
@@ -15,6 +15,13 @@ from django.utils.safestring import SafeString, mark_safe
 SERIES = 5
 WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 44
+
+
+def escape(text) -> str:
+    """``django.utils.html.escape`` without its lazy-text wrapper (same markup): a chart escapes
+    hundreds of texts, and a lazy one (a translated series name) left lazy would be
+    translated again each time it is formatted."""
+    return _html_escape(str(text))
 
 
 def _nice_top(most: float) -> tuple[float, float]:

@@ -13,7 +13,6 @@ from django.core.cache import cache
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.formats import get_format
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
@@ -21,7 +20,7 @@ from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
 
-from .charts import bar_chart, line_chart
+from .charts import bar_chart, escape, line_chart
 from .params import (
     DEFAULT_PRESET,
     PRESETS,
