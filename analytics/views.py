@@ -151,8 +151,8 @@ def _sections(user: User, period, senders: list[int] | None) -> list[dict]:
 
     for section in sections:
         report = section.pop("report")
-        section["table"] = _table(report)
         section["empty"] = not report.rows
+        section["table"] = "" if section["empty"] else _table(report)
     return sections
 
 
