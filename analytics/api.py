@@ -4,6 +4,7 @@ JSON or (``?format=csv``, ``Accept: text/csv``) CSV."""
 from __future__ import annotations
 
 from django.http import Http404, HttpResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -42,7 +43,7 @@ class _Negotiation(DefaultContentNegotiation):
         try:
             return super().select_renderer(request, renderers, format_suffix)
         except Http404:
-            raise ValidationError({"format": ['Use "json" or "csv".']}) from None
+            raise ValidationError({"format": [_('Use "json" or "csv".')]}) from None
 
 
 def _row_serializer(name: str, counts, rates=()) -> type[serializers.Serializer]:

@@ -6,8 +6,8 @@ axis labels and a legend, the exact figures in the table beside it. Styled by ``
 from __future__ import annotations
 
 import math
+from html import escape as _html_escape
 
-from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 #: Series colours (classes ``chart-s0`` … in app.css), chosen to stay apart for colour-blind
@@ -15,6 +15,13 @@ from django.utils.safestring import SafeString, mark_safe
 SERIES = 5
 WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 44
+
+
+def escape(text) -> str:
+    """``django.utils.html.escape`` without its lazy-text wrapper (same markup): a chart escapes
+    hundreds of texts, and a lazy one (a translated series name) left lazy would be
+    translated again each time it is formatted."""
+    return _html_escape(str(text))
 
 
 def _nice_top(most: float) -> tuple[float, float]:
@@ -45,38 +52,40 @@ def line_chart(title: str, labels: list[str], series: dict[str, list[float]], *,
     top, step = (1.0, 0.25) if percent else _nice_top(most)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     count = len(labels)
+    # Built as plain strings (a chart has hundreds of points): each text is escaped once,
+    # the numbers need no escaping.
+    xs = [f"{LEFT + plot_w * (index + 0.5) / count:.1f}" for index in range(count)]
+    safe_labels = [escape(label) for label in labels]
 
-    def x(index: int) -> float:
-        return LEFT + (plot_w * (index + 0.5) / count)
+    def y(value: float) -> str:
+        return f"{TOP + plot_h * (1 - value / top):.1f}"
 
-    def y(value: float) -> float:
-        return TOP + plot_h * (1 - value / top)
-
-    ticks = []
+    parts = []
     value = 0.0
     while value <= top + 1e-9:
-        ticks.append((f"{LEFT}", f"{y(value):.1f}", f"{WIDTH - RIGHT}", f"{y(value):.1f}",
-                      f"{LEFT - 6}", f"{y(value) + 4:.1f}", _figure(value, percent)))
+        at = y(value)
+        parts.append(f'<line x1="{LEFT}" y1="{at}" x2="{WIDTH - RIGHT}" y2="{at}" '
+                     f'class="chart-grid"/><text x="{LEFT - 6}" '
+                     f'y="{TOP + plot_h * (1 - value / top) + 4:.1f}" class="chart-text" '
+                     f'text-anchor="end">{_figure(value, percent)}</text>')
         value += step
-    grid = format_html_join(
-        "", '<line x1="{}" y1="{}" x2="{}" y2="{}" class="chart-grid"/>'
-            '<text x="{}" y="{}" class="chart-text" text-anchor="end">{}</text>', ticks)
     every = max(1, math.ceil(count / 8))
-    x_labels = format_html_join(
-        "", '<text x="{}" y="{}" class="chart-text" text-anchor="middle">{}</text>',
-        ((f"{x(index):.1f}", HEIGHT - BOTTOM + 16, label[5:] if len(label) == 10 else label)
-         for index, label in enumerate(labels) if index % every == 0))
-    lines = []
+    parts.extend(
+        f'<text x="{xs[index]}" y="{HEIGHT - BOTTOM + 16}" class="chart-text" '
+        f'text-anchor="middle">{escape(label[5:] if len(label) == 10 else label)}</text>'
+        for index, label in enumerate(labels) if index % every == 0)
     for number, (name, values) in enumerate(series.items()):
-        points = " ".join(f"{x(index):.1f},{y(value):.1f}" for index, value in enumerate(values))
-        dots = format_html_join(
-            "", '<circle cx="{}" cy="{}" r="2.5" class="chart-dot chart-s{}">'
-                '<title>{}: {} {}</title></circle>',
-            ((f"{x(index):.1f}", f"{y(value):.1f}", number % SERIES, labels[index],
-              _figure(value, percent), name) for index, value in enumerate(values)))
-        lines.append(format_html('<polyline points="{}" class="chart-line chart-s{}" '
-                                 'fill="none"/>{}', points, number % SERIES, dots))
-    return _frame(title, grid + x_labels + mark_safe("".join(lines)), list(series))
+        ys = [y(value) for value in values]
+        colour = number % SERIES
+        safe_name = escape(name)
+        points = " ".join(f"{a},{b}" for a, b in zip(xs, ys, strict=True))
+        parts.append(f'<polyline points="{points}" class="chart-line chart-s{colour}" '
+                     'fill="none"/>')
+        parts.extend(
+            f'<circle cx="{xs[index]}" cy="{ys[index]}" r="2.5" class="chart-dot '
+            f'chart-s{colour}"><title>{safe_labels[index]}: {_figure(value, percent)} '
+            f'{safe_name}</title></circle>' for index, value in enumerate(values))
+    return _frame(title, "".join(parts), list(series))
 
 
 def bar_chart(title: str, labels: list[str], series: dict[str, list[float]], *,
@@ -90,35 +99,38 @@ def bar_chart(title: str, labels: list[str], series: dict[str, list[float]], *,
     group_h = bar_h * len(series) + gap
     height = TOP + group_h * len(labels) + 28
     plot_w = WIDTH - label_w - 60
+    names = [(number % SERIES, escape(name), values)
+             for number, (name, values) in enumerate(series.items())]
     parts = []
     for row, label in enumerate(labels):
         y0 = TOP + row * group_h
         short = label if len(label) <= 24 else label[:23] + "…"
-        parts.append(format_html(
-            '<text x="{}" y="{}" class="chart-text" text-anchor="end">{}<title>{}</title>'
-            '</text>', label_w - 6, f"{y0 + group_h / 2:.1f}", short, label))
-        for number, (name, values) in enumerate(series.items()):
+        safe_label = escape(label)
+        parts.append(f'<text x="{label_w - 6}" y="{y0 + group_h / 2:.1f}" class="chart-text" '
+                     f'text-anchor="end">{escape(short)}<title>{safe_label}</title></text>')
+        for number, (colour, safe_name, values) in enumerate(names):
             value = values[row]
             width = plot_w * value / top
             y_bar = y0 + number * bar_h
-            parts.append(format_html(
-                '<rect x="{}" y="{}" width="{}" height="{}" class="chart-bar chart-s{}">'
-                '<title>{}: {} {}</title></rect>'
-                '<text x="{}" y="{}" class="chart-text">{}</text>',
-                label_w, f"{y_bar:.1f}", f"{max(width, 0.5):.1f}", bar_h - 2, number % SERIES,
-                label, _figure(value, percent), name, f"{label_w + width + 4:.1f}",
-                f"{y_bar + bar_h - 3:.1f}", _figure(value, percent)))
-    return _frame(title, mark_safe("".join(parts)), list(series), height=height)
+            figure = _figure(value, percent)
+            parts.append(
+                f'<rect x="{label_w}" y="{y_bar:.1f}" width="{max(width, 0.5):.1f}" '
+                f'height="{bar_h - 2}" class="chart-bar chart-s{colour}">'
+                f'<title>{safe_label}: {figure} {safe_name}</title></rect>'
+                f'<text x="{label_w + width + 4:.1f}" y="{y_bar + bar_h - 3:.1f}" '
+                f'class="chart-text">{figure}</text>')
+    return _frame(title, "".join(parts), list(series), height=height)
 
 
-def _frame(title: str, body: SafeString, names: list[str], *,
-           height: int = HEIGHT) -> SafeString:
-    legend = format_html_join(
-        "", '<g transform="translate({},{})"><rect width="10" height="10" '
-            'class="chart-bar chart-s{}"/><text x="14" y="9" class="chart-text">{}</text></g>',
-        ((LEFT + index * 130, height - 14, index % SERIES, name)
-         for index, name in enumerate(names)))
-    return format_html(
-        '<svg class="analytics-chart" viewBox="0 0 {w} {h}" role="img" aria-label="{title}" '
-        'xmlns="http://www.w3.org/2000/svg"><title>{title}</title>{body}{legend}</svg>',
-        w=WIDTH, h=height, title=title, body=body, legend=legend)
+def _frame(title: str, body: str, names: list[str], *, height: int = HEIGHT) -> SafeString:
+    """The ``<svg>`` around ``body`` (markup already escaped), with its title and legend."""
+    legend = "".join(
+        f'<g transform="translate({LEFT + index * 130},{height - 14})"><rect width="10" '
+        f'height="10" class="chart-bar chart-s{index % SERIES}"/><text x="14" y="9" '
+        f'class="chart-text">{escape(name)}</text></g>' for index, name in enumerate(names))
+    safe_title = escape(title)
+    # Every text in it went through escape().
+    return mark_safe(
+        f'<svg class="analytics-chart" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'aria-label="{safe_title}" xmlns="http://www.w3.org/2000/svg"><title>{safe_title}'
+        f'</title>{body}{legend}</svg>')

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
+from django.utils.translation import gettext as _
+
 from .selectors import Report
 
 # Spreadsheets run a cell that starts like a formula (a template's name could): a leading '.
@@ -24,7 +26,7 @@ def report_csv(report: Report) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["key", "label", *report.columns, *(f"calls: {name}" for name in outcomes)])
     lines = [(row.key, row.label, row.counts) for row in report.rows]
-    lines.append(("total", "Total", report.totals))
+    lines.append(("total", _("Total"), report.totals))
     for key, label, counts in lines:
         by_outcome = counts.get("calls_by_outcome", {})
         writer.writerow([_text(key), _text(label), *(counts[name] for name in report.columns),

@@ -3,6 +3,7 @@ the transaction of what they count (``analytics.rollups``) so a report sums a fe
 instead of counting a million emails. ``manage.py analytics_rebuild`` recounts them."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class EmailRollup(models.Model):
@@ -56,9 +57,9 @@ class ActivityRollup(models.Model):
     (``hours=1``) or UTC day (``hours=24``) from ``start``."""
 
     class Measure(models.TextChoices):
-        CALL = "call", "Call"
-        REPLIED = "replied", "Reply received"
-        COMPLETED = "completed", "Task completed"
+        CALL = "call", _("Call")
+        REPLIED = "replied", _("Reply received")
+        COMPLETED = "completed", _("Task completed")
 
     hours = models.PositiveSmallIntegerField()
     start = models.DateTimeField()

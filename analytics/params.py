@@ -7,6 +7,8 @@ from datetime import date, datetime, timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -17,8 +19,8 @@ from salesactions.api import IdField
 from .selectors import ACTIVITY_GROUPS, EMAIL_GROUPS, MAX_DAYS, Period
 
 #: The page's presets: days back from today (included), or the quarter so far.
-PRESETS = {"7": "Last 7 days", "30": "Last 30 days", "90": "Last 90 days",
-           "quarter": "This quarter"}
+PRESETS = {"7": gettext_lazy("Last 7 days"), "30": gettext_lazy("Last 30 days"),
+           "90": gettext_lazy("Last 90 days"), "quarter": gettext_lazy("This quarter")}
 DEFAULT_PRESET = "30"
 #: The dates a report may name (well inside what every time zone can convert).
 EARLIEST, LATEST = date(1970, 1, 1), date(9998, 12, 31)
@@ -52,7 +54,7 @@ class _ReportQuery(serializers.Serializer):
     def to_internal_value(self, data):
         # A parameter that is given must hold a value (``?from=`` alone is a 400, as in every
         # list's filters); DRF would take an empty date as no date.
-        blank = {name: ["This parameter may not be blank."] for name in self.fields
+        blank = {name: [_("This parameter may not be blank.")] for name in self.fields
                  if name in data and not str(data.get(name)).strip()}
         if blank:
             raise serializers.ValidationError(blank)
@@ -63,14 +65,17 @@ class _ReportQuery(serializers.Serializer):
         end = attrs.get("to") or today
         start = attrs.get("from") or end - timedelta(days=29)
         if start > end:
-            raise serializers.ValidationError({"from": ["`from` is after `to`."]})
+            raise serializers.ValidationError({"from": [_("`from` is after `to`.")]})
         if start < EARLIEST or end > LATEST:
             raise serializers.ValidationError(
                 {"from" if start < EARLIEST else "to": [
-                    f"Dates from {EARLIEST.isoformat()} to {LATEST.isoformat()}."]})
+                    _("Dates from %(first)s to %(last)s.") % {
+                        "first": EARLIEST.isoformat(), "last": LATEST.isoformat()}]})
         if (end - start).days >= MAX_DAYS:
             raise serializers.ValidationError(
-                {"to": [f"A report covers at most {MAX_DAYS} days."]})
+                {"to": [ngettext("A report covers at most %(days)s day.",
+                                 "A report covers at most %(days)s days.",
+                                 MAX_DAYS) % {"days": MAX_DAYS}]})
         attrs["period"] = Period(start, end, self.context["zone"])
         return attrs
 
@@ -97,7 +102,7 @@ def report_query(query_class, user: User, data) -> dict:
     values["senders"] = report_senders(user, values.get("sender"))
     campaign = values.get("campaign")
     if campaign is not None and not campaign_list_for_user(user).filter(pk=campaign).exists():
-        raise Http404("No such campaign (or not one you may see).")
+        raise Http404(_("No such campaign (or not one you may see)."))
     return values
 
 
@@ -106,6 +111,6 @@ def report_senders(user: User, sender: int | None) -> list[int] | None:
     (None) or the one they name (no such user: no figures)."""
     if not user.is_admin:
         if sender is not None and sender != user.pk:
-            raise PermissionDenied("Sellers see their own figures only.")
+            raise PermissionDenied(_("Sellers see their own figures only."))
         return [user.pk]
     return None if sender is None else [sender]

@@ -14,15 +14,17 @@ hour they were sent (a reply next week still counts for this week's emails).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from activities.models import Call
@@ -124,10 +126,12 @@ def report_get(kind: str, period: Period, group_by: str, *, senders: list[int] |
     seconds = settings.ANALYTICS_CACHE_SECONDS
     if seconds <= 0:
         return count()
+    # The labels are in the viewer's language: one entry per language.
     key = ":".join(["analytics", kind, group_by, period.start.isoformat(),
                     period.end.isoformat(), period.zone.key,
                     ",".join(map(str, senders)) if senders is not None else "all",
-                    str(campaign or ""), datetime.now(period.zone).date().isoformat()])
+                    str(campaign or ""), datetime.now(period.zone).date().isoformat(),
+                    get_language() or ""])
     report = cache.get(key)
     if report is None:
         report = count()
@@ -180,7 +184,11 @@ def email_report(period: Period, group_by: str, *, senders: list[int] | None = N
                   totals | rates(totals))
 
 
-def rollup_pieces(period: Period, *, by_day: bool) -> Q | None:
+#: Rollup rows of ``hours`` (1 or 24) starting from ``since`` up to ``until`` (UTC).
+Piece = tuple[int, datetime, datetime]
+
+
+def rollup_pieces(period: Period, *, by_day: bool) -> list[Piece] | None:
     """Which rollup rows (``analytics.models``) add up to ``period``: the UTC days wholly
     inside it from the day rows, the hours at its edges from the hour rows — or, counted per
     day (``by_day``) in a zone whose days are not UTC days, every hour from the hour rows
@@ -195,34 +203,63 @@ def rollup_pieces(period: Period, *, by_day: bool) -> Q | None:
     first_day = (since + timedelta(hours=23)).replace(hour=0)
     last_day = until.replace(hour=0)
     if (by_day and any(offsets)) or first_day >= last_day:
-        return Q(hours=1, start__gte=since, start__lt=until)
-    return (Q(hours=24, start__gte=first_day, start__lt=last_day)
-            | Q(hours=1, start__gte=since, start__lt=first_day)
-            | Q(hours=1, start__gte=last_day, start__lt=until))
+        return [(1, since, until)]
+    return [piece for piece in ((24, first_day, last_day), (1, since, first_day),
+                                (1, last_day, until)) if piece[1] < piece[2]]
 
 
-def _email_counts_rolled_up(period: Period, pieces: Q, group_by: str, *,
+def _rollup_sums(model, pieces: list[Piece], group: list[str], sums: list[str],
+                 where: list[tuple[str, object]] = ()) -> list[tuple]:
+    """``SELECT <group>, SUM(<each of sums>) FROM <model's table>`` over the rows of
+    ``pieces``, narrowed by ``where`` (``(condition with one %s, value)``), grouped by
+    ``group``: one aggregate query, written out because the ORM spent longer compiling it
+    than PostgreSQL running it (a page asks for a dozen). Column names come from this
+    module, never from a request."""
+    quote = connection.ops.quote_name
+    conditions, params = [], []
+    for hours, since, until in pieces:
+        conditions.append("(hours = %s AND start >= %s AND start < %s)")
+        params += [hours, since, until]
+    sql = (f"SELECT {', '.join(map(quote, group))}, "
+           f"{', '.join(f'SUM({quote(name)})' for name in sums)} "
+           f"FROM {quote(model._meta.db_table)} WHERE ({' OR '.join(conditions)})")
+    for condition, value in where:
+        sql += f" AND {condition}"
+        params.append(value)
+    sql += f" GROUP BY {', '.join(str(n + 1) for n in range(len(group)))}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _email_counts_rolled_up(period: Period, pieces: list[Piece], group_by: str, *,
                             senders: list[int] | None, campaign: int | None) -> dict:
-    rows = EmailRollup.objects.filter(pieces)
+    where = []
     if senders is not None:
-        rows = rows.filter(sender_id__in=senders)
+        where.append(("sender_id = ANY(%s)", list(senders)))
     if campaign is not None:
-        rows = rows.filter(campaign_id=campaign)
+        where.append(("campaign_id = %s", campaign))
     if group_by == "campaign_step":
-        rows = rows.exclude(step_id=0)
+        where.append(("step_id <> %s", 0))
     column = {"template": "template_id", "sender": "sender_id", "campaign_step": "step_id",
               "day": "start"}[group_by]
-    sums = rows.order_by().values(column).annotate(
-        **{name: Sum(name) for name in ("sent", *_OUTCOMES, "unsubscribed")})
-    counted: dict = defaultdict(lambda: defaultdict(int))
-    for row in sums:
-        key = row.pop(column)
+    names = ("sent", *_OUTCOMES, "unsubscribed")
+    counted: dict = {}
+    days: dict = {}  # each hour or day start once to the viewer's date
+    for key, *figures in _rollup_sums(EmailRollup, pieces, [column], list(names), where):
         if group_by == "day":
-            key = key.astimezone(period.zone).date()
+            day = days.get(key)
+            if day is None:
+                day = days[key] = key.astimezone(period.zone).date()
+            key = day
         elif group_by == "template" and not key:
             key = None
-        for name, n in row.items():
-            counted[key][name] += n
+        counts = counted.get(key)
+        if counts is None:
+            counted[key] = dict(zip(names, figures, strict=True))
+        else:
+            for name, n in zip(names, figures, strict=True):
+                counts[name] += n
     return counted
 
 
@@ -253,21 +290,24 @@ def _email_labels(group_by: str, keys: list) -> dict:
     if group_by == "template":
         names = dict(EmailTemplate.objects.filter(pk__in=[k for k in keys if k])
                      .values_list("pk", "name"))
-        return {k: names.get(k, f"Template {k} (deleted)") if k else "No template"
-                for k in keys}
+        return {k: names.get(k, _("Template %(id)s (deleted)") % {"id": k}) if k
+                else _("No template") for k in keys}
     if group_by == "sender":
         return _user_labels(keys)
     if group_by == "campaign_step":
         steps = CampaignStep.objects.select_related("campaign").in_bulk(keys)
-        return {pk: f"{step.campaign.name} · step {step.position + 1}: "
-                    f"{step.subject or step.get_type_display()}"
+        # Translators: a campaign step in a report, e.g. "Spring launch · step 2: Checking in".
+        return {pk: _("%(campaign)s · step %(position)s: %(subject)s") % {
+                    "campaign": step.campaign.name, "position": step.position + 1,
+                    "subject": step.subject or step.get_type_display()}
                 for pk, step in steps.items()}
     return {day: day.isoformat() for day in keys}
 
 
 def _user_labels(ids) -> dict:
-    return {user.pk: user.get_full_name() or user.username
-            for user in User.objects.filter(pk__in=[pk for pk in ids if pk])}
+    users = User.objects.filter(pk__in=[pk for pk in ids if pk]).values_list(
+        "pk", "first_name", "last_name", "username")
+    return {pk: f"{first} {last}".strip() or username for pk, first, last, username in users}
 
 
 # --------------------------------------------------------------------------- activity
@@ -276,99 +316,136 @@ def _user_labels(ids) -> dict:
 def activity_report(period: Period, group_by: str, *, senders: list[int] | None = None,
                     today: date | None = None) -> Report:
     """Per seller, day or week (``group_by``): calls (and by outcome), emails sent, replies
-    received, tasks completed in ``period`` (four aggregate queries over the rollups, or over
-    the raw rows in a zone the rollups cannot serve), and tasks overdue now (open, due
+    received, tasks completed in ``period`` (two aggregate queries over the rollups, or four
+    over the raw rows in a zone the rollups cannot serve), and tasks overdue now (open, due
     before ``today`` in the viewer's zone) that fell due in ``period``: a live figure, the sum
-    of the open tasks per due date kept as tasks change (``OpenTaskRollup``)."""
+    of the open tasks per due date kept as tasks change (``OpenTaskRollup``). By seller, one
+    more query names the sellers."""
     today = today or datetime.now(period.zone).date()
     by_day = group_by != "seller"
     pieces = rollup_pieces(period, by_day=by_day)
     if pieces is None:
-        calls, sent, replied, completed = _activity_counts_raw(period, by_day, senders)
+        counted = _activity_counts_raw(period, by_day, senders)
     else:
-        calls, sent, replied, completed = _activity_counts_rolled_up(period, pieces, by_day,
-                                                                     senders)
+        counted = _activity_counts_rolled_up(period, pieces, by_day, senders)
     # Open tasks per due date as they are now (``OpenTaskRollup``, kept by the task writes).
     overdue = OpenTaskRollup.objects.filter(due_date__lt=today, due_date__gte=period.start,
                                             due_date__lte=period.end)
     if senders is not None:
         overdue = overdue.filter(user_id__in=senders)
-    overdue = overdue.order_by().values(key=F("due_date") if by_day else F("user_id")
-                                        ).annotate(n=Sum("n"))
+    column = "due_date" if by_day else "user_id"
+    counted += [(key, "tasks_overdue", "", n) for key, n in
+                overdue.order_by().values(column).annotate(n=Sum("n")).values_list(column, "n")]
 
-    fold = week_of if group_by == "week" else (lambda key: key)
-    figures: dict = defaultdict(lambda: defaultdict(int))
-    outcomes: dict = defaultdict(lambda: defaultdict(int))
-    for row in calls:
-        figures[fold(row["key"])]["calls"] += row["n"]
-        outcomes[fold(row["key"])][row["outcome"] or "No outcome"] += row["n"]
-    for name, rows in (("emails_sent", sent), ("emails_replied", replied),
-                       ("tasks_completed", completed), ("tasks_overdue", overdue)):
-        for row in rows:
-            figures[fold(row["key"])][name] += row["n"]
+    # Each key's figures in ACTIVITY_COUNTS order, and its calls by outcome.
+    position = {name: index for index, name in enumerate(ACTIVITY_COUNTS)}
+    figures: dict = {}
+    outcomes: dict = {}
+    fold = week_of if group_by == "week" else None
+    for key, name, outcome, n in counted:
+        if fold is not None:
+            key = fold(key)
+        counts = figures.get(key)
+        if counts is None:
+            counts = figures[key] = [0] * len(ACTIVITY_COUNTS)
+            outcomes[key] = {}
+        counts[position[name]] += n
+        if name == "calls":
+            outcome = outcome or "No outcome"
+            outcomes[key][outcome] = outcomes[key].get(outcome, 0) + n
 
     if by_day:
-        keys = sorted({fold(day) for day in period.days()})
-        labels = {key: (f"Week of {key.isoformat()}" if group_by == "week" else key.isoformat())
-                  for key in keys}
+        keys = sorted({fold(day) for day in period.days()} if fold else period.days())
+        # Translators: a row of a report by week; the date is the week's Monday.
+        labels = {key: (_("Week of %(date)s") % {"date": key.isoformat()} if fold
+                        else key.isoformat()) for key in keys}
     else:
-        sellers = User.objects.filter(is_active=True, role=User.Role.SELLER)
-        if senders is not None:
-            sellers = sellers.filter(pk__in=senders)
-        keys = sorted(set(figures) | set(sellers.values_list("pk", flat=True)))
-        labels = _user_labels(keys)
+        labels = _seller_labels(set(figures), senders)
+        keys = sorted(set(figures) | set(labels))
     outcome_names = sorted({name for counts in outcomes.values() for name in counts})
-    rows = [Row(_key(key), labels.get(key, str(key)),
-                {name: figures[key][name] for name in ACTIVITY_COUNTS}
-                | {"calls_by_outcome": {name: outcomes[key][name] for name in outcome_names
-                                        if outcomes[key][name]}})
-            for key in keys]
+    none = [0] * len(ACTIVITY_COUNTS)
+    rows = []
+    for key in keys:
+        by_outcome = outcomes.get(key, {})
+        rows.append(Row(_key(key), labels.get(key, str(key)),
+                        dict(zip(ACTIVITY_COUNTS, figures.get(key, none), strict=True))
+                        | {"calls_by_outcome": {name: by_outcome[name] for name in outcome_names
+                                                if by_outcome.get(name)}}))
     if not by_day:
         rows.sort(key=lambda row: row.label.lower())
     totals = {name: sum(row.counts[name] for row in rows) for name in ACTIVITY_COUNTS}
-    totals["calls_by_outcome"] = {name: sum(counts[name] for counts in outcomes.values())
-                                  for name in outcome_names}
+    totals["calls_by_outcome"] = {
+        name: sum(counts.get(name, 0) for counts in outcomes.values()) for name in outcome_names}
     return Report(group_by, period, list(ACTIVITY_COUNTS), rows, totals)
 
 
-def _activity_counts_rolled_up(period: Period, pieces: Q, by_day: bool,
-                               senders: list[int] | None) -> tuple:
-    """Calls (with ``outcome``), emails sent, replies and tasks completed as rows of ``key``
-    (the viewer's day or the seller) and ``n``, summed from the rollups."""
-    def summed(rows, user_field: str, total: str, *extra: str) -> list[dict]:
-        rows = rows.filter(pieces)
-        if senders is not None:
-            rows = rows.filter(**{f"{user_field}__in": senders})
-        column = "start" if by_day else user_field
-        found = []
-        for row in rows.order_by().values(column, *extra).annotate(n=Sum(total)):
-            key = row.pop(column)
-            found.append(row | {"key": key.astimezone(period.zone).date() if by_day else key})
-        return found
-
-    activity = ActivityRollup.objects.all()
-    Measure = ActivityRollup.Measure
-    return (summed(activity.filter(measure=Measure.CALL), "user_id", "n", "outcome"),
-            summed(EmailRollup.objects.all(), "sender_id", "sent"),
-            summed(activity.filter(measure=Measure.REPLIED), "user_id", "n"),
-            summed(activity.filter(measure=Measure.COMPLETED), "user_id", "n"))
+def _seller_labels(keys: set, senders: list[int] | None) -> dict:
+    """Names of the users in ``keys`` and of every active seller (of ``senders``, when
+    given): the rows of a report by seller, in one query."""
+    sellers = Q(is_active=True, role=User.Role.SELLER)
+    if senders is not None:
+        sellers &= Q(pk__in=senders)
+    users = (User.objects.filter(sellers | Q(pk__in=[key for key in keys if key]))
+             .order_by().values_list("pk", "first_name", "last_name", "username"))
+    # As User.get_full_name(), without building a model per user.
+    return {pk: f"{first} {last}".strip() or username for pk, first, last, username in users}
 
 
-def _activity_counts_raw(period: Period, by_day: bool, senders: list[int] | None) -> tuple:
-    """The same rows counted from the calls, emails and tasks."""
-    def grouped(queryset, user_field: str, moment: str, *extra: str):
+#: The activity figure each rollup measure counts.
+_ACTIVITY_MEASURES = {ActivityRollup.Measure.CALL: "calls",
+                      ActivityRollup.Measure.REPLIED: "emails_replied",
+                      ActivityRollup.Measure.COMPLETED: "tasks_completed"}
+
+
+def _activity_counts_rolled_up(period: Period, pieces: list[Piece], by_day: bool,
+                               senders: list[int] | None) -> list[tuple]:
+    """Calls, emails sent, replies and tasks completed as ``(key, figure, outcome, n)``
+    (``key``: the viewer's day or the seller; ``outcome``: the call's), summed from the
+    rollups in two queries."""
+    activity_where, email_where = [], []
+    if senders is not None:
+        activity_where.append(("user_id = ANY(%s)", list(senders)))
+        email_where.append(("sender_id = ANY(%s)", list(senders)))
+    activity = _rollup_sums(ActivityRollup, pieces,
+                            ["start" if by_day else "user_id", "measure", "outcome"], ["n"],
+                            activity_where)
+    emails = _rollup_sums(EmailRollup, pieces, ["start" if by_day else "sender_id"], ["sent"],
+                          email_where)
+    counted = [(key, _ACTIVITY_MEASURES[measure], outcome, n)
+               for key, measure, outcome, n in activity]
+    counted += [(key, "emails_sent", "", n) for key, n in emails]
+    if by_day:
+        days: dict = {}  # each hour or day start once to the viewer's date
+        zone = period.zone
+        for index, (start, *rest) in enumerate(counted):
+            day = days.get(start)
+            if day is None:
+                day = days[start] = start.astimezone(zone).date()
+            counted[index] = (day, *rest)
+    return counted
+
+
+def _activity_counts_raw(period: Period, by_day: bool, senders: list[int] | None) -> list:
+    """The same tuples counted from the calls, emails and tasks (four queries)."""
+    def grouped(queryset, user_field: str, moment: str, name: str, outcome: str | None = None):
         key = TruncDate(moment, tzinfo=period.zone) if by_day else F(user_field)
         if senders is not None:
             queryset = queryset.filter(**{f"{user_field}__in": senders})
-        return queryset.order_by().values(*extra, key=key).annotate(n=Count("pk"))
+        extra = [outcome] if outcome else []
+        rows = (queryset.order_by().values(*extra, key=key).annotate(n=Count("pk"))
+                .values_list("key", *extra, "n"))
+        if outcome:
+            return [(key, name, each, n) for key, each, n in rows]
+        return [(key, name, "", n) for key, n in rows]
 
     since, until = period.since, period.until
-    return (grouped(Call.objects.filter(called_at__gte=since, called_at__lt=until),
-                    "logged_by_id", "called_at", "outcome"),
-            grouped(SalesEmail.objects.filter(sent_at__gte=since, sent_at__lt=until),
-                    "sender_id", "sent_at"),
-            grouped(SalesEmail.objects.filter(replied_at__gte=since, replied_at__lt=until),
-                    "sender_id", "replied_at"),
-            grouped(ReminderTask.live.filter(status=ReminderTask.Status.COMPLETE,
-                                             completed_at__gte=since, completed_at__lt=until),
-                    "assignee_id", "completed_at"))
+    return [
+        *grouped(Call.objects.filter(called_at__gte=since, called_at__lt=until),
+                 "logged_by_id", "called_at", "calls", "outcome"),
+        *grouped(SalesEmail.objects.filter(sent_at__gte=since, sent_at__lt=until),
+                 "sender_id", "sent_at", "emails_sent"),
+        *grouped(SalesEmail.objects.filter(replied_at__gte=since, replied_at__lt=until),
+                 "sender_id", "replied_at", "emails_replied"),
+        *grouped(ReminderTask.live.filter(status=ReminderTask.Status.COMPLETE,
+                                          completed_at__gte=since, completed_at__lt=until),
+                 "assignee_id", "completed_at", "tasks_completed")]

@@ -7,14 +7,20 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.formats import get_format
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
 
-from .charts import bar_chart, line_chart
+from .charts import bar_chart, escape, line_chart
 from .params import (
     DEFAULT_PRESET,
     PRESETS,
@@ -26,10 +32,10 @@ from .selectors import EMAIL_RATES, Report, report_get
 
 #: Longer periods are charted by week.
 DAILY_UP_TO_DAYS = 31
-ACTIVITY_LINES = {"calls": "Calls", "emails_sent": "Emails sent",
-                  "emails_replied": "Replies", "tasks_completed": "Tasks completed"}
-EMAIL_LINES = {"open_rate": "Open rate", "click_rate": "Click rate",
-               "reply_rate": "Reply rate"}
+ACTIVITY_LINES = {"calls": _("Calls"), "emails_sent": _("Emails sent"),
+                  "emails_replied": _("Replies"), "tasks_completed": _("Tasks completed")}
+EMAIL_LINES = {"open_rate": _("Open rate"), "click_rate": _("Click rate"),
+               "reply_rate": _("Reply rate")}
 
 
 @login_required
@@ -54,9 +60,44 @@ def analytics_page(request):
                  if key not in errors and key not in ("from", "to")}
         values = report_query(EmailReportQuery, user, {**query, "group_by": "day"})
     period, senders = values["period"], values["senders"]
+
+    sections = _sections_cached(user, period, senders)
+    sellers = (User.objects.filter(is_active=True).order_by("first_name", "username")
+               if user.is_admin else None)
+    return render(request, "analytics/page.html", {
+        "sections": sections, "period": period, "preset": preset, "presets": PRESETS,
+        "errors": errors, "sellers": sellers,
+        "sender": senders[0] if senders and user.is_admin else None})
+
+
+#: How long one viewer's page for one query is kept, drawn (at most the report cache's
+#: ``ANALYTICS_CACHE_SECONDS``; 0 there turns both off).
+PAGE_CACHE_SECONDS = 15
+
+
+def _sections_cached(user: User, period, senders: list[int] | None) -> list[dict]:
+    """The page's sections, drawn, from a short-lived per-(viewer, query) cache: a second
+    layer over the report cache (``report_get``) that also skips drawing the charts and
+    tables when the same viewer reloads the same period."""
+    seconds = min(PAGE_CACHE_SECONDS, settings.ANALYTICS_CACHE_SECONDS)
+    if seconds <= 0:
+        return _sections(user, period, senders)
+    key = ":".join(["analytics-page", str(user.pk), str(user.is_admin),
+                    period.start.isoformat(), period.end.isoformat(), period.zone.key,
+                    ",".join(map(str, senders)) if senders is not None else "all",
+                    datetime.now(period.zone).date().isoformat(), get_language() or ""])
+    sections = cache.get(key)
+    if sections is None:
+        sections = _sections(user, period, senders)
+        cache.set(key, sections, seconds)
+    return sections
+
+
+def _sections(user: User, period, senders: list[int] | None) -> list[dict]:
+    """Each report of the page: its title, CSV link, chart and table (drawn), and whether
+    it has rows."""
     by_week = (period.end - period.start).days >= DAILY_UP_TO_DAYS
     over_time = "week" if by_week else "day"
-
     activity = report_get("activity", period, over_time, senders=senders)
     emails_by_day = report_get("emails", period, "day", senders=senders)
     email_tables = [report_get("emails", period, group, senders=senders)
@@ -75,60 +116,90 @@ def analytics_page(request):
         return (reverse(f"api:analytics-{name}") + "?"
                 + urlencode(base | {"group_by": group_by, "format": "csv"}))
 
-    labels = [row.label.removeprefix("Week of ") for row in activity.rows]
+    # The chart's x axis: the day, or the week's Monday (the row's key).
+    labels = [row.key for row in activity.rows]
+    over_time_title = str(ACTIVITY_TITLES[over_time])
     sections = [{
-        "title": f"Activity by {over_time}", "report": activity,
-        "csv": csv_url("activity", over_time),
-        "chart": line_chart(f"Activity by {over_time}", labels, {
+        "title": over_time_title, "report": activity, "csv": csv_url("activity", over_time),
+        "chart": line_chart(over_time_title, labels, {
             name: [row.counts[key] for row in activity.rows]
             for key, name in ACTIVITY_LINES.items()})}]
     if team is not None:
         sections.append({
-            "title": "Activity by seller", "report": team, "csv": csv_url("activity", "seller"),
-            "chart": bar_chart("Calls and emails by seller", [r.label for r in team.rows], {
-                "Calls": [r.counts["calls"] for r in team.rows],
-                "Emails sent": [r.counts["emails_sent"] for r in team.rows]})})
+            "title": str(ACTIVITY_TITLES["seller"]), "report": team,
+            "csv": csv_url("activity", "seller"),
+            "chart": bar_chart(gettext("Calls and emails by seller"),
+                               [r.label for r in team.rows], {
+                                   ACTIVITY_LINES["calls"]: [r.counts["calls"] for r in team.rows],
+                                   ACTIVITY_LINES["emails_sent"]: [r.counts["emails_sent"]
+                                                                   for r in team.rows]})})
     sections.append({
-        "title": "Email performance by day", "report": emails_by_day,
+        "title": str(EMAIL_TITLES["day"]), "report": emails_by_day,
         "csv": csv_url("emails", "day"),
-        "chart": line_chart("Open, click and reply rates by day of sending",
+        "chart": line_chart(gettext("Open, click and reply rates by day of sending"),
                             [row.label for row in emails_by_day.rows], {
                                 name: [row.counts[key] for row in emails_by_day.rows]
                                 for key, name in EMAIL_LINES.items()}, percent=True)})
-    titles = {"template": "Email performance by template",
-              "campaign_step": "Email performance by campaign step",
-              "sender": "Email performance by seller"}
     for report in email_tables:
         shown = report.rows[:15]
+        title = str(EMAIL_TITLES[report.group_by])
         sections.append({
-            "title": titles[report.group_by], "report": report,
-            "csv": csv_url("emails", report.group_by),
-            "chart": bar_chart(titles[report.group_by], [row.label for row in shown], {
+            "title": title, "report": report, "csv": csv_url("emails", report.group_by),
+            "chart": bar_chart(title, [row.label for row in shown], {
                 name: [row.counts[key] for row in shown]
                 for key, name in EMAIL_LINES.items()}, percent=True) if shown else ""})
 
     for section in sections:
-        section["table"] = _table(section["report"])
-    sellers = (User.objects.filter(is_active=True).order_by("first_name", "username")
-               if user.is_admin else None)
-    return render(request, "analytics/page.html", {
-        "sections": sections, "period": period, "preset": preset, "presets": PRESETS,
-        "errors": errors, "sellers": sellers,
-        "sender": senders[0] if senders and user.is_admin else None})
+        report = section.pop("report")
+        section["empty"] = not report.rows
+        section["table"] = "" if section["empty"] else _table(report)
+    return sections
 
 
-HEADINGS = {"emails_sent": "Emails sent", "emails_replied": "Replies",
-            "tasks_completed": "Tasks done", "tasks_overdue": "Overdue now",
-            "open_rate": "Open %", "click_rate": "Click %", "reply_rate": "Reply %",
-            "bounce_rate": "Bounce %", "unsubscribed": "Unsub."}
+ACTIVITY_TITLES = {"day": _("Activity by day"), "week": _("Activity by week"),
+                   "seller": _("Activity by seller")}
+EMAIL_TITLES = {"day": _("Email performance by day"),
+                "template": _("Email performance by template"),
+                "campaign_step": _("Email performance by campaign step"),
+                "sender": _("Email performance by seller")}
+#: The tables' column headings (short: a table has up to eleven columns).
+HEADINGS = {"calls": _("Calls"), "emails_sent": _("Emails sent"), "emails_replied": _("Replies"),
+            "tasks_completed": _("Tasks done"), "tasks_overdue": _("Overdue now"),
+            "sent": pgettext_lazy("emails", "Sent"),
+            "delivered": pgettext_lazy("emails", "Delivered"),
+            "opened": pgettext_lazy("emails", "Opened"),
+            "clicked": pgettext_lazy("emails", "Clicked"),
+            "replied": pgettext_lazy("emails", "Replied"),
+            "bounced": pgettext_lazy("emails", "Bounced"),
+            "unsubscribed": pgettext_lazy("emails, short column heading", "Unsub."),
+            "open_rate": _("Open %"), "click_rate": _("Click %"), "reply_rate": _("Reply %"),
+            "bounce_rate": _("Bounce %")}
 
 
-def _table(report: Report) -> dict:
-    """The report as the page's table: headings, a row of formatted cells per group, totals."""
-    def cells(counts: dict) -> list[str]:
-        return [f"{counts[name] * 100:.1f}%" if name in EMAIL_RATES else f"{counts[name]:,}"
-                for name in report.columns]
+def _table(report: Report) -> SafeString:
+    """The report as the page's table: headings, a row of formatted cells per group, the
+    totals last. Built as one string (a team's tables have thousands of cells; the template
+    engine costs microseconds per cell): labels are escaped, the cells are figures."""
+    columns = report.columns
+    rates = [name in EMAIL_RATES for name in columns]
+    # The viewer's separators, looked up once per table rather than once per cell.
+    thousands, decimal = get_format("THOUSAND_SEPARATOR"), get_format("DECIMAL_SEPARATOR")
+    local = str.maketrans({",": thousands, ".": decimal})
 
-    return {"headings": [HEADINGS.get(name, name.capitalize()) for name in report.columns],
-            "rows": [(row.label, cells(row.counts)) for row in report.rows],
-            "totals": cells(report.totals)}
+    def figure(text: str) -> str:
+        return text.translate(local)
+
+    def cells(counts: dict) -> str:
+        return "".join(f"<td>{figure(f'{counts[name] * 100:.1f}')}%</td>" if rate
+                       else f"<td>{figure(f'{counts[name]:,}')}</td>"
+                       for name, rate in zip(columns, rates, strict=True))
+
+    head = "".join(f'<th scope="col">{escape(HEADINGS[name])}</th>' for name in columns)
+    total = escape(gettext("Total"))
+    body = "\n".join(f'<tr><th scope="row">{escape(row.label)}</th>{cells(row.counts)}</tr>'
+                      for row in report.rows)
+    # Every text in it went through escape(); the figures are numbers.
+    return mark_safe(
+        f'<table class="analytics-table striped">\n<thead><tr><th scope="col"></th>{head}'
+        f'</tr></thead>\n<tbody>\n{body}\n</tbody>\n<tfoot><tr><th scope="row">{total}</th>'
+        f'{cells(report.totals)}</tr></tfoot>\n</table>')

@@ -40,7 +40,8 @@ import requests
 from common import ROOT, app_env, database_url, free_port, wait_for_url
 from people_api import people_load
 
-REDIS_URL = "redis://127.0.0.1:6379/9"
+# Its own Redis db unless told (sessions running side by side each have one).
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 SELLERS = 50
 DAYS = 90
 CLIENTS = 20
@@ -57,6 +58,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100,
                         help="requests per report (20 at a time)")
     parser.add_argument("--database", default="salesactions_bench_analytics")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="times to run the 20-client measurement (uncached, then cached)")
+    parser.add_argument("--cache", choices=("both", "off", "on"), default="both",
+                        help="measure uncached (off), cached (on) or both")
+    parser.add_argument("--skip-rebuild", action="store_true",
+                        help="reuse the rollups of an earlier run (data unchanged since)")
+    parser.add_argument("--skip-web", action="store_true", help="no gunicorn measurement")
+    parser.add_argument("--skip-recording", action="store_true",
+                        help="no recording-cost measurement")
     args = parser.parse_args()
 
     url = database_url(args.database)
@@ -69,10 +79,12 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)  # people_load rolls people back to 0001 to load
     data_load(args)
-    rebuild()
+    if not args.skip_rebuild:
+        rebuild()
     query_counts()
 
-    for seconds in (0, 60):
+    settings = {"both": (0, 60), "off": (0,), "on": (60,)}[args.cache]
+    for seconds in (() if args.skip_web else settings * args.rounds):
         port = free_port()
         server_env = app_env(url, REDIS_URL=REDIS_URL, DEBUG="false", LOG_LEVEL="ERROR",
                              SECRET_KEY=secrets.token_urlsafe(50),
@@ -86,12 +98,19 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         try:
             wait_for_url(f"{base}/healthz", "gunicorn", seconds=60)
+            print(f"\nload average at the start: {_load_average()}")
             web(base, args.requests, cached=seconds > 0)
+            print(f"load average at the end: {_load_average()}")
         finally:
             server.terminate()
             server.wait(timeout=30)
-    recording_cost()
-    recording_batch_cost()
+    if not args.skip_recording:
+        recording_cost()
+        recording_batch_cost()
+
+
+def _load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 # --------------------------------------------------------------------------- the data

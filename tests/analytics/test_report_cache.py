@@ -45,3 +45,42 @@ def test_zero_counts_every_time(api, settings):
     assert api.get("/api/v1/analytics/emails/", QUERY).json()["totals"]["sent"] == 1
     SalesEmailFactory(sender=sender, sent_at=datetime(2026, 11, 3, tzinfo=UTC))
     assert api.get("/api/v1/analytics/emails/", QUERY).json()["totals"]["sent"] == 2
+
+
+def test_the_page_is_drawn_once_per_viewer_and_query_within_its_seconds(
+        client, settings, monkeypatch):
+    """The page's second layer: the same viewer reloading the same period gets the sections
+    drawn earlier; another viewer, or another period, is drawn afresh; 0 turns it off."""
+    from analytics import views
+
+    settings.ANALYTICS_CACHE_SECONDS = 60
+    cache.clear()
+    drawn = []
+    draw = views._table
+    monkeypatch.setattr(views, "_table", lambda report: drawn.append(report) or draw(report))
+    ava, ben = UserFactory(), UserFactory()
+    SalesEmailFactory(sender=ava)
+
+    def page(user, preset="30"):
+        client.force_login(user)
+        response = client.get(f"/analytics/?preset={preset}")
+        assert response.status_code == 200
+        return response.content.decode()
+
+    first = page(ava)
+    tables = len(drawn)
+    again = page(ava)
+    assert tables and len(drawn) == tables
+    assert again.count("<table") == first.count("<table") == tables
+    drawn.clear()
+    page(ben)
+    assert drawn and all(report.rows for report in drawn)  # Ben's own page, drawn for him
+    drawn.clear()
+    page(ava, "7")
+    assert drawn  # another period
+
+    settings.ANALYTICS_CACHE_SECONDS = 0
+    drawn.clear()
+    page(ava)
+    page(ava)
+    assert len(drawn) == 2 * tables
