@@ -30,7 +30,7 @@ dovecot: $(INSTALLED)
 i18n-tools: $(INSTALLED)
 	$(BIN)/python scripts/install_i18n_tools.py
 
-## Translation catalogs: merge i18n_parts/, makemessages and compilemessages for the five languages, counts.
+## Translation catalogs: merge any i18n_parts/, makemessages and compilemessages for the five languages, counts.
 messages: $(INSTALLED)
 	$(BIN)/python scripts/messages.py
 
