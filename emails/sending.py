@@ -192,6 +192,10 @@ def emails_send_due(*, now: datetime | None = None, until_empty: bool = True,
         if not ids:
             break
         report.claimed += len(ids)
+        if len(ids) == limit:
+            # A backlog: another worker (if one is idle) takes the next batch meanwhile, and
+            # so on, so N workers send N batches at once.
+            emails_send_soon(countdown=0)
         error = _send_batch(token, ids, report, moment) or error
         if not until_empty:
             break
