@@ -24,7 +24,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -107,7 +106,7 @@ def campaign_steps_run(*, batch_size: int = BATCH, max_batches: int | None = Non
             report.merge(batch)
             if batch.claimed == batch_size and max_batches is None:
                 # A backlog: another worker (if one is idle) takes the next batch meanwhile.
-                campaign_steps_soon()
+                campaign_steps_helper()
     except Exception as error:
         stream_pass_record(PASS_LOG, started, rows=report.claimed,
                            error=f"{type(error).__name__}: {error}")
@@ -120,29 +119,15 @@ def campaign_steps_run(*, batch_size: int = BATCH, max_batches: int | None = Non
     return report
 
 
-def _soon_key() -> str:
-    # Per database: test runs and benchmarks on one machine share the cache.
-    return f"campaign-steps-soon:{connection.settings_dict['NAME']}"
-
-
-def campaign_steps_soon() -> None:
-    """Enqueue a scheduler pass unless one is waiting to start (beat runs one every 15 s
-    anyway). Never raises: with the broker or cache down, beat's next pass runs the steps."""
+def campaign_steps_helper() -> None:
+    """One more pass for an idle worker (beat runs one every 15 s anyway). Not deduplicated:
+    on Redis the message can land on the busy worker that enqueued it, so each full batch
+    enqueues its own; a pass that finds nothing due ends at once. Never raises."""
     try:
-        if not cache.add(_soon_key(), 1, timeout=60):
-            return
         task_named(STEPS_TASK).apply_async(retry=False)
     except Exception:
         log.warning("could not enqueue another campaign steps pass; beat's will run them",
                     exc_info=True)
-
-
-def campaign_steps_started() -> None:
-    """A pass is running: a backlog found from now on needs a new helper."""
-    try:
-        cache.delete(_soon_key())
-    except Exception:
-        log.debug("cache unavailable", exc_info=True)
 
 
 def _claim(now: datetime, batch_size: int) -> list[CampaignMember]:

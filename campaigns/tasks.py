@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from .scheduler import campaign_steps_due, campaign_steps_run, campaign_steps_started
+from .scheduler import campaign_steps_due, campaign_steps_run
 
 log = logging.getLogger(__name__)
 
@@ -12,7 +12,6 @@ log = logging.getLogger(__name__)
 @shared_task
 def campaign_steps_task() -> None:
     """Run every due campaign step; several workers at once take disjoint batches."""
-    campaign_steps_started()
     if campaign_steps_due():
         report = campaign_steps_run()
         if report.claimed:
