@@ -64,7 +64,7 @@ def wait_for_url(url: str, what: str, seconds: float) -> None:
         try:
             requests.get(url, timeout=2)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up, or busy starting
             time.sleep(0.1)
     raise RuntimeError(f"{what} did not start")
 

@@ -88,7 +88,8 @@ def send_at_check(send_at: datetime | None, now: datetime) -> None:
 
 def queue_email(*, person, sender, subject: str, body: str, track: bool = True,
                 sales_campaign_name: str = "", template: EmailTemplate | None = None,
-                send_at: datetime | None = None) -> SalesEmail:
+                send_at: datetime | None = None,
+                verdict: SendVerdict | None = None) -> SalesEmail:
     """Merge, check and queue one email (status ``queued``, or ``held`` when Marketo cannot
     say whether the address is unsubscribed). Raises EmailRefused with nothing saved when
     the subject or body is missing or has an unknown or malformed merge field, the person
@@ -111,7 +112,8 @@ def queue_email(*, person, sender, subject: str, body: str, track: bool = True,
     to_email = (person.email or "").strip()
     if not to_email or "@" not in to_email:
         raise EmailRefused(str(NO_ADDRESS), field="person")
-    verdict = person_send_verdicts([person], within=QUEUE_CHECK_SECONDS)[person.pk]
+    if verdict is None:  # else the caller checked a batch at once (campaign steps)
+        verdict = person_send_verdicts([person], within=QUEUE_CHECK_SECONDS)[person.pk]
     if verdict.status == SendVerdict.BLOCKED:
         # A verdict's reason is kept in English (a held email stores it; send_check marks the
         # blocking ones with gettext_noop); this refusal is read now, so it is translated.

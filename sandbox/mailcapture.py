@@ -82,8 +82,10 @@ class Captured:
 class MailStore:
     """The captured messages, shared by the SMTP handler and the web page (thread-safe)."""
 
-    def __init__(self):
+    def __init__(self, answer_delay_ms: float = 0):
         self._messages: list[Captured] = []
+        # Each DATA answer waits this long: a remote server's round trip (bench/workers.py).
+        self.answer_delay = answer_delay_ms / 1000
         self._next_id = 1
         self._changed = threading.Condition()
         self._faults: list[tuple[int, str]] = []
@@ -170,6 +172,8 @@ class _Handler:
     async def handle_DATA(self, server, session, envelope):
         while self.store.must_wait():
             await asyncio.sleep(0.02)
+        if self.store.answer_delay:
+            await asyncio.sleep(self.store.answer_delay)
         fault = self.store.take_fault()
         if fault:
             return f"{fault[0]} {fault[1]}"
@@ -348,8 +352,8 @@ class MailCapture:
     """The SMTP sink and its web page together."""
 
     def __init__(self, host: str = "127.0.0.1", smtp_port: int = 0, http_port: int = 0,
-                 accounts: dict[str, str] | None = None):
-        self.store = MailStore()
+                 accounts: dict[str, str] | None = None, answer_delay_ms: float = 0):
+        self.store = MailStore(answer_delay_ms)
         self.smtp = SmtpSink(self.store, host, smtp_port, accounts)
         self.host, self.http_port = host, http_port
         self.web = None
@@ -386,9 +390,12 @@ def main() -> None:
     parser.add_argument("--account", action="append", default=[],
                         help="username:password (repeatable): require AUTH, as a submission "
                              "server does")
+    parser.add_argument("--answer-delay-ms", type=float, default=0,
+                        help="wait this long before answering each message's DATA")
     args = parser.parse_args()
     accounts = dict(pair.partition(":")[::2] for pair in args.account) or None
-    capture = MailCapture(args.host, args.smtp_port, args.http_port, accounts).start()
+    capture = MailCapture(args.host, args.smtp_port, args.http_port, accounts,
+                          args.answer_delay_ms).start()
     print(f"mail capture: SMTP {capture.email_url}, messages at {capture.url}", flush=True)
     stop = threading.Event()
     try:

@@ -59,6 +59,9 @@ CONFIG_DEFAULTS = {
     "bulk_max_queued": 10,
     "bulk_rows_per_second": 0,
     "bulk_csv_null": "null",
+    # Every API answer (token included) waits this long: a remote Marketo's round trip, for
+    # benchmarks of how work spreads over workers (bench/workers.py).
+    "answer_delay_ms": 0,
 }
 
 HTTP_FAULTS = {"http_500": (500, "Internal Server Error"),
@@ -231,7 +234,8 @@ class MarketoSandbox:
             _drop(request.environ)
         if kind in ENVELOPE_FAULTS:
             return self._error(kind, self._fault_message(kind))
-        latency = fault["latency_ms"] / 1000 if fault else 0.0
+        latency = (fault["latency_ms"] / 1000 if fault else 0.0) + \
+            self.config["answer_delay_ms"] / 1000
         if problem:
             response = self._error(*problem)
         elif rule.endpoint == "token":

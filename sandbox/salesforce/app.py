@@ -66,6 +66,9 @@ DEFAULT_CONFIG = {
     "max_query_cursors": 10,
     # Reminder Tasks created on reset over the day before it (sandbox/salesforce/reminders.py).
     "reminder_tasks": 0,
+    # Every API answer waits this long: a remote org's round trip, for benchmarks of how work
+    # spreads over workers (bench/workers.py).
+    "answer_delay_ms": 0,
 }
 FAULT_KINDS = {"http_500", "http_503", "latency", "drop", "drop_after_apply",
                "INVALID_SESSION_ID", "REQUEST_LIMIT_EXCEEDED", "UNABLE_TO_LOCK_ROW"}
@@ -200,6 +203,9 @@ class SalesforceSandbox:
                     "custom_checkbox_percent"):
             if not isinstance(config[key], int) or isinstance(config[key], bool):
                 raise ValueError(f"{key} must be an integer")
+        if not isinstance(config["answer_delay_ms"], int | float) or \
+                isinstance(config["answer_delay_ms"], bool) or config["answer_delay_ms"] < 0:
+            raise ValueError("answer_delay_ms must be a number of milliseconds >= 0")
         if not isinstance(config["token_ttl"], int | float):
             raise ValueError("token_ttl must be a number of seconds")
         custom = config["custom_fields"]
@@ -229,8 +235,9 @@ class SalesforceSandbox:
             self.total += 1
             fault = self._take_fault(request)
         kind = fault["kind"] if fault else None
-        if fault and fault.get("latency_ms"):
-            time.sleep(fault["latency_ms"] / 1000)
+        delay = (fault or {}).get("latency_ms", 0) + self.config["answer_delay_ms"]
+        if delay:
+            time.sleep(delay / 1000)
         if kind in ("http_500", "http_503"):
             return _html_error(int(kind[-3:]))
         if kind == "drop":

@@ -100,15 +100,18 @@ def deliveries_flush_soon(targets, *, countdown: float | None = None,
     """Enqueue a flush of each target unless one is already waiting to start.
 
     ``full_batches_only``: a helper for a backlog, which stops rather than send a partial
-    batch. Never raises: if the broker (or the cache) is down the deliveries stay pending and
-    beat's tick enqueues their flush once it is back.
+    batch; one is enqueued per full batch claimed, not deduplicated (on Redis the message can
+    land on the busy worker that enqueued it, whose fetch was already waiting: a deduplicated
+    one would keep the idle workers out until its key expired). Never raises: if the broker
+    (or the cache) is down the deliveries stay pending and beat's tick enqueues their flush
+    once it is back.
     """
     deliveries_flush_task = task_named(FLUSH_TASK)
     countdown = linger_seconds() if countdown is None else countdown
     for target in targets:
         key = _flush_key(target)
         try:
-            if not cache.add(key, 1, timeout=60):
+            if not full_batches_only and not cache.add(key, 1, timeout=60):
                 continue
         except Exception:  # a cache outage must not stop the enqueue
             log.warning("cache unavailable; enqueueing the %s flush anyway", target,

@@ -55,6 +55,28 @@ def test_auto_send_queues_the_email_with_the_campaign_name(seller, make_campaign
     assert member.next_position == 1
 
 
+def test_a_batch_asks_marketo_once_for_all_its_emails(seller, make_campaign,
+                                                      marketo_connected, seed_people):
+    """The unsubscribe check of a batch's emails is one Marketo call (300 addresses a call),
+    not one per member: at 100 ms a call that was most of a step's cost."""
+    from syncing.models import SyncSettings
+
+    SyncSettings.objects.filter(pk=1).update(marketo_unsubscribe_check=True)
+    campaign = make_campaign(seller, [AUTO], name="Q3 Expansion")
+    people = seed_people("contact", 12)
+    members_add(campaign, [person.pk for person in people], by=seller)
+    marketo_connected.reset_counters()
+
+    report = campaign_steps_run()
+
+    queued = report.results.get("queued", 0)
+    assert queued + report.results.get("held", 0) + report.results.get("refused", 0) == 12
+    assert SalesEmail.objects.count() == queued + report.results.get("held", 0)
+    lookups = {endpoint: n for endpoint, n in marketo_connected.counters()["by_endpoint"].items()
+               if "leads.json" in endpoint}
+    assert sum(lookups.values()) == 1, lookups
+
+
 def test_unknown_merge_fields_are_refused_when_the_step_is_saved(seller, make_campaign):
     from django.core.exceptions import ValidationError
 

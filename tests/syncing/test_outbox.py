@@ -154,6 +154,22 @@ def test_one_flush_is_enqueued_per_burst(cache, monkeypatch):
 
 
 @pytest.mark.django_db
+def test_each_full_batch_enqueues_its_own_backlog_helper(cache, monkeypatch):
+    """Not deduplicated: on Redis a helper can land on the busy worker that enqueued it, and
+    the next full batch's helper then goes to an idle one."""
+    sent = []
+    monkeypatch.setattr(deliveries_flush_task, "apply_async",
+                        lambda args, **options: sent.append(args))
+    monkeypatch.setitem(queue.BATCH_SIZES, SALESFORCE, 2)
+    pending(5)
+
+    report = flush.deliveries_flush(SALESFORCE)
+
+    assert report.batches == 3  # 2 + 2 + the partial 1
+    assert sent == [("salesforce", True), ("salesforce", True)]
+
+
+@pytest.mark.django_db
 def test_a_backlog_helper_leaves_a_partial_batch_to_an_ordinary_flush(cache, monkeypatch):
     sent = []
     monkeypatch.setattr(deliveries_flush_task, "apply_async",

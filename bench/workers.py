@@ -1,0 +1,302 @@
+"""More workers, more throughput: the same backlog sent by 1, 2 and 4 Celery worker processes.
+
+    python bench/workers.py                          # 1, 2, 4 workers; remote answers after 100 ms
+    python bench/workers.py --workers 1,4 --calls 600 --emails 200 --members 200   # a shake-out
+
+The remote side answers as a remote one would, not at loopback speed: both sandboxes
+(``answer_delay_ms``) and the SMTP sink (``--answer-delay-ms``) wait ``--delay-ms`` before each
+answer. The stack is the production one, each part a process of its own: PostgreSQL (a fresh
+database ``h_workers_run``), a ``redis-server`` on a free port (broker and cache), beat, and N
+``celery worker --concurrency 1`` processes (one process each, as ``docker compose up --scale
+worker=N`` or N machines give).
+
+For each N, three backlogs are made with the workers already running, each in one transaction
+(so the work appears at once, as after a burst), and timed from its commit until it is done:
+
+- **deliveries**: ``--calls`` calls and ``--tasks`` reminder tasks, i.e. a Salesforce Task and a
+  Marketo activity per call and a Salesforce Task per reminder task, through the outbox;
+- **email sending**: ``--emails`` sales emails queued (the Marketo unsubscribe check at send
+  time, SMTP hand-off, the Sent record), until every one is sent;
+- **campaign steps**: ``--members`` people added to a new campaign whose first step is an
+  automatic email, until every member's step has run (the step queues the email).
+
+Between phases the queues drain (the emails' own deliveries too) before the next clock starts.
+At the end every record is counted in the sandboxes' own stores and the SMTP sink (the soak's
+``verify``): lost and sent twice, per kind. Exit 1 if anything was lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from common import PYTHON, ROOT, free_port, wait_for_url
+from soak import Child, Sandbox, database_fresh, print_table, setup, unsettled, verify, wait_redis
+
+
+def load_average() -> str:
+    return "/".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+class Workers:
+    """N worker processes (``--concurrency 1`` each) and beat."""
+
+    def __init__(self, n: int, env: dict, logs: Path):
+        self.children = [Child(f"worker{n}-{k}", [
+            PYTHON, "-m", "celery", "-A", "salesactions", "worker", "--concurrency", "1",
+            "-n", f"bench{n}-{k}@%h", "--without-gossip", "--without-mingle", "--loglevel",
+            "INFO"], env, logs) for k in range(1, n + 1)]
+        self.logs = [logs / f"worker{n}-{k}.log" for k in range(1, n + 1)]
+        self.beat = Child(f"beat{n}", [PYTHON, "-m", "celery", "-A", "salesactions", "beat",
+                                       "--loglevel", "WARNING", "--schedule",
+                                       str(logs / f"celerybeat-schedule-{n}")], env, logs)
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if all(b" ready." in path.read_bytes() for path in self.logs):
+                return
+            time.sleep(0.2)
+        raise SystemExit("the workers did not start (see their logs)")
+
+    def stop(self) -> None:
+        for child in [*self.children, self.beat]:
+            child.stop()
+
+
+def wait_until(done, what: str, minutes: float) -> float:
+    """Poll ``done()`` every 0.1 s; the seconds it took."""
+    started = time.monotonic()
+    while not done():
+        if time.monotonic() - started > minutes * 60:
+            raise SystemExit(f"{what} did not finish in {minutes:g} min")
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
+def drained() -> bool:
+    return not any(unsettled().values())
+
+
+def deliveries_phase(seller, people: list, calls: int, tasks: int, first_second: datetime,
+                     serial: int) -> tuple[int, float]:
+    from django.db import transaction
+
+    from activities.services import CallInput, calls_log
+    from reminders.services import tasks_create_for_people
+    from syncing.models import Delivery
+
+    before = Delivery.objects.count()
+    with transaction.atomic():
+        calls_log(logged_by=seller, calls=[CallInput(
+            person=people[i % len(people)], notes=f"workers bench call {serial}-{i}",
+            duration_seconds=60, called_at=first_second + timedelta(seconds=i))
+            for i in range(calls)])
+        tasks_create_for_people(created_by=seller, people_ids=[
+            p.pk for p in people[:tasks]], name=f"Workers bench follow-up {serial}",
+            due_date=date.today() + timedelta(days=3),
+            details=f"workers bench task {serial}")
+    made = Delivery.objects.count() - before
+    seconds = wait_until(lambda: unsettled()["deliveries"] == 0, "the deliveries", 30)
+    return made, seconds
+
+
+def emails_phase(seller, people: list, emails: int, marketo: Sandbox, delay_ms: int,
+                 serial: int) -> tuple[int, float]:
+    from django.db import transaction
+
+    from emails.models import SalesEmail
+    from emails.services import EmailRefused, queue_email
+
+    # Queueing checks each address with Marketo: made at loopback speed, it is not what is timed.
+    marketo.control("POST", "config", {"answer_delay_ms": 0})
+    queued, i = 0, 0
+    with transaction.atomic():
+        while queued < emails:
+            i += 1
+            try:
+                queue_email(person=people[i % len(people)], sender=seller,
+                            subject=f"Workers bench {serial}-{i}",
+                            body="Hello {{first_name|there}},\n\n"
+                                 f"workers bench email {serial}-{i}.")
+            except EmailRefused:  # unsubscribed in Marketo: not an email to send
+                continue
+            queued += 1
+        marketo.control("POST", "config", {"answer_delay_ms": delay_ms})
+    waiting = [SalesEmail.Status.QUEUED, SalesEmail.Status.HELD, SalesEmail.Status.SENDING]
+    seconds = wait_until(lambda: not SalesEmail.objects.filter(status__in=waiting).exists(),
+                         "the emails", 30)
+    return emails, seconds
+
+
+def campaign_phase(seller, token: str, base_url: str, people: list, members: int,
+                   serial: int) -> tuple[int, float]:
+    import requests
+    from django.db import transaction
+
+    from campaigns.models import Campaign, MemberStep
+    from campaigns.services import members_add
+    from campaigns.tasks import campaign_steps_task
+
+    response = requests.post(f"{base_url}/api/v1/campaigns/", timeout=60, headers={
+        "Authorization": f"Token {token}"}, json={
+        "name": f"Workers bench {serial}", "status": "active", "steps": [
+            {"type": "email", "day_offset": 0, "auto_send": True,
+             "subject": "{{sales_campaign_name}} for {{first_name|you}}",
+             "body": "Hello {{first_name|there}},\n\nthe first step of "
+                     "{{sales_campaign_name}}."}]})
+    response.raise_for_status()
+    campaign = Campaign.objects.get(pk=response.json()["id"])
+    with transaction.atomic():
+        report = members_add(campaign, [p.pk for p in people[:members]], by=seller)
+    added = len(report.added)
+    # What beat's pass (every 15 s) would start; the pass brings in more workers itself.
+    campaign_steps_task.delay()
+    seconds = wait_until(
+        lambda: MemberStep.objects.filter(member__campaign=campaign).count() >= added,
+        "the campaign steps", 30)
+    return added, seconds
+
+
+def main() -> int:  # noqa: PLR0915 (one run, told in order)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", default="1,2,4", help="worker process counts (1,2,4)")
+    parser.add_argument("--delay-ms", type=int, default=100,
+                        help="every Marketo, Salesforce and SMTP answer waits this long (100)")
+    parser.add_argument("--calls", type=int, default=4000)
+    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--emails", type=int, default=600)
+    parser.add_argument("--members", type=int, default=600)
+    parser.add_argument("--leads", type=int, default=3000)
+    parser.add_argument("--database", default="h_workers_run")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.workers.split(",")]
+
+    started_wall = datetime.now(UTC)
+    logs = ROOT / "bench" / "results" / f"workers-{started_wall:%Y%m%d-%H%M%S}"
+    logs.mkdir(parents=True)
+    url = database_fresh(args.database)
+    redis_port, web_port = free_port(), free_port()
+    marketo_port, salesforce_port = free_port(), free_port()
+    smtp_port, mail_port = free_port(), free_port()
+    base_url = f"http://127.0.0.1:{web_port}"
+    env = os.environ | {
+        "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "salesactions.settings",
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "127.0.0.1",
+        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}", "SITE_URL": base_url,
+        "LOG_LEVEL": "WARNING", "API_THROTTLE_USER": "100000/min",
+        # The app's share of Marketo's calls out of the way too (its limiter counts across
+        # processes: with it, every N would be capped at 50 calls / 20 s alike).
+        "MARKETO_CALLS_PER_WINDOW": "1000000", "MARKETO_MAX_IN_FLIGHT": "10"}
+    for key in ("MARKETO_BASE_URL", "SALESFORCE_URL", "CELERY_BROKER_URL", "ANYMAIL_ESP"):
+        env.pop(key, None)
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    os.environ.clear()
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    logging.disable(logging.CRITICAL)
+    from django.db import connection
+
+    from accounts.models import User
+    from people.models import Person
+
+    children = [
+        Child("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
+                        "--save", "", "--appendonly", "no"], env, logs),
+        Child("sandbox", [PYTHON, "-m", "sandbox", "--marketo-port", str(marketo_port),
+                          "--salesforce-port", str(salesforce_port), "--leads", str(args.leads),
+                          "--reminder-tasks", "0"], env, logs),
+        Child("mailcapture", [PYTHON, "-m", "sandbox.mailcapture", "--smtp-port",
+                              str(smtp_port), "--http-port", str(mail_port),
+                              "--answer-delay-ms", str(args.delay_ms)], env, logs)]
+    marketo_url = f"http://127.0.0.1:{marketo_port}"
+    salesforce_url = f"http://127.0.0.1:{salesforce_port}"
+    mail_url = f"http://127.0.0.1:{mail_port}"
+    marketo, salesforce = Sandbox(marketo_url), Sandbox(salesforce_url)
+    rows = []
+    failed = False
+    try:
+        wait_redis(redis_port)
+        wait_for_url(f"{marketo_url}/_sandbox/config", "the Marketo sandbox", 60)
+        wait_for_url(f"{salesforce_url}/_sandbox/config", "the Salesforce sandbox", 60)
+        wait_for_url(f"{mail_url}/api/count", "the SMTP sink", 30)
+        # Limits out of the way (the app's share of Marketo's 100 calls / 20 s would cap
+        # every N alike): what is measured is how the work spreads over workers.
+        marketo.control("POST", "config", {"rate_limit_calls": 100000,
+                                           "daily_quota": 10_000_000})
+        salesforce.control("POST", "config", {"daily_api_limit": 10_000_000})
+        tokens, people_ids, _ = setup(marketo_url, salesforce_url, args.leads, 1)
+        seller = User.objects.get(username="seller0")
+        people = list(Person.objects.filter(pk__in=people_ids).order_by("pk"))
+        web = Child("gunicorn", [PYTHON, "-m", "gunicorn", "salesactions.wsgi", "-c",
+                                 "gunicorn.conf.py"],
+                    env | {"GUNICORN_BIND": f"127.0.0.1:{web_port}", "WEB_CONCURRENCY": "1"},
+                    logs)
+        children.append(web)
+        wait_for_url(f"{base_url}/healthz", "gunicorn", 60)
+        for sandbox in (marketo, salesforce):
+            sandbox.control("POST", "config", {"answer_delay_ms": args.delay_ms})
+        connection.close()
+        first_second = started_wall.replace(microsecond=0) - timedelta(days=1)
+        print(f"Workers bench: remote answers after {args.delay_ms} ms; {args.calls} calls + "
+              f"{args.tasks} reminder tasks, {args.emails} emails, {args.members} campaign "
+              f"members per run; logs in {logs.relative_to(ROOT)}", flush=True)
+        for serial, n in enumerate(counts):
+            workers = Workers(n, env, logs)
+            try:
+                load = load_average()
+                made, d_seconds = deliveries_phase(
+                    seller, people, args.calls, args.tasks,
+                    first_second + timedelta(seconds=serial * args.calls), serial)
+                print(f"  {n} worker(s): {made} deliveries in {d_seconds:.1f} s", flush=True)
+                wait_until(drained, "the queues", 30)
+                sent, e_seconds = emails_phase(seller, people, args.emails, marketo,
+                                               args.delay_ms, serial)
+                print(f"  {n} worker(s): {sent} emails in {e_seconds:.1f} s", flush=True)
+                wait_until(drained, "the queues", 30)
+                steps, s_seconds = campaign_phase(seller, tokens[0], base_url,
+                                                  people[serial * args.members:],
+                                                  args.members, serial)
+                print(f"  {n} worker(s): {steps} campaign steps in {s_seconds:.1f} s",
+                      flush=True)
+                wait_until(drained, "the queues", 30)
+            finally:
+                workers.stop()
+            connection.close()
+            rows.append((n, made / d_seconds, sent / e_seconds, steps / s_seconds, load))
+        base = rows[0]
+        print_table(
+            f"Throughput by worker processes (remote answers after {args.delay_ms} ms)",
+            ("workers", "deliveries/s", "×", "emails/s", "×", "campaign steps/s", "×",
+             "load at start"),
+            [(n, f"{d:.0f}", f"{d / base[1]:.2f}", f"{e:.1f}", f"{e / base[2]:.2f}",
+              f"{s:.1f}", f"{s / base[3]:.2f}", load) for n, d, e, s, load in rows])
+        for sandbox in (marketo, salesforce):
+            sandbox.control("POST", "config", {"answer_delay_ms": 0})
+        checked, smtp = verify(salesforce, marketo, marketo_url, mail_url,
+                               started_wall - timedelta(days=2))
+        print_table("Counted in the sandboxes' stores and the SMTP sink",
+                    ("kind", "where", "records", "lost", "duplicated"),
+                    [tuple("-" if v is None else v for v in row) for row in checked])
+        failed = any(row[3] or row[4] for row in checked)
+    finally:
+        for child in reversed(children):
+            child.stop()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
