@@ -302,7 +302,10 @@ def _rollup_sums(model, pieces: list[Piece], sets: list[tuple[str, ...]], sums: 
     else:
         sql = " UNION ALL ".join(
             f"SELECT {_grouping_mask(columns, group)}, "
-            + ", ".join(quote(column) if column in group else "NULL" for column in columns)
+            # (a typed NULL: a union's branches must agree on each column's type)
+            + ", ".join(quote(column) if column in group else
+                        f"CAST(NULL AS {model._meta.get_field(column).db_type(connection)})"
+                        for column in columns)
             + f", {totals} {rows_of} GROUP BY {', '.join(map(quote, group))}"
             for group in sets)
         params *= len(sets)
