@@ -104,8 +104,9 @@ def _sections(user: User, period, senders: list[int] | None) -> list[dict]:
     if team_wide:
         asks += [("emails", "sender"), ("activity", "seller")]
     # Counted together: each rollup table is read once for the whole page.
-    activity, emails_by_day, *email_tables = reports_get(period, asks, senders=senders)
-    team = email_tables.pop() if team_wide else None
+    reports = reports_get(period, asks, senders=senders)
+    team = reports.pop() if team_wide else None
+    activity, emails_by_day, *email_tables = reports
 
     base = {"from": period.start.isoformat(), "to": period.end.isoformat()}
     if senders is not None and user.is_admin:
