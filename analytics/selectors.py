@@ -111,32 +111,99 @@ def rates(counts: dict) -> dict:
             "bounce_rate": share(counts["bounced"], sent)}
 
 
+#: One report of a page: ``(kind, group_by)``, ``kind`` being ``emails`` or ``activity``.
+Ask = tuple[str, str]
+
+
 def report_get(kind: str, period: Period, group_by: str, *, senders: list[int] | None = None,
                campaign: int | None = None) -> Report:
     """The ``kind`` report (``emails`` or ``activity``), from the cache when the same report
     (period, zone, grouping, senders, campaign) was counted within
     ``ANALYTICS_CACHE_SECONDS``: many viewers opening the page at once count it once. Figures
     are at most that old; nothing invalidates them sooner."""
-    if kind == "emails":
-        def count() -> Report:
-            return email_report(period, group_by, senders=senders, campaign=campaign)
-    else:
-        def count() -> Report:
-            return activity_report(period, group_by, senders=senders)
+    return reports_get(period, [(kind, group_by)], senders=senders, campaign=campaign)[0]
+
+
+def reports_get(period: Period, asks: list[Ask], *, senders: list[int] | None = None,
+                campaign: int | None = None) -> list[Report]:
+    """Several reports of one period and senders (a page's), each from the cache as
+    ``report_get`` says; those not in it are counted together (``reports_count``: each rollup
+    table read once for all of them)."""
     seconds = settings.ANALYTICS_CACHE_SECONDS
-    if seconds <= 0:
-        return count()
+    keys = [_cache_key(kind, group_by, period, senders, campaign) for kind, group_by in asks]
+    found = cache.get_many(keys) if seconds > 0 else {}
+    missing = [ask for ask, key in zip(asks, keys, strict=True) if key not in found]
+    if missing:
+        counted = reports_count(period, missing, senders=senders, campaign=campaign)
+        fresh = {key: counted[ask] for ask, key in zip(asks, keys, strict=True)
+                 if key not in found}
+        if seconds > 0:
+            cache.set_many(fresh, seconds)
+        found |= fresh
+    return [found[key] for key in keys]
+
+
+def _cache_key(kind: str, group_by: str, period: Period, senders: list[int] | None,
+               campaign: int | None) -> str:
     # The labels are in the viewer's language: one entry per language.
-    key = ":".join(["analytics", kind, group_by, period.start.isoformat(),
-                    period.end.isoformat(), period.zone.key,
-                    ",".join(map(str, senders)) if senders is not None else "all",
-                    str(campaign or ""), datetime.now(period.zone).date().isoformat(),
-                    get_language() or ""])
-    report = cache.get(key)
-    if report is None:
-        report = count()
-        cache.set(key, report, seconds)
-    return report
+    return ":".join(["analytics", kind, group_by, period.start.isoformat(),
+                     period.end.isoformat(), period.zone.key,
+                     ",".join(map(str, senders)) if senders is not None else "all",
+                     str(campaign or ""), datetime.now(period.zone).date().isoformat(),
+                     get_language() or ""])
+
+
+def email_report(period: Period, group_by: str, *, senders: list[int] | None = None,
+                 campaign: int | None = None) -> Report:
+    """Per template, campaign step, sender or day (``group_by``): emails sent in ``period``
+    and how many of them were delivered, opened, clicked, replied to, bounced and caused an
+    unsubscribe, with the rates. ``senders`` narrows to those users (None: everyone's),
+    ``campaign`` to one campaign's emails. One aggregate query over the rollups (two over the
+    emails in a zone the rollups cannot serve) plus the labels."""
+    ask = ("emails", group_by)
+    return reports_count(period, [ask], senders=senders, campaign=campaign)[ask]
+
+
+def activity_report(period: Period, group_by: str, *, senders: list[int] | None = None,
+                    today: date | None = None) -> Report:
+    """Per seller, day or week (``group_by``): calls (and by outcome), emails sent, replies
+    received, tasks completed in ``period`` (two aggregate queries over the rollups, or four
+    over the raw rows in a zone the rollups cannot serve), and tasks overdue now (open, due
+    before ``today`` in the viewer's zone) that fell due in ``period``: a live figure, the sum
+    of the open tasks per due date kept as tasks change (``OpenTaskRollup``). By seller, one
+    more query names the sellers."""
+    ask = ("activity", group_by)
+    return reports_count(period, [ask], senders=senders, today=today)[ask]
+
+
+def reports_count(period: Period, asks: list[Ask], *, senders: list[int] | None = None,
+                  campaign: int | None = None, today: date | None = None) -> dict[Ask, Report]:
+    """Count ``asks`` (``campaign`` narrows the email reports only) afresh. The reports
+    served by the same rollup rows share their reads: ONE aggregate statement per rollup
+    table for all of them (``GROUPING SETS``: per day, template, step and seller at once),
+    where a report alone would read the table once and a page of six reports eight times."""
+    today = today or datetime.now(period.zone).date()
+    reports: dict[Ask, Report] = {}
+    together: dict[tuple, list[Ask]] = {}  # asks reading the same rollup rows
+    for ask in dict.fromkeys(asks):
+        kind, group_by = ask
+        by_day = group_by == "day" if kind == "emails" else group_by != "seller"
+        pieces = rollup_pieces(period, by_day=by_day)
+        if pieces is not None:
+            # The campaign narrows the email reports' sums, not the activity's emails sent.
+            narrowed = campaign if kind == "emails" else None
+            together.setdefault((tuple(pieces), narrowed), []).append(ask)
+        elif kind == "emails":
+            counted = _email_counts_raw(period, group_by, senders=senders, campaign=campaign)
+            reports[ask] = _email_report_from(period, group_by, counted)
+        else:
+            counted = _activity_counts_raw(period, by_day, senders)
+            counted += _overdue_counts(period, by_day, senders, today)
+            reports[ask] = _activity_report_from(period, group_by, counted, senders)
+    for (pieces, narrowed), shared in together.items():
+        reports |= _reports_rolled_up(period, list(pieces), shared, senders=senders,
+                                      campaign=narrowed, today=today)
+    return reports
 
 
 # --------------------------------------------------------------------------- email performance
@@ -152,20 +219,9 @@ def emails_sent_in(period: Period, *, senders: list[int] | None = None,
     return emails.order_by()
 
 
-def email_report(period: Period, group_by: str, *, senders: list[int] | None = None,
-                 campaign: int | None = None) -> Report:
-    """Per template, campaign step, sender or day (``group_by``): emails sent in ``period``
-    and how many of them were delivered, opened, clicked, replied to, bounced and caused an
-    unsubscribe, with the rates. ``senders`` narrows to those users (None: everyone's),
-    ``campaign`` to one campaign's emails. One aggregate query over the rollups (two over the
-    emails in a zone the rollups cannot serve) plus the labels."""
-    pieces = rollup_pieces(period, by_day=group_by == "day")
-    if pieces is None:
-        counted = _email_counts_raw(period, group_by, senders=senders, campaign=campaign)
-    else:
-        counted = _email_counts_rolled_up(period, pieces, group_by, senders=senders,
-                                          campaign=campaign)
-
+def _email_report_from(period: Period, group_by: str, counted: dict) -> Report:
+    """The email report of ``counted`` (``{key: {figure: n}}``): its rows labelled, the
+    delivered counts and the rates, the totals."""
     keys = list(counted)
     if group_by == "day":
         keys = period.days()
@@ -208,57 +264,140 @@ def rollup_pieces(period: Period, *, by_day: bool) -> list[Piece] | None:
                                 (1, last_day, until)) if piece[1] < piece[2]]
 
 
-def _rollup_sums(model, pieces: list[Piece], group: list[str], sums: list[str],
-                 where: list[tuple[str, object]] = ()) -> list[tuple]:
+#: The email rollup column each email report groups by.
+_EMAIL_KEYS = {"template": "template_id", "sender": "sender_id", "campaign_step": "step_id",
+               "day": "start"}
+#: The email rollups' figures.
+_EMAIL_SUMS = ("sent", *_OUTCOMES, "unsubscribed")
+
+
+def _rollup_sums(model, pieces: list[Piece], sets: list[tuple[str, ...]], sums: list[str],
+                 where: list[tuple[str, object]] = ()) -> dict[tuple[str, ...], list[tuple]]:
     """``SELECT <group>, SUM(<each of sums>) FROM <model's table>`` over the rows of
-    ``pieces``, narrowed by ``where`` (``(condition with one %s, value)``), grouped by
-    ``group``: one aggregate query, written out because the ORM spent longer compiling it
-    than PostgreSQL running it (a page asks for a dozen). Column names come from this
-    module, never from a request."""
+    ``pieces``, narrowed by ``where`` (``(condition with one %s, value)``), grouped by each
+    ``group`` of ``sets``: ``{group: [(*group's values, *sums)]}``. ONE aggregate statement
+    for all the groupings (``GROUPING SETS``: the rows are read once however many reports
+    they serve; a ``UNION ALL`` of one ``GROUP BY`` per grouping where the database has no
+    grouping sets, SQLite), written out because the ORM spent longer compiling it than
+    PostgreSQL running it. Column names come from this module, never from a request."""
     quote = connection.ops.quote_name
+    sets = list(dict.fromkeys(sets))
+    columns = list(dict.fromkeys(column for group in sets for column in group))
     conditions, params = [], []
     for hours, since, until in pieces:
         conditions.append("(hours = %s AND start >= %s AND start < %s)")
         params += [hours, since, until]
-    sql = (f"SELECT {', '.join(map(quote, group))}, "
-           f"{', '.join(f'SUM({quote(name)})' for name in sums)} "
-           f"FROM {quote(model._meta.db_table)} WHERE ({' OR '.join(conditions)})")
-    for condition, value in where:
-        sql += f" AND {condition}"
-        params.append(value)
-    sql += f" GROUP BY {', '.join(str(n + 1) for n in range(len(group)))}"
+    rows_of = (f"FROM {quote(model._meta.db_table)} WHERE ({' OR '.join(conditions)})"
+               + "".join(f" AND {condition}" for condition, _value in where))
+    params += [value for _condition, value in where]
+    totals = ", ".join(f"SUM({quote(name)})" for name in sums)
+    if len(sets) == 1:
+        # (0 names the one grouping, as GROUPING() does below.)
+        sql = (f"SELECT 0, {', '.join(map(quote, columns))}, {totals} {rows_of} "
+               f"GROUP BY {', '.join(map(quote, columns))}")
+    elif connection.vendor == "postgresql":
+        sql = (f"SELECT GROUPING({', '.join(map(quote, columns))}), "
+               f"{', '.join(map(quote, columns))}, {totals} {rows_of} GROUP BY GROUPING SETS ("
+               + ", ".join(f"({', '.join(map(quote, group))})" for group in sets) + ")")
+    else:
+        sql = " UNION ALL ".join(
+            f"SELECT {_grouping_mask(columns, group)}, "
+            # (a typed NULL: a union's branches must agree on each column's type)
+            + ", ".join(quote(column) if column in group else
+                        f"CAST(NULL AS {model._meta.get_field(column).db_type(connection)})"
+                        for column in columns)
+            + f", {totals} {rows_of} GROUP BY {', '.join(map(quote, group))}"
+            for group in sets)
+        params *= len(sets)
+    which = {_grouping_mask(columns, group) if len(sets) > 1 else 0: group for group in sets}
+    found: dict[tuple[str, ...], list[tuple]] = {group: [] for group in sets}
+    position = {column: index for index, column in enumerate(columns)}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        for mask, *values in cursor.fetchall():
+            group = which[mask]
+            found[group].append((*(values[position[column]] for column in group),
+                                 *values[len(columns):]))
+    return found
 
 
-def _email_counts_rolled_up(period: Period, pieces: list[Piece], group_by: str, *,
-                            senders: list[int] | None, campaign: int | None) -> dict:
-    where = []
+def _grouping_mask(columns: list[str], group: tuple[str, ...]) -> int:
+    """What ``GROUPING(<columns>)`` says of a row of ``group``: a bit per column, the first
+    column the highest, set where the column is not grouped."""
+    return sum(1 << (len(columns) - 1 - index) for index, column in enumerate(columns)
+               if column not in group)
+
+
+def _reports_rolled_up(period: Period, pieces: list[Piece], asks: list[Ask], *,
+                       senders: list[int] | None, campaign: int | None,
+                       today: date) -> dict[Ask, Report]:
+    """``asks`` from the rollup rows of ``pieces``: one statement over the email rollups
+    (every grouping the reports need: the email reports' and the activity's emails sent),
+    one over the activity rollups, and the overdue tasks."""
+    email_where, activity_where = [], []
     if senders is not None:
-        where.append(("sender_id = ANY(%s)", list(senders)))
+        email_where.append(("sender_id = ANY(%s)", list(senders)))
+        activity_where.append(("user_id = ANY(%s)", list(senders)))
     if campaign is not None:
-        where.append(("campaign_id = %s", campaign))
-    if group_by == "campaign_step":
-        where.append(("step_id <> %s", 0))
-    column = {"template": "template_id", "sender": "sender_id", "campaign_step": "step_id",
-              "day": "start"}[group_by]
-    names = ("sent", *_OUTCOMES, "unsubscribed")
-    counted: dict = {}
+        email_where.append(("campaign_id = %s", campaign))
+    email_sets, activity_sets = [], []
+    for kind, group_by in asks:
+        if kind == "emails":
+            email_sets.append((_EMAIL_KEYS[group_by],))
+        else:
+            by_day = group_by != "seller"
+            email_sets.append(("start" if by_day else "sender_id",))
+            activity_sets.append(("start" if by_day else "user_id", "measure", "outcome"))
+    emails = _rollup_sums(EmailRollup, pieces, email_sets, list(_EMAIL_SUMS), email_where)
+    activity = (_rollup_sums(ActivityRollup, pieces, activity_sets, ["n"], activity_where)
+                if activity_sets else {})
+
+    reports: dict[Ask, Report] = {}
     days: dict = {}  # each hour or day start once to the viewer's date
-    for key, *figures in _rollup_sums(EmailRollup, pieces, [column], list(names), where):
+
+    def day_of(start: datetime) -> date:
+        day = days.get(start)
+        if day is None:
+            day = days[start] = start.astimezone(period.zone).date()
+        return day
+
+    for ask in asks:
+        kind, group_by = ask
+        if kind == "emails":
+            rows = emails[(_EMAIL_KEYS[group_by],)]
+            reports[ask] = _email_report_from(period, group_by,
+                                              _email_counted(group_by, rows, day_of))
+            continue
+        by_day = group_by != "seller"
+        key = "start" if by_day else "user_id"
+        counted = [(key_, _ACTIVITY_MEASURES[measure], outcome, n)
+                   for key_, measure, outcome, n in activity[(key, "measure", "outcome")]]
+        counted += [(each, "emails_sent", "", sent)
+                    for each, sent, *_rest in emails[("start" if by_day else "sender_id",)]]
+        if by_day:
+            counted = [(day_of(start), *rest) for start, *rest in counted]
+        counted += _overdue_counts(period, by_day, senders, today)
+        reports[ask] = _activity_report_from(period, group_by, counted, senders)
+    return reports
+
+
+def _email_counted(group_by: str, rows: list[tuple], day_of) -> dict:
+    """``{key: {figure: n}}`` from the rollup sums ``rows`` (``(key, *_EMAIL_SUMS)``): days
+    are the viewer's (``day_of`` an hour's or day's start), no template is None, emails of
+    no campaign step are not a campaign step."""
+    counted: dict = {}
+    for key, *figures in rows:
         if group_by == "day":
-            day = days.get(key)
-            if day is None:
-                day = days[key] = key.astimezone(period.zone).date()
-            key = day
+            key = day_of(key)
         elif group_by == "template" and not key:
             key = None
+        elif group_by == "campaign_step" and not key:
+            continue
         counts = counted.get(key)
         if counts is None:
-            counted[key] = dict(zip(names, figures, strict=True))
+            counted[key] = dict(zip(_EMAIL_SUMS, figures, strict=True))
         else:
-            for name, n in zip(names, figures, strict=True):
+            for name, n in zip(_EMAIL_SUMS, figures, strict=True):
                 counts[name] += n
     return counted
 
@@ -313,30 +452,27 @@ def _user_labels(ids) -> dict:
 # --------------------------------------------------------------------------- activity
 
 
-def activity_report(period: Period, group_by: str, *, senders: list[int] | None = None,
-                    today: date | None = None) -> Report:
-    """Per seller, day or week (``group_by``): calls (and by outcome), emails sent, replies
-    received, tasks completed in ``period`` (two aggregate queries over the rollups, or four
-    over the raw rows in a zone the rollups cannot serve), and tasks overdue now (open, due
-    before ``today`` in the viewer's zone) that fell due in ``period``: a live figure, the sum
-    of the open tasks per due date kept as tasks change (``OpenTaskRollup``). By seller, one
-    more query names the sellers."""
-    today = today or datetime.now(period.zone).date()
-    by_day = group_by != "seller"
-    pieces = rollup_pieces(period, by_day=by_day)
-    if pieces is None:
-        counted = _activity_counts_raw(period, by_day, senders)
-    else:
-        counted = _activity_counts_rolled_up(period, pieces, by_day, senders)
-    # Open tasks per due date as they are now (``OpenTaskRollup``, kept by the task writes).
+def _overdue_counts(period: Period, by_day: bool, senders: list[int] | None,
+                    today: date) -> list[tuple]:
+    """Tasks overdue now (open, due before ``today``) that fell due in ``period``, per due
+    date or seller, as ``(key, "tasks_overdue", "", n)``: the open tasks per due date as they
+    are now (``OpenTaskRollup``, kept by the task writes)."""
     overdue = OpenTaskRollup.objects.filter(due_date__lt=today, due_date__gte=period.start,
                                             due_date__lte=period.end)
     if senders is not None:
         overdue = overdue.filter(user_id__in=senders)
     column = "due_date" if by_day else "user_id"
-    counted += [(key, "tasks_overdue", "", n) for key, n in
-                overdue.order_by().values(column).annotate(n=Sum("n")).values_list(column, "n")]
+    return [(key, "tasks_overdue", "", n) for key, n in
+            overdue.order_by().values(column).annotate(n=Sum("n")).values_list(column, "n")]
 
+
+def _activity_report_from(period: Period, group_by: str, counted: list[tuple],
+                          senders: list[int] | None) -> Report:
+    """The activity report of ``counted`` (``(key, figure, outcome, n)``; ``key`` the
+    viewer's day or the seller; ``outcome`` the call's): its rows (every day or week of the
+    period; by seller, every active seller of ``senders`` and anyone with figures, named in
+    one query), the calls by outcome, the totals."""
+    by_day = group_by != "seller"
     # Each key's figures in ACTIVITY_COUNTS order, and its calls by outcome.
     position = {name: index for index, name in enumerate(ACTIVITY_COUNTS)}
     figures: dict = {}
@@ -395,34 +531,6 @@ def _seller_labels(keys: set, senders: list[int] | None) -> dict:
 _ACTIVITY_MEASURES = {ActivityRollup.Measure.CALL: "calls",
                       ActivityRollup.Measure.REPLIED: "emails_replied",
                       ActivityRollup.Measure.COMPLETED: "tasks_completed"}
-
-
-def _activity_counts_rolled_up(period: Period, pieces: list[Piece], by_day: bool,
-                               senders: list[int] | None) -> list[tuple]:
-    """Calls, emails sent, replies and tasks completed as ``(key, figure, outcome, n)``
-    (``key``: the viewer's day or the seller; ``outcome``: the call's), summed from the
-    rollups in two queries."""
-    activity_where, email_where = [], []
-    if senders is not None:
-        activity_where.append(("user_id = ANY(%s)", list(senders)))
-        email_where.append(("sender_id = ANY(%s)", list(senders)))
-    activity = _rollup_sums(ActivityRollup, pieces,
-                            ["start" if by_day else "user_id", "measure", "outcome"], ["n"],
-                            activity_where)
-    emails = _rollup_sums(EmailRollup, pieces, ["start" if by_day else "sender_id"], ["sent"],
-                          email_where)
-    counted = [(key, _ACTIVITY_MEASURES[measure], outcome, n)
-               for key, measure, outcome, n in activity]
-    counted += [(key, "emails_sent", "", n) for key, n in emails]
-    if by_day:
-        days: dict = {}  # each hour or day start once to the viewer's date
-        zone = period.zone
-        for index, (start, *rest) in enumerate(counted):
-            day = days.get(start)
-            if day is None:
-                day = days[start] = start.astimezone(zone).date()
-            counted[index] = (day, *rest)
-    return counted
 
 
 def _activity_counts_raw(period: Period, by_day: bool, senders: list[int] | None) -> list:

@@ -28,7 +28,7 @@ from .params import (
     preset_dates,
     report_query,
 )
-from .selectors import EMAIL_RATES, Report, report_get
+from .selectors import EMAIL_RATES, Report, reports_get
 
 #: Longer periods are charted by week.
 DAILY_UP_TO_DAYS = 31
@@ -77,7 +77,7 @@ PAGE_CACHE_SECONDS = 15
 
 def _sections_cached(user: User, period, senders: list[int] | None) -> list[dict]:
     """The page's sections, drawn, from a short-lived per-(viewer, query) cache: a second
-    layer over the report cache (``report_get``) that also skips drawing the charts and
+    layer over the report cache (``reports_get``) that also skips drawing the charts and
     tables when the same viewer reloads the same period."""
     seconds = min(PAGE_CACHE_SECONDS, settings.ANALYTICS_CACHE_SECONDS)
     if seconds <= 0:
@@ -98,15 +98,15 @@ def _sections(user: User, period, senders: list[int] | None) -> list[dict]:
     it has rows."""
     by_week = (period.end - period.start).days >= DAILY_UP_TO_DAYS
     over_time = "week" if by_week else "day"
-    activity = report_get("activity", period, over_time, senders=senders)
-    emails_by_day = report_get("emails", period, "day", senders=senders)
-    email_tables = [report_get("emails", period, group, senders=senders)
-                    for group in ("template", "campaign_step")]
-    if user.is_admin and senders is None:
-        email_tables.append(report_get("emails", period, "sender", senders=senders))
-        team = report_get("activity", period, "seller", senders=senders)
-    else:
-        team = None
+    team_wide = user.is_admin and senders is None
+    asks = [("activity", over_time), ("emails", "day"), ("emails", "template"),
+            ("emails", "campaign_step")]
+    if team_wide:
+        asks += [("emails", "sender"), ("activity", "seller")]
+    # Counted together: each rollup table is read once for the whole page.
+    reports = reports_get(period, asks, senders=senders)
+    team = reports.pop() if team_wide else None
+    activity, emails_by_day, *email_tables = reports
 
     base = {"from": period.start.isoformat(), "to": period.end.isoformat()}
     if senders is not None and user.is_admin:

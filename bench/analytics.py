@@ -300,7 +300,13 @@ def query_counts() -> None:
     from django.test.utils import CaptureQueriesContext
 
     from analytics.params import Period
-    from analytics.selectors import ACTIVITY_GROUPS, EMAIL_GROUPS, activity_report, email_report
+    from analytics.selectors import (
+        ACTIVITY_GROUPS,
+        EMAIL_GROUPS,
+        activity_report,
+        email_report,
+        reports_count,
+    )
 
     today = time.strftime("%Y-%m-%d")
     from datetime import date
@@ -315,6 +321,15 @@ def query_counts() -> None:
             with CaptureQueriesContext(connection) as queries:
                 report(period, group)
             print(f"  {name:<9}{group:<15}{len(queries):>3}")
+    # The team page's six reports, counted together (each rollup table read once).
+    asks = [("activity", "day"), ("emails", "day"), ("emails", "template"),
+            ("emails", "campaign_step"), ("emails", "sender"), ("activity", "seller")]
+    with CaptureQueriesContext(connection) as queries:
+        reports_count(period, asks)
+    rollup_reads = sum("_emailrollup" in query["sql"] or "_activityrollup" in query["sql"]
+                       for query in queries.captured_queries)
+    print(f"  the page's six together: {len(queries)} ({rollup_reads} on the email and "
+          "activity rollups)")
 
 
 # --------------------------------------------------------------------------- the web

@@ -5,6 +5,8 @@ said and replaced by the default period, a CSV link for every table."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from factories import CallFactory, SalesEmailFactory, UserFactory
 
@@ -62,3 +64,19 @@ def test_custom_dates_and_a_bad_date(seller_client):
     assert bad.status_code == 200
     text = bad.content.decode()
     assert "Date has wrong format" in text and "The last 30 days are shown." in text
+
+
+def test_the_team_page_reads_each_rollup_table_once(admin_client):
+    """Six reports, but one aggregate statement over the email rollups (per day, template,
+    step and seller at once) and one over the activity rollups."""
+    ava = UserFactory(first_name="Ava", last_name="Stone")
+    SalesEmailFactory(sender=ava)
+    CallFactory(logged_by=ava, called_at=timezone.now() - timedelta(days=1))
+
+    with CaptureQueriesContext(connection) as queries:
+        page = admin_client.get("/analytics/?preset=30").content.decode()
+
+    assert "Email performance by seller" in page and "Activity by seller" in page
+    reads = [query["sql"] for query in queries.captured_queries]
+    assert sum('FROM "analytics_emailrollup"' in sql for sql in reads) == 1
+    assert sum('FROM "analytics_activityrollup"' in sql for sql in reads) == 1

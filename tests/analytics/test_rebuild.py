@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 from factories import EmailTemplateFactory, PersonFactory, SalesEmailFactory, UserFactory
 
@@ -16,7 +17,13 @@ from activities.models import CallOutcome
 from activities.services import CallInput, calls_log
 from analytics.models import ActivityRollup, EmailRollup, OpenTaskRollup
 from analytics.params import Period
-from analytics.selectors import ACTIVITY_GROUPS, EMAIL_GROUPS, activity_report, email_report
+from analytics.selectors import (
+    ACTIVITY_GROUPS,
+    EMAIL_GROUPS,
+    activity_report,
+    email_report,
+    reports_count,
+)
 from emails.events import EventIn, events_apply, unsubscribe_by_link
 from emails.models import SalesEmail
 from emails.sending import emails_send_due
@@ -137,6 +144,20 @@ def test_rollups_equal_a_recount_after_a_mixed_run(mailbox, monkeypatch):
     rolled_up = [(email_report(period, group).as_dict(), activity_report(period, group_as)
                   .as_dict()) for period in periods
                  for group, group_as in zip(EMAIL_GROUPS, [*ACTIVITY_GROUPS, "day"], strict=True)]
+    # A page's reports counted together (each rollup table read once for all of them; in a
+    # zone whose days are not UTC days, once for the reports by day and once for the others)
+    # equal each counted alone.
+    asks = [*(("emails", group) for group in EMAIL_GROUPS),
+            *(("activity", group) for group in ACTIVITY_GROUPS)]
+    together = [reports_count(period, asks) for period in periods]
+    assert [{ask: report.as_dict() for ask, report in reports.items()}
+            for reports in together] == [
+        {(kind, group): (email_report if kind == "emails" else activity_report)(
+            period, group).as_dict() for kind, group in asks} for period in periods]
+    assert together[0][("activity", "seller")].totals["calls"] == 4
+    with monkeypatch.context() as patched:  # a database without GROUPING SETS: UNION ALL
+        patched.setattr(connection, "vendor", "sqlite")
+        assert [reports_count(period, asks) for period in periods] == together
     monkeypatch.setattr("analytics.selectors.rollup_pieces", lambda period, by_day: None)
     assert [(email_report(period, group).as_dict(), activity_report(period, group_as).as_dict())
             for period in periods

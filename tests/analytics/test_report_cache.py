@@ -1,7 +1,8 @@
 """Reports may be served from the cache for ``ANALYTICS_CACHE_SECONDS``: the same report asked
 again within it is not counted again (many viewers at once count it once); 0 turns it off."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.cache import cache
@@ -9,6 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from factories import AdminFactory, SalesEmailFactory, UserFactory
 from rest_framework.test import APIClient
+
+from analytics import selectors
+from analytics.params import Period
 
 pytestmark = pytest.mark.django_db
 QUERY = {"group_by": "sender", "from": "2026-11-01", "to": "2026-11-30"}
@@ -84,3 +88,24 @@ def test_the_page_is_drawn_once_per_viewer_and_query_within_its_seconds(
     page(ava)
     page(ava)
     assert len(drawn) == 2 * tables
+
+
+def test_reports_asked_together_count_only_those_not_in_the_cache(settings, monkeypatch):
+    """A page's reports: those counted within the window come from the cache (one round
+    trip), the others are counted together and kept."""
+    settings.ANALYTICS_CACHE_SECONDS = 60
+    cache.clear()
+    SalesEmailFactory(sender=UserFactory(), sent_at=datetime(2026, 11, 2, tzinfo=UTC))
+    period = Period(date(2026, 11, 1), date(2026, 11, 30), ZoneInfo("UTC"))
+    by_template = selectors.report_get("emails", period, "template")
+    counted = []
+    count = selectors.reports_count
+    monkeypatch.setattr(selectors, "reports_count", lambda period, asks, **kwargs: (
+        counted.append(asks) or count(period, asks, **kwargs)))
+
+    template, day = selectors.reports_get(period, [("emails", "template"), ("emails", "day")])
+    again = selectors.reports_get(period, [("emails", "day"), ("emails", "template")])
+
+    assert counted == [[("emails", "day")]]
+    assert template.as_dict() == by_template.as_dict() and day.totals["sent"] == 1
+    assert [report.group_by for report in again] == ["day", "template"]
