@@ -108,6 +108,31 @@ def lead_row(lead: dict, *, now: datetime, run_id: int | None) -> tuple:
             qualifies, "" if qualifies else Person.RemovedReason.OWNER_CLEARED, now, run_id)
 
 
+@dataclass
+class LeadRows:
+    """A batch of Marketo leads checked and shaped as rows of ``_COLUMNS`` (``lead_rows``)."""
+
+    read: int = 0                                        # leads in the batch, bad ones included
+    rows: dict[int, tuple] = field(default_factory=dict)  # by Marketo id: the last version wins
+    skipped: list[tuple[object, str]] = field(default_factory=list)  # (marketo id, reason)
+
+
+def lead_rows(leads: Iterable[dict], *, run_id: int | None = None) -> LeadRows:
+    """Check and shape a batch of leads without touching the database, so a sync can do it in
+    the thread that reads them while another writes the batch before."""
+    now = timezone.now()
+    batch = LeadRows()
+    for lead in leads:
+        batch.read += 1
+        try:
+            row = lead_row(lead, now=now, run_id=run_id)
+        except BadLead as error:
+            batch.skipped.append((lead.get("id"), str(error)))
+            continue
+        batch.rows[row[0]] = row
+    return batch
+
+
 def person_apply_leads(leads: Iterable[dict], *, run_id: int | None = None) -> ApplyResult:
     """Upsert a batch of Marketo leads: qualifying ones join (or stay in) the workspace; a
     known person whose owner was cleared leaves it; unknown leads without an owner are ignored.
@@ -115,30 +140,54 @@ def person_apply_leads(leads: Iterable[dict], *, run_id: int | None = None) -> A
     One bad record never fails the batch: it is skipped and reported with its reason. Only the
     initial sync passes ``run_id``, stamping the people it saw.
     """
-    now = timezone.now()
-    result = ApplyResult()
-    rows: dict[int, tuple] = {}
-    for lead in leads:
-        try:
-            row = lead_row(lead, now=now, run_id=run_id)
-        except BadLead as error:
-            result.skipped.append((lead.get("id"), str(error)))
-            continue
-        rows[row[0]] = row  # the last version of a lead in a batch wins
-    if not rows:
+    return person_apply_rows(lead_rows(leads, run_id=run_id), with_run=run_id is not None)
+
+
+def person_apply_rows(batch: LeadRows, *, with_run: bool, none_stored: bool = False
+                      ) -> ApplyResult:
+    """``person_apply_leads`` for a batch already shaped by ``lead_rows``; ``with_run``: it
+    was shaped with a ``run_id`` (stamp ``seen_in_run``).
+
+    ``none_stored``: the caller expects none of these leads to be stored yet (an initial sync
+    into an empty table). On PostgreSQL the people are then COPYed straight into the table,
+    without a temporary table or an upsert; should one be stored after all, the batch is
+    upserted as usual, so the outcome is the same either way.
+    """
+    result = ApplyResult(skipped=list(batch.skipped))
+    if not batch.rows:
         return result
-    owned = [row for row in rows.values() if row[_IN_WORKSPACE]]
-    unowned = [row for row in rows.values() if not row[_IN_WORKSPACE]]
-    columns = _COLUMNS if run_id else _COLUMNS[:-1]
+    owned = [row for row in batch.rows.values() if row[_IN_WORKSPACE]]
+    unowned = [row for row in batch.rows.values() if not row[_IN_WORKSPACE]]
+    columns = _COLUMNS if with_run else _COLUMNS[:-1]
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            known, result.left = _upsert_postgres(owned, unowned, columns)
+            loaded = none_stored and _copy_new_postgres(owned, columns)
+            known, result.left = (0, 0) if loaded else _upsert_postgres(owned, unowned, columns)
         else:
             known, result.left = _upsert_orm(owned, unowned, columns)
         people_list_changed()
     result.written = len(owned)
     result.ignored = len(unowned) - known
     return result
+
+
+def _copy_new_postgres(owned: list[tuple], columns: list[str]) -> bool:
+    """COPY people straight into the table; False (and nothing written) if one is stored.
+
+    Unowned leads are left out: unknown ones are never stored, and none is known.
+    """
+    from psycopg.errors import UniqueViolation
+
+    width = len(columns)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            with cursor.cursor.copy(
+                    f"COPY people_person ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in owned:
+                    copy.write_row(row[:width])
+    except UniqueViolation:
+        return False
+    return True
 
 
 def _upsert_postgres(owned: list[tuple], unowned: list[tuple], columns: list[str]
