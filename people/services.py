@@ -278,12 +278,12 @@ def _apply_staged(cursor, staging: str, fields: dict[str, str], header: list[str
     updated, updated_ok = moment("updatedAt")
     email_column = fields.get(MARKETO_FIELDS["owner_email"])
     ascii_email = f"{email_column} !~ '[^\\x01-\\x7f]'" if email_column else "true"
+    email_column = email_column or "NULL"
     # Plain digits, not all zeros, within bigint: anything else is lead_row's to judge.
-    ordinary = (f"{id_column} ~ '^[0-9]{{1,18}}$' AND {id_column} !~ '^0+$' AND {created_ok} "
-                f"AND {updated_ok} AND ({email_column} IS NULL OR {ascii_email})"
-                if email_column else
-                f"{id_column} ~ '^[0-9]{{1,18}}$' AND {id_column} !~ '^0+$' "
-                f"AND {created_ok} AND {updated_ok}")
+    # (An empty id is NULL to COPY: coalesce, so the row is not lost between the two.)
+    ordinary = (f"coalesce({id_column} ~ '^[0-9]{{1,18}}$' AND {id_column} !~ '^0+$' "
+                f"AND {created_ok} AND {updated_ok} "
+                f"AND ({email_column} IS NULL OR {ascii_email}), false)")
     shaped = (f"SELECT DISTINCT ON (marketo_id) * FROM (SELECT {id_column}::bigint AS marketo_id, "
               + ", ".join(f"{expression} AS {name}" for (name, _, _), expression
                           in zip(_TEXT_FIELDS, texts, strict=True))
