@@ -38,6 +38,16 @@ def windows(client: MarketoClient) -> list[tuple[datetime, datetime]]:
     return spans
 
 
+def sync_fields() -> list[str]:
+    """The fields the app's initial sync exports (Django set up in this process to read them)."""
+    import django
+    os.environ.setdefault("DATABASE_URL", "sqlite://:memory:")
+    os.environ.update(app_env(os.environ["DATABASE_URL"]))
+    django.setup()
+    from people.services import SYNCED_MARKETO_FIELDS
+    return SYNCED_MARKETO_FIELDS
+
+
 def export_seconds(base_url: str, fields: list[str], ahead: int = 10) -> tuple[float, int, int]:
     """(seconds from first enqueue to last Completed, jobs, records) on the sandbox at
     ``base_url`` (its limits raised by the caller)."""
@@ -64,21 +74,21 @@ def export_seconds(base_url: str, fields: list[str], ahead: int = 10) -> tuple[f
 
 
 def main() -> None:
-    import django
-    os.environ.update(app_env(os.environ.get("DATABASE_URL", "sqlite://:memory:")))
-    django.setup()
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--leads", type=int, default=100_000)
     parser.add_argument("--ahead", type=int, default=10)
+    parser.add_argument("--export-rows-per-second", type=int, default=0,
+                        help="pace of each job (0: the sandbox's default, as fast as it writes)")
     args = parser.parse_args()
     sandbox = Sandbox("marketo", args.leads)
     try:
-        from people.services import SYNCED_MARKETO_FIELDS
         sandbox.control("POST", "config", json={"rate_limit_calls": 1_000_000,
                                                 "daily_quota": 100_000_000,
-                                                "bulk_daily_quota_mb": 1_000_000})
-        seconds, jobs, records = export_seconds(sandbox.url, SYNCED_MARKETO_FIELDS, args.ahead)
+                                                "bulk_daily_quota_mb": 1_000_000,
+                                                "bulk_rows_per_second":
+                                                    args.export_rows_per_second})
+        seconds, jobs, records = export_seconds(sandbox.url, sync_fields(), args.ahead)
     finally:
         sandbox.stop()
     print(f"export jobs alone: {jobs} jobs, {records:,} records in {seconds:.1f} s "
