@@ -6,6 +6,7 @@ import csv
 import io
 import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -517,15 +518,42 @@ def person_bulk_load_begin() -> list[str]:
             for _, definition in indexes]
 
 
+# Indexes rebuilt at once after a bulk load, each by a connection of its own.
+INDEX_BUILDERS = 2
+
+
 def person_bulk_load_end(index_definitions: list[str]) -> None:
-    """Rebuild the indexes dropped by ``person_bulk_load_begin`` and refresh statistics."""
+    """Rebuild the indexes dropped by ``person_bulk_load_begin`` and refresh statistics.
+
+    Outside a transaction, ``INDEX_BUILDERS`` connections build them side by side (the trigram
+    index, the longest, first); inside one, the others could not see the rows, so this
+    connection builds them in turn.
+    """
     if connection.vendor != "postgresql":
         return
+    definitions = sorted(index_definitions, key=lambda definition: " gin " not in definition)
+    if connection.in_atomic_block or len(definitions) < 2:
+        for definition in definitions:
+            _index_build(definition)
+    else:
+        with ThreadPoolExecutor(INDEX_BUILDERS, thread_name_prefix="people-index") as pool:
+            list(pool.map(_index_build_alone, definitions))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE people_person")
+
+
+def _index_build(definition: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SET maintenance_work_mem = '256MB'")
-        for definition in index_definitions:
-            cursor.execute(definition)
-        cursor.execute("ANALYZE people_person")
+        cursor.execute(definition)
+
+
+def _index_build_alone(definition: str) -> None:
+    """``_index_build`` in a pool thread, on its own connection, closed after."""
+    try:
+        _index_build(definition)
+    finally:
+        connection.close()
 
 
 # --------------------------------------------------------------------------------- list views
