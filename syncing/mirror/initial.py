@@ -58,9 +58,9 @@ log = logging.getLogger(__name__)
 INITIAL_SYNC_TASK = "syncing.tasks.people_initial_sync_task"
 BULK_WINDOW = timedelta(days=31)
 APPLY_BATCH = 5000
-# On PostgreSQL a file's records go to COPY this many bytes at a time (~15,000 leads), each
-# piece committed with the byte offset after it.
-COPY_PIECE_BYTES = 4 << 20
+# On PostgreSQL a file's records go to COPY this many bytes at a time (~7,000 leads), each
+# piece committed with the byte offset after it; small, so the sync's memory stays flat.
+COPY_PIECE_BYTES = 2 << 20
 # Marketo queues at most 10 export jobs per instance (the two processing included): keep the
 # queue full, so Marketo never waits for us. Another integration's jobs make it answer 1029
 # "Too many jobs in queue"; the window's job then waits, created, for a free place.
@@ -292,23 +292,27 @@ class _InitialSync:
         file, about ``COPY_PIECE_BYTES`` each, as valid UTF-8 (what is not is replaced)."""
         header = None if start_byte == 0 else self.run.state["fields"]
         consumed = start_byte
-        pending = b""
-        for chunk in self.client.bulk_export_file(export_id, start_byte=start_byte):
+        pending = bytearray()  # grown and cut in place: no new buffer per chunk
+        for chunk in self.client.bulk_export_file(export_id, start_byte=start_byte,
+                                                  chunk_size=COPY_PIECE_BYTES // 4):
             pending += chunk
             if header is None:
                 end = pending.find(b"\n")
                 if end < 0:
                     continue
-                header = _header(pending[:end])
-                consumed, pending = consumed + end + 1, pending[end + 1:]
+                header = _header(bytes(pending[:end]))
+                consumed += end + 1
+                del pending[:end + 1]
             if len(pending) >= COPY_PIECE_BYTES:
                 cut = _records_end(pending)
                 if cut:
-                    yield _utf8(pending[:cut]), header, consumed + cut, False
-                    consumed, pending = consumed + cut, pending[cut:]
+                    yield _utf8(bytes(pending[:cut])), header, consumed + cut, False
+                    consumed += cut
+                    del pending[:cut]
         if header is None:  # a header without a line end, or an empty file
-            header, consumed, pending = _header(pending), consumed + len(pending), b""
-        yield _utf8(pending), header, consumed + len(pending), True
+            header, consumed = _header(bytes(pending)), consumed + len(pending)
+            pending.clear()
+        yield _utf8(bytes(pending)), header, consumed + len(pending), True
 
     def file_batches(self, export_id: str, start_byte: int
                      ) -> Iterator[tuple[LeadRows, int, bool]]:
@@ -362,7 +366,7 @@ def _header(line: bytes) -> list[str]:
     return next(csv.reader([line.decode("utf-8", errors="replace").rstrip("\r")]), [])
 
 
-def _records_end(data: bytes) -> int:
+def _records_end(data: bytes | bytearray) -> int:
     """Where the last whole record of ``data`` ends (0: none ends in it).
 
     A line end inside a quoted field follows an odd number of quotes (RFC 4180 doubles a
