@@ -92,10 +92,11 @@ class Sandbox:
         self.process.wait(timeout=10)
 
 
-def run_measured(command: list[str], env: dict) -> tuple[float, int, int]:
-    """Run a child to completion; (wall seconds, exit code, peak RSS in MB) of that child."""
+def run_measured(command: list[str], env: dict, cwd: Path = ROOT) -> tuple[float, int, int]:
+    """Run a child to completion; (wall seconds, exit code, peak RSS in MB) of that child.
+    ``cwd``: the app checkout whose code it runs (another one for a before/after table)."""
     started = time.monotonic()
-    child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+    child = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)
     _, status, usage = os.wait4(child.pid, 0)
     elapsed = time.monotonic() - started

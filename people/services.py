@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -17,6 +21,8 @@ from salesactions.caching import cache_delete_quietly
 from .list_cache import people_list_changed
 from .models import ListColumns, Person, SavedView
 from .selectors import list_columns_key
+
+log = logging.getLogger(__name__)
 
 # The fixed mapping of SPEC section 2: app field -> Marketo REST field.
 MARKETO_FIELDS = {
@@ -110,6 +116,31 @@ def lead_row(lead: dict, *, now: datetime, run_id: int | None) -> tuple:
             qualifies, "" if qualifies else Person.RemovedReason.OWNER_CLEARED, now, run_id)
 
 
+@dataclass
+class LeadRows:
+    """A batch of Marketo leads checked and shaped as rows of ``_COLUMNS`` (``lead_rows``)."""
+
+    read: int = 0                                        # leads in the batch, bad ones included
+    rows: dict[int, tuple] = field(default_factory=dict)  # by Marketo id: the last version wins
+    skipped: list[tuple[object, str]] = field(default_factory=list)  # (marketo id, reason)
+
+
+def lead_rows(leads: Iterable[dict], *, run_id: int | None = None) -> LeadRows:
+    """Check and shape a batch of leads without touching the database, so a sync can do it in
+    the thread that reads them while another writes the batch before."""
+    now = timezone.now()
+    batch = LeadRows()
+    for lead in leads:
+        batch.read += 1
+        try:
+            row = lead_row(lead, now=now, run_id=run_id)
+        except BadLead as error:
+            batch.skipped.append((lead.get("id"), str(error)))
+            continue
+        batch.rows[row[0]] = row
+    return batch
+
+
 def person_apply_leads(leads: Iterable[dict], *, run_id: int | None = None) -> ApplyResult:
     """Upsert a batch of Marketo leads: qualifying ones join (or stay in) the workspace; a
     known person whose owner was cleared leaves it; unknown leads without an owner are ignored.
@@ -117,30 +148,198 @@ def person_apply_leads(leads: Iterable[dict], *, run_id: int | None = None) -> A
     One bad record never fails the batch: it is skipped and reported with its reason. Only the
     initial sync passes ``run_id``, stamping the people it saw.
     """
-    now = timezone.now()
-    result = ApplyResult()
-    rows: dict[int, tuple] = {}
-    for lead in leads:
-        try:
-            row = lead_row(lead, now=now, run_id=run_id)
-        except BadLead as error:
-            result.skipped.append((lead.get("id"), str(error)))
-            continue
-        rows[row[0]] = row  # the last version of a lead in a batch wins
-    if not rows:
+    return person_apply_rows(lead_rows(leads, run_id=run_id), with_run=run_id is not None)
+
+
+def person_apply_rows(batch: LeadRows, *, with_run: bool, none_stored: bool = False
+                      ) -> ApplyResult:
+    """``person_apply_leads`` for a batch already shaped by ``lead_rows``; ``with_run``: it
+    was shaped with a ``run_id`` (stamp ``seen_in_run``).
+
+    ``none_stored``: the caller expects none of these leads to be stored yet (an initial sync
+    into an empty table). On PostgreSQL the people are then COPYed straight into the table,
+    without a temporary table or an upsert; should one be stored after all, the batch is
+    upserted as usual, so the outcome is the same either way.
+    """
+    result = ApplyResult(skipped=list(batch.skipped))
+    if not batch.rows:
         return result
-    owned = [row for row in rows.values() if row[_IN_WORKSPACE]]
-    unowned = [row for row in rows.values() if not row[_IN_WORKSPACE]]
-    columns = _COLUMNS if run_id else _COLUMNS[:-1]
+    owned = [row for row in batch.rows.values() if row[_IN_WORKSPACE]]
+    unowned = [row for row in batch.rows.values() if not row[_IN_WORKSPACE]]
+    columns = _COLUMNS if with_run else _COLUMNS[:-1]
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            known, result.left = _upsert_postgres(owned, unowned, columns)
+            loaded = none_stored and _copy_new_postgres(owned, columns)
+            known, result.left = (0, 0) if loaded else _upsert_postgres(owned, unowned, columns)
         else:
             known, result.left = _upsert_orm(owned, unowned, columns)
         people_list_changed()
     result.written = len(owned)
     result.ignored = len(unowned) - known
     return result
+
+
+def _copy_new_postgres(owned: list[tuple], columns: list[str]) -> bool:
+    """COPY people straight into the table; False (and nothing written) if one is stored.
+
+    Unowned leads are left out: unknown ones are never stored, and none is known.
+    """
+    from psycopg.errors import UniqueViolation
+
+    width = len(columns)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            with cursor.cursor.copy(
+                    f"COPY people_person ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in owned:
+                    copy.write_row(row[:width])
+    except UniqueViolation:
+        return False
+    return True
+
+
+# ------------------------------------------------------------------ bulk export files (COPY)
+
+# What str.strip() takes off, for btrim(): the same characters, so SQL trims as lead_row does.
+_WHITESPACE = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+# The timestamps SQL reads as lead_row does (Marketo writes "2024-05-01T12:00:00Z"); anything
+# else that is not empty or "null" sends its row through lead_row.
+_ISO_MOMENT = (r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+               r"(\.\d{1,6})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?$")
+
+
+def person_apply_csv(records: bytes, header: list[str], *, run_id: int,
+                     none_stored: bool = False) -> tuple[ApplyResult, int]:
+    """Apply whole records of a bulk export CSV file (UTF-8 bytes without the header line; its
+    field names in ``header``). On PostgreSQL: COPY them into a staging table as they are,
+    then shape and upsert them in SQL, as ``person_apply_leads`` would with ``run_id``.
+
+    Python never touches a field of an ordinary row. Rows SQL would not read exactly as
+    ``lead_row`` does (an id that is not plain digits, an unusual timestamp, a non-ASCII owner
+    email) go through ``lead_row`` after the others; records COPY refuses (a short row, a stray
+    quote) make the whole batch go through it, as do other databases. Returns what applying
+    did and how many records were read.
+    """
+    from psycopg import Error as PsycopgError  # what a raw COPY raises
+    fields = {name: f"f{index}" for index, name in enumerate(header)}
+    staging = f"person_csv_{len(header)}"
+    columns = ", ".join(fields.values())
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            return _apply_csv_parsed(records, header, run_id, none_stored)
+        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} "
+                       f"(line bigint GENERATED ALWAYS AS IDENTITY, "
+                       f"{', '.join(f'{column} text' for column in fields.values())})")
+        try:
+            with transaction.atomic():
+                with cursor.cursor.copy(
+                        f"COPY {staging} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+                    copy.write(records.replace(b"\x00", b""))
+                return _apply_staged(cursor, staging, fields, header, run_id, none_stored)
+        except (DatabaseError, PsycopgError):
+            log.info("a bulk file's records are applied through lead_row: COPY or SQL refused "
+                     "them", exc_info=True)
+        finally:
+            cursor.execute(f"DELETE FROM {staging}")
+    return _apply_csv_parsed(records, header, run_id, none_stored)
+
+
+def _apply_csv_parsed(records: bytes, header: list[str], run_id: int, none_stored: bool
+                      ) -> tuple[ApplyResult, int]:
+    """``person_apply_csv`` the slow way: each record parsed and checked in Python."""
+    text = records.decode("utf-8", errors="replace")
+    leads = [dict(zip(header, row, strict=False)) for row in csv.reader(io.StringIO(text))]
+    batch = lead_rows(leads, run_id=run_id)
+    return person_apply_rows(batch, with_run=True, none_stored=none_stored), batch.read
+
+
+def _apply_staged(cursor, staging: str, fields: dict[str, str], header: list[str],
+                  run_id: int, none_stored: bool) -> tuple[ApplyResult, int]:
+    def text(marketo_name: str, limit: int) -> str:
+        column = fields.get(marketo_name)
+        if column is None:
+            return "''"
+        return (f"(CASE WHEN {column} IS NULL OR {column} = 'null' THEN '' "
+                f"ELSE left(btrim({column}, %(ws)s), {limit}) END)")
+
+    def moment(marketo_name: str) -> tuple[str, str]:
+        """(the value, whether SQL reads it as lead_row does)."""
+        column = fields.get(marketo_name)
+        if column is None:
+            return "NULL::timestamptz", "true"
+        trimmed = f"btrim({column}, %(ws)s)"
+        return (f"(CASE WHEN {trimmed} ~ %(iso)s THEN {trimmed}::timestamptz END)",
+                f"({column} IS NULL OR {column} IN ('', 'null') OR {trimmed} ~ %(iso)s)")
+
+    id_column = fields.get("id")
+    if id_column is None:
+        raise DataError("the file has no id column")
+    owner = _COLUMNS.index("sfdc_owner_id") - 1
+    texts = [text(marketo_name, limit) for _, marketo_name, limit in _TEXT_FIELDS]
+    texts[_OWNER_EMAIL - 1] = f"lower({texts[_OWNER_EMAIL - 1]})"
+    created, created_ok = moment("createdAt")
+    updated, updated_ok = moment("updatedAt")
+    email_column = fields.get(MARKETO_FIELDS["owner_email"])
+    ascii_email = f"{email_column} !~ '[^\\x01-\\x7f]'" if email_column else "true"
+    email_column = email_column or "NULL"
+    # Plain digits, not all zeros, within bigint: anything else is lead_row's to judge.
+    # (An empty id is NULL to COPY: coalesce, so the row is not lost between the two.)
+    ordinary = (f"coalesce({id_column} ~ '^[0-9]{{1,18}}$' AND {id_column} !~ '^0+$' "
+                f"AND {created_ok} AND {updated_ok} "
+                f"AND ({email_column} IS NULL OR {ascii_email}), false)")
+    shaped = (f"SELECT DISTINCT ON (marketo_id) * FROM (SELECT {id_column}::bigint AS marketo_id, "
+              + ", ".join(f"{expression} AS {name}" for (name, _, _), expression
+                          in zip(_TEXT_FIELDS, texts, strict=True))
+              + f", {created} AS marketo_created_at, {updated} AS marketo_updated_at, "
+              f"{texts[owner]} <> '' AS in_workspace, line "
+              f"FROM {staging} WHERE {ordinary}) AS rows "
+              "ORDER BY marketo_id, line DESC")  # the last version of a lead wins
+    names = ", ".join(_COLUMNS)
+    values = (f"marketo_id, {', '.join(name for name, _, _ in _TEXT_FIELDS)}, "
+              "marketo_created_at, marketo_updated_at, in_workspace, "
+              "CASE WHEN in_workspace THEN '' ELSE %(cleared)s END, %(now)s, %(run)s")
+    params = {"ws": _WHITESPACE, "iso": _ISO_MOMENT, "now": timezone.now(), "run": run_id,
+              "cleared": Person.RemovedReason.OWNER_CLEARED}
+    cursor.execute(f"SELECT count(*), count(*) FILTER (WHERE NOT ({ordinary})) FROM {staging}",
+                   params)
+    read, odd = cursor.fetchone()
+    result = ApplyResult()
+    loaded = False
+    if none_stored:
+        # Straight into the table: unowned leads are never stored and none is known.
+        try:
+            with transaction.atomic():
+                cursor.execute(f"WITH shaped AS ({shaped}), written AS (INSERT INTO "
+                               f"people_person ({names}) SELECT {values} FROM shaped "
+                               "WHERE in_workspace RETURNING 1) SELECT (SELECT count(*) FROM "
+                               "written), (SELECT count(*) FROM shaped WHERE NOT in_workspace)",
+                               params)
+                result.written, result.ignored = cursor.fetchone()
+                loaded = True
+        except IntegrityError:
+            pass  # one is stored after all: upsert
+    if not loaded:
+        _incoming_create(cursor)
+        cursor.execute(f"INSERT INTO person_incoming ({names}) SELECT {values} "
+                       f"FROM ({shaped}) AS shaped", params)
+        cursor.execute("SELECT count(*) FILTER (WHERE in_workspace), "
+                       "count(*) FILTER (WHERE NOT in_workspace) FROM person_incoming")
+        result.written, unowned = cursor.fetchone()
+        known, result.left = _upsert_incoming(cursor, _COLUMNS, bool(unowned))
+        result.ignored = unowned - known
+    if odd:
+        cursor.execute(f"SELECT {', '.join(fields.values())} FROM {staging} "
+                       f"WHERE NOT ({ordinary}) ORDER BY line", params)
+        # COPY reads an empty field as NULL, the csv module as "".
+        leads = [{name: "" if value is None else value
+                  for name, value in zip(header, row, strict=True)} for row in cursor.fetchall()]
+        extra = person_apply_rows(lead_rows(leads, run_id=run_id), with_run=True)
+        result.written += extra.written
+        result.left += extra.left
+        result.ignored += extra.ignored
+        result.skipped = extra.skipped
+    people_list_changed()
+    return result, read
 
 
 def _upsert_postgres(owned: list[tuple], unowned: list[tuple], columns: list[str]
@@ -151,37 +350,46 @@ def _upsert_postgres(owned: list[tuple], unowned: list[tuple], columns: list[str
     Returns how many known people without an owner were updated, and how many of them left
     the workspace just now (the others had left before)."""
     width = len(columns)
-    names = ", ".join(columns)
-    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in columns[1:])
     with connection.cursor() as cursor:
         _incoming_copy(cursor, columns, (row[:width] for row in owned + unowned))
+        return _upsert_incoming(cursor, columns, bool(unowned))
+
+
+def _upsert_incoming(cursor, columns: list[str], any_unowned: bool) -> tuple[int, int]:
+    """Upsert the rows of ``person_incoming`` (see ``_upsert_postgres``) and empty it."""
+    names = ", ".join(columns)
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in columns[1:])
+    cursor.execute(
+        f"INSERT INTO people_person ({names}) SELECT {names} FROM person_incoming "
+        f"WHERE in_workspace ON CONFLICT (marketo_id) DO UPDATE SET {updates}")
+    known = left = 0
+    if any_unowned:
+        # "stored" is a second scan of the table: it shows the rows as they were before
+        # this update, so RETURNING tells who was still in the workspace.
+        sets = ", ".join(f"{name} = incoming.{name}" for name in columns[1:])
         cursor.execute(
-            f"INSERT INTO people_person ({names}) SELECT {names} FROM person_incoming "
-            f"WHERE in_workspace ON CONFLICT (marketo_id) DO UPDATE SET {updates}")
-        known = left = 0
-        if unowned:
-            # "stored" is a second scan of the table: it shows the rows as they were before
-            # this update, so RETURNING tells who was still in the workspace.
-            sets = ", ".join(f"{name} = incoming.{name}" for name in columns[1:])
-            cursor.execute(
-                f"WITH updated AS (UPDATE people_person SET {sets} "
-                "FROM person_incoming AS incoming JOIN people_person AS stored "
-                "ON stored.marketo_id = incoming.marketo_id "
-                "WHERE incoming.marketo_id = people_person.marketo_id "
-                "AND NOT incoming.in_workspace RETURNING stored.in_workspace) "
-                "SELECT count(*), count(*) FILTER (WHERE in_workspace) FROM updated")
-            known, left = cursor.fetchone()
-        # DELETE, not TRUNCATE: on a small temporary table it needs no exclusive lock or new file.
-        cursor.execute("DELETE FROM person_incoming")
+            f"WITH updated AS (UPDATE people_person SET {sets} "
+            "FROM person_incoming AS incoming JOIN people_person AS stored "
+            "ON stored.marketo_id = incoming.marketo_id "
+            "WHERE incoming.marketo_id = people_person.marketo_id "
+            "AND NOT incoming.in_workspace RETURNING stored.in_workspace) "
+            "SELECT count(*), count(*) FILTER (WHERE in_workspace) FROM updated")
+        known, left = cursor.fetchone()
+    # DELETE, not TRUNCATE: on a small temporary table it needs no exclusive lock or new file.
+    cursor.execute("DELETE FROM person_incoming")
     return known, left
+
+
+def _incoming_create(cursor) -> None:
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS person_incoming AS "
+        f"SELECT {', '.join(_COLUMNS)} FROM people_person WITH NO DATA")
 
 
 def _incoming_copy(cursor, columns: list[str], rows: Iterable[tuple]) -> None:
     """COPY rows into ``person_incoming``, a temporary table shaped like ``people_person``
     without its constraints (so a column may stay NULL)."""
-    cursor.execute(
-        f"CREATE TEMPORARY TABLE IF NOT EXISTS person_incoming AS "
-        f"SELECT {', '.join(_COLUMNS)} FROM people_person WITH NO DATA")
+    _incoming_create(cursor)
     with cursor.cursor.copy(f"COPY person_incoming ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
@@ -312,15 +520,42 @@ def person_bulk_load_begin() -> list[str]:
             for _, definition in indexes]
 
 
+# Indexes rebuilt at once after a bulk load, each by a connection of its own.
+INDEX_BUILDERS = 2
+
+
 def person_bulk_load_end(index_definitions: list[str]) -> None:
-    """Rebuild the indexes dropped by ``person_bulk_load_begin`` and refresh statistics."""
+    """Rebuild the indexes dropped by ``person_bulk_load_begin`` and refresh statistics.
+
+    Outside a transaction, ``INDEX_BUILDERS`` connections build them side by side (the trigram
+    index, the longest, first); inside one, the others could not see the rows, so this
+    connection builds them in turn.
+    """
     if connection.vendor != "postgresql":
         return
+    definitions = sorted(index_definitions, key=lambda definition: " gin " not in definition)
+    if connection.in_atomic_block or len(definitions) < 2:
+        for definition in definitions:
+            _index_build(definition)
+    else:
+        with ThreadPoolExecutor(INDEX_BUILDERS, thread_name_prefix="people-index") as pool:
+            list(pool.map(_index_build_alone, definitions))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE people_person")
+
+
+def _index_build(definition: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SET maintenance_work_mem = '256MB'")
-        for definition in index_definitions:
-            cursor.execute(definition)
-        cursor.execute("ANALYZE people_person")
+        cursor.execute(definition)
+
+
+def _index_build_alone(definition: str) -> None:
+    """``_index_build`` in a pool thread, on its own connection, closed after."""
+    try:
+        _index_build(definition)
+    finally:
+        connection.close()
 
 
 # --------------------------------------------------------------------------------- list views

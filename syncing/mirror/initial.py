@@ -14,20 +14,25 @@ from __future__ import annotations
 
 import csv
 import logging
-import time
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from people.models import Person
 from people.services import (
     SYNCED_MARKETO_FIELDS,
-    person_apply_leads,
+    ApplyResult,
+    LeadRows,
+    lead_rows,
+    person_apply_csv,
+    person_apply_rows,
     person_bulk_load_begin,
     person_bulk_load_end,
     person_remove_unseen,
@@ -53,8 +58,13 @@ log = logging.getLogger(__name__)
 INITIAL_SYNC_TASK = "syncing.tasks.people_initial_sync_task"
 BULK_WINDOW = timedelta(days=31)
 APPLY_BATCH = 5000
-# Marketo queues at most 10 export jobs per instance; leave room for other integrations.
-MAX_JOBS_AHEAD = 6
+# On PostgreSQL a file's records go to COPY this many bytes at a time (~7,000 leads), each
+# piece committed with the byte offset after it; small, so the sync's memory stays flat.
+COPY_PIECE_BYTES = 2 << 20
+# Marketo queues at most 10 export jobs per instance (the two processing included): keep the
+# queue full, so Marketo never waits for us. Another integration's jobs make it answer 1029
+# "Too many jobs in queue"; the window's job then waits, created, for a free place.
+MAX_JOBS_AHEAD = 10
 LEADS_PAGE = 300
 # The leads.json fallback stops after this many empty id ranges past the highest id seen.
 LEADS_EMPTY_RANGES_TO_STOP = 10
@@ -63,6 +73,11 @@ FAILED_JOB_STATES = {"Failed", "Cancelled"}
 # Export status is polled from this interval, doubling up to MARKETO_BULK_POLL_MAX_SECONDS:
 # small jobs are picked up at once, a long one costs only a handful of status calls.
 FIRST_POLL_SECONDS = 0.25
+# While no file is ready the ingesting thread wakes this often to save the export jobs' ids
+# and its heartbeat.
+IDLE_SAVE_SECONDS = 1.0
+# Job states the export thread waits on; "completed" windows are the ingesting thread's.
+_IN_MARKETO = ("created", "enqueued")
 
 ProgressCallback = Callable[[SyncRun], None]
 
@@ -116,6 +131,8 @@ class _InitialSync:
         self.on_progress = on_progress or (lambda run: None)
         self.poll_max_seconds = poll_max_seconds
         self.calls_at_last_save = client.calls + client.token_calls
+        # The export thread changes the windows of the resume state while this one saves it.
+        self.state_lock = threading.RLock()
 
     # -- bookkeeping
 
@@ -125,15 +142,24 @@ class _InitialSync:
         self.run.api_calls += calls_now - self.calls_at_last_save
         self.calls_at_last_save = calls_now
         self.run.heartbeat_at = timezone.now()
-        self.run.save(update_fields=["state", "heartbeat_at", "api_calls", *fields])
+        with self.state_lock:
+            self.run.save(update_fields=["state", "heartbeat_at", "api_calls", *fields])
 
-    def apply(self, leads: list[dict], state_change: Callable[[], None]) -> None:
+    def apply(self, batch: LeadRows, state_change: Callable[[int], None]) -> None:
         """Apply a batch of leads and move the resume state past them, in one transaction."""
+        self.apply_with(lambda none_stored: (
+            person_apply_rows(batch, with_run=True, none_stored=none_stored), batch.read),
+            state_change)
+
+    def apply_with(self, write: Callable[[bool], tuple[ApplyResult, int]],
+                   state_change: Callable[[int], None]) -> None:
+        """Run ``write`` (given whether no lead can be stored yet; it returns what it did and
+        the leads it read) and move the resume state past them, in one transaction."""
         with transaction.atomic():
             commit_durability_relax()
-            result = person_apply_leads(leads, run_id=self.run.pk)
-            run_count(self.run, len(leads), result)
-            state_change()
+            result, read = write(self.run.state.get("into_empty", False))
+            run_count(self.run, read, result)
+            state_change(read)
             self.save("leads_read", "people_written", "people_left", "records_skipped",
                       "skipped_examples", "windows_done")
         self.on_progress(self.run)
@@ -180,8 +206,10 @@ class _InitialSync:
         self.run.windows_total = len(windows)
         with transaction.atomic():
             # Dropping the indexes commits with the plan that remembers how to rebuild them.
+            # Into an empty table people are COPYed in rather than upserted (none is stored).
             self.run.state = {"method": SyncRun.Method.BULK, "fields": SYNCED_MARKETO_FIELDS,
-                              "windows": windows, "dropped_indexes": person_bulk_load_begin()}
+                              "windows": windows, "into_empty": not Person.objects.exists(),
+                              "dropped_indexes": person_bulk_load_begin()}
             self.save("method", "windows_total")
 
     def earliest_created_at(self) -> datetime:
@@ -199,102 +227,108 @@ class _InitialSync:
     # -- bulk extract
 
     def bulk(self) -> None:
+        """Ingest each window's file as its job completes, while a thread of its own keeps
+        Marketo's export queue full: file k is written while jobs k+1, k+2 process."""
         windows = self.run.state["windows"]
-        poll_wait = FIRST_POLL_SECONDS
-        # Job statuses from one listing call each poll; "Completed" is final, so a listing
-        # often covers several downloads.
-        known: dict[str, str] = {}
-        while True:
-            waiting = [w for w in windows if w["status"] == "enqueued"]
-            pending = [w for w in windows if w["status"] == "pending"]
-            if not waiting and not pending:
-                return
-            if pending and len(waiting) < MAX_JOBS_AHEAD:
-                if not self.enqueue(pending[0]):
-                    return  # switched to the leads.json fallback
-                continue
-            window = waiting[0]
-            if known.get(window["export_id"]) != "Completed":
-                known = {job["exportId"]: job["status"] for job in self.client.bulk_exports()}
-            status = known.get(window["export_id"])
-            if status == "Completed":
+        for window in windows:
+            if window["status"] in ("created", "completed"):
+                # A resumed run asks Marketo first: a job saved as created may have been
+                # enqueued since, and a finished file may be gone.
+                window["status"] = "enqueued"
+        jobs = _ExportJobs(windows, self.client, self.run.state["fields"],
+                           lock=self.state_lock, poll_max_seconds=self.poll_max_seconds)
+        jobs.start()
+        try:
+            while True:
+                window = jobs.next_completed(timeout=IDLE_SAVE_SECONDS)
+                if window is _ALL_DONE:
+                    return
+                if window is None:
+                    with transaction.atomic():
+                        self.save()  # the jobs' ids and the heartbeat while Marketo works
+                    continue
                 self.download(window)
-                poll_wait = FIRST_POLL_SECONDS
-            elif status in FAILED_JOB_STATES or status is None:
-                # Failed, cancelled, or gone (jobs are listed for 7 days): export it again.
-                log.warning("export job %s is %s; recreating it", window["export_id"],
-                            status or "gone")
-                self.restart_window(window)
-            else:
-                with transaction.atomic():
-                    self.save()  # heartbeat while Marketo works
-                time.sleep(poll_wait)
-                poll_wait = min(poll_wait * 2, self.poll_max_seconds)
-
-    def enqueue(self, window: dict) -> bool:
-        """Create and queue the window's export job; False when bulk extract is unavailable."""
-        try:
-            job = self.client.bulk_export_create(
-                self.run.state["fields"], datetime.fromisoformat(window["start"]),
-                datetime.fromisoformat(window["end"]))
         except MarketoError as error:
-            if error.permanent and not any(w["export_id"] for w in self.run.state["windows"]):
+            if error.permanent and not any(w["export_id"] for w in windows):
+                jobs.stop()
                 self.switch_to_leads(str(error))
-                return False
+                return
             raise
-        try:
-            self.client.bulk_export_enqueue(job["exportId"])
-        except MarketoError as error:
-            if error.code != "1029":  # queue full: wait for our own jobs to drain
-                raise
-            with transaction.atomic():
-                self.save()
-            time.sleep(1)
-            return True
-        window.update(export_id=job["exportId"], status="enqueued", rows=0, bytes=0)
-        with transaction.atomic():
-            self.save()
-        return True
-
-    def restart_window(self, window: dict) -> None:
-        window.update(export_id=None, status="pending", bytes=0)
-        with transaction.atomic():
-            self.save()
+        finally:
+            jobs.stop()
 
     def download(self, window: dict) -> None:
-        """Stream the window's file from the last committed byte and apply it in batches.
+        """Stream the window's file from the last committed byte and apply it in batches as
+        it arrives (never the whole file in memory or on disk).
 
-        A reader thread downloads and parses the next batch while this thread writes the last
-        one: the database works while Python parses.
+        On PostgreSQL the records go to the database as they are, a few MB at a time (COPY
+        into a staging table, shaped and upserted in SQL: ``person_apply_csv``); elsewhere a
+        reader thread parses and checks the next batch while this thread writes the last one.
         """
+        def change(read: int, consumed: int, last: bool) -> None:
+            window.update(bytes=consumed, rows=window["rows"] + read)
+            if last:
+                window["status"] = "done"
+                self.run.windows_done = sum(1 for w in self.run.state["windows"]
+                                            if w["status"] == "done")
+
+        if connection.vendor == "postgresql":
+            pieces = prefetched(self.file_pieces(window["export_id"], window["bytes"]))
+            for records, header, consumed, last in pieces:
+                self.apply_with(
+                    lambda none_stored, records=records, header=header: person_apply_csv(
+                        records, header, run_id=self.run.pk, none_stored=none_stored)
+                    if records else (ApplyResult(), 0),
+                    lambda read, consumed=consumed, last=last: change(read, consumed, last))
+            return
         batches = prefetched(self.file_batches(window["export_id"], window["bytes"]))
-        total_rows = window["rows"]
-        for rows, consumed, last in batches:
-            total_rows += len(rows)
+        for batch, consumed, last in batches:
+            self.apply(batch, lambda read, consumed=consumed, last=last: change(read, consumed,
+                                                                                 last))
 
-            def change(consumed=consumed, total_rows=total_rows, last=last) -> None:
-                window.update(bytes=consumed, rows=total_rows)
-                if last:
-                    window["status"] = "done"
-                    self.run.windows_done = sum(1 for w in self.run.state["windows"]
-                                                if w["status"] == "done")
-
-            self.apply(rows, change)
+    def file_pieces(self, export_id: str, start_byte: int
+                    ) -> Iterator[tuple[bytes, list[str], int, bool]]:
+        """``(whole records, header, bytes consumed after them, is last)`` pieces of an export
+        file, about ``COPY_PIECE_BYTES`` each, as valid UTF-8 (what is not is replaced)."""
+        header = None if start_byte == 0 else self.run.state["fields"]
+        consumed = start_byte
+        pending = bytearray()  # grown and cut in place: no new buffer per chunk
+        for chunk in self.client.bulk_export_file(export_id, start_byte=start_byte,
+                                                  chunk_size=COPY_PIECE_BYTES // 4):
+            pending += chunk
+            if header is None:
+                end = pending.find(b"\n")
+                if end < 0:
+                    continue
+                header = _header(bytes(pending[:end]))
+                consumed += end + 1
+                del pending[:end + 1]
+            if len(pending) >= COPY_PIECE_BYTES:
+                cut = _records_end(pending)
+                if cut:
+                    yield _utf8(bytes(pending[:cut])), header, consumed + cut, False
+                    consumed += cut
+                    del pending[:cut]
+        if header is None:  # a header without a line end, or an empty file
+            header, consumed = _header(bytes(pending)), consumed + len(pending)
+            pending.clear()
+        yield _utf8(bytes(pending)), header, consumed + len(pending), True
 
     def file_batches(self, export_id: str, start_byte: int
-                     ) -> Iterator[tuple[list[dict], int, bool]]:
-        """``(leads, bytes consumed after them, is last)`` batches of an export file."""
+                     ) -> Iterator[tuple[LeadRows, int, bool]]:
+        """``(rows, bytes consumed after them, is last)`` batches of an export file."""
         lines = _CountingLines(self.client.bulk_export_file(export_id, start_byte=start_byte),
                                start=start_byte)
         reader = csv.reader(lines)
         header = next(reader, None) if start_byte == 0 else self.run.state["fields"]
         batch: list[dict] = []
+        run_id = self.run.pk
         for row in (reader if header else ()):
             batch.append(dict(zip(header, row, strict=False)))
             if len(batch) >= APPLY_BATCH:
-                yield batch, lines.consumed, False
+                yield lead_rows(batch, run_id=run_id), lines.consumed, False
                 batch = []
-        yield batch, lines.consumed, True
+        yield lead_rows(batch, run_id=run_id), lines.consumed, True
 
     # -- leads.json fallback
 
@@ -303,6 +337,7 @@ class _InitialSync:
         self.run.state = {"method": SyncRun.Method.LEADS, "fields": SYNCED_MARKETO_FIELDS,
                           "next_id": 1, "highest_id": 0, "empty_ranges": 0,
                           "fallback_reason": reason,
+                          "into_empty": self.run.state.get("into_empty", False),
                           "dropped_indexes": self.run.state.get("dropped_indexes", [])}
         self.run.method = SyncRun.Method.LEADS
         self.run.windows_total = 0
@@ -317,15 +352,167 @@ class _InitialSync:
             leads = self.client.leads_by_filter("id", range(first, first + LEADS_PAGE),
                                                 state["fields"])
 
-            def change(leads=leads, first=first) -> None:
+            def change(read: int, leads=leads, first=first) -> None:
                 state["next_id"] = first + LEADS_PAGE
                 state["empty_ranges"] = 0 if leads else state["empty_ranges"] + 1
                 state["highest_id"] = max([state["highest_id"],
                                            *(int(lead["id"]) for lead in leads)])
 
-            self.apply(leads, change)
+            self.apply(lead_rows(leads, run_id=self.run.pk), change)
 
 
+
+def _header(line: bytes) -> list[str]:
+    return next(csv.reader([line.decode("utf-8", errors="replace").rstrip("\r")]), [])
+
+
+def _records_end(data: bytes | bytearray) -> int:
+    """Where the last whole record of ``data`` ends (0: none ends in it).
+
+    A line end inside a quoted field follows an odd number of quotes (RFC 4180 doubles a
+    quote within a field), so the record ends at the last line end after an even number.
+    """
+    end = data.rfind(b"\n")
+    while end >= 0:
+        if data.count(b'"', 0, end) % 2 == 0:
+            return end + 1
+        end = data.rfind(b"\n", 0, end)
+    return 0
+
+
+def _utf8(data: bytes) -> bytes:
+    """``data`` as valid UTF-8, each invalid sequence replaced as a decoding with "replace"
+    would (COPY refuses invalid UTF-8)."""
+    try:
+        data.decode("utf-8")
+        return data
+    except UnicodeDecodeError:
+        return data.decode("utf-8", errors="replace").encode("utf-8")
+
+
+_ALL_DONE = object()
+
+
+class _ExportJobs:
+    """Marketo's side of a bulk sync, in a thread of its own: creates and enqueues the windows'
+    export jobs ahead (at most ``MAX_JOBS_AHEAD`` created, queued or processing, so Marketo
+    always has the next job once one of its two slots frees) and watches their statuses, while
+    the ingesting thread writes the files that are ready.
+
+    It only calls Marketo. It changes the windows (dicts of the run's resume state) under
+    ``lock``, with which the ingesting thread saves them: the new jobs' ids are committed with
+    its next batch or idle save. A window is this thread's while ``pending``, ``created`` or
+    ``enqueued``, and the ingesting thread's once ``completed``.
+    """
+
+    def __init__(self, windows: list[dict], client: MarketoClient, fields: list[str], *,
+                 lock: threading.RLock, poll_max_seconds: float):
+        self.windows = windows
+        self.client = client
+        self.fields = fields
+        self.poll_max_seconds = poll_max_seconds
+        self.changed = threading.Condition(lock)
+        self.error: BaseException | None = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="people-sync-exports",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=self.client.timeout + 5)
+
+    def next_completed(self, timeout: float):
+        """The first window whose file is ready; ``_ALL_DONE`` when every window is done;
+        None if neither within ``timeout`` seconds. Raises what stopped the export thread."""
+        with self.changed:
+            waited = False
+            while True:
+                if self.error is not None:
+                    raise self.error
+                ready = next((w for w in self.windows if w["status"] == "completed"), None)
+                if ready is not None:
+                    return ready
+                if all(w["status"] == "done" for w in self.windows):
+                    return _ALL_DONE
+                if waited:
+                    return None
+                waited = not self.changed.wait(timeout)
+
+    # -- the thread
+
+    def _run(self) -> None:
+        try:
+            wait = FIRST_POLL_SECONDS
+            while not self._stopping.is_set():
+                self._fill()
+                with self.changed:
+                    watching = any(w["status"] in _IN_MARKETO for w in self.windows)
+                    pending = any(w["status"] == "pending" for w in self.windows)
+                if not watching and not pending:
+                    return  # every file is ready (or written)
+                progressed = watching and self._note(
+                    {job["exportId"]: job["status"] for job in self.client.bulk_exports()})
+                wait = FIRST_POLL_SECONDS if progressed else min(wait * 2,
+                                                                 self.poll_max_seconds)
+                self._stopping.wait(wait)
+        except BaseException as error:  # the ingesting thread re-raises it
+            with self.changed:
+                self.error = error
+                self.changed.notify_all()
+        finally:
+            # The client's call hook records the API budget; leave no connection behind.
+            connections.close_all()
+
+    def _fill(self) -> None:
+        """Create and enqueue jobs until ``MAX_JOBS_AHEAD`` are in Marketo's hands."""
+        while not self._stopping.is_set():
+            with self.changed:
+                in_marketo = sum(w["status"] in _IN_MARKETO for w in self.windows)
+                window = next((w for w in self.windows if w["status"] == "created"), None) \
+                    or next((w for w in self.windows if w["status"] == "pending"), None)
+            if window is None or (window["status"] == "pending"
+                                  and in_marketo >= MAX_JOBS_AHEAD):
+                return
+            if window["status"] == "pending":
+                job = self.client.bulk_export_create(
+                    self.fields, datetime.fromisoformat(window["start"]),
+                    datetime.fromisoformat(window["end"]))
+                with self.changed:
+                    window.update(export_id=job["exportId"], status="created", bytes=0)
+            try:
+                self.client.bulk_export_enqueue(window["export_id"])
+            except MarketoError as error:
+                if error.code != "1029":
+                    raise
+                return  # the queue is full of others' jobs: try again at the next poll
+            with self.changed:
+                window["status"] = "enqueued"
+
+    def _note(self, statuses: dict[str, str]) -> bool:
+        """Take in the jobs' statuses; True if a file became ready or a job was recreated."""
+        progressed = False
+        with self.changed:
+            for window in self.windows:
+                if window["status"] != "enqueued":
+                    continue
+                status = statuses.get(window["export_id"])
+                if status == "Completed":
+                    window["status"] = "completed"
+                    progressed = True
+                elif status in FAILED_JOB_STATES or status is None:
+                    # Failed, cancelled, or gone (jobs are listed for 7 days): export it again.
+                    log.warning("export job %s is %s; recreating it", window["export_id"],
+                                status or "gone")
+                    window.update(export_id=None, status="pending", bytes=0)
+                    progressed = True
+                elif status == "Created":  # our enqueue never reached Marketo
+                    window["status"] = "created"
+            if progressed:
+                self.changed.notify_all()
+        return progressed
 
 
 class _CountingLines:
