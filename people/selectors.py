@@ -3,7 +3,8 @@
 
 Fast at a million people: pages are keyset pages (``WHERE (sort key, id) > (last row's key)
 ORDER BY sort key, id LIMIT n``), never ``OFFSET``, so the last page costs what the first does;
-counts are exact only up to a small cap, beyond it PostgreSQL's estimate. On PostgreSQL every
+counts are exact up to a cap (the page's small one; the API's a million rows), beyond it
+PostgreSQL's estimate. On PostgreSQL every
 sort order has a partial index over the workspace and search uses a trigram index
 (``people/migrations/0002_list_indexes.py``), with statistics that let the planner choose well
 (``0003_list_statistics.py``).
@@ -52,8 +53,10 @@ PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 # Up to this many matches a list shows an exact count; beyond it, the planner's estimate.
 COUNT_CAP = 1000
-# The API counts exactly up to this many where PostgreSQL's estimate said the list is small.
-API_COUNT_CAP = 100_000
+# The API counts exactly whenever PostgreSQL expects fewer matches than this (so always on a
+# table that holds fewer people), and counts at most this many rows; a longer list is the
+# planner's estimate, flagged inexact.
+API_EXACT_COUNT_LIMIT = 1_000_000
 # Sorting by "last updated" puts people Marketo gave no date first (ascending).
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -380,28 +383,40 @@ def person_count(criteria: PersonCriteria, page: PersonPage, *,
     cost.
 
     A list that fits on its first page is counted by that page. Otherwise PostgreSQL's row
-    estimate for the query (its plan, from table statistics) is asked first: a large list is
-    "about N" (two significant digits) without reading it. Smaller ones are counted, reading
-    at most ``COUNT_CAP + 1`` rows. The API passes ``exact_up_to=None``: without PostgreSQL's
-    estimate (SQLite, the small embedded default) it counts them all, and with it every count
-    it gives is either exact or the estimate, never a bare "more than".
+    estimate for the query (its plan, from table statistics) is asked first. For the page
+    (``exact_up_to`` a number) a large list is "about N" (two significant digits) without
+    reading it, and smaller ones are counted, reading at most ``exact_up_to + 1`` rows.
+
+    The API passes ``exact_up_to=None``: the count is exact whenever the estimate is under
+    :data:`API_EXACT_COUNT_LIMIT` (and on SQLite, which has no estimate, always); otherwise
+    it is the estimate with ``exact=False``. An estimate far too low (a rare-looking search
+    that is common) still reads at most ``API_EXACT_COUNT_LIMIT + 1`` rows and then gives the
+    estimate, inexact.
     """
     if page.first_page and page.next_cursor is None:
         return PeopleCount(len(page.people), exact=True)
     bare = _matching(criteria).order_by().values("pk")
-    if connection.vendor == "postgresql":
-        estimate = _planner_estimate(bare)
-        if estimate > 2 * COUNT_CAP:
-            return PeopleCount(round(estimate, 2 - len(str(estimate))), exact=False)
     if exact_up_to is None:
         if connection.vendor != "postgresql":
             return PeopleCount(bare.count(), exact=True)
-        # The estimate said "small"; an estimate far off (a rare search) is still bounded.
-        counted = bare[:API_COUNT_CAP + 1].count()
-        return PeopleCount(max(counted, estimate) if counted > API_COUNT_CAP else counted,
-                           exact=counted <= API_COUNT_CAP)
+        estimate = _planner_estimate(bare)
+        if estimate >= API_EXACT_COUNT_LIMIT:
+            return _estimated(estimate)
+        counted = bare[:API_EXACT_COUNT_LIMIT + 1].count()
+        if counted > API_EXACT_COUNT_LIMIT:
+            return _estimated(max(counted, estimate))
+        return PeopleCount(counted, exact=True)
+    if connection.vendor == "postgresql":
+        estimate = _planner_estimate(bare)
+        if estimate > 2 * exact_up_to:
+            return _estimated(estimate)
     counted = bare[:exact_up_to + 1].count()
     return PeopleCount(counted, exact=counted <= exact_up_to)
+
+
+def _estimated(estimate: int) -> PeopleCount:
+    """An estimate to two significant digits, flagged inexact."""
+    return PeopleCount(round(estimate, 2 - len(str(estimate))), exact=False)
 
 
 def _planner_estimate(query: QuerySet) -> int:
