@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import astuple, dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
@@ -397,21 +399,45 @@ def person_count(criteria: PersonCriteria, page: PersonPage, *,
         return PeopleCount(len(page.people), exact=True)
     bare = _matching(criteria).order_by().values("pk")
     if exact_up_to is None:
-        if connection.vendor != "postgresql":
-            return PeopleCount(bare.count(), exact=True)
-        estimate = _planner_estimate(bare)
-        if estimate >= API_EXACT_COUNT_LIMIT:
-            return _estimated(estimate)
-        counted = bare[:API_EXACT_COUNT_LIMIT + 1].count()
-        if counted > API_EXACT_COUNT_LIMIT:
-            return _estimated(max(counted, estimate))
-        return PeopleCount(counted, exact=True)
+        return _count_cached(criteria, lambda: _api_count(bare))
     if connection.vendor == "postgresql":
         estimate = _planner_estimate(bare)
         if estimate > 2 * exact_up_to:
             return _estimated(estimate)
     counted = bare[:exact_up_to + 1].count()
     return PeopleCount(counted, exact=counted <= exact_up_to)
+
+
+def _api_count(bare: QuerySet) -> PeopleCount:
+    if connection.vendor != "postgresql":
+        return PeopleCount(bare.count(), exact=True)
+    estimate = _planner_estimate(bare)
+    if estimate >= API_EXACT_COUNT_LIMIT:
+        return _estimated(estimate)
+    counted = bare[:API_EXACT_COUNT_LIMIT + 1].count()
+    if counted > API_EXACT_COUNT_LIMIT:
+        return _estimated(max(counted, estimate))
+    return PeopleCount(counted, exact=True)
+
+
+def _count_cached(criteria: PersonCriteria, count: Callable[[], PeopleCount]) -> PeopleCount:
+    """``count()``, kept for the current version of the people data (as the lists are, see
+    ``people/list_cache.py``; ``PEOPLE_LIST_CACHE_SECONDS`` 0 turns both off).
+
+    An exact count of a few hundred thousand matches reads them all (a common search, at ten
+    million people, most of the table), while it depends on nothing but the criteria: not the
+    page, the page size, the order or who asks. So paging through a list, re-sorting it, or
+    another seller opening the same search counts once per change of the data."""
+    seconds = settings.PEOPLE_LIST_CACHE_SECONDS
+    if not seconds:
+        return count()
+    digest = hashlib.blake2b(repr(criteria).encode(), digest_size=16).hexdigest()
+    try:
+        key = f"people:count:{people_data_version()}:{digest}"
+    except Exception:  # noqa: BLE001 - the cache is an optimisation; the database answers
+        return count()
+    value, exact = cached_or_built(key, seconds, lambda: astuple(count()))
+    return PeopleCount(value, exact)
 
 
 def _estimated(estimate: int) -> PeopleCount:

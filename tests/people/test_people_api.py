@@ -350,3 +350,36 @@ def test_an_estimate_far_too_low_still_reads_a_bounded_number_of_rows(api, peopl
         assert (body["count"], body["count_exact"]) == (100, False)
     else:
         assert (body["count"], body["count_exact"]) == (everyone, True)
+
+
+def test_a_count_is_made_once_per_list_and_data_version(api, people, monkeypatch, settings):
+    settings.PEOPLE_LIST_CACHE_SECONDS = 300
+    counted = []
+    api_count = selectors._api_count
+    monkeypatch.setattr(selectors, "_api_count", lambda bare: counted.append(1) or
+                        api_count(bare))
+    everyone = Person.workspace.count()
+
+    first = api.get("/api/v1/people/?page_size=20").json()
+    second = api.get(first["next"]).json()
+    resorted = api.get("/api/v1/people/?page_size=30&ordering=-updated").json()
+    PersonFactory()  # a write: the data version moves on
+    after_write = api.get(second["next"]).json()
+
+    assert [first["count"], second["count"], resorted["count"]] == [everyone] * 3
+    assert after_write["count"] == everyone + 1
+    # Once for the three reads of the same people, once after the write.
+    assert len(counted) == 2
+
+
+def test_without_the_list_cache_every_request_counts(api, people, monkeypatch, settings):
+    settings.PEOPLE_LIST_CACHE_SECONDS = 0
+    counted = []
+    api_count = selectors._api_count
+    monkeypatch.setattr(selectors, "_api_count", lambda bare: counted.append(1) or
+                        api_count(bare))
+
+    first = api.get("/api/v1/people/?page_size=20").json()
+    api.get(first["next"])
+
+    assert len(counted) == 2
