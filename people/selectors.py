@@ -249,6 +249,10 @@ def person_page(criteria: PersonCriteria, *, sort: str = "name", cursor: str | N
 
 # A search first walks at most this many people in sort order (a few milliseconds).
 SEARCH_WINDOW = 5000
+# Reading every match of a common search (the rest of a page, an exact count): with the default
+# 4 MB the bitmap of a few hundred thousand matches among ten million people goes lossy, and
+# PostgreSQL rechecks every row of each lossy page: 3.9 M rows instead of 0.3 M, 4x the time.
+MATCHES_WORK_MEM = "SET LOCAL work_mem = '32MB'"
 
 
 def _rows_after(criteria: PersonCriteria, sort_key: SortKey, columns: list, key: list | None,
@@ -286,6 +290,7 @@ def _rows_after(criteria: PersonCriteria, sort_key: SortKey, columns: list, key:
         # pattern too short for trigrams, the table) instead of walking the sort index on.
         cursor.execute("SET LOCAL enable_indexscan = off")
         cursor.execute("SET LOCAL enable_indexonlyscan = off")
+        cursor.execute(MATCHES_WORK_MEM)
         rows += following(matching, edge_key)[:limit - len(rows)]
         transaction.set_rollback(True)  # it only read; rolling back undoes the SET LOCALs
     return rows
@@ -414,7 +419,10 @@ def _api_count(bare: QuerySet) -> PeopleCount:
     estimate = _planner_estimate(bare)
     if estimate >= API_EXACT_COUNT_LIMIT:
         return _estimated(estimate)
-    counted = bare[:API_EXACT_COUNT_LIMIT + 1].count()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(MATCHES_WORK_MEM)
+        counted = bare[:API_EXACT_COUNT_LIMIT + 1].count()
+        transaction.set_rollback(True)  # it only read; rolling back undoes the SET LOCAL
     if counted > API_EXACT_COUNT_LIMIT:
         return _estimated(max(counted, estimate))
     return PeopleCount(counted, exact=True)
