@@ -57,6 +57,10 @@ def main() -> None:
                         help="threads per gunicorn worker (more than 1: the gthread worker)")
     parser.add_argument("--api-only", action="store_true",
                         help="only the API scenarios (not the people page and person pages)")
+    parser.add_argument("--no-page-cache", action="store_true",
+                        help="build every list page from the database but keep the exact "
+                             "counts per version of the people data (the cold cost of a page "
+                             "once its list was counted)")
     parser.add_argument("--no-list-cache", action="store_true",
                         help="turn the people list cache off (PEOPLE_LIST_CACHE_SECONDS=0): "
                              "every request reads the database")
@@ -77,7 +81,8 @@ def main() -> None:
     port = free_port()
     server_env = app_env(url, REDIS_URL=REDIS_URL, DEBUG="false", LOG_LEVEL="ERROR",
                          GUNICORN_THREADS=str(args.threads),
-                         PEOPLE_LIST_CACHE_SECONDS="0" if args.no_list_cache else "300")
+                         PEOPLE_LIST_CACHE_SECONDS="0" if args.no_list_cache else "300",
+                         BENCH_NO_PAGE_CACHE="1" if args.no_page_cache else "")
     if args.workers:
         server_env["WEB_CONCURRENCY"] = str(args.workers)
     server = subprocess.Popen(
@@ -238,12 +243,18 @@ def people_generate(total: int) -> None:
     print("\nbuilding the list indexes…", flush=True)
     # Plain CREATE INDEX with room to sort: the migration's CONCURRENTLY (two table scans,
     # 64 MB) takes far longer on an idle table; the migration then finds them (IF NOT EXISTS).
-    list_indexes = importlib.import_module("people.migrations.0002_list_indexes").INDEXES
-    email_index = importlib.import_module("people.migrations.0003_list_statistics").EMAIL_INDEX
+    def migration(name):
+        return importlib.import_module(f"people.migrations.{name}")
+
+    company = migration("0005_company_filter_covering")
+    indexes = [*((name, definition) for name, definition
+                 in migration("0002_list_indexes").INDEXES.items()
+                 if name != company.REPLACES[0]),
+               migration("0003_list_statistics").EMAIL_INDEX, company.INDEX]
     with connection.cursor() as cursor:
         cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         cursor.execute("SET maintenance_work_mem = '1GB'")
-        for name, definition in [*list_indexes.items(), email_index]:
+        for name, definition in indexes:
             index_started = time.monotonic()
             cursor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON people_person {definition}")
             print(f"  {name}: {time.monotonic() - index_started:,.0f} s", flush=True)
@@ -295,6 +306,12 @@ def _bench_application():
         STORAGES={**settings.STORAGES, "staticfiles": {
             "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}},
     ).enable()
+    if os.environ.get("BENCH_NO_PAGE_CACHE"):
+        import people.api
+        import people.views
+
+        for module in (people.api, people.views):
+            module.people_list_cached = lambda kind, request, build: build()
     return app
 
 
@@ -338,7 +355,8 @@ def run_scenarios(base: str, token: str, session: str, args) -> None:
             ("person page (random)", None, page),
         ]
     workers = args.workers or f"{os.cpu_count() * 2 + 1} (gunicorn.conf.py)"
-    cache = "off" if args.no_list_cache else "on"
+    cache = ("off" if args.no_list_cache else
+             "off for pages, on for counts" if args.no_page_cache else "on")
     print(f"\n{Person.workspace.count():,} people; {args.clients} connections, {workers} "
           f"gunicorn workers x {args.threads} thread(s), people list cache {cache}, "
           f"{args.seconds} s each (after 2 s of warm-up); latency in ms; x trivial: p95 over "

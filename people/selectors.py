@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import (
     BooleanField,
     Case,
@@ -37,6 +37,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from psycopg.errors import QueryCanceled
 
 from salesactions.caching import cached_or_built
 from syncing.settings.selectors import salesforce_connection_get
@@ -59,6 +60,10 @@ COUNT_CAP = 1000
 # table that holds fewer people), and counts at most this many rows; a longer list is the
 # planner's estimate, flagged inexact.
 API_EXACT_COUNT_LIMIT = 1_000_000
+# ... unless counting takes longer than this: a filter PostgreSQL can only count by probing
+# every person (unsubscribed, at ten million people: 94 s) then gives the estimate, inexact,
+# rather than hold the request (and a worker) until the server's timeout.
+API_COUNT_TIME_LIMIT_MS = 5000
 # Sorting by "last updated" puts people Marketo gave no date first (ascending).
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -398,7 +403,7 @@ def person_count(criteria: PersonCriteria, page: PersonPage, *,
     :data:`API_EXACT_COUNT_LIMIT` (and on SQLite, which has no estimate, always); otherwise
     it is the estimate with ``exact=False``. An estimate far too low (a rare-looking search
     that is common) still reads at most ``API_EXACT_COUNT_LIMIT + 1`` rows and then gives the
-    estimate, inexact.
+    estimate, inexact; so does a count that takes more than :data:`API_COUNT_TIME_LIMIT_MS`.
     """
     if page.first_page and page.next_cursor is None:
         return PeopleCount(len(page.people), exact=True)
@@ -419,13 +424,25 @@ def _api_count(bare: QuerySet) -> PeopleCount:
     estimate = _planner_estimate(bare)
     if estimate >= API_EXACT_COUNT_LIMIT:
         return _estimated(estimate)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(MATCHES_WORK_MEM)
-        counted = bare[:API_EXACT_COUNT_LIMIT + 1].count()
-        transaction.set_rollback(True)  # it only read; rolling back undoes the SET LOCAL
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(MATCHES_WORK_MEM)
+            cursor.execute(f"SET LOCAL statement_timeout = {int(API_COUNT_TIME_LIMIT_MS)}")
+            counted = _count_rows(bare[:API_EXACT_COUNT_LIMIT + 1])
+            transaction.set_rollback(True)  # it only read; rolling back undoes the SET LOCALs
+    except OperationalError as error:
+        if not isinstance(error.__cause__, QueryCanceled):
+            raise
+        log.warning("people count over %s ms, estimated instead: %s", API_COUNT_TIME_LIMIT_MS,
+                    estimate)
+        return _estimated(estimate)
     if counted > API_EXACT_COUNT_LIMIT:
         return _estimated(max(counted, estimate))
     return PeopleCount(counted, exact=True)
+
+
+def _count_rows(query: QuerySet) -> int:
+    return query.count()
 
 
 def _count_cached(criteria: PersonCriteria, count: Callable[[], PeopleCount]) -> PeopleCount:

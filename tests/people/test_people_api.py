@@ -383,3 +383,30 @@ def test_without_the_list_cache_every_request_counts(api, people, monkeypatch, s
     api.get(first["next"])
 
     assert len(counted) == 2
+
+
+def test_a_count_over_its_time_limit_gives_the_estimate(api, people, monkeypatch):
+    """A count PostgreSQL can only make slowly is cancelled at the limit and the estimate is
+    given instead (here the count is made slow on purpose); SQLite has no limit."""
+    _analyze()
+    everyone = Person.workspace.count()
+    count_rows = selectors._count_rows
+
+    def slow_count(query):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_sleep(2)")
+        return count_rows(query)
+
+    monkeypatch.setattr(selectors, "_count_rows", slow_count)
+    monkeypatch.setattr(selectors, "API_COUNT_TIME_LIMIT_MS", 50)
+
+    body = api.get("/api/v1/people/?page_size=20").json()
+    after = api.get("/api/v1/people/?page_size=10").json()  # the connection is usable after
+
+    if connection.vendor == "postgresql":
+        assert body["count_exact"] is False
+        assert abs(body["count"] - everyone) <= everyone // 10
+        assert len(after["results"]) == 10
+    else:
+        assert (body["count"], body["count_exact"]) == (everyone, True)
