@@ -76,6 +76,11 @@ def main() -> None:
 
     django.setup()
     (people_generate if args.generate else people_load)(args.people)
+    # The bench databases share one Redis database: lists and counts cached for another one
+    # (another size) must not be served as this one's.
+    from people.list_cache import people_list_changed
+
+    people_list_changed()
     token, session = bench_credentials()
 
     port = free_port()
