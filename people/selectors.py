@@ -3,7 +3,8 @@
 
 Fast at a million people: pages are keyset pages (``WHERE (sort key, id) > (last row's key)
 ORDER BY sort key, id LIMIT n``), never ``OFFSET``, so the last page costs what the first does;
-counts are exact only up to a small cap, beyond it PostgreSQL's estimate. On PostgreSQL every
+counts are exact up to a cap (the page's small one; the API's a million rows), beyond it
+PostgreSQL's estimate. On PostgreSQL every
 sort order has a partial index over the workspace and search uses a trigram index
 (``people/migrations/0002_list_indexes.py``), with statistics that let the planner choose well
 (``0003_list_statistics.py``).
@@ -13,15 +14,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import astuple, dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
 from django.db.models import (
     BooleanField,
     Case,
@@ -37,6 +40,7 @@ from django.db.models.functions import Coalesce
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
+from psycopg.errors import QueryCanceled
 
 from salesactions.caching import cached_or_built
 from syncing.settings.selectors import salesforce_connection_get
@@ -55,8 +59,14 @@ PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 # Up to this many matches a list shows an exact count; beyond it, the planner's estimate.
 COUNT_CAP = 1000
-# The API counts exactly up to this many where PostgreSQL's estimate said the list is small.
-API_COUNT_CAP = 100_000
+# The API counts exactly whenever PostgreSQL expects fewer matches than this (so always on a
+# table that holds fewer people), and counts at most this many rows; a longer list is the
+# planner's estimate, flagged inexact.
+API_EXACT_COUNT_LIMIT = 1_000_000
+# ... unless counting takes longer than this: a filter PostgreSQL can only count by probing
+# every person (unsubscribed, at ten million people: 94 s) then gives the estimate, inexact,
+# rather than hold the request (and a worker) until the server's timeout.
+API_COUNT_TIME_LIMIT_MS = 5000
 # Sorting by "last updated" puts people Marketo gave no date first (ascending).
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -247,6 +257,10 @@ def person_page(criteria: PersonCriteria, *, sort: str = "name", cursor: str | N
 
 # A search first walks at most this many people in sort order (a few milliseconds).
 SEARCH_WINDOW = 5000
+# Reading every match of a common search (the rest of a page, an exact count): with the default
+# 4 MB the bitmap of a few hundred thousand matches among ten million people goes lossy, and
+# PostgreSQL rechecks every row of each lossy page: 3.9 M rows instead of 0.3 M, 4x the time.
+MATCHES_WORK_MEM = "SET LOCAL work_mem = '32MB'"
 
 
 def _rows_after(criteria: PersonCriteria, sort_key: SortKey, columns: list, key: list | None,
@@ -284,6 +298,7 @@ def _rows_after(criteria: PersonCriteria, sort_key: SortKey, columns: list, key:
         # pattern too short for trigrams, the table) instead of walking the sort index on.
         cursor.execute("SET LOCAL enable_indexscan = off")
         cursor.execute("SET LOCAL enable_indexonlyscan = off")
+        cursor.execute(MATCHES_WORK_MEM)
         rows += following(matching, edge_key)[:limit - len(rows)]
         transaction.set_rollback(True)  # it only read; rolling back undoes the SET LOCALs
     return rows
@@ -386,28 +401,79 @@ def person_count(criteria: PersonCriteria, page: PersonPage, *,
     cost.
 
     A list that fits on its first page is counted by that page. Otherwise PostgreSQL's row
-    estimate for the query (its plan, from table statistics) is asked first: a large list is
-    "about N" (two significant digits) without reading it. Smaller ones are counted, reading
-    at most ``COUNT_CAP + 1`` rows. The API passes ``exact_up_to=None``: without PostgreSQL's
-    estimate (SQLite, the small embedded default) it counts them all, and with it every count
-    it gives is either exact or the estimate, never a bare "more than".
+    estimate for the query (its plan, from table statistics) is asked first. For the page
+    (``exact_up_to`` a number) a large list is "about N" (two significant digits) without
+    reading it, and smaller ones are counted, reading at most ``exact_up_to + 1`` rows.
+
+    The API passes ``exact_up_to=None``: the count is exact whenever the estimate is under
+    :data:`API_EXACT_COUNT_LIMIT` (and on SQLite, which has no estimate, always); otherwise
+    it is the estimate with ``exact=False``. An estimate far too low (a rare-looking search
+    that is common) still reads at most ``API_EXACT_COUNT_LIMIT + 1`` rows and then gives the
+    estimate, inexact; so does a count that takes more than :data:`API_COUNT_TIME_LIMIT_MS`.
     """
     if page.first_page and page.next_cursor is None:
         return PeopleCount(len(page.people), exact=True)
     bare = _matching(criteria).order_by().values("pk")
+    if exact_up_to is None:
+        return _count_cached(criteria, lambda: _api_count(bare))
     if connection.vendor == "postgresql":
         estimate = _planner_estimate(bare)
-        if estimate > 2 * COUNT_CAP:
-            return PeopleCount(round(estimate, 2 - len(str(estimate))), exact=False)
-    if exact_up_to is None:
-        if connection.vendor != "postgresql":
-            return PeopleCount(bare.count(), exact=True)
-        # The estimate said "small"; an estimate far off (a rare search) is still bounded.
-        counted = bare[:API_COUNT_CAP + 1].count()
-        return PeopleCount(max(counted, estimate) if counted > API_COUNT_CAP else counted,
-                           exact=counted <= API_COUNT_CAP)
+        if estimate > 2 * exact_up_to:
+            return _estimated(estimate)
     counted = bare[:exact_up_to + 1].count()
     return PeopleCount(counted, exact=counted <= exact_up_to)
+
+
+def _api_count(bare: QuerySet) -> PeopleCount:
+    if connection.vendor != "postgresql":
+        return PeopleCount(bare.count(), exact=True)
+    estimate = _planner_estimate(bare)
+    if estimate >= API_EXACT_COUNT_LIMIT:
+        return _estimated(estimate)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(MATCHES_WORK_MEM)
+            cursor.execute(f"SET LOCAL statement_timeout = {int(API_COUNT_TIME_LIMIT_MS)}")
+            counted = _count_rows(bare[:API_EXACT_COUNT_LIMIT + 1])
+            transaction.set_rollback(True)  # it only read; rolling back undoes the SET LOCALs
+    except OperationalError as error:
+        if not isinstance(error.__cause__, QueryCanceled):
+            raise
+        log.warning("people count over %s ms, estimated instead: %s", API_COUNT_TIME_LIMIT_MS,
+                    estimate)
+        return _estimated(estimate)
+    if counted > API_EXACT_COUNT_LIMIT:
+        return _estimated(max(counted, estimate))
+    return PeopleCount(counted, exact=True)
+
+
+def _count_rows(query: QuerySet) -> int:
+    return query.count()
+
+
+def _count_cached(criteria: PersonCriteria, count: Callable[[], PeopleCount]) -> PeopleCount:
+    """``count()``, kept for the current version of the people data (as the lists are, see
+    ``people/list_cache.py``; ``PEOPLE_LIST_CACHE_SECONDS`` 0 turns both off).
+
+    An exact count of a few hundred thousand matches reads them all (a common search, at ten
+    million people, most of the table), while it depends on nothing but the criteria: not the
+    page, the page size, the order or who asks. So paging through a list, re-sorting it, or
+    another seller opening the same search counts once per change of the data."""
+    seconds = settings.PEOPLE_LIST_CACHE_SECONDS
+    if not seconds:
+        return count()
+    digest = hashlib.blake2b(repr(criteria).encode(), digest_size=16).hexdigest()
+    try:
+        key = f"people:count:{people_data_version()}:{digest}"
+    except Exception:  # noqa: BLE001 - the cache is an optimisation; the database answers
+        return count()
+    value, exact = cached_or_built(key, seconds, lambda: astuple(count()))
+    return PeopleCount(value, exact)
+
+
+def _estimated(estimate: int) -> PeopleCount:
+    """An estimate to two significant digits, flagged inexact."""
+    return PeopleCount(round(estimate, 2 - len(str(estimate))), exact=False)
 
 
 def _planner_estimate(query: QuerySet) -> int:

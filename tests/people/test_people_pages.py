@@ -321,7 +321,7 @@ postgres_only = pytest.mark.skipif("connection.vendor != 'postgresql'",
 @postgres_only
 @pytest.mark.parametrize("criteria,index", [
     (PersonCriteria(search="olivia.smith12"), "person_search_trgm"),
-    (PersonCriteria(company="Globex"), "person_company_upper"),
+    (PersonCriteria(company="Globex"), "person_company_filter"),
     (PersonCriteria(owner_email=AVA), "person_owner_name"),
     (PersonCriteria(email="Noah.Brown1@example.net"), "person_email_upper"),
 ])
