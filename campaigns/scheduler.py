@@ -30,7 +30,7 @@ from django.utils import timezone
 from emails.merge import MergeFieldError, merge_values, merge_with
 from emails.services import EmailRefused, queue_email
 from reminders.services import task_create
-from syncing.queueing import task_named
+from syncing.queueing import backlog_helper_enqueue
 from syncing.streams import stream_pass_record
 from unsubscribes.selectors import addresses_suppressed
 from unsubscribes.send_check import SendVerdict, person_send_verdicts
@@ -106,7 +106,7 @@ def campaign_steps_run(*, batch_size: int = BATCH, max_batches: int | None = Non
             report.merge(batch)
             if batch.claimed == batch_size and max_batches is None:
                 # A backlog: another worker (if one is idle) takes the next batch meanwhile.
-                campaign_steps_helper()
+                backlog_helper_enqueue(STEPS_TASK)
     except Exception as error:
         stream_pass_record(PASS_LOG, started, rows=report.claimed,
                            error=f"{type(error).__name__}: {error}")
@@ -117,17 +117,6 @@ def campaign_steps_run(*, batch_size: int = BATCH, max_batches: int | None = Non
                            error=f"{failed} steps failed; the last: {report.last_failure}"
                            if failed else "")
     return report
-
-
-def campaign_steps_helper() -> None:
-    """One more pass for an idle worker (beat runs one every 15 s anyway). Not deduplicated:
-    on Redis the message can land on the busy worker that enqueued it, so each full batch
-    enqueues its own; a pass that finds nothing due ends at once. Never raises."""
-    try:
-        task_named(STEPS_TASK).apply_async(retry=False)
-    except Exception:
-        log.warning("could not enqueue another campaign steps pass; beat's will run them",
-                    exc_info=True)
 
 
 def _claim(now: datetime, batch_size: int) -> list[CampaignMember]:

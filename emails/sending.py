@@ -52,7 +52,7 @@ from syncing.email.senders import KIND as EMAIL_KIND
 from syncing.models import SyncStream
 from syncing.outbox.queue import deliveries_build, deliveries_save
 from syncing.outbox.skips import person_skip_rules
-from syncing.queueing import task_named
+from syncing.queueing import backlog_helper_enqueue, task_named
 from syncing.settings.selectors import (
     sync_settings_get,
 )
@@ -130,17 +130,6 @@ def emails_send_soon(countdown: float = 0.5) -> None:
             log.debug("cache unavailable", exc_info=True)
 
 
-def _helper_enqueue() -> None:
-    """One more send for an idle worker, not deduplicated like ``emails_send_soon``: on Redis
-    the message can land on the busy worker that enqueued it (its fetch was already waiting),
-    and a deduplicated one would then keep the idle workers out until its key expired. One per
-    full batch; a helper that finds nothing left ends at once."""
-    try:
-        task_named(SEND_TASK).apply_async(retry=False)
-    except Exception:
-        log.warning("could not enqueue a helper send; this worker goes on alone", exc_info=True)
-
-
 def _due(now: datetime) -> Q:
     # A seller whose mailbox is paused (its login stopped working) sends nothing until they
     # reconnect it.
@@ -213,7 +202,7 @@ def emails_send_due(*, now: datetime | None = None, until_empty: bool = True,
         if len(ids) == limit:
             # A backlog: another worker (if one is idle) takes the next batch meanwhile, and
             # so on, so N workers send N batches at once.
-            _helper_enqueue()
+            backlog_helper_enqueue(SEND_TASK)
         error = _send_batch(token, ids, report, moment) or error
         if not until_empty:
             break
