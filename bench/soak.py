@@ -249,6 +249,59 @@ def database_fresh(name: str) -> str:
     return f"{PG}/{name}"
 
 
+class Site:
+    """Where one run of the whole stack lives: its log folder under ``bench/results``, a fresh
+    database, free loopback ports and the environment every process of it runs with (DEBUG
+    off, its own Redis as broker and cache, ``EMAIL_URL`` at the SMTP sink). Preparing it
+    migrates the database, makes that environment this process's own and sets Django up here
+    (this process only sets up and counts: the stack's processes log to ``logs``)."""
+
+    def __init__(self, kind: str, database: str, **extra_env: str):
+        self.started = datetime.now(UTC)
+        self.logs = ROOT / "bench" / "results" / f"{kind}-{self.started:%Y%m%d-%H%M%S}"
+        self.logs.mkdir(parents=True)
+        self.database_url = database_fresh(database)
+        self.redis_port, self.web_port = free_port(), free_port()
+        self.marketo_port, self.salesforce_port = free_port(), free_port()
+        self.smtp_port, self.mail_port = free_port(), free_port()
+        self.base_url = f"http://127.0.0.1:{self.web_port}"
+        self.marketo_url = f"http://127.0.0.1:{self.marketo_port}"
+        self.salesforce_url = f"http://127.0.0.1:{self.salesforce_port}"
+        self.mail_url = f"http://127.0.0.1:{self.mail_port}"
+        self.env = os.environ | {
+            "DATABASE_URL": self.database_url, "DJANGO_SETTINGS_MODULE": "salesactions.settings",
+            "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0", "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "127.0.0.1",
+            "EMAIL_URL": f"smtp://127.0.0.1:{self.smtp_port}", "SITE_URL": self.base_url,
+            "LOG_LEVEL": "WARNING", "API_THROTTLE_USER": "100000/min", **extra_env}
+        for key in ("MARKETO_BASE_URL", "SALESFORCE_URL", "CELERY_BROKER_URL", "ANYMAIL_ESP"):
+            self.env.pop(key, None)
+        subprocess.run([PYTHON, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=self.env,
+                       check=True, capture_output=True)
+        os.environ.clear()
+        os.environ.update(self.env)
+        import django
+
+        django.setup()
+        logging.disable(logging.CRITICAL)
+
+    def remotes_start(self, leads: int, *mail_options: str) -> list[Child]:
+        """Both sandboxes (``leads`` seed leads) and the SMTP sink, each a process of its own;
+        ``remotes_wait`` returns once they answer."""
+        return [Child("sandbox", [PYTHON, "-m", "sandbox", "--marketo-port",
+                                  str(self.marketo_port), "--salesforce-port",
+                                  str(self.salesforce_port), "--leads", str(leads),
+                                  "--reminder-tasks", "0"], self.env, self.logs),
+                Child("mailcapture", [PYTHON, "-m", "sandbox.mailcapture", "--smtp-port",
+                                      str(self.smtp_port), "--http-port", str(self.mail_port),
+                                      *mail_options], self.env, self.logs)]
+
+    def remotes_wait(self) -> None:
+        wait_for_url(f"{self.marketo_url}/_sandbox/config", "the Marketo sandbox", 60)
+        wait_for_url(f"{self.salesforce_url}/_sandbox/config", "the Salesforce sandbox", 60)
+        wait_for_url(f"{self.mail_url}/api/count", "the SMTP sink", 30)
+
+
 def setup(marketo_url: str, salesforce_url: str, leads: int, sellers: int):
     """Connections, the seed people, sellers with tokens, the Marketo activity types.
     Returns (tokens, people for the actions, people to unsubscribe)."""
@@ -575,55 +628,24 @@ def main() -> int:  # noqa: C901, PLR0915 (one run, told in order)
     parser.add_argument("--web-workers", type=int, default=3)
     args = parser.parse_args()
 
-    started_wall = datetime.now(UTC)
-    logs = ROOT / "bench" / "results" / f"soak-{started_wall:%Y%m%d-%H%M%S}"
-    logs.mkdir(parents=True)
-    url = database_fresh(args.database)
-    redis_port, web_port = free_port(), free_port()
-    marketo_port, salesforce_port = free_port(), free_port()
-    smtp_port, mail_port = free_port(), free_port()
-    base_url = f"http://127.0.0.1:{web_port}"
-    env = os.environ | {
-        "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "salesactions.settings",
-        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "127.0.0.1",
-        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}", "SITE_URL": base_url,
-        "WEB_CONCURRENCY": str(args.web_workers), "LOG_LEVEL": "WARNING",
-        "API_THROTTLE_USER": "100000/min"}
-    for key in ("MARKETO_BASE_URL", "SALESFORCE_URL", "CELERY_BROKER_URL", "ANYMAIL_ESP"):
-        env.pop(key, None)
-    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
-    os.environ.clear()
-    os.environ.update(env)
-    import django
-
-    django.setup()
-    # This process only sets up and counts; the app's own processes log to ``logs``.
-    logging.disable(logging.CRITICAL)
+    site = Site("soak", args.database, WEB_CONCURRENCY=str(args.web_workers))
+    started_wall, logs, env = site.started, site.logs, site.env
     from django.db import connection
 
-    sandboxes = Child("sandbox", [PYTHON, "-m", "sandbox", "--marketo-port", str(marketo_port),
-                                  "--salesforce-port", str(salesforce_port), "--leads",
-                                  str(args.leads), "--reminder-tasks", "0"], env, logs)
-    mail = Child("mailcapture", [PYTHON, "-m", "sandbox.mailcapture", "--smtp-port",
-                                 str(smtp_port), "--http-port", str(mail_port)], env, logs)
-    marketo_url = f"http://127.0.0.1:{marketo_port}"
-    salesforce_url = f"http://127.0.0.1:{salesforce_port}"
-    mail_url = f"http://127.0.0.1:{mail_port}"
+    sandboxes, mail = site.remotes_start(args.leads)
+    base_url, marketo_url, mail_url = site.base_url, site.marketo_url, site.mail_url
+    salesforce_url = site.salesforce_url
     marketo, salesforce = Sandbox(marketo_url), Sandbox(salesforce_url)
     stack = None
     stats = Stats()
     stop = threading.Event()
     try:
-        wait_for_url(f"{marketo_url}/_sandbox/config", "the Marketo sandbox", 60)
-        wait_for_url(f"{salesforce_url}/_sandbox/config", "the Salesforce sandbox", 60)
-        wait_for_url(f"{mail_url}/api/count", "the SMTP sink", 30)
-        stack = Stack(env, logs, redis_port)
+        site.remotes_wait()
+        stack = Stack(env, logs, site.redis_port)
         tokens, people, unsubscribe_pool = setup(marketo_url, salesforce_url, args.leads,
                                                  args.sellers)
         connection.close()
-        stack.app_start(web_port)
+        stack.app_start(site.web_port)
         wait_for_url(f"{base_url}/healthz", "gunicorn", 60)
         campaigns = [campaign_create(base_url, token, n) for n, token in enumerate(tokens)]
         for sandbox in (marketo, salesforce):

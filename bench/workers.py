@@ -28,17 +28,14 @@ At the end every record is counted in the sandboxes' own stores and the SMTP sin
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import secrets
-import subprocess
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from common import PYTHON, ROOT, free_port, wait_for_url
-from soak import Child, Sandbox, database_fresh, print_table, setup, unsettled, verify, wait_redis
+from common import PYTHON, ROOT, wait_for_url
+from soak import Child, Sandbox, Site, print_table, setup, unsettled, verify, wait_redis
 
 
 def load_average() -> str:
@@ -181,69 +178,37 @@ def main() -> int:  # noqa: PLR0915 (one run, told in order)
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
 
-    started_wall = datetime.now(UTC)
-    logs = ROOT / "bench" / "results" / f"workers-{started_wall:%Y%m%d-%H%M%S}"
-    logs.mkdir(parents=True)
-    url = database_fresh(args.database)
-    redis_port, web_port = free_port(), free_port()
-    marketo_port, salesforce_port = free_port(), free_port()
-    smtp_port, mail_port = free_port(), free_port()
-    base_url = f"http://127.0.0.1:{web_port}"
-    env = os.environ | {
-        "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "salesactions.settings",
-        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "127.0.0.1",
-        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}", "SITE_URL": base_url,
-        "LOG_LEVEL": "WARNING", "API_THROTTLE_USER": "100000/min",
-        # The app's share of Marketo's calls out of the way too (its limiter counts across
-        # processes: with it, every N would be capped at 50 calls / 20 s alike).
-        "MARKETO_CALLS_PER_WINDOW": "1000000", "MARKETO_MAX_IN_FLIGHT": "10"}
-    for key in ("MARKETO_BASE_URL", "SALESFORCE_URL", "CELERY_BROKER_URL", "ANYMAIL_ESP"):
-        env.pop(key, None)
-    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
-    os.environ.clear()
-    os.environ.update(env)
-    import django
-
-    django.setup()
-    logging.disable(logging.CRITICAL)
+    # The app's share of Marketo's calls out of the way too (each worker process paces its own
+    # calls: with the default share every N would be capped alike).
+    site = Site("workers", args.database, MARKETO_CALLS_PER_WINDOW="1000000",
+                MARKETO_MAX_IN_FLIGHT="10")
+    started_wall, logs, env, base_url = site.started, site.logs, site.env, site.base_url
     from django.db import connection
 
     from accounts.models import User
     from people.models import Person
 
-    children = [
-        Child("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
-                        "--save", "", "--appendonly", "no"], env, logs),
-        Child("sandbox", [PYTHON, "-m", "sandbox", "--marketo-port", str(marketo_port),
-                          "--salesforce-port", str(salesforce_port), "--leads", str(args.leads),
-                          "--reminder-tasks", "0"], env, logs),
-        Child("mailcapture", [PYTHON, "-m", "sandbox.mailcapture", "--smtp-port",
-                              str(smtp_port), "--http-port", str(mail_port),
-                              "--answer-delay-ms", str(args.delay_ms)], env, logs)]
-    marketo_url = f"http://127.0.0.1:{marketo_port}"
-    salesforce_url = f"http://127.0.0.1:{salesforce_port}"
-    mail_url = f"http://127.0.0.1:{mail_port}"
-    marketo, salesforce = Sandbox(marketo_url), Sandbox(salesforce_url)
+    children = [Child("redis", ["redis-server", "--port", str(site.redis_port), "--bind",
+                                "127.0.0.1", "--save", "", "--appendonly", "no"], env, logs),
+                *site.remotes_start(args.leads, "--answer-delay-ms", str(args.delay_ms))]
+    marketo, salesforce = Sandbox(site.marketo_url), Sandbox(site.salesforce_url)
     rows = []
     failed = False
     try:
-        wait_redis(redis_port)
-        wait_for_url(f"{marketo_url}/_sandbox/config", "the Marketo sandbox", 60)
-        wait_for_url(f"{salesforce_url}/_sandbox/config", "the Salesforce sandbox", 60)
-        wait_for_url(f"{mail_url}/api/count", "the SMTP sink", 30)
+        wait_redis(site.redis_port)
+        site.remotes_wait()
         # Limits out of the way (the app's share of Marketo's 100 calls / 20 s would cap
         # every N alike): what is measured is how the work spreads over workers.
         marketo.control("POST", "config", {"rate_limit_calls": 100000,
                                            "daily_quota": 10_000_000})
         salesforce.control("POST", "config", {"daily_api_limit": 10_000_000})
-        tokens, people_ids, _ = setup(marketo_url, salesforce_url, args.leads, 1)
+        tokens, people_ids, _ = setup(site.marketo_url, site.salesforce_url, args.leads, 1)
         seller = User.objects.get(username="seller0")
         people = list(Person.objects.filter(pk__in=people_ids).order_by("pk"))
         web = Child("gunicorn", [PYTHON, "-m", "gunicorn", "salesactions.wsgi", "-c",
                                  "gunicorn.conf.py"],
-                    env | {"GUNICORN_BIND": f"127.0.0.1:{web_port}", "WEB_CONCURRENCY": "1"},
+                    env | {"GUNICORN_BIND": f"127.0.0.1:{site.web_port}",
+                           "WEB_CONCURRENCY": "1"},
                     logs)
         children.append(web)
         wait_for_url(f"{base_url}/healthz", "gunicorn", 60)
@@ -286,7 +251,7 @@ def main() -> int:  # noqa: PLR0915 (one run, told in order)
               f"{s:.1f}", f"{s / base[3]:.2f}", load) for n, d, e, s, load in rows])
         for sandbox in (marketo, salesforce):
             sandbox.control("POST", "config", {"answer_delay_ms": 0})
-        checked, smtp = verify(salesforce, marketo, marketo_url, mail_url,
+        checked, smtp = verify(salesforce, marketo, site.marketo_url, site.mail_url,
                                started_wall - timedelta(days=2))
         print_table("Counted in the sandboxes' stores and the SMTP sink",
                     ("kind", "where", "records", "lost", "duplicated"),
