@@ -62,7 +62,10 @@ def analytics_page(request):
     period, senders = values["period"], values["senders"]
 
     sections = _sections_cached(user, period, senders)
-    sellers = (User.objects.filter(is_active=True).order_by("first_name", "username")
+    # (pk, name) pairs: the menu needs no model per user.
+    sellers = ([(pk, f"{first} {last}".strip() or username) for pk, first, last, username in
+                User.objects.filter(is_active=True).order_by("first_name", "username")
+                .values_list("pk", "first_name", "last_name", "username")]
                if user.is_admin else None)
     return render(request, "analytics/page.html", {
         "sections": sections, "period": period, "preset": preset, "presets": PRESETS,
@@ -149,10 +152,12 @@ def _sections(user: User, period, senders: list[int] | None) -> list[dict]:
                 name: [row.counts[key] for row in shown]
                 for key, name in EMAIL_LINES.items()}, percent=True) if shown else ""})
 
+    # Each heading translated once for the page's tables, not once per table.
+    headings = {name: escape(heading) for name, heading in HEADINGS.items()}
     for section in sections:
         report = section.pop("report")
         section["empty"] = not report.rows
-        section["table"] = "" if section["empty"] else _table(report)
+        section["table"] = "" if section["empty"] else _table(report, headings)
     return sections
 
 
@@ -176,10 +181,10 @@ HEADINGS = {"calls": _("Calls"), "emails_sent": _("Emails sent"), "emails_replie
             "bounce_rate": _("Bounce %")}
 
 
-def _table(report: Report) -> SafeString:
-    """The report as the page's table: headings, a row of formatted cells per group, the
-    totals last. Built as one string (a team's tables have thousands of cells; the template
-    engine costs microseconds per cell): labels are escaped, the cells are figures."""
+def _table(report: Report, headings: dict[str, str]) -> SafeString:
+    """The report as the page's table: ``headings`` (escaped), a row of formatted cells per
+    group, the totals last. Built as one string (a team's tables have thousands of cells; the
+    template engine costs microseconds per cell): labels are escaped, the cells are figures."""
     columns = report.columns
     rates = [name in EMAIL_RATES for name in columns]
     # The viewer's separators, looked up once per table rather than once per cell.
@@ -194,7 +199,7 @@ def _table(report: Report) -> SafeString:
                        else f"<td>{figure(f'{counts[name]:,}')}</td>"
                        for name, rate in zip(columns, rates, strict=True))
 
-    head = "".join(f'<th scope="col">{escape(HEADINGS[name])}</th>' for name in columns)
+    head = "".join(f'<th scope="col">{headings[name]}</th>' for name in columns)
     total = escape(gettext("Total"))
     body = "\n".join(f'<tr><th scope="row">{escape(row.label)}</th>{cells(row.counts)}</tr>'
                       for row in report.rows)
