@@ -61,7 +61,8 @@ def test_the_page_is_drawn_once_per_viewer_and_query_within_its_seconds(
     cache.clear()
     drawn = []
     draw = views._table
-    monkeypatch.setattr(views, "_table", lambda report, headings: drawn.append(report) or draw(report, headings))
+    monkeypatch.setattr(views, "_table", lambda report, headings: (drawn.append(report)
+                                                                   or draw(report, headings)))
     ava, ben = UserFactory(), UserFactory()
     SalesEmailFactory(sender=ava)
 
