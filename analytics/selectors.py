@@ -19,7 +19,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
@@ -32,6 +31,7 @@ from analytics.models import ActivityRollup, EmailRollup, OpenTaskRollup
 from campaigns.models import CampaignStep
 from emails.models import EmailTemplate, SalesEmail
 from reminders.models import ReminderTask
+from salesactions.caching import cached_built_once
 
 EMAIL_GROUPS = ("template", "campaign_step", "sender", "day")
 ACTIVITY_GROUPS = ("seller", "day", "week")
@@ -128,19 +128,24 @@ def reports_get(period: Period, asks: list[Ask], *, senders: list[int] | None = 
                 campaign: int | None = None) -> list[Report]:
     """Several reports of one period and senders (a page's), each from the cache as
     ``report_get`` says; those not in it are counted together (``reports_count``: each rollup
-    table read once for all of them)."""
+    table read once for all of them), by one request at a time: others asking for the same
+    reports meanwhile wait for its count (``cached_built_once``)."""
     seconds = settings.ANALYTICS_CACHE_SECONDS
-    keys = [_cache_key(kind, group_by, period, senders, campaign) for kind, group_by in asks]
-    found = cache.get_many(keys) if seconds > 0 else {}
-    missing = [ask for ask, key in zip(asks, keys, strict=True) if key not in found]
-    if missing:
-        counted = reports_count(period, missing, senders=senders, campaign=campaign)
-        fresh = {key: counted[ask] for ask, key in zip(asks, keys, strict=True)
-                 if key not in found}
-        if seconds > 0:
-            cache.set_many(fresh, seconds)
-        found |= fresh
-    return [found[key] for key in keys]
+    if seconds <= 0:
+        counted = reports_count(period, asks, senders=senders, campaign=campaign)
+        return [counted[ask] for ask in asks]
+    asked = {_cache_key(kind, group_by, period, senders, campaign): (kind, group_by)
+             for kind, group_by in asks}
+
+    def count(keys: list[str]) -> dict[str, Report]:
+        counted = reports_count(period, [asked[key] for key in keys], senders=senders,
+                                campaign=campaign)
+        return {key: counted[asked[key]] for key in keys}
+
+    # Viewers asking at once (a page's figures just expired) wait for one count.
+    found = cached_built_once(list(asked), seconds, count)
+    return [found[_cache_key(kind, group_by, period, senders, campaign)]
+            for kind, group_by in asks]
 
 
 def _cache_key(kind: str, group_by: str, period: Period, senders: list[int] | None,

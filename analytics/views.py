@@ -9,7 +9,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.formats import get_format
@@ -19,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
+from salesactions.caching import cached_built_once
 
 from .charts import bar_chart, escape, line_chart
 from .params import (
@@ -89,11 +89,8 @@ def _sections_cached(user: User, period, senders: list[int] | None) -> list[dict
                     period.start.isoformat(), period.end.isoformat(), period.zone.key,
                     ",".join(map(str, senders)) if senders is not None else "all",
                     datetime.now(period.zone).date().isoformat(), get_language() or ""])
-    sections = cache.get(key)
-    if sections is None:
-        sections = _sections(user, period, senders)
-        cache.set(key, sections, seconds)
-    return sections
+    return cached_built_once([key], seconds,
+                             lambda keys: {key: _sections(user, period, senders)})[key]
 
 
 def _sections(user: User, period, senders: list[int] | None) -> list[dict]:

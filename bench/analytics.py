@@ -62,6 +62,9 @@ def main() -> None:
                         help="times to run the 20-client measurement (uncached, then cached)")
     parser.add_argument("--cache", choices=("both", "off", "on"), default="both",
                         help="measure uncached (off), cached (on) or both")
+    parser.add_argument("--cache-seconds", type=int, default=60,
+                        help="ANALYTICS_CACHE_SECONDS of the cached pass (the default's 60; "
+                             "a few seconds makes the figures expire while 20 clients ask)")
     parser.add_argument("--skip-rebuild", action="store_true",
                         help="reuse the rollups of an earlier run (data unchanged since)")
     parser.add_argument("--skip-web", action="store_true", help="no gunicorn measurement")
@@ -83,7 +86,8 @@ def main() -> None:
         rebuild()
     query_counts()
 
-    settings = {"both": (0, 60), "off": (0,), "on": (60,)}[args.cache]
+    cached = args.cache_seconds
+    settings = {"both": (0, cached), "off": (0,), "on": (cached,)}[args.cache]
     for seconds in (() if args.skip_web else settings * args.rounds):
         port = free_port()
         server_env = app_env(url, REDIS_URL=REDIS_URL, DEBUG="false", LOG_LEVEL="ERROR",
@@ -99,7 +103,7 @@ def main() -> None:
         try:
             wait_for_url(f"{base}/healthz", "gunicorn", seconds=60)
             print(f"\nload average at the start: {_load_average()}")
-            web(base, args.requests, cached=seconds > 0)
+            web(base, args.requests, cached=seconds)
             print(f"load average at the end: {_load_average()}")
         finally:
             server.terminate()
@@ -335,17 +339,21 @@ def query_counts() -> None:
 # --------------------------------------------------------------------------- the web
 
 
-def web(base: str, count: int, *, cached: bool) -> None:
+def web(base: str, count: int, *, cached: int) -> None:
     """Each report alone (one client; five periods ending on different days, so each is
     counted: none is in the cache yet), then from 20 clients at once asking the same report
-    (``cached``: after one request counted it, they are served from the cache while it lasts;
-    else every request counts it, ``ANALYTICS_CACHE_SECONDS=0``)."""
+    (``cached`` seconds: after one request counted it, they are served from the cache while
+    it lasts, then one request counts it again while the others wait for it; 0: every request
+    counts it, ``ANALYTICS_CACHE_SECONDS=0``)."""
     from accounts.models import User
 
     seller = User.objects.get(username="seller07")
     admin_session, seller_session = login(base, "bench-admin"), login(base, "seller07")
     emails, activity = "/api/v1/analytics/emails/?", "/api/v1/analytics/activity/?"
-    reports = []
+    # References measured the same way: what 20 clients make of a trivial API request and
+    # of a plain page (the people list) on this machine in this run.
+    reports = [("reference: trivial API request", admin_session, 0, "/api/v1/calls/outcomes/?"),
+               ("reference: a plain page (people)", admin_session, 0, "/people/?")]
     for days in (30, 90):
         for group in ("template", "campaign_step", "sender", "day"):
             reports.append((f"emails {group} team {days} d", admin_session, days,
@@ -368,10 +376,13 @@ def web(base: str, count: int, *, cached: bool) -> None:
 
     print(f"\nms per request: alone (one client, counted; median of 5), then {CLIENTS} "
           f"concurrent clients sending {count} requests "
-          + ("(cached after the first count):" if cached else "(uncached: each one counted):"))
+          + (f"(cached for {cached} s after a count):" if cached
+             else "(uncached: each one counted):"))
     print(f"  {'report':<38}{'alone':>8}{'p50':>8}{'p95':>8}{'max':>8}")
     for label, session, days, path in reports:
         def url(back: int, days=days, path=path) -> str:
+            if not days:  # a reference: no period
+                return f"{base}{path}"
             return f"{base}{path}&from={_day(-back - days + 1)}&to={_day(-back)}"
 
         serial = []

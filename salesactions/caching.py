@@ -3,7 +3,9 @@ server down the database answers (slower) instead of the page failing."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -11,6 +13,9 @@ from django.core.cache import cache
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: How long a request waits for another one building the same values before building them
+#: itself (the other may have died).
+BUILD_WAIT_SECONDS = 5.0
 
 
 def cached_or_built(key: str, seconds: float, build: Callable[[], T]) -> T:
@@ -39,3 +44,62 @@ def cache_delete_quietly(key: str) -> None:
         cache.delete(key)
     except Exception:  # noqa: BLE001
         log.warning("cache unavailable", exc_info=True)
+
+
+def cached_built_once(keys: list[str], seconds: float,
+                      build: Callable[[list[str]], dict[str, T]], *,
+                      wait: float = BUILD_WAIT_SECONDS) -> dict[str, T]:
+    """The values cached under ``keys``; those missing come from ``build(missing keys)`` (a
+    dict by key) and are cached for ``seconds`` — built by ONE request at a time: a request
+    that finds another already building the same keys waits for its values (up to ``wait``
+    seconds, or until that one gives up) instead of building them again, so many viewers
+    arriving as the values expire count them once, not once each. Never fails on the cache:
+    without it, everything is built."""
+    try:
+        found = cache.get_many(keys)
+    except Exception:  # noqa: BLE001 - any cache backend's connection error
+        log.warning("cache unavailable", exc_info=True)
+        return build(list(keys))
+    missing = [key for key in keys if key not in found]
+    if not missing:
+        return found
+    lock = building_lock(missing)
+    try:
+        held = cache.add(lock, 1, timeout=wait)
+        ready = (cache.get_many(missing) if held  # built while this one asked?
+                 else _built_elsewhere(lock, missing, wait))
+    except Exception:  # noqa: BLE001
+        log.warning("cache unavailable", exc_info=True)
+        held, ready = False, {}
+    if len(ready) == len(missing):
+        if held:
+            cache_delete_quietly(lock)
+        return found | ready
+    try:
+        built = build(missing)
+        try:
+            cache.set_many(built, seconds)
+        except Exception:  # noqa: BLE001
+            log.warning("cache unavailable", exc_info=True)
+    finally:
+        if held:
+            cache_delete_quietly(lock)
+    return found | built
+
+
+def building_lock(keys: list[str]) -> str:
+    """The cache key held by the request building ``keys``."""
+    return "building:" + hashlib.blake2b("\0".join(keys).encode(), digest_size=16).hexdigest()
+
+
+def _built_elsewhere(lock: str, keys: list[str], wait: float) -> dict:
+    """The values of ``keys`` once the request holding ``lock`` has cached them; what there is
+    when it lets go without them or ``wait`` runs out."""
+    deadline = time.monotonic() + wait
+    pause = 0.005
+    while True:
+        time.sleep(pause)
+        ready = cache.get_many(keys)
+        if len(ready) == len(keys) or time.monotonic() >= deadline or cache.get(lock) is None:
+            return ready if len(ready) == len(keys) else cache.get_many(keys)
+        pause = min(pause * 2, 0.05)
