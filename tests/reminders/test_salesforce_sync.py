@@ -494,3 +494,25 @@ def test_beat_starts_a_pass_when_the_interval_has_passed(salesforce, monkeypatch
         last_attempt_at=timezone.now() - timedelta(seconds=301))
     tasks.sync_tick()
     assert started == [1, 1]
+
+
+def test_linking_created_tasks_merges_the_pushed_values_into_the_snapshot():
+    """After a create: the Task id and the pushed values are stored (merged into what the
+    snapshot held, a null kept as a null); a task linked meanwhile keeps its own id."""
+    from factories import ReminderTaskFactory
+
+    from syncing.reminders.senders import _link
+
+    fresh, linked = ReminderTaskFactory(), ReminderTaskFactory(salesforce_id="00TLINKED")
+    ReminderTask.objects.filter(pk=fresh.pk).update(synced_values={"Subject": "old", "kept": 1})
+
+    _link({fresh.pk: ("00TNEW", {"Subject": "Call back", "ActivityDate": "2026-12-07",
+                                 "Description": None}),
+           linked.pk: ("00TOTHER", {"Subject": "x"})})
+
+    fresh.refresh_from_db()
+    linked.refresh_from_db()
+    assert fresh.salesforce_id == "00TNEW"
+    assert fresh.synced_values == {"Subject": "Call back", "kept": 1,
+                                   "ActivityDate": "2026-12-07", "Description": None}
+    assert linked.salesforce_id == "00TLINKED" and linked.synced_values == {}
