@@ -157,6 +157,28 @@ def test_batches_of_up_to_200_per_request(seller, seed_people, salesforce_connec
     assert len(sandbox_records(salesforce_connected)) == 210
 
 
+def test_a_batch_reads_its_calls_people_and_sellers_in_one_query(seller, seed_people,
+                                                                 salesforce_connected):
+    """Only the columns the Task needs are read, and none of them row by row later."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    people = seed_people("contact_opportunity", 2) + seed_people("lead", 3)
+    calls_log(logged_by=seller, calls=[CallInput(person=p) for p in people])
+
+    with CaptureQueriesContext(connection) as queries:
+        deliveries_flush(SALESFORCE)
+
+    reads = [query["sql"] for query in queries.captured_queries
+             if 'FROM "activities_call"' in query["sql"]]
+    assert len(reads) == 1
+    assert not any('FROM "people_person"' in query["sql"] and "activities_call" not in
+                   query["sql"] for query in queries.captured_queries)
+    tasks = sandbox_records(salesforce_connected)
+    assert sorted(task["WhoId"] for task in tasks) == sorted(
+        p.sfdc_contact_id or p.sfdc_lead_id for p in people)
+
+
 def test_a_dropped_connection_after_apply_makes_no_duplicate(seller, seed_people,
                                                              salesforce_connected):
     people = seed_people("contact_account", 3)
