@@ -178,7 +178,7 @@ def _apply_backlog_by_export(stream: SyncStream, run: SyncRun, client: MarketoCl
         export_id = _backlog_export(stream, client, window_start, window_end)
         if export_id is None:
             return
-        _backlog_export_apply(run, client, export_id)
+        _backlog_export_apply(stream, run, client, export_id)
     # Changes from the end on are read again; a lead changed since is fetched whole, so what
     # the file lacked (its changes within the window) comes with it.
     token = client.paging_token(end - timedelta(seconds=1))
@@ -208,13 +208,13 @@ def _backlog_export(stream: SyncStream, client: MarketoClient, start: datetime, 
             return export_id
         if status in FAILED_JOB_STATES:
             raise MarketoError(f"export job {export_id} of the changed leads is {status}")
-        stream.lease_until = timezone.now() + STREAM_LEASE
-        stream.save(update_fields=["lease_until"])
+        _lease_extend(stream)
         time.sleep(wait)
         wait = min(wait * 2, settings.MARKETO_BULK_POLL_MAX_SECONDS)
 
 
-def _backlog_export_apply(run: SyncRun, client: MarketoClient, export_id: str) -> None:
+def _backlog_export_apply(stream: SyncStream, run: SyncRun, client: MarketoClient,
+                          export_id: str) -> None:
     """Stream the export's file into the mirror a few MB at a time, as the initial sync does
     (its reader cuts the file; COPY and an upsert in SQL write each piece).
 
@@ -224,9 +224,15 @@ def _backlog_export_apply(run: SyncRun, client: MarketoClient, export_id: str) -
     """
     reader = _InitialSync(run, client, None, poll_max_seconds=0)
     writers = EXPORT_WRITERS if connection.vendor == "postgresql" else 1
-    pieces = prefetched(((records, header) for records, header, _, _
-                         in reader.file_pieces(export_id, 0) if records), depth=writers)
+    read_ahead_pieces = prefetched(((records, header) for records, header, _, _
+                                    in reader.file_pieces(export_id, 0) if records),
+                                   depth=writers)
     counted = threading.Lock()
+
+    def pieces() -> Iterator[tuple[bytes, list[str]]]:
+        for piece in read_ahead_pieces:
+            _lease_extend(stream)  # a large file may take longer to write than one lease
+            yield piece
 
     def write(records: bytes, header: list[str]) -> None:
         with transaction.atomic():
@@ -236,10 +242,10 @@ def _backlog_export_apply(run: SyncRun, client: MarketoClient, export_id: str) -
             run_count(run, read, result)
 
     if writers == 1:
-        for records, header in pieces:
+        for records, header in pieces():
             write(records, header)
     else:
-        _in_threads(write, pieces, writers)
+        _in_threads(write, pieces(), writers)
     run.save(update_fields=["leads_read", "people_written", "people_left", "records_skipped",
                             "skipped_examples"])
 
@@ -415,6 +421,11 @@ def _apply_deleted_leads(stream: SyncStream, run: SyncRun, client: MarketoClient
         if not page.more_result or page.next_page_token == token:
             return
         token = page.next_page_token
+
+
+def _lease_extend(stream: SyncStream) -> None:
+    stream.lease_until = timezone.now() + STREAM_LEASE
+    stream.save(update_fields=["lease_until"])
 
 
 def _cursor_advance(stream: SyncStream, key: str, token: str) -> None:

@@ -539,8 +539,8 @@ def test_a_change_after_a_bursts_export_lands_on_top_of_it(synced, burst_thresho
     latest = owned_ids()[0]
     apply_file = incremental._backlog_export_apply
 
-    def change_while_exporting(run, client, export_id):
-        apply_file(run, client, export_id)
+    def change_while_exporting(stream, run, client, export_id):
+        apply_file(stream, run, client, export_id)
         synced.call("PATCH", f"leads/{latest}", json={"fields": {"title": "After the file"}})
 
     monkeypatch.setattr(incremental, "_backlog_export_apply", change_while_exporting)
