@@ -126,28 +126,35 @@ def measure_burst_lag(url: str, sandbox: Sandbox, ids: list[int], probe_id: int,
     """Right after a pass ends, change ``ids`` and then the probe lead; print the time until
     the API shows the probe, and the passes that applied the burst."""
     with app_running(url, redis_url) as (base, api):
-        ended = last_pass_end(url)
-        while last_pass_end(url) == ended:  # wait for a pass to end: the worst moment
-            time.sleep(0.1)
-        last_run = int(psql(url, "SELECT max(id) FROM syncing_syncrun"))
+        while True:  # just after a pass, with none queued behind it: the worst moment
+            ended = last_pass_end(url)
+            while last_pass_end(url) == ended:
+                time.sleep(0.1)
+            last_run = int(psql(url, "SELECT max(id) FROM syncing_syncrun"))
+            time.sleep(2)
+            if int(psql(url, "SELECT max(id) FROM syncing_syncrun")) == last_run:
+                break
         sandbox.control("DELETE", "counters")
-        burst_at = time.monotonic()
+        burst_at, burst_epoch = time.monotonic(), time.time()
         sandbox.control("POST", "leads/change-many",
                         json={"ids": ids, "fields": {"title": "Changed by the benchmark"}})
         changed_in = time.monotonic() - burst_at
         lag = change_and_wait(sandbox, base, api, probe_id)
         counters = sandbox.control("GET", "counters")
     runs = psql(url, "SELECT count(*), coalesce(sum(api_calls), 0), coalesce(sum(leads_read), 0), "
-                     "coalesce(max(extract(epoch FROM finished_at - started_at)), 0) "
+                     "coalesce(max(extract(epoch FROM finished_at - started_at)), 0), "
+                     "coalesce(min(extract(epoch FROM started_at)), 0) "
                      f"FROM syncing_syncrun WHERE kind = 'incremental' AND id > {last_run} "
                      "AND leads_read > 0").split("|")
     applied = int(psql(url, "SELECT count(*) FROM people_person "
                             "WHERE title = 'Changed by the benchmark'"))
     passes, calls, read, longest = int(runs[0]), int(runs[1]), int(runs[2]), float(runs[3])
+    waited = float(runs[4]) - burst_epoch
     by_endpoint = ", ".join(f"{key} {count}" for key, count
                             in sorted(counters["by_endpoint"].items()))
     print(f"burst of {len(ids):,} changes ({changed_in:.1f} s to make in the sandbox), then the "
-          f"probe, just after a pass ended (default 60 s schedule):\n"
+          f"probe, 2 s after a pass ended (default 60 s schedule; the pass applying them "
+          f"started {waited:.1f} s after the burst began):\n"
           f"  lag of the probe (the burst's last change) -> API: {lag:.1f} s\n"
           f"  {applied:,} of {len(ids):,} changes applied by {passes} pass(es) that read "
           f"{read:,} leads; the longest {longest:.1f} s\n"
