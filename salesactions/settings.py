@@ -331,6 +331,10 @@ MARKETO_MAX_IN_FLIGHT = env.int("MARKETO_MAX_IN_FLIGHT", default=5)
 MARKETO_DAILY_API_QUOTA = env.int("MARKETO_DAILY_API_QUOTA", default=50_000)
 # Bulk export status is polled from 1 s, doubling up to this while a job is not done.
 MARKETO_BULK_POLL_MAX_SECONDS = env.float("MARKETO_BULK_POLL_MAX_SECONDS", default=60)
+# An incremental pass that has read this many lead changes and finds more pending fetches the
+# rest with one bulk export filtered by updatedAt instead of page by page (300 a call): 40
+# pages plus the export's ~10 calls stay within the app's share of Marketo's calls.
+PEOPLE_SYNC_EXPORT_AFTER_CHANGES = env.int("PEOPLE_SYNC_EXPORT_AFTER_CHANGES", default=12_000)
 # A running initial sync whose heartbeat is older than this lost its worker and is resumed.
 SYNC_STALE_HEARTBEAT_SECONDS = env.float("SYNC_STALE_HEARTBEAT_SECONDS", default=90)
 
