@@ -14,6 +14,7 @@ hour they were sent (a reply next week still counts for this week's emails).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -245,6 +246,7 @@ def _email_report_from(period: Period, group_by: str, counted: dict) -> Report:
                   totals | rates(totals))
 
 
+DAY = timedelta(days=1)
 #: Rollup rows of ``hours`` (1 or 24) starting from ``since`` up to ``until`` (UTC).
 Piece = tuple[int, datetime, datetime]
 
@@ -252,26 +254,110 @@ Piece = tuple[int, datetime, datetime]
 def rollup_pieces(period: Period, *, by_day: bool) -> list[Piece] | None:
     """Which rollup rows (``analytics.models``) add up to ``period``: the UTC days wholly
     inside it from the day rows, the hours at its edges from the hour rows — or, counted per
-    day (``by_day``) in a zone whose days are not UTC days, every hour from the hour rows
-    (each one then falls in one of the viewer's days). None when a day of the period does not
-    begin on a whole UTC hour (zones offset by :30 or :45): the raw rows serve those."""
+    day (``by_day``), the rows ``ViewerDays`` reads (in a zone whose days are not UTC days,
+    the day rows and a few hours of each day). None when a day of the period does not begin
+    on a whole UTC hour (zones offset by :30 or :45): the raw rows serve those."""
     midnights = [datetime.combine(day, time.min, tzinfo=period.zone)
                  for day in [*period.days(), period.end + timedelta(days=1)]]
     offsets = [moment.utcoffset().total_seconds() for moment in midnights]
     if any(offset % 3600 for offset in offsets):
         return None
+    if by_day:
+        return ViewerDays.of(period).pieces
     since, until = period.since.astimezone(UTC), period.until.astimezone(UTC)
     first_day = (since + timedelta(hours=23)).replace(hour=0)
     last_day = until.replace(hour=0)
-    if (by_day and any(offsets)) or first_day >= last_day:
+    if first_day >= last_day:
         return [(1, since, until)]
     return [piece for piece in ((24, first_day, last_day), (1, since, first_day),
                                 (1, last_day, until)) if piece[1] < piece[2]]
 
 
-#: The email rollup column each email report groups by.
-_EMAIL_KEYS = {"template": "template_id", "sender": "sender_id", "campaign_step": "step_id",
-               "day": "start"}
+class ViewerDays:
+    """The viewer's days of a period, from rollup rows kept per UTC hour and day.
+
+    Each UTC day's row counts whole in the viewer's day it overlaps most (its *home*); the
+    hours of that UTC day lying in another of the viewer's days are read from the hour rows,
+    each added to its own day and taken off the home — so a zone 5 hours from UTC reads the
+    day rows and 5 hour rows a day instead of 24, and one 1 hour away 1. A UTC day whose home
+    falls outside the period counts by its hours inside the period alone. ``pieces`` are the
+    rows to read; ``shares(hours, start)`` says where one of them counts, with what sign."""
+
+    def __init__(self, period: Period):
+        self.period = period
+        self.inside = set(period.days())
+        self.homes: dict[datetime, date] = {}  # UTC day -> the viewer's day it counts in
+        self._starts: dict[date, datetime] = {}
+        self._shares: dict[tuple[int, datetime], list[tuple[date, int]]] = {}
+        since, until = period.since.astimezone(UTC), period.until.astimezone(UTC)
+        day_rows, hours = [], []
+        utc_day = since.replace(hour=0)
+        while utc_day < until:
+            end = utc_day + DAY
+            home = max(self._overlapping(utc_day), key=lambda each, day=utc_day, end=end: (
+                min(end, self._start(each + DAY)) - max(day, self._start(each)),
+                -each.toordinal()))  # the most hours; of two alike, the earlier
+            if home in self.inside:
+                self.homes[utc_day] = home
+                day_rows.append((24, utc_day, end))
+                hours += [(1, utc_day, max(utc_day, self._start(home))),
+                          (1, min(end, self._start(home + DAY)), end)]
+            else:
+                hours.append((1, max(utc_day, since), min(end, until)))
+            utc_day = end
+        self.pieces = _joined(day_rows) + _joined(hours)
+
+    @classmethod
+    @functools.lru_cache(maxsize=64)  # a page asks twice: its pieces, then the shares
+    def of(cls, period: Period) -> ViewerDays:
+        return cls(period)
+
+    def _start(self, day: date) -> datetime:
+        start = self._starts.get(day)
+        if start is None:
+            start = self._starts[day] = datetime.combine(
+                day, time.min, tzinfo=self.period.zone).astimezone(UTC)
+        return start
+
+    def _overlapping(self, utc_day: datetime) -> set[date]:
+        zone = self.period.zone
+        return {(utc_day + timedelta(hours=hour)).astimezone(zone).date() for hour in (0, 12, 23)}
+
+    def shares(self, hours: int, start: datetime) -> list[tuple[date, int]]:
+        found = self._shares.get((hours, start))
+        if found is not None:
+            return found
+        if hours == 24:
+            home = self.homes.get(start)
+            found = [(home, 1)] if home is not None else []
+        else:
+            day = start.astimezone(self.period.zone).date()
+            home = self.homes.get(start.replace(hour=0))
+            found = [(day, 1)] if day in self.inside else []
+            if home == day:
+                found = []  # inside its day row: never read, never counted twice
+            elif home is not None:
+                found.append((home, -1))
+        self._shares[(hours, start)] = found
+        return found
+
+
+def _joined(pieces: list[Piece]) -> list[Piece]:
+    """``pieces`` without the empty ones, those that touch joined into one."""
+    joined: list[Piece] = []
+    for hours, since, until in pieces:
+        if since >= until:
+            continue
+        if joined and joined[-1][0] == hours and joined[-1][2] == since:
+            joined[-1] = (hours, joined[-1][1], until)
+        else:
+            joined.append((hours, since, until))
+    return joined
+
+
+#: The email rollup columns each email report groups by.
+_EMAIL_KEYS = {"template": ("template_id",), "sender": ("sender_id",),
+               "campaign_step": ("step_id",), "day": ("hours", "start")}
 #: The email rollups' columns other than time that reports group by.
 _EMAIL_DIMENSIONS = ("template_id", "step_id", "sender_id")
 #: The email rollups' figures.
@@ -379,11 +465,12 @@ def _reports_rolled_up(period: Period, pieces: list[Piece], asks: list[Ask], *,
     email_sets, activity_sets = [], []
     for kind, group_by in asks:
         if kind == "emails":
-            email_sets.append((_EMAIL_KEYS[group_by],))
+            email_sets.append(_EMAIL_KEYS[group_by])
         else:
             by_day = group_by != "seller"
-            email_sets.append(("start" if by_day else "sender_id",))
-            activity_sets.append(("start" if by_day else "user_id", "measure", "outcome"))
+            email_sets.append(("hours", "start") if by_day else ("sender_id",))
+            activity_sets.append((*(("hours", "start") if by_day else ("user_id",)),
+                                  "measure", "outcome"))
     email_sets = list(dict.fromkeys(email_sets))
     folded = [group for group in email_sets if group[0] in _EMAIL_DIMENSIONS]
     if len(folded) > 1:
@@ -399,43 +486,51 @@ def _reports_rolled_up(period: Period, pieces: list[Piece], asks: list[Ask], *,
                 if activity_sets else {})
 
     reports: dict[Ask, Report] = {}
-    days: dict = {}  # each hour or day start once to the viewer's date
-
-    def day_of(start: datetime) -> date:
-        day = days.get(start)
-        if day is None:
-            day = days[start] = start.astimezone(period.zone).date()
-        return day
-
     for ask in asks:
         kind, group_by = ask
         if kind == "emails":
-            rows = emails[(_EMAIL_KEYS[group_by],)]
-            reports[ask] = _email_report_from(period, group_by,
-                                              _email_counted(group_by, rows, day_of))
+            rows = emails[_EMAIL_KEYS[group_by]]
+            counted = (_email_counted_by_day(rows, ViewerDays.of(period)) if group_by == "day"
+                       else _email_counted(group_by, rows))
+            reports[ask] = _email_report_from(period, group_by, counted)
             continue
-        by_day = group_by != "seller"
-        key = "start" if by_day else "user_id"
-        counted = [(key_, _ACTIVITY_MEASURES[measure], outcome, n)
-                   for key_, measure, outcome, n in activity[(key, "measure", "outcome")]]
-        counted += [(each, "emails_sent", "", sent)
-                    for each, sent, *_rest in emails[("start" if by_day else "sender_id",)]]
-        if by_day:
-            counted = [(day_of(start), *rest) for start, *rest in counted]
-        counted += _overdue_counts(period, by_day, senders, today)
+        if group_by == "seller":
+            counted = [(user, _ACTIVITY_MEASURES[measure], outcome, n) for user, measure, outcome, n
+                       in activity[("user_id", "measure", "outcome")]]
+            counted += [(sender, "emails_sent", "", sent)
+                        for sender, sent, *_rest in emails[("sender_id",)]]
+        else:
+            shares = ViewerDays.of(period).shares
+            counted = [(day, _ACTIVITY_MEASURES[measure], outcome, n * sign)
+                       for hours, start, measure, outcome, n
+                       in activity[("hours", "start", "measure", "outcome")]
+                       for day, sign in shares(hours, start)]
+            counted += [(day, "emails_sent", "", sent * sign)
+                        for hours, start, sent, *_rest in emails[("hours", "start")]
+                        for day, sign in shares(hours, start)]
+        counted += _overdue_counts(period, group_by != "seller", senders, today)
         reports[ask] = _activity_report_from(period, group_by, counted, senders)
     return reports
 
 
-def _email_counted(group_by: str, rows: list[tuple], day_of) -> dict:
-    """``{key: {figure: n}}`` from the rollup sums ``rows`` (``(key, *_EMAIL_SUMS)``): days
-    are the viewer's (``day_of`` an hour's or day's start), no template is None, emails of
-    no campaign step are not a campaign step."""
+def _email_counted_by_day(rows: list[tuple], days: ViewerDays) -> dict:
+    """``{viewer's day: {figure: n}}`` from the rollup sums ``rows`` (``(hours, start,
+    *_EMAIL_SUMS)``), each row counted where ``days`` says."""
+    counted: dict = {}
+    for hours, start, *figures in rows:
+        for day, sign in days.shares(hours, start):
+            counts = counted.setdefault(day, dict.fromkeys(_EMAIL_SUMS, 0))
+            for name, n in zip(_EMAIL_SUMS, figures, strict=True):
+                counts[name] += n * sign
+    return counted
+
+
+def _email_counted(group_by: str, rows: list[tuple]) -> dict:
+    """``{key: {figure: n}}`` from the rollup sums ``rows`` (``(key, *_EMAIL_SUMS)``): no
+    template is None, emails of no campaign step are not a campaign step."""
     counted: dict = {}
     for key, *figures in rows:
-        if group_by == "day":
-            key = day_of(key)
-        elif group_by == "template" and not key:
+        if group_by == "template" and not key:
             key = None
         elif group_by == "campaign_step" and not key:
             continue
@@ -546,7 +641,10 @@ def _activity_report_from(period: Period, group_by: str, counted: list[tuple],
     else:
         labels = _seller_labels(set(figures), senders)
         keys = sorted(set(figures) | set(labels))
-    outcome_names = sorted({name for counts in outcomes.values() for name in counts})
+    # (A day's figures may be a sum of shares, ``ViewerDays``: an outcome none of the period
+    # had nets to 0 everywhere and is left out, as when counted from the calls.)
+    outcome_names = sorted({name for counts in outcomes.values()
+                            for name, n in counts.items() if n})
     none = [0] * len(ACTIVITY_COUNTS)
     rows = []
     for key in keys:
