@@ -365,9 +365,9 @@ _EMAIL_SUMS = ("sent", *_OUTCOMES, "unsubscribed")
 
 
 def _rollup_sums(model, pieces: list[Piece], sets: list[tuple[str, ...]], sums: list[str],
-                 where: list[tuple[str, object]] = ()) -> dict[tuple[str, ...], list[tuple]]:
+                 where: list[tuple[str, list]] = ()) -> dict[tuple[str, ...], list[tuple]]:
     """``SELECT <group>, SUM(<each of sums>) FROM <model's table>`` over the rows of
-    ``pieces``, narrowed by ``where`` (``(condition with one %s, value)``), grouped by each
+    ``pieces``, narrowed by ``where`` (``(condition, its parameters)``), grouped by each
     ``group`` of ``sets``: ``{group: [(*group's values, *sums)]}``. ONE aggregate statement
     for all the groupings (``GROUPING SETS``: the rows are read once however many reports
     they serve; a ``UNION ALL`` of one ``GROUP BY`` per grouping where the database has no
@@ -377,12 +377,13 @@ def _rollup_sums(model, pieces: list[Piece], sets: list[tuple[str, ...]], sums: 
     sets = list(dict.fromkeys(sets))
     columns = list(dict.fromkeys(column for group in sets for column in group))
     conditions, params = [], []
+    moment = connection.ops.adapt_datetimefield_value  # as the ORM would send it
     for hours, since, until in pieces:
         conditions.append("(hours = %s AND start >= %s AND start < %s)")
-        params += [hours, since, until]
+        params += [hours, moment(since), moment(until)]
     rows_of = (f"FROM {quote(model._meta.db_table)} WHERE ({' OR '.join(conditions)})"
                + "".join(f" AND {condition}" for condition, _value in where))
-    params += [value for _condition, value in where]
+    params += [value for _condition, values in where for value in values]
     totals = ", ".join(f"SUM({quote(name)})" for name in sums)
     # On PostgreSQL the hours' and days' starts come as seconds since the epoch: psycopg
     # reads an integer several times faster than a timestamp, and a page reads hundreds.
@@ -411,21 +412,31 @@ def _rollup_sums(model, pieces: list[Piece], sets: list[tuple[str, ...]], sums: 
     which = {_grouping_mask(columns, group) if len(sets) > 1 else 0: group for group in sets}
     found: dict[tuple[str, ...], list[tuple]] = {group: [] for group in sets}
     position = {column: index for index, column in enumerate(columns)}
-    starts: dict = {}  # each epoch second once to its moment
-    at = position.get("start") if epoch else None
+    starts: dict = {}  # each start once to its moment (UTC)
+    at = position.get("start")
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for mask, *values in cursor.fetchall():
             if at is not None and values[at] is not None:
-                second = values[at]
-                moment = starts.get(second)
+                stored = values[at]
+                moment = starts.get(stored)
                 if moment is None:
-                    moment = starts[second] = datetime.fromtimestamp(second, UTC)
+                    moment = starts[stored] = _utc_moment(stored)
                 values[at] = moment
             group = which[mask]
             found[group].append((*(values[position[column]] for column in group),
                                  *values[len(columns):]))
     return found
+
+
+def _utc_moment(stored) -> datetime:
+    """A start as a raw query returns it: epoch seconds (PostgreSQL, see ``_rollup_sums``),
+    or as SQLite keeps a moment, UTC without a zone (a datetime, or its text)."""
+    if isinstance(stored, int):
+        return datetime.fromtimestamp(stored, UTC)
+    if isinstance(stored, str):
+        stored = datetime.fromisoformat(stored)
+    return stored if stored.tzinfo is not None else stored.replace(tzinfo=UTC)
 
 
 def _fold(rows: list[tuple], index: int, width: int) -> list[tuple]:
@@ -458,10 +469,12 @@ def _reports_rolled_up(period: Period, pieces: list[Piece], asks: list[Ask], *,
     one over the activity rollups, and the overdue tasks."""
     email_where, activity_where = [], []
     if senders is not None:
-        email_where.append(("sender_id = ANY(%s)", list(senders)))
-        activity_where.append(("user_id = ANY(%s)", list(senders)))
+        # IN (…), not = ANY(%s): SQLite (the embedded default) has no arrays.
+        marks = ", ".join(["%s"] * len(senders)) or "NULL"
+        email_where.append((f"sender_id IN ({marks})", list(senders)))
+        activity_where.append((f"user_id IN ({marks})", list(senders)))
     if campaign is not None:
-        email_where.append(("campaign_id = %s", campaign))
+        email_where.append(("campaign_id = %s", [campaign]))
     email_sets, activity_sets = [], []
     for kind, group_by in asks:
         if kind == "emails":

@@ -67,8 +67,15 @@ def email_tracking_flush_task() -> None:
         log.info("%s", report)
 
 
+# Beat's tick enqueues a pass every few seconds while one is due, so several may wait in the
+# queue behind one worker; each pass task checks it is still due when it starts, and those
+# queued behind a pass that has run since do nothing.
+
+
 @shared_task
 def people_incremental_task() -> None:
+    if not people_incremental_due():
+        return
     try:
         people_incremental_pass()
     except (TransportError, PeopleSyncError) as error:
@@ -77,6 +84,8 @@ def people_incremental_task() -> None:
 
 @shared_task
 def unsubscribe_sync_task() -> None:
+    if not unsubscribe_sync_due():
+        return
     try:
         unsubscribe_sync_pass()
     except TransportError as error:
@@ -95,6 +104,8 @@ def people_initial_sync_task(run_id: int) -> None:
 @shared_task
 def reminder_tasks_sync_task() -> None:
     """One pass of Salesforce reminder Tasks into the app."""
+    if not reminder_tasks_sync_due():
+        return
     try:
         report = reminder_tasks_sync_pass()
     except (TransportError, ReminderSyncError) as error:

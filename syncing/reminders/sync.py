@@ -86,7 +86,7 @@ def reminder_stream() -> SyncStream:
     return stream_get(SyncStream.Name.REMINDER_TASKS)
 
 
-def reminder_tasks_sync_due(now: datetime) -> bool:
+def reminder_tasks_sync_due(now: datetime | None = None) -> bool:
     """Two-way sync on, Salesforce connected, and the interval passed since the last pass."""
     settings = sync_settings_get()
     return (settings.reminder_task_sync_enabled

@@ -116,3 +116,27 @@ def test_tick_resumes_an_initial_run_whose_worker_died(enqueued, settings):
     tasks.sync_tick()
 
     assert (stale.pk,) in enqueued
+
+
+def test_a_pass_queued_behind_one_that_ran_since_does_nothing(monkeypatch):
+    """Beat's tick enqueues a pass every few seconds while one is due: those still queued when
+    a pass has run find it no longer due and start none (the interval counts from it)."""
+    from syncing.mirror import incremental
+
+    passes = []
+    monkeypatch.setattr(tasks, "people_incremental_pass", lambda: passes.append(1))
+    stream = incremental.people_stream()
+    stream.cursor = {"lead_changes": "token"}
+    stream.last_attempt_at = timezone.now() - timedelta(hours=1)
+    stream.save()
+    settings = incremental.sync_settings_get()
+    settings.people_sync_enabled = True
+    settings.save()
+
+    tasks.people_incremental_task()
+    assert passes == [1]
+    SyncStream.objects.filter(pk=stream.pk).update(last_attempt_at=timezone.now())
+    tasks.people_incremental_task()
+    tasks.people_incremental_task()
+
+    assert passes == [1]
