@@ -1,0 +1,41 @@
+"""What the browser tests share: one password (hashed fast: the ``fast_passwords`` fixture in
+``tests/conftest.py``), logging in through the login form, and screenshots saved when
+``SCREENSHOT_DIR`` names a folder (to look at what a test saw)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+PASSWORD = "correct-horse-battery"
+
+
+def log_in(page, base_url: str, username: str = "ava", *, start: str = "/people/",
+           lands: str | None = None) -> None:
+    """Open ``start`` (which sends a visitor to the login form), log in as ``username``, and
+    see the page the form leads to: ``start`` again unless ``lands`` (a regex) says where."""
+    page.goto(f"{base_url}{start}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(re.compile(lands or re.escape(start) + "$"))
+
+
+def shot(page, name: str, *, widths: tuple[int, ...] = ()) -> None:
+    """Save the page as ``<SCREENSHOT_DIR>/<name>.png`` (at each of ``widths``:
+    ``<name>-<width>.png``, then back to the width it had); nothing without the variable."""
+    folder = os.environ.get("SCREENSHOT_DIR")
+    if not folder:
+        return
+    if not widths:
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+        return
+    kept = page.viewport_size
+    for width in widths:
+        page.set_viewport_size({"width": width, "height": kept["height"] if kept else 900})
+        page.screenshot(path=str(Path(folder) / f"{name}-{width}.png"), full_page=True)
+    if kept:
+        page.set_viewport_size(kept)
