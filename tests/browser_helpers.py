@@ -18,6 +18,7 @@ def log_in(page, base_url: str, username: str = "ava", *, start: str = "/people/
     """Open ``start`` (which sends a visitor to the login form), log in as ``username``, and
     see the page the form leads to: ``start`` again unless ``lands`` (a regex) says where."""
     page.goto(f"{base_url}{start}")
+    expect(page).to_have_url(re.compile(r"/login/"))
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
@@ -30,6 +31,7 @@ def shot(page, name: str, *, widths: tuple[int, ...] = ()) -> None:
     folder = os.environ.get("SCREENSHOT_DIR")
     if not folder:
         return
+    Path(folder).mkdir(parents=True, exist_ok=True)
     if not widths:
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
         return
