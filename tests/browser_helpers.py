@@ -1,6 +1,7 @@
 """What the browser tests share: one password (hashed fast: the ``fast_passwords`` fixture in
-``tests/conftest.py``), logging in through the login form, and screenshots saved when
-``SCREENSHOT_DIR`` names a folder (to look at what a test saw)."""
+``tests/conftest.py``), logging in through the login form or, for a test about a page rather
+than the login, being signed in already, and screenshots saved when ``SCREENSHOT_DIR`` names a
+folder (to look at what a test saw)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 import re
 from pathlib import Path
 
+from django.conf import settings
+from django.test import Client
 from playwright.sync_api import expect
 
 PASSWORD = "correct-horse-battery"
@@ -23,6 +26,20 @@ def log_in(page, base_url: str, username: str = "ava", *, start: str = "/people/
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     expect(page).to_have_url(re.compile(lands or re.escape(start) + "$"))
+
+
+def signed_in(browser, base_url: str, user, *, width: int = 1280, height: int = 900,
+              **context_options):
+    """A new browser context (``width`` × ``height``, and any other ``context_options``)
+    holding a session of ``user``'s made by Django's test client, and a page in it:
+    ``(context, page)``. No login form."""
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context(viewport={"width": width, "height": height}, **context_options)
+    cookie = settings.SESSION_COOKIE_NAME
+    context.add_cookies([{"name": cookie, "value": client.cookies[cookie].value,
+                          "url": base_url}])
+    return context, context.new_page()
 
 
 def shot(page, name: str, *, widths: tuple[int, ...] = ()) -> None:

@@ -7,8 +7,7 @@ the CJK fonts first. With ``SCREENSHOT_DIR`` set, the person page in Chinese and
 import os
 
 import pytest
-from browser_helpers import PASSWORD, shot
-from django.test import Client
+from browser_helpers import PASSWORD, shot, signed_in
 from factories import PersonFactory, UserFactory
 from playwright.sync_api import expect
 
@@ -62,12 +61,7 @@ def test_login_menu_then_you_page_switch_the_language(browser, live_server):
 def test_the_person_page_in_chinese_and_italian(browser, live_server, language):
     seller = UserFactory(username="ben", email="ben.okafor@example.com", language=language)
     person = PersonFactory(owner_email=seller.email, first_name="Olivia", last_name="Quinn")
-    client = Client()
-    client.force_login(seller)
-    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
-                          "url": live_server.url}])
-    page = context.new_page()
+    context, page = signed_in(browser, live_server.url, seller, locale="en-US")
 
     page.goto(f"{live_server.url}/people/{person.pk}/")
     page.wait_for_load_state("networkidle")
