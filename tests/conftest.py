@@ -185,6 +185,13 @@ def browser():
         browser.close()
 
 
+@pytest.fixture
+def fast_passwords(settings):
+    """Users made with a password log in without the real hasher's deliberate slowness (a
+    browser test logs in through the form)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(scope="session")
 def mail_server():
     """A real SMTP server on loopback (aiosmtpd on a free port, with its page), for the run."""

@@ -2,9 +2,9 @@
 and signature, and the composer's preview on a person's page shows the signature after the body."""
 
 import os
-import re
 
 import pytest
+from browser_helpers import PASSWORD, log_in, shot
 from factories import PersonFactory, UserFactory
 from playwright.sync_api import expect
 
@@ -12,20 +12,8 @@ from accounts.models import User
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "correct-horse-battery"
-SHOTS = os.environ.get("SCREENSHOT_DIR", "")
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def shot(page, name: str) -> None:
-    if SHOTS:
-        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("fast_passwords")]
 
 
 def test_name_and_signature_from_the_you_page_reach_the_composer(browser, live_server):
@@ -33,11 +21,7 @@ def test_name_and_signature_from_the_you_page_reach_the_composer(browser, live_s
     person = PersonFactory(first_name="Olivia")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
-        page.goto(f"{live_server.url}/account/")
-        page.fill("#id_username", "ava")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        expect(page).to_have_url(re.compile(r"/account/$"))
+        log_in(page, live_server.url, start="/account/")
 
         name = page.get_by_role("form", name="Your name")
         name.get_by_label("First name").fill("Ava")
@@ -49,10 +33,7 @@ def test_name_and_signature_from_the_you_page_reach_the_composer(browser, live_s
         signature.get_by_label("Email signature").fill("Ava Stone\nAcme Sales")
         signature.get_by_role("button", name="Save signature").click()
         expect(page.locator(".messages")).to_contain_text("Signature saved.")
-        shot(page, "you-page-1280")
-        page.set_viewport_size({"width": 390, "height": 844})
-        shot(page, "you-page-390")
-        page.set_viewport_size({"width": 1280, "height": 900})
+        shot(page, "you-page", widths=(1280, 390))
 
         page.goto(f"{live_server.url}/people/{person.pk}/")
         page.get_by_text("Write an email", exact=True).click()

@@ -3,11 +3,11 @@ watches it being delivered to Salesforce and Marketo: the history polls while a 
 pending. The outbox flush runs in a background thread, as a worker would run it."""
 
 import os
-import re
 import threading
 import time
 
 import pytest
+from browser_helpers import PASSWORD, log_in
 from django.db import connection
 from factories import UserFactory
 from outbox_helpers import marketo_call_activities, sandbox_records
@@ -20,9 +20,8 @@ from syncing.outbox import flush, queue
 # plain synchronous calls.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "correct-horse-battery"
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("fast_passwords")]
 
 
 @pytest.fixture
@@ -58,11 +57,7 @@ def test_a_seller_logs_a_call_and_sees_it_delivered(browser, live_server, both_c
     person, = seed_people("contact_opportunity")
     page = browser.new_page()
     try:
-        page.goto(f"{live_server.url}/people/{person.pk}/calls/")
-        page.fill("#id_username", "ava")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        expect(page).to_have_url(re.compile(rf"/people/{person.pk}/calls/$"))
+        log_in(page, live_server.url, start=f"/people/{person.pk}/calls/")
         expect(page.locator("#id_phone_number")).to_have_value(person.phone)
 
         page.select_option("#id_outcome", "Connected")

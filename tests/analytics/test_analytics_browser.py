@@ -1,14 +1,13 @@
 """The Analytics page in a real browser (headless Chromium via Playwright): a seller sees
 their own charts with the table beside each and a CSV button; an admin picks a seller.
 
-With ``ANALYTICS_SCREENSHOTS=<folder>`` the pages are also saved there at 1280 and 390 px."""
+With ``SCREENSHOT_DIR=<folder>`` the pages are also saved there at 1280 and 390 px."""
 
 import os
-import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
+from browser_helpers import PASSWORD, log_in, shot
 from django.utils import timezone
 from factories import (
     AdminFactory,
@@ -24,9 +23,8 @@ from emails.events import EventIn, events_apply
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "correct-horse-battery"
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("fast_passwords")]
 
 
 def seed_month(seller, templates):
@@ -50,24 +48,6 @@ def seed_month(seller, templates):
     ReminderTaskFactory(assignee=seller, due_date=(now - timedelta(days=3)).date())
 
 
-def login(page, url, username):
-    page.goto(f"{url}/analytics/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/analytics/$"))
-
-
-def shoot(page, name):
-    folder = os.environ.get("ANALYTICS_SCREENSHOTS")
-    if folder:
-        for width in (1280, 390):
-            page.set_viewport_size({"width": width, "height": 900})
-            page.screenshot(path=str(Path(folder) / f"analytics-{name}-{width}.png"),
-                            full_page=True)
-        page.set_viewport_size({"width": 1280, "height": 900})
-
-
 def test_a_seller_sees_charts_and_tables_and_an_admin_picks_a_seller(browser, live_server):
     ava = UserFactory(username="ava", first_name="Ava", last_name="Stone", password=PASSWORD)
     ben = UserFactory(username="ben", first_name="Ben", last_name="Hart", password=PASSWORD)
@@ -79,7 +59,7 @@ def test_a_seller_sees_charts_and_tables_and_an_admin_picks_a_seller(browser, li
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
-        login(page, live_server.url, "ava")
+        log_in(page, live_server.url, "ava", start="/analytics/")
         expect(page.locator("nav a[aria-current=page]")).to_have_text("Analytics")
         activity = page.locator("section.analytics-report").first
         expect(activity.locator("h2")).to_have_text("Activity by day")
@@ -91,7 +71,7 @@ def test_a_seller_sees_charts_and_tables_and_an_admin_picks_a_seller(browser, li
         csv = by_template.locator("a:text('CSV')").get_attribute("href")
         assert "group_by=template" in csv and "format=csv" in csv
         expect(page.locator("h2:text('Activity by seller')")).to_have_count(0)
-        shoot(page, "seller")
+        shot(page, "analytics-seller", widths=(1280, 390))
 
         page.select_option("select[name=preset]", "90")
         page.click("button:text('Show')")
@@ -99,10 +79,10 @@ def test_a_seller_sees_charts_and_tables_and_an_admin_picks_a_seller(browser, li
             "Activity by week")
 
         page.context.clear_cookies()
-        login(page, live_server.url, "boss")
+        log_in(page, live_server.url, "boss", start="/analytics/")
         team = page.locator("section:has(h2:text('Activity by seller'))")
         expect(team.locator("tbody th")).to_have_text(["Ava Stone", "Ben Hart"])
-        shoot(page, "admin")
+        shot(page, "analytics-admin", widths=(1280, 390))
         page.select_option("select[name=sender]", label="Ben Hart")
         page.click("button:text('Show')")
         expect(page.locator("hgroup p")).to_contain_text("One seller's figures")

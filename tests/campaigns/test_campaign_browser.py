@@ -3,9 +3,9 @@
 filter the people list, preview the counts and add everyone matching."""
 
 import os
-import re
 
 import pytest
+from browser_helpers import PASSWORD, log_in
 from factories import PersonFactory, UnsubscribeFactory, UserFactory
 from playwright.sync_api import expect
 
@@ -13,9 +13,8 @@ from campaigns.models import Campaign
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "correct-horse-battery"
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("fast_passwords")]
 
 
 def test_build_a_campaign_and_add_people_in_bulk(browser, live_server):
@@ -25,11 +24,7 @@ def test_build_a_campaign_and_add_people_in_bulk(browser, live_server):
     UnsubscribeFactory(person=initech[0])
     page = browser.new_page()
     try:
-        page.goto(f"{live_server.url}/campaigns/new/")
-        page.fill("#id_username", "ava")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        expect(page).to_have_url(re.compile(r"/campaigns/new/$"))
+        log_in(page, live_server.url, start="/campaigns/new/")
         page.fill("#id_name", "Initech outreach")
         page.click("text=Create campaign")
         expect(page.locator("h1")).to_have_text("Initech outreach")

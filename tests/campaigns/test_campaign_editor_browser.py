@@ -3,9 +3,9 @@ step type's fields show; a refused step comes back with what was typed and the e
 the field; removing a person asks first (issue 24, defect 3 and the campaign editor)."""
 
 import os
-import re
 
 import pytest
+from browser_helpers import PASSWORD, log_in, shot
 from factories import PersonFactory, UserFactory
 from playwright.sync_api import expect
 
@@ -14,9 +14,8 @@ from campaigns.services import campaign_create, members_add
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "correct-horse-battery"
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("fast_passwords")]
 
 
 def test_step_fields_errors_and_removal_in_the_browser(browser, live_server):
@@ -27,11 +26,7 @@ def test_step_fields_errors_and_removal_in_the_browser(browser, live_server):
     members_add(campaign, [person.pk], by=ava)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
-        page.goto(f"{live_server.url}/campaigns/{campaign.pk}/")
-        page.fill("#id_username", "ava")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        expect(page).to_have_url(re.compile(rf"/campaigns/{campaign.pk}/$"))
+        log_in(page, live_server.url, start=f"/campaigns/{campaign.pk}/")
 
         page.click("summary:text('Add a step')")
         page.select_option("#id_type", "email")
@@ -51,8 +46,7 @@ def test_step_fields_errors_and_removal_in_the_browser(browser, live_server):
         expect(page.locator("#id_details")).to_have_value("Typed with care")
         expect(page.locator("#id_day_offset")).to_have_value("3")
         expect(page.locator("#id_subject")).to_be_hidden()
-        page.screenshot(path=os.environ.get("SCREENSHOT_DIR", "/tmp") + "/campaign-error.png",
-                        full_page=True)
+        shot(page, "campaign-error")
 
         page.fill("#id_name", "Call {{first_name}} back")
         page.click("button:text('Add step')")

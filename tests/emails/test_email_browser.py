@@ -4,11 +4,11 @@ and finds it on the local mail capture's page. The send runs in a background thr
 worker would run it."""
 
 import os
-import re
 import threading
 import time
 
 import pytest
+from browser_helpers import PASSWORD, log_in
 from django.db import connection
 from factories import PersonFactory, UserFactory
 from playwright.sync_api import expect
@@ -19,9 +19,8 @@ from emails.services import template_save
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "correct-horse-battery"
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("fast_passwords")]
 
 
 @pytest.fixture
@@ -58,11 +57,7 @@ def test_compose_preview_send_and_the_capture_page(browser, live_server, mailbox
     errors = []
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     try:
-        page.goto(f"{live_server.url}/people/{person.pk}/")
-        page.fill("#id_username", "ava")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        expect(page).to_have_url(re.compile(rf"/people/{person.pk}/$"))
+        log_in(page, live_server.url, start=f"/people/{person.pk}/")
 
         # "Write an email" loads the composer; a template fills subject and body.
         page.get_by_text("Write an email", exact=True).click()

@@ -3,11 +3,11 @@ email on the person page with the merge-field menu, schedules it for tomorrow mo
 time zone, sees it waiting on the timeline, and cancels it; the sending pass never sends it."""
 
 import os
-import re
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from browser_helpers import PASSWORD, log_in, shot
 from django.utils import timezone
 from factories import PersonFactory, UserFactory
 from playwright.sync_api import expect
@@ -17,16 +17,10 @@ from emails.sending import emails_send_due
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("fast_passwords")]
 
-PASSWORD = "correct-horse-battery"
-SHOTS = os.environ.get("SCREENSHOT_DIR", "")
 TOKYO = ZoneInfo("Asia/Tokyo")
-
-
-def shot(page, name: str) -> None:
-    if SHOTS:
-        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
 
 
 def test_schedule_an_email_see_it_wait_and_cancel_it(browser, live_server, mailbox,
@@ -40,11 +34,7 @@ def test_schedule_an_email_see_it_wait_and_cancel_it(browser, live_server, mailb
     errors = []
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     try:
-        page.goto(f"{live_server.url}/people/{person.pk}/")
-        page.fill("#id_username", "ava")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        expect(page).to_have_url(re.compile(rf"/people/{person.pk}/$"))
+        log_in(page, live_server.url, start=f"/people/{person.pk}/")
 
         page.get_by_text("Write an email", exact=True).click()
         page.fill("#id_subject", "Next steps")

@@ -5,7 +5,7 @@ import os
 import re
 
 import pytest
-from django.test import Client
+from browser_helpers import signed_in
 from factories import PersonFactory, UserFactory
 from playwright.sync_api import expect
 
@@ -23,22 +23,13 @@ def ava():
     return UserFactory(username="ava", email="ava.stone@example.com")
 
 
-def signed_in(browser, live_server, user, width: int = 1280):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
-                          "url": live_server.url}])
-    return context, context.new_page()
-
-
 def test_tick_two_rows_and_add_them_to_a_campaign(browser, live_server, ava):
     campaign = campaign_create(owner=ava, name="Initech outreach", status="active",
                                steps=[{"type": "call", "day_offset": 0, "name": "Intro"}])
     people = [PersonFactory(first_name=name, last_name="Initech", company="Initech",
                             owner_email=ava.email) for name in ("Ann", "Bea", "Cy", "Di")]
     PersonFactory(company="Globex", owner_email=ava.email)
-    context, page = signed_in(browser, live_server, ava)
+    context, page = signed_in(browser, live_server.url, ava)
 
     page.goto(f"{live_server.url}/people/")
     page.fill("#id_search", "initech")
@@ -62,7 +53,7 @@ def test_tick_two_rows_and_add_them_to_a_campaign(browser, live_server, ava):
 
 def test_select_every_row_then_all_matching_adds_a_task_for_each(browser, live_server, ava):
     PersonFactory.create_batch(55, company="Initech", owner_email=ava.email)
-    context, page = signed_in(browser, live_server, ava, width=390)
+    context, page = signed_in(browser, live_server.url, ava, width=390)
 
     page.goto(f"{live_server.url}/people/?company=Initech")
     page.get_by_label("All 55 people matching").check()
@@ -83,7 +74,7 @@ def test_save_a_view_after_a_live_search_and_open_it_again(browser, live_server,
     PersonFactory(first_name="Ann", last_name="Able", company="Initech", owner_email=ava.email)
     PersonFactory(first_name="Zed", last_name="Zulu", company="Initech", owner_email=ava.email)
     PersonFactory(first_name="Bob", last_name="Bell", company="Globex", owner_email=ava.email)
-    context, page = signed_in(browser, live_server, ava)
+    context, page = signed_in(browser, live_server.url, ava)
 
     page.goto(f"{live_server.url}/people/")
     # A live search (htmx) changes the list without loading the page again.

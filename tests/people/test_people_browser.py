@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from browser_helpers import PASSWORD, log_in
 from django.core.cache import cache
 from django.utils import timezone
 from factories import UserFactory
@@ -22,18 +23,17 @@ from sandbox.marketo.activities import seed_history
 # it are still plain synchronous calls.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("fast_passwords")]
 
 LEADS = 2000
 AVA = "ava.stone@example.com"
-PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture(autouse=True)
 def private_cache(settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                                    "LOCATION": "people-browser"}}
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()
 
 
@@ -44,15 +44,6 @@ def workspace(marketo_connected, monkeypatch):
     days = (timezone.now() - seed.SEED_START).days + 30
     monkeypatch.setattr(marketo_panel, "PANEL_WINDOWS", (timedelta(days=days),))
     return UserFactory(username="ava", email=AVA, password=PASSWORD)
-
-
-def log_in(page, base_url):
-    page.goto(f"{base_url}/people/")
-    expect(page).to_have_url(re.compile(r"/login/"))
-    page.fill("#id_username", "ava")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/people/$"))
 
 
 def row_names(page) -> list[str]:

@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from browser_helpers import PASSWORD, log_in, shot
 from django.utils import timezone
 from factories import (
     CallFactory,
@@ -24,20 +25,10 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "correct-horse-battery"
-#: Set to a folder to keep screenshots of the pages (looked at by hand, not compared).
-SHOTS = os.environ.get("SCREENSHOT_DIR", "")
-
 
 @pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def _utc(fast_passwords, settings):
     settings.TIME_ZONE = "UTC"
-
-
-def shot(page, name: str) -> None:
-    if SHOTS:
-        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
 
 
 def test_the_timeline_filters_and_follows_the_actions(browser, live_server):
@@ -57,11 +48,7 @@ def test_the_timeline_filters_and_follows_the_actions(browser, live_server):
     errors = []
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     try:
-        page.goto(f"{live_server.url}/people/{person.pk}/")
-        page.fill("#id_username", "ava")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        expect(page).to_have_url(re.compile(rf"/people/{person.pk}/$"))
+        log_in(page, live_server.url, start=f"/people/{person.pk}/")
 
         entries = page.locator("#timeline-entries ol > li.timeline-entry")
         expect(entries).to_have_count(3)

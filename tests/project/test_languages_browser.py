@@ -5,24 +5,16 @@ the CJK fonts first. With ``SCREENSHOT_DIR`` set, the person page in Chinese and
 (and the You page in Chinese) are saved there as PNGs."""
 
 import os
-from pathlib import Path
 
 import pytest
-from django.test import Client
+from browser_helpers import PASSWORD, shot, signed_in
 from factories import PersonFactory, UserFactory
 from playwright.sync_api import expect
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "correct-horse-battery"
-
-
-def shoot(page, name: str) -> None:
-    folder = os.environ.get("SCREENSHOT_DIR")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=f"{folder}/{name}.png", full_page=True)
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("fast_passwords")]
 
 
 def test_login_menu_then_you_page_switch_the_language(browser, live_server):
@@ -56,7 +48,7 @@ def test_login_menu_then_you_page_switch_the_language(browser, live_server):
     # Chinese glyphs come from the CJK fonts, named first on a page in Chinese.
     font = page.evaluate("getComputedStyle(document.body).fontFamily")
     assert font.startswith('"PingFang SC"'), font
-    shoot(page, "you-zh-hans")
+    shot(page, "you-zh-hans")
 
     # app.js's own text, from the layout's data-text-* in the page's language.
     page.goto(live_server.url + "/people/")
@@ -69,12 +61,7 @@ def test_login_menu_then_you_page_switch_the_language(browser, live_server):
 def test_the_person_page_in_chinese_and_italian(browser, live_server, language):
     seller = UserFactory(username="ben", email="ben.okafor@example.com", language=language)
     person = PersonFactory(owner_email=seller.email, first_name="Olivia", last_name="Quinn")
-    client = Client()
-    client.force_login(seller)
-    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
-                          "url": live_server.url}])
-    page = context.new_page()
+    context, page = signed_in(browser, live_server.url, seller, locale="en-US")
 
     page.goto(f"{live_server.url}/people/{person.pk}/")
     page.wait_for_load_state("networkidle")
@@ -82,5 +69,5 @@ def test_the_person_page_in_chinese_and_italian(browser, live_server, language):
     expect(page.locator("html")).to_have_attribute("lang", language)
     menu = {"zh-hans": "人员", "it": "Persone"}[language]
     expect(page.locator(".app-header").get_by_role("link", name=menu)).to_be_visible()
-    shoot(page, f"person-{language}")
+    shot(page, f"person-{language}")
     context.close()

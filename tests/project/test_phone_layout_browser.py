@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from django.test import Client
+from browser_helpers import signed_in
 from django.urls import reverse
 from factories import (
     AdminFactory,
@@ -79,15 +79,6 @@ def main_pages(person, campaign) -> dict[str, str]:
     }
 
 
-def signed_in_page(browser, live_server, user, width: int):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(viewport={"width": width, "height": 860})
-    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
-                          "url": live_server.url}])
-    return context, context.new_page()
-
-
 def page_width(page) -> int:
     return page.evaluate("document.documentElement.scrollWidth")
 
@@ -113,7 +104,7 @@ def shoot(page, name: str, width: int) -> None:
 @pytest.mark.parametrize("width", [PHONE, LAPTOP])
 def test_every_main_page_fits_the_width(browser, live_server, workspace, width):
     admin, person, campaign = workspace
-    context, page = signed_in_page(browser, live_server, admin, width)
+    context, page = signed_in(browser, live_server.url, admin, width=width, height=860)
     too_wide = {}
     for name, path in main_pages(person, campaign).items():
         page.goto(live_server.url + path)
@@ -127,7 +118,7 @@ def test_every_main_page_fits_the_width(browser, live_server, workspace, width):
 
 def test_phone_navigation_folds_into_a_menu(browser, live_server, workspace):
     admin, _, _ = workspace
-    context, page = signed_in_page(browser, live_server, admin, PHONE)
+    context, page = signed_in(browser, live_server.url, admin, width=PHONE, height=860)
     page.goto(live_server.url + reverse("people:list"))
 
     tasks_link = page.locator(".app-header").get_by_role("link", name="Tasks")
@@ -149,7 +140,7 @@ def test_phone_navigation_folds_into_a_menu(browser, live_server, workspace):
 def test_laptop_navigation_is_inline_and_the_people_table_needs_no_scrolling(
         browser, live_server, workspace):
     admin, _, _ = workspace
-    context, page = signed_in_page(browser, live_server, admin, LAPTOP)
+    context, page = signed_in(browser, live_server.url, admin, width=LAPTOP, height=860)
     page.goto(live_server.url + reverse("people:list"))
     expect(page.locator(".nav-menu > summary")).to_be_hidden()
     for name in ("People", "Sent", "Tasks", "Campaigns", "Settings", "Diagnostics", "You"):

@@ -3,10 +3,10 @@ a task on the person page, then completes one, snoozes one and deletes one from 
 with the sections' counts and the navigation's count following along."""
 
 import os
-import re
 from datetime import date, timedelta
 
 import pytest
+from browser_helpers import PASSWORD, log_in
 from factories import PersonFactory, ReminderTaskFactory, UserFactory
 from playwright.sync_api import expect
 
@@ -16,21 +16,10 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "correct-horse-battery"
-
 
 @pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def _utc(fast_passwords, settings):
     settings.TIME_ZONE = "UTC"
-
-
-def log_in(page, base_url):
-    page.goto(f"{base_url}/tasks/")
-    page.fill("#id_username", "ava")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/tasks/$"))
 
 
 def count(page, key: str):
@@ -45,7 +34,7 @@ def test_create_complete_snooze_and_delete(browser, live_server):
                                   due_date=today - timedelta(days=2))
     page = browser.new_page()
     try:
-        log_in(page, live_server.url)
+        log_in(page, live_server.url, start="/tasks/")
         expect(count(page, "overdue")).to_have_text("1")
         expect(page.locator("#nav-tasks-due .badge")).to_contain_text("1")
 

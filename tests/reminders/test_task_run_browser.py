@@ -9,6 +9,7 @@ import re
 from datetime import date, timedelta
 
 import pytest
+from browser_helpers import PASSWORD, log_in, shot
 from factories import PersonFactory, ReminderTaskFactory, UserFactory
 from playwright.sync_api import expect
 
@@ -21,13 +22,9 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "correct-horse-battery"
-SHOTS = os.environ.get("SCREENSHOT_DIR", "")
-
 
 @pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def _utc(fast_passwords, settings):
     settings.TIME_ZONE = "UTC"
 
 
@@ -40,19 +37,6 @@ def no_send(monkeypatch):
 
     monkeypatch.setattr(services, "emails_send_soon", lambda: None)
     SyncSettings(marketo_unsubscribe_check=False).save()
-
-
-def shot(page, name: str) -> None:
-    if SHOTS:
-        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
-
-
-def log_in(page, base_url):
-    page.goto(f"{base_url}/tasks/")
-    page.fill("#id_username", "ava")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/tasks/$"))
 
 
 def test_a_whole_task_run(browser, live_server, no_send):
@@ -81,7 +65,7 @@ def test_a_whole_task_run(browser, live_server, no_send):
     errors = []
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     try:
-        log_in(page, live_server.url)
+        log_in(page, live_server.url, start="/tasks/")
         page.get_by_role("button", name=re.compile("Start tasks")).click()
 
         # 1. The overdue call: the number to dial, the call form, the person's timeline.
@@ -140,7 +124,7 @@ def test_an_empty_snooze_stays_on_the_queue_and_names_the_task(browser, live_ser
     ReminderTaskFactory(assignee=ava, name="Chase the contract", due_date=date.today())
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
-        log_in(page, live_server.url)
+        log_in(page, live_server.url, start="/tasks/")
         snooze = page.get_by_role("form", name="Snooze Chase the contract")
         # A browser that does not enforce `required` (or a cleared date) posts it empty.
         snooze.locator("input[type=date]").evaluate("input => input.removeAttribute('required')")

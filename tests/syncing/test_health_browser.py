@@ -3,10 +3,10 @@ failing stream's long error on it, every 24-hour chart stays on screen, inside t
 (issue 24, defect 12)."""
 
 import os
-import re
 from datetime import timedelta
 
 import pytest
+from browser_helpers import PASSWORD, log_in, shot
 from django.utils import timezone
 from factories import AdminFactory
 from playwright.sync_api import expect
@@ -15,9 +15,9 @@ from syncing.models import MarketoConnection, SyncRun, SyncStream
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("fast_passwords")]
 
-PASSWORD = "correct-horse-battery"
 ERROR = ("gave up after 5 attempts: identity endpoint unreachable: HTTPConnectionPool(host="
          "'123-ABC-456.mktorest.com', port=443): Max retries exceeded with url: /identity/oauth"
          "/token?grant_type=client_credentials (Caused by NewConnectionError('<urllib3.connection"
@@ -41,11 +41,7 @@ def test_every_chart_fits_at_1280_px(browser, live_server):
                                finished_at=now - timedelta(hours=hours), error=ERROR)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
-        page.goto(f"{live_server.url}/settings/health/")
-        page.fill("#id_username", "ada")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        expect(page).to_have_url(re.compile(r"/settings/health/$"))
+        log_in(page, live_server.url, "ada", start="/settings/health/")
         expect(page.locator("[data-stream=people_incremental]")).to_contain_text("failing")
         box, charts, page_width = page.evaluate("""() => {
             const box = document.querySelector('.health-table').parentElement;
@@ -55,8 +51,7 @@ def test_every_chart_fits_at_1280_px(browser, live_server):
                      scroll: box.scrollWidth}, charts,
                     document.documentElement.scrollWidth];
         }""")
-        page.screenshot(path=os.environ.get("SCREENSHOT_DIR", "/tmp") + "/health-1280.png",
-                        full_page=True)
+        shot(page, "health-1280")
     finally:
         page.close()
     assert page_width <= 1280

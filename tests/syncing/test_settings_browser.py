@@ -6,6 +6,7 @@ import os
 import re
 
 import pytest
+from browser_helpers import PASSWORD, log_in, shot
 from factories import AdminFactory
 from playwright.sync_api import expect
 from sandboxes import MARKETO_CLIENT_ID, MARKETO_CLIENT_SECRET
@@ -14,9 +15,8 @@ from syncing.models import MarketoConnection
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "correct-horse-battery"
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("fast_passwords")]
 
 
 def test_test_connection_updates_the_card(browser, live_server, marketo_sandbox):
@@ -25,18 +25,13 @@ def test_test_connection_updates_the_card(browser, live_server, marketo_sandbox)
                       client_secret=MARKETO_CLIENT_SECRET).save()
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
-        page.goto(f"{live_server.url}/settings/")
-        page.fill("#id_username", "ada")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        expect(page).to_have_url(re.compile(r"/settings/$"))
+        log_in(page, live_server.url, "ada", start="/settings/")
         expect(page.locator("#marketo-status")).to_contain_text("Not checked yet")
         page.click("#marketo-card button:text('Test connection')")
         expect(page.locator("#marketo-check")).to_contain_text(
             re.compile(r"Connected to Marketo at http://\S+: signed in, \d+ lead fields "
                        r"readable\."))
         expect(page.locator("#marketo-status")).to_contain_text("Connected")
-        page.locator("#marketo-card").screenshot(
-            path=os.environ.get("SCREENSHOT_DIR", "/tmp") + "/settings-card-1280.png")
+        shot(page, "settings-card-1280")
     finally:
         page.close()

@@ -3,9 +3,9 @@ confirmation, the panel and banner swapped in place, the push shown once the wor
 and an admin's removal with a reason."""
 
 import os
-import re
 
 import pytest
+from browser_helpers import PASSWORD, log_in, shot
 from conftest import sf_record
 from factories import AdminFactory, UserFactory
 from playwright.sync_api import expect
@@ -16,22 +16,8 @@ from unsubscribes.models import Unsubscribe
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "correct-horse-battery"
-SHOTS = os.environ.get("SCREENSHOTS_DIR")
-
-
-def log_in(page, base_url, username):
-    page.goto(f"{base_url}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/people/"))
-
-
-def shot(page, name):
-    if SHOTS:
-        page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("fast_passwords")]
 
 
 def test_a_seller_unsubscribes_and_an_admin_removes_it(browser, live_server, seed_people,
@@ -41,7 +27,7 @@ def test_a_seller_unsubscribes_and_an_admin_removes_it(browser, live_server, see
     AdminFactory(username="root", first_name="Rita", last_name="Root", password=PASSWORD)
     context = browser.new_context()
     page = context.new_page()
-    log_in(page, live_server.url, "ava")
+    log_in(page, live_server.url, "ava", start="/login/", lands=r"/people/")
     page.goto(f"{live_server.url}/people/{contact.pk}/")
     questions = []
     page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
@@ -59,7 +45,7 @@ def test_a_seller_unsubscribes_and_an_admin_removes_it(browser, live_server, see
     shot(page, "person-unsubscribed-seller")
 
     admin = browser.new_context().new_page()
-    log_in(admin, live_server.url, "root")
+    log_in(admin, live_server.url, "root", start="/login/", lands=r"/people/")
     admin.goto(f"{live_server.url}/people/{contact.pk}/")
     admin.fill("#unsubscribe-reason", "Asked to hear from us again at the fair")
     admin.get_by_role("button", name="Remove unsubscribe").click()
