@@ -212,7 +212,10 @@ class PersonListApi(ListAPIView):
         # One person: drf-spectacular wraps it into a page using the pagination schema.
         examples=[OpenApiExample("A page of people", value=PERSON_EXAMPLE, response_only=True)])
     def get(self, request, *args, **kwargs):
-        return Response(people_list_cached("api", request, lambda: self._page(request)))
+        # A page whose count is the estimate of a list a worker is counting is not kept: the
+        # next request gets the exact count.
+        return Response(people_list_cached("api", request, lambda: self._page(request),
+                                           keep=lambda page: not self.paginator.count.pending))
 
     def _page(self, request) -> dict:
         filterset = PersonFilterSet(request.query_params, queryset=self.queryset,

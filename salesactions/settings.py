@@ -197,6 +197,10 @@ for _cache in CACHES.values():
     _cache["KEY_PREFIX"] = env("CACHE_KEY_PREFIX", default="")
 # People lists are cached per data version (people/list_cache.py); 0 turns that off.
 PEOPLE_LIST_CACHE_SECONDS = env.int("PEOPLE_LIST_CACHE_SECONDS", default=300)
+# The people API counts a list in the request when PostgreSQL expects fewer matches than this;
+# a longer one (counting it takes longer than ~20 ms) answers the estimate at once and a worker
+# counts it for the next request (people/selectors.py).
+PEOPLE_COUNT_INLINE_LIMIT = env.int("PEOPLE_COUNT_INLINE_LIMIT", default=10_000)
 # How long an analytics report (API and page) may be served from the cache; 0 turns it off.
 ANALYTICS_CACHE_SECONDS = env.int("ANALYTICS_CACHE_SECONDS", default=60)
 
