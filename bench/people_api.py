@@ -68,6 +68,10 @@ def main() -> None:
                              "every request reads the database")
     parser.add_argument("--redis-url", default=REDIS_URL,
                         help="the cache and broker (default: %(default)s)")
+    parser.add_argument("--count-times", action="store_true",
+                        help="only time the API's exact count of each filter and search in "
+                             "this process (best of 3) beside the planner's estimate: what "
+                             "PEOPLE_COUNT_INLINE_LIMIT is chosen from")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
@@ -80,6 +84,9 @@ def main() -> None:
 
     django.setup()
     (people_generate if args.generate else people_load)(args.people)
+    if args.count_times:
+        count_times()
+        return
     # The bench databases share one Redis database: lists and counts cached for another one
     # (another size) must not be served as this one's.
     from people.list_cache import people_list_changed
@@ -286,6 +293,42 @@ def people_generate(total: int) -> None:
         cursor.execute("VACUUM ANALYZE people_person")
         cursor.execute("VACUUM ANALYZE unsubscribes_unsubscribe")
     print(f"{total:,} people in {time.monotonic() - started:,.0f} s")
+
+
+def count_times() -> None:
+    """How long the API's exact count of each scenario's filter takes, beside the planner's
+    estimate and the matches: the threshold for counting in the background comes from it."""
+    from people.selectors import (
+        BACKGROUND_COUNT_TIME_LIMIT_MS,
+        PersonCriteria,
+        _api_count,
+        _bare,
+        _planner_estimate,
+    )
+
+    terms = ["olivia.smith12345", "smith1234", "smith123", "smith12", "olivia smith", "smith1",
+             "Smi", "ndersso", "Globex", "akatomi"]
+    cases = [{"search": term} for term in terms] + [
+        {"company": "Globex"}, {"owner_email": SELLER[1]}, {"source": "Webinar"},
+        {"unsubscribed": True}]
+    print(f"\n{'filter':<36}{'estimate':>11}{'count':>11}{'ms, best of 3':>15}  each run")
+    for fields in cases:
+        bare = _bare(PersonCriteria(**fields))
+        estimate = _planner_estimate(bare)
+        times, count = [], None
+        for _ in range(3):
+            started = time.perf_counter()
+            # Counted whatever the estimate (under a million), as the worker counts.
+            count = _api_count(bare, estimate=min(estimate, 999_999),
+                               time_limit_ms=BACKGROUND_COUNT_TIME_LIMIT_MS * 2)
+            times.append((time.perf_counter() - started) * 1000)
+            if times[-1] > 10_000:  # one slow count says enough
+                break
+        label = " ".join(f"{name}={value}" for name, value in fields.items())
+        shown = f"{count.value:,}" + ("" if count.exact else "+")
+        print(f"{label:<36}{estimate:>11,}{shown:>11}{min(times):>15,.0f}  "
+              + " ".join(f"{t:,.0f}" for t in times) + f"   (load {os.getloadavg()[0]:.1f})",
+              flush=True)
 
 
 def bench_credentials() -> tuple[str, str]:
