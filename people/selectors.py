@@ -603,12 +603,18 @@ def person_count_in_background(criteria_fields: dict, version: str) -> PeopleCou
     (``PersonCriteria`` as a dict, as the task message carries it) and keep the count for the
     people data's ``version``, which the count's key names. Returns the count, or None when the
     data has moved on since the request (a count for a version no list is read at any more
-    would be wasted)."""
+    would be wasted). Runs in a Celery worker: the cache failing fails the task (it is logged;
+    a later request enqueues again)."""
     criteria = PersonCriteria(**{**criteria_fields, "ids": tuple(criteria_fields["ids"])})
     key = _count_key(criteria, version)
     if people_data_version() != version:
         cache_delete_quietly(f"{key}:pending")
         return None
+    # A second message for the same count (enqueued again after the first waited in a long
+    # queue past its guard): counted once is enough.
+    kept = cache.get(key)
+    if kept is not None:
+        return PeopleCount(*kept)
     bare = _bare(criteria)
     count = _api_count(bare, time_limit_ms=BACKGROUND_COUNT_TIME_LIMIT_MS)
     # Over even this limit, the estimate is kept: counting again would take as long.

@@ -495,6 +495,27 @@ def test_a_background_count_made_after_a_write_is_dropped(api, people, settings,
     assert (after["count"], after["count_exact"]) == (everyone, True)
 
 
+def test_a_count_enqueued_twice_is_made_once(api, people, settings, count_task, monkeypatch):
+    """The guard against enqueueing a count twice expires (a worker may have died); a message
+    that arrives after the count was made finds it kept."""
+    settings.PEOPLE_LIST_CACHE_SECONDS = 300
+    settings.PEOPLE_COUNT_INLINE_LIMIT = 1
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite counts every list in the request")
+    _analyze()
+    api.get("/api/v1/people/?page_size=20")
+    counted = []
+    api_count = selectors._api_count
+    monkeypatch.setattr(selectors, "_api_count", lambda bare, **limits: counted.append(1) or
+                        api_count(bare, **limits))
+
+    first = person_count_in_background(*count_task.enqueued[0])
+    again = person_count_in_background(*count_task.enqueued[0])
+
+    assert first == again == selectors.PeopleCount(Person.workspace.count(), True)
+    assert len(counted) == 1
+
+
 def test_a_long_count_without_the_list_cache_is_the_estimate(api, people, settings,
                                                              count_task):
     """Nowhere to keep a count: the request answers the estimate and enqueues nothing."""
