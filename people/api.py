@@ -3,6 +3,7 @@ Marketo sync, so every write method answers 405."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, QueryDict, StreamingHttpResponse
@@ -70,6 +71,17 @@ class MarketoActivitiesThrottle(ScopedUserThrottle):
     scope = "marketo_activities"
 
 
+#: How people/ counts, for the OpenAPI description (README "API rules" says the same).
+PEOPLE_COUNT_RULE = (
+    "false when count is PostgreSQL's estimate. The count is exact when the planner expects "
+    "fewer than 1,000,000 matches; a longer list is the estimate. A list it expects to hold "
+    f"{settings.PEOPLE_COUNT_INLINE_LIMIT:,} matches or more (PEOPLE_COUNT_INLINE_LIMIT) answers "
+    "the estimate at once the first "
+    "time while a background worker counts it; from then on, until the people data next "
+    "changes (a sync pass), every page, order and user of the same filters gets the exact "
+    "count. Asking again a moment later gives it.")
+
+
 class PersonCursorPagination(BasePagination):
     """Keyset pages (see ``people.selectors.person_page``): ``next``/``previous`` are links with
     an opaque ``cursor``; deep pages cost what the first does. Sorted by ``ordering``.
@@ -113,6 +125,7 @@ class PersonCursorPagination(BasePagination):
             "required": ["count", "count_exact", "results"],
             "properties": {
                 **COUNT_SCHEMA,
+                "count_exact": {**COUNT_SCHEMA["count_exact"], "description": PEOPLE_COUNT_RULE},
                 "next": {"type": "string", "nullable": True, "format": "uri",
                          "example": "https://sales.example.com/api/v1/people/?cursor=eyJzIjoi"},
                 "previous": {"type": "string", "nullable": True, "format": "uri",
@@ -212,7 +225,10 @@ class PersonListApi(ListAPIView):
         # One person: drf-spectacular wraps it into a page using the pagination schema.
         examples=[OpenApiExample("A page of people", value=PERSON_EXAMPLE, response_only=True)])
     def get(self, request, *args, **kwargs):
-        return Response(people_list_cached("api", request, lambda: self._page(request)))
+        # A page whose count is the estimate of a list a worker is counting is not kept: the
+        # next request gets the exact count.
+        return Response(people_list_cached("api", request, lambda: self._page(request),
+                                           keep=lambda page: not self.paginator.count.pending))
 
     def _page(self, request) -> dict:
         filterset = PersonFilterSet(request.query_params, queryset=self.queryset,

@@ -9,6 +9,7 @@ class PeopleConfig(AppConfig):
     verbose_name = _("People")
 
     def ready(self):
+        from . import tasks  # noqa: F401 - registered at start-up so it can be enqueued by name
         from .list_cache import connect_model_signals
 
         connect_model_signals()

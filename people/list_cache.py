@@ -55,10 +55,12 @@ def people_data_version() -> str:
     return _version()
 
 
-def people_list_cached(kind: str, request, build: Callable[[], T]) -> T:
+def people_list_cached(kind: str, request, build: Callable[[], T],
+                       keep: Callable[[T], bool] | None = None) -> T:
     """``build()``'s result for this request's URL and user, from the cache when the people
     data has not changed since it was built. ``build`` may raise (e.g. a validation error):
-    nothing is stored then."""
+    nothing is stored then; nor when ``keep(result)`` is false (a list whose count a worker is
+    still making)."""
     seconds = settings.PEOPLE_LIST_CACHE_SECONDS
     if not seconds:
         return build()
@@ -71,7 +73,7 @@ def people_list_cached(kind: str, request, build: Callable[[], T]) -> T:
     except Exception:  # noqa: BLE001 - the cache is an optimisation; the database answers
         log.warning("people list cache unavailable", exc_info=True)
         return build()
-    return cached_or_built(key, seconds, build)
+    return cached_or_built(key, seconds, build, keep)
 
 
 def _model_written(sender, **kwargs) -> None:

@@ -19,11 +19,12 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import astuple, dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import quote
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import OperationalError, connection, transaction
 from django.db.models import (
     BooleanField,
@@ -42,7 +43,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from psycopg.errors import QueryCanceled
 
-from salesactions.caching import cached_or_built
+from salesactions.caching import cache_delete_quietly, cache_set_quietly, cached_or_built
+from syncing.queueing import task_named
 from syncing.settings.selectors import salesforce_connection_get
 from unsubscribes.selectors import (
     people_filter_unsubscribed,
@@ -63,10 +65,17 @@ COUNT_CAP = 1000
 # table that holds fewer people), and counts at most this many rows; a longer list is the
 # planner's estimate, flagged inexact.
 API_EXACT_COUNT_LIMIT = 1_000_000
-# ... unless counting takes longer than this: a filter PostgreSQL can only count by probing
-# every person (unsubscribed, at ten million people: 94 s) then gives the estimate, inexact,
-# rather than hold the request (and a worker) until the server's timeout.
-API_COUNT_TIME_LIMIT_MS = 5000
+# ... unless counting in the request takes longer than this (the planner expected a short list
+# and it is long): the answer is then the estimate, inexact, and a worker counts it, rather
+# than hold the request (and a web worker) for seconds.
+API_COUNT_TIME_LIMIT_MS = 1000
+# A count the planner expects to be long (``PEOPLE_COUNT_INLINE_LIMIT`` matches or more) is made
+# by a worker instead (:func:`person_count_in_background`), which may take this long. (A filter
+# PostgreSQL can only count by probing every person, unsubscribed at ten million people: 90 s,
+# stays the estimate.)
+BACKGROUND_COUNT_TIME_LIMIT_MS = 60_000
+# The Celery task that makes it (``people/tasks.py``), enqueued by name.
+COUNT_TASK = "people.tasks.people_count_task"
 # Sorting by "last updated" puts people Marketo gave no date first (ascending).
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -208,6 +217,9 @@ class PersonPage:
     sort: str
     next_cursor: str | None
     previous_cursor: str | None
+    # PostgreSQL's estimate of the matches, when reading a search asked for it (the count then
+    # need not ask again).
+    matches_estimate: int | None = None
 
     @property
     def first_page(self) -> bool:
@@ -232,15 +244,19 @@ def person_page(criteria: PersonCriteria, *, sort: str = "name", cursor: str | N
     backwards = direction == "previous"
     columns = [*sort_key.expressions(), F("pk")]
 
+    estimate = None
+    if criteria.search and connection.vendor == "postgresql":
+        estimate = _planner_estimate(_bare(criteria))
     # Walking backwards is walking forwards in the reversed order.
-    rows = _rows_after(criteria, sort_key, columns, key, descending != backwards, size + 1)
+    rows = _rows_after(criteria, sort_key, columns, key, descending != backwards, size + 1,
+                       estimate)
     more = len(rows) > size
     rows = rows[:size]
     if backwards:
         rows.reverse()
 
     if not rows:
-        return PersonPage([], sort, None, None)
+        return PersonPage([], sort, None, None, estimate)
     people = _matching(criteria)
     first, last = sort_key.key_of(rows[0]), sort_key.key_of(rows[-1])
     if backwards:
@@ -252,7 +268,8 @@ def person_page(criteria: PersonCriteria, *, sort: str = "name", cursor: str | N
     return PersonPage(
         people=rows, sort=sort,
         next_cursor=_encode_cursor(sort, "next", last) if has_next else None,
-        previous_cursor=_encode_cursor(sort, "previous", first) if has_previous else None)
+        previous_cursor=_encode_cursor(sort, "previous", first) if has_previous else None,
+        matches_estimate=estimate)
 
 
 # A search first walks at most this many people in sort order (a few milliseconds).
@@ -264,7 +281,7 @@ MATCHES_WORK_MEM = "SET LOCAL work_mem = '32MB'"
 
 
 def _rows_after(criteria: PersonCriteria, sort_key: SortKey, columns: list, key: list | None,
-                reverse: bool, limit: int) -> list[Person]:
+                reverse: bool, limit: int, estimate: int | None) -> list[Person]:
     """The first ``limit`` matching people after ``key`` in sort order (reversed if asked).
 
     Without a search that is one index range scan. A search is either common (a page of
@@ -272,7 +289,8 @@ def _rows_after(criteria: PersonCriteria, sort_key: SortKey, columns: list, key:
     together far along the order, like a last name sorted by name. Left to itself PostgreSQL
     walks the sort index in every case, reading up to the whole table for the last two. So a
     search walks a bounded window first, and only when that does not fill the page reads the
-    remaining matches through the trigram index (bounded by their number) and sorts them.
+    remaining matches through the trigram index (bounded by their number) and sorts them. A
+    search the planner expects to be rare (``estimate`` matches) skips the window.
     """
     order = [column.desc() if reverse else column.asc() for column in columns]
     before, after = (">=", "<") if reverse else ("<=", ">")
@@ -284,6 +302,8 @@ def _rows_after(criteria: PersonCriteria, sort_key: SortKey, columns: list, key:
     matching = person_list(criteria)
     if not criteria.search or connection.vendor != "postgresql":
         return list(following(matching, key)[:limit])
+    if _window_futile(criteria, estimate, limit):
+        return _matches_sorted(following(matching, key), limit)
 
     edge = list(following(_matching(replace(criteria, search="")), key)
                 .only("pk", *sort_key.columns)[SEARCH_WINDOW - 1:SEARCH_WINDOW])
@@ -293,15 +313,35 @@ def _rows_after(criteria: PersonCriteria, sort_key: SortKey, columns: list, key:
     rows = list(following(matching, key).filter(_row_compare(columns, edge_key, before))[:limit])
     if len(rows) == limit:
         return rows
+    return rows + _matches_sorted(following(matching, edge_key), limit - len(rows))
+
+
+def _matches_sorted(people: QuerySet, limit: int) -> list[Person]:
+    """The first ``limit`` of ``people`` (a search, ordered) read through the trigram index
+    (or, for a pattern too short for trigrams, the table) and sorted, instead of walking the
+    sort index on: index scans off."""
     with transaction.atomic(), connection.cursor() as cursor:
-        # Index scans off: the planner reads the matches through the trigram index (or, for a
-        # pattern too short for trigrams, the table) instead of walking the sort index on.
         cursor.execute("SET LOCAL enable_indexscan = off")
         cursor.execute("SET LOCAL enable_indexonlyscan = off")
         cursor.execute(MATCHES_WORK_MEM)
-        rows += following(matching, edge_key)[:limit - len(rows)]
+        rows = list(people[:limit])
         transaction.set_rollback(True)  # it only read; rolling back undoes the SET LOCALs
     return rows
+
+
+def _window_futile(criteria: PersonCriteria, matches: int, limit: int) -> bool:
+    """Whether the planner expects the search's first window (:data:`SEARCH_WINDOW` people in
+    sort order) to hold fewer than a quarter of a page of its ``matches``. Then the window is
+    skipped: it would not fill the page, and PostgreSQL reads it through the trigram index
+    anyway, so walking it first only builds the matches' bitmap twice (at ten million people,
+    "olivia smith": 7,600 matches, ~175 ms each time)."""
+    everyone = _planner_estimate(_bare(replace(criteria, search="")))
+    return matches * SEARCH_WINDOW < everyone * limit / 4
+
+
+def _bare(criteria: PersonCriteria) -> QuerySet:
+    """The ids of the people matching ``criteria``, unordered: what counts and estimates read."""
+    return _matching(criteria).order_by().values("pk")
 
 
 def _any_beyond(people: QuerySet, columns: list, key: list, descending: bool) -> bool:
@@ -383,6 +423,9 @@ class PeopleCount:
 
     value: int
     exact: bool
+    # The estimate of a long list a worker is counting: a later request gets the exact count
+    # (so an answer carrying this one is not kept, see ``people/api.py``).
+    pending: bool = False
 
     def __str__(self) -> str:
         if self.exact:
@@ -405,43 +448,96 @@ def person_count(criteria: PersonCriteria, page: PersonPage, *,
     (``exact_up_to`` a number) a large list is "about N" (two significant digits) without
     reading it, and smaller ones are counted, reading at most ``exact_up_to + 1`` rows.
 
-    The API passes ``exact_up_to=None``: the count is exact whenever the estimate is under
-    :data:`API_EXACT_COUNT_LIMIT` (and on SQLite, which has no estimate, always); otherwise
-    it is the estimate with ``exact=False``. An estimate far too low (a rare-looking search
-    that is common) still reads at most ``API_EXACT_COUNT_LIMIT + 1`` rows and then gives the
-    estimate, inexact; so does a count that takes more than :data:`API_COUNT_TIME_LIMIT_MS`.
+    The API passes ``exact_up_to=None``: see :func:`_api_count_kept`.
     """
     if page.first_page and page.next_cursor is None:
         return PeopleCount(len(page.people), exact=True)
-    bare = _matching(criteria).order_by().values("pk")
+    bare = _bare(criteria)
     if exact_up_to is None:
-        return _count_cached(criteria, lambda: _api_count(bare))
+        return _api_count_kept(criteria, bare, page.matches_estimate)
     if connection.vendor == "postgresql":
-        estimate = _planner_estimate(bare)
+        estimate = page.matches_estimate
+        if estimate is None:
+            estimate = _planner_estimate(bare)
         if estimate > 2 * exact_up_to:
             return _estimated(estimate)
     counted = bare[:exact_up_to + 1].count()
     return PeopleCount(counted, exact=counted <= exact_up_to)
 
 
-def _api_count(bare: QuerySet) -> PeopleCount:
+def _api_count_kept(criteria: PersonCriteria, bare: QuerySet,
+                    estimate: int | None) -> PeopleCount:
+    """The API's count: exact whenever the planner expects fewer than
+    :data:`API_EXACT_COUNT_LIMIT` matches (and on SQLite, which has no estimate, always);
+    otherwise the estimate with ``exact=False``. Kept for the current version of the people
+    data (see :func:`_count_key`).
+
+    Counting reads every match: a few hundred thousand of them (a common search at ten million
+    people) take seconds. So when the planner expects ``PEOPLE_COUNT_INLINE_LIMIT`` matches or
+    more and no count is kept yet, the answer is the estimate, inexact, at once, and a worker
+    counts (:func:`person_count_in_background`, once per list and data version); the next
+    request for the same list gets the exact count. Smaller lists are counted in the request;
+    one that takes longer than :data:`API_COUNT_TIME_LIMIT_MS` after all (the estimate was far
+    too low) is handed to the worker the same way. With the list cache off
+    (``PEOPLE_LIST_CACHE_SECONDS`` 0) nothing can be kept, so such a list always answers the
+    estimate."""
+    if connection.vendor != "postgresql":
+        return _count_cached(criteria, lambda: _api_count(bare))
+    try:
+        version = people_data_version() if settings.PEOPLE_LIST_CACHE_SECONDS else None
+    except Exception:  # noqa: BLE001 - the cache is an optimisation; the database answers
+        log.warning("people count cache unavailable", exc_info=True)
+        version = None
+    key = None if version is None else _count_key(criteria, version)
+    if key is not None:
+        try:
+            kept = cache.get(key)
+        except Exception:  # noqa: BLE001 - any cache backend's connection error
+            log.warning("people count cache unavailable", exc_info=True)
+            key = None
+        else:
+            if kept is not None:
+                return PeopleCount(*kept)  # (value, exact)
+    if estimate is None:
+        estimate = _planner_estimate(bare)
+    long_count = settings.PEOPLE_COUNT_INLINE_LIMIT <= estimate < API_EXACT_COUNT_LIMIT
+    count = None if long_count else _api_count(bare, estimate=estimate)
+    if count is None:  # expected to be long, or it was: a worker counts
+        if key is None:
+            return _estimated(estimate)
+        _count_soon(criteria, version, key)
+        return replace(_estimated(estimate), pending=True)
+    if key is not None:
+        cache_set_quietly(key, _kept(count), settings.PEOPLE_LIST_CACHE_SECONDS)
+    return count
+
+
+def _api_count(bare: QuerySet, *, estimate: int | None = None,
+               time_limit_ms: int | None = None) -> PeopleCount | None:
+    """Exact if the planner expects fewer than :data:`API_EXACT_COUNT_LIMIT` matches, else the
+    estimate, inexact. An estimate far too low (a rare-looking search that is common) still
+    reads at most ``API_EXACT_COUNT_LIMIT + 1`` rows and then gives the estimate, inexact.
+    None when counting takes more than ``time_limit_ms`` (cancelled there;
+    :data:`API_COUNT_TIME_LIMIT_MS` by default)."""
     if connection.vendor != "postgresql":
         return PeopleCount(bare.count(), exact=True)
-    estimate = _planner_estimate(bare)
+    if estimate is None:
+        estimate = _planner_estimate(bare)
     if estimate >= API_EXACT_COUNT_LIMIT:
         return _estimated(estimate)
+    if time_limit_ms is None:
+        time_limit_ms = API_COUNT_TIME_LIMIT_MS
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(MATCHES_WORK_MEM)
-            cursor.execute(f"SET LOCAL statement_timeout = {int(API_COUNT_TIME_LIMIT_MS)}")
+            cursor.execute(f"SET LOCAL statement_timeout = {int(time_limit_ms)}")
             counted = _count_rows(bare[:API_EXACT_COUNT_LIMIT + 1])
             transaction.set_rollback(True)  # it only read; rolling back undoes the SET LOCALs
     except OperationalError as error:
         if not isinstance(error.__cause__, QueryCanceled):
             raise
-        log.warning("people count over %s ms, estimated instead: %s", API_COUNT_TIME_LIMIT_MS,
-                    estimate)
-        return _estimated(estimate)
+        log.warning("people count over %s ms (estimate %s)", time_limit_ms, estimate)
+        return None
     if counted > API_EXACT_COUNT_LIMIT:
         return _estimated(max(counted, estimate))
     return PeopleCount(counted, exact=True)
@@ -451,24 +547,81 @@ def _count_rows(query: QuerySet) -> int:
     return query.count()
 
 
+def _count_key(criteria: PersonCriteria, version: str) -> str:
+    # The count depends on nothing but the criteria: not the page, the page size, the order or
+    # who asks.
+    digest = hashlib.blake2b(repr(criteria).encode(), digest_size=16).hexdigest()
+    return f"people:count:{version}:{digest}"
+
+
 def _count_cached(criteria: PersonCriteria, count: Callable[[], PeopleCount]) -> PeopleCount:
     """``count()``, kept for the current version of the people data (as the lists are, see
     ``people/list_cache.py``; ``PEOPLE_LIST_CACHE_SECONDS`` 0 turns both off).
 
     An exact count of a few hundred thousand matches reads them all (a common search, at ten
-    million people, most of the table), while it depends on nothing but the criteria: not the
-    page, the page size, the order or who asks. So paging through a list, re-sorting it, or
-    another seller opening the same search counts once per change of the data."""
+    million people, most of the table), while it depends on nothing but the criteria. So
+    paging through a list, re-sorting it, or another seller opening the same search counts
+    once per change of the data."""
     seconds = settings.PEOPLE_LIST_CACHE_SECONDS
     if not seconds:
         return count()
-    digest = hashlib.blake2b(repr(criteria).encode(), digest_size=16).hexdigest()
     try:
-        key = f"people:count:{people_data_version()}:{digest}"
+        key = _count_key(criteria, people_data_version())
     except Exception:  # noqa: BLE001 - the cache is an optimisation; the database answers
         return count()
-    value, exact = cached_or_built(key, seconds, lambda: astuple(count()))
+    value, exact = cached_or_built(key, seconds, lambda: _kept(count()))
     return PeopleCount(value, exact)
+
+
+def _kept(count: PeopleCount) -> tuple[int, bool]:
+    return count.value, count.exact
+
+
+def _count_soon(criteria: PersonCriteria, version: str, key: str) -> None:
+    """Enqueue the background count of ``criteria`` for ``version``, unless one is already
+    waiting or running (many readers of one new search enqueue one count). Never raises: with
+    the broker down the answer stays the estimate, and a later request tries again."""
+    pending = f"{key}:pending"
+    try:
+        # Held for as long as the count may take; should the worker die, a later request
+        # enqueues again once it expires.
+        if not cache.add(pending, 1, timeout=BACKGROUND_COUNT_TIME_LIMIT_MS // 1000 + 60):
+            return
+    except Exception:  # noqa: BLE001 - any cache backend's connection error
+        log.warning("people count cache unavailable; not counting in the background",
+                    exc_info=True)
+        return
+    try:
+        task_named(COUNT_TASK).apply_async((asdict(criteria), version), retry=False)
+    except Exception:  # noqa: BLE001 - the broker's connection errors
+        log.warning("could not enqueue a people count; the estimate stands", exc_info=True)
+        cache_delete_quietly(pending)
+
+
+def person_count_in_background(criteria_fields: dict, version: str) -> PeopleCount | None:
+    """The worker's half of :func:`_api_count_kept`: count the people matching the criteria
+    (``PersonCriteria`` as a dict, as the task message carries it) and keep the count for the
+    people data's ``version``, which the count's key names. Returns the count, or None when the
+    data has moved on since the request (a count for a version no list is read at any more
+    would be wasted). Runs in a Celery worker: the cache failing fails the task (it is logged;
+    a later request enqueues again)."""
+    criteria = PersonCriteria(**{**criteria_fields, "ids": tuple(criteria_fields["ids"])})
+    key = _count_key(criteria, version)
+    if people_data_version() != version:
+        cache_delete_quietly(f"{key}:pending")
+        return None
+    # A second message for the same count (enqueued again after the first waited in a long
+    # queue past its guard): counted once is enough.
+    kept = cache.get(key)
+    if kept is not None:
+        return PeopleCount(*kept)
+    bare = _bare(criteria)
+    count = _api_count(bare, time_limit_ms=BACKGROUND_COUNT_TIME_LIMIT_MS)
+    # Over even this limit, the estimate is kept: counting again would take as long.
+    count = count or _estimated(_planner_estimate(bare))
+    cache_set_quietly(key, _kept(count), settings.PEOPLE_LIST_CACHE_SECONDS)
+    cache_delete_quietly(f"{key}:pending")
+    return count
 
 
 def _estimated(estimate: int) -> PeopleCount:

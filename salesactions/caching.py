@@ -18,8 +18,10 @@ T = TypeVar("T")
 BUILD_WAIT_SECONDS = 5.0
 
 
-def cached_or_built(key: str, seconds: float, build: Callable[[], T]) -> T:
-    """The value cached under ``key``, else ``build()``'s (then cached for ``seconds``)."""
+def cached_or_built(key: str, seconds: float, build: Callable[[], T],
+                    keep: Callable[[T], bool] | None = None) -> T:
+    """The value cached under ``key``, else ``build()``'s (then cached for ``seconds``, unless
+    ``keep(value)`` says it is not worth keeping)."""
     try:
         cached = cache.get(key)
     except Exception:  # noqa: BLE001 - any cache backend's connection error
@@ -28,7 +30,8 @@ def cached_or_built(key: str, seconds: float, build: Callable[[], T]) -> T:
     if cached is not None:
         return cached
     value = build()
-    cache_set_quietly(key, value, seconds)
+    if keep is None or keep(value):
+        cache_set_quietly(key, value, seconds)
     return value
 
 

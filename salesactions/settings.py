@@ -197,6 +197,11 @@ for _cache in CACHES.values():
     _cache["KEY_PREFIX"] = env("CACHE_KEY_PREFIX", default="")
 # People lists are cached per data version (people/list_cache.py); 0 turns that off.
 PEOPLE_LIST_CACHE_SECONDS = env.int("PEOPLE_LIST_CACHE_SECONDS", default=300)
+# The people API counts a list in the request when PostgreSQL expects fewer matches than this;
+# a longer one answers the estimate at once and a worker counts it for the next request
+# (people/selectors.py). At ten million people a search of 3,000 matches counts in ~20 ms,
+# one of 7,600 ("olivia smith") in 150 ms, 300,000 in 2-3 s (bench/README.md).
+PEOPLE_COUNT_INLINE_LIMIT = env.int("PEOPLE_COUNT_INLINE_LIMIT", default=5_000)
 # How long an analytics report (API and page) may be served from the cache; 0 turns it off.
 ANALYTICS_CACHE_SECONDS = env.int("ANALYTICS_CACHE_SECONDS", default=60)
 

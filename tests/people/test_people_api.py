@@ -13,7 +13,9 @@ from seed_expectations import qualifying_leads
 
 from people import selectors
 from people.models import Person
+from people.selectors import person_count_in_background
 from people.services import person_apply_leads
+from people.tasks import people_count_task
 from sandbox import seed
 
 pytestmark = pytest.mark.django_db
@@ -262,11 +264,14 @@ def test_api_docs_page_is_served(api, client, seller):
 
 @pytest.mark.parametrize("term", ["smith", "山田", "olivia.", "zz-no-match"])
 @pytest.mark.parametrize("ordering", ["name", "-updated"])
+@pytest.mark.parametrize("window", ["walked", "skipped"])
 def test_search_pages_are_exact_whichever_way_they_are_read(api, people, monkeypatch, term,
-                                                            ordering):
+                                                            ordering, window):
     """A search walks a small window of the sort order, then reads the rest of the matches
-    through the search index; both ways must give the same pages, forwards and backwards."""
+    through the search index (a rare one skips the window); every way must give the same
+    pages, forwards and backwards."""
     monkeypatch.setattr(selectors, "SEARCH_WINDOW", 7)
+    monkeypatch.setattr(selectors, "_window_futile", lambda *args: window == "skipped")
     expected = sorted(
         (p for p in Person.objects.all()
          if term.lower() in f"{p.first_name} {p.last_name} {p.email} {p.company}".lower()),
@@ -356,8 +361,8 @@ def test_a_count_is_made_once_per_list_and_data_version(api, people, monkeypatch
     settings.PEOPLE_LIST_CACHE_SECONDS = 300
     counted = []
     api_count = selectors._api_count
-    monkeypatch.setattr(selectors, "_api_count", lambda bare: counted.append(1) or
-                        api_count(bare))
+    monkeypatch.setattr(selectors, "_api_count", lambda bare, **limits: counted.append(1) or
+                        api_count(bare, **limits))
     everyone = Person.workspace.count()
 
     first = api.get("/api/v1/people/?page_size=20").json()
@@ -376,8 +381,8 @@ def test_without_the_list_cache_every_request_counts(api, people, monkeypatch, s
     settings.PEOPLE_LIST_CACHE_SECONDS = 0
     counted = []
     api_count = selectors._api_count
-    monkeypatch.setattr(selectors, "_api_count", lambda bare: counted.append(1) or
-                        api_count(bare))
+    monkeypatch.setattr(selectors, "_api_count", lambda bare, **limits: counted.append(1) or
+                        api_count(bare, **limits))
 
     first = api.get("/api/v1/people/?page_size=20").json()
     api.get(first["next"])
@@ -385,9 +390,10 @@ def test_without_the_list_cache_every_request_counts(api, people, monkeypatch, s
     assert len(counted) == 2
 
 
-def test_a_count_over_its_time_limit_gives_the_estimate(api, people, monkeypatch):
+def test_a_count_over_its_time_limit_gives_the_estimate(api, people, monkeypatch, count_task):
     """A count PostgreSQL can only make slowly is cancelled at the limit and the estimate is
-    given instead (here the count is made slow on purpose); SQLite has no limit."""
+    given instead (here the count is made slow on purpose), and a worker counts it for the
+    next request; SQLite has no limit."""
     _analyze()
     everyone = Person.workspace.count()
     count_rows = selectors._count_rows
@@ -408,5 +414,121 @@ def test_a_count_over_its_time_limit_gives_the_estimate(api, people, monkeypatch
         assert body["count_exact"] is False
         assert abs(body["count"] - everyone) <= everyone // 10
         assert len(after["results"]) == 10
+        assert len(count_task.enqueued) == 1
     else:
         assert (body["count"], body["count_exact"]) == (everyone, True)
+
+
+class _CountTask:
+    """Stands in for the background count's Celery task: keeps what requests enqueue, as the
+    broker would carry it (JSON), for the test to run as the worker would."""
+
+    def __init__(self):
+        self.enqueued = []
+
+    def apply_async(self, args, **options):
+        self.enqueued.append(json.loads(json.dumps(args)))
+
+    def run_all(self):
+        for args in self.enqueued:
+            people_count_task(*args)
+
+
+@pytest.fixture
+def count_task(monkeypatch):
+    task = _CountTask()
+    monkeypatch.setattr(selectors, "task_named",
+                        lambda name: task if name == selectors.COUNT_TASK else None)
+    return task
+
+
+def test_a_long_count_is_the_estimate_until_a_worker_has_made_it_exact(api, people, settings,
+                                                                       count_task):
+    settings.PEOPLE_LIST_CACHE_SECONDS = 300
+    settings.PEOPLE_COUNT_INLINE_LIMIT = 1  # every list here is "long"
+    _analyze()
+    everyone = Person.workspace.count()
+    smiths = sum("smith" in f"{p.first_name} {p.last_name} {p.email} {p.company}".lower()
+                 for p in Person.workspace.all())
+    assert smiths > 2
+
+    searched = api.get("/api/v1/people/?search=smith&page_size=2").json()
+    first = api.get("/api/v1/people/?page_size=20").json()
+    second = api.get(first["next"]).json()
+    resorted = api.get("/api/v1/people/?page_size=30&ordering=-updated").json()
+
+    if connection.vendor != "postgresql":  # SQLite has no estimate and counts everything
+        assert (first["count"], first["count_exact"]) == (everyone, True)
+        assert count_task.enqueued == []
+        return
+    for body in (first, second, resorted):
+        assert body["count_exact"] is False
+        assert abs(body["count"] - everyone) <= everyone // 10
+    assert searched["count_exact"] is False
+    # One count per list: the search and the whole list, however many requests read them.
+    assert len(count_task.enqueued) == 2
+
+    count_task.run_all()
+    after = api.get("/api/v1/people/?page_size=20").json()
+    searched_after = api.get("/api/v1/people/?search=smith&page_size=2").json()
+
+    assert (after["count"], after["count_exact"]) == (everyone, True)
+    assert (searched_after["count"], searched_after["count_exact"]) == (smiths, True)
+
+
+def test_a_background_count_made_after_a_write_is_dropped(api, people, settings, count_task):
+    settings.PEOPLE_LIST_CACHE_SECONDS = 300
+    settings.PEOPLE_COUNT_INLINE_LIMIT = 10
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite counts every list in the request")
+    _analyze()
+    api.get("/api/v1/people/?page_size=20")
+    PersonFactory()  # a write: the version the count was asked for is gone
+    everyone = Person.workspace.count()
+
+    assert person_count_in_background(*count_task.enqueued[0]) is None
+    again = api.get("/api/v1/people/?page_size=20").json()
+    assert again["count_exact"] is False
+    assert len(count_task.enqueued) == 2  # asked anew, for the new version
+    count_task.run_all()
+    after = api.get("/api/v1/people/?page_size=20").json()
+    assert (after["count"], after["count_exact"]) == (everyone, True)
+
+
+def test_a_count_enqueued_twice_is_made_once(api, people, settings, count_task, monkeypatch):
+    """The guard against enqueueing a count twice expires (a worker may have died); a message
+    that arrives after the count was made finds it kept."""
+    settings.PEOPLE_LIST_CACHE_SECONDS = 300
+    settings.PEOPLE_COUNT_INLINE_LIMIT = 1
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite counts every list in the request")
+    _analyze()
+    api.get("/api/v1/people/?page_size=20")
+    counted = []
+    api_count = selectors._api_count
+    monkeypatch.setattr(selectors, "_api_count", lambda bare, **limits: counted.append(1) or
+                        api_count(bare, **limits))
+
+    first = person_count_in_background(*count_task.enqueued[0])
+    again = person_count_in_background(*count_task.enqueued[0])
+
+    assert first == again == selectors.PeopleCount(Person.workspace.count(), True)
+    assert len(counted) == 1
+
+
+def test_a_long_count_without_the_list_cache_is_the_estimate(api, people, settings,
+                                                             count_task):
+    """Nowhere to keep a count: the request answers the estimate and enqueues nothing."""
+    settings.PEOPLE_LIST_CACHE_SECONDS = 0
+    settings.PEOPLE_COUNT_INLINE_LIMIT = 10
+    _analyze()
+    everyone = Person.workspace.count()
+
+    body = api.get("/api/v1/people/?page_size=20").json()
+
+    if connection.vendor == "postgresql":
+        assert body["count_exact"] is False
+        assert abs(body["count"] - everyone) <= everyone // 10
+    else:
+        assert (body["count"], body["count_exact"]) == (everyone, True)
+    assert count_task.enqueued == []

@@ -356,9 +356,10 @@ def test_large_lists_show_the_planners_estimate(ava, people, monkeypatch):
 def test_a_live_search_costs_a_handful_of_queries(ava, people, django_assert_max_num_queries):
     second_page = link(ava.get("/people/?owner=all&search=example").content.decode(), "Next ›")
 
-    # Session, user, the search window's edge (PostgreSQL), the page, a one-row look back, the
-    # planner's estimate and the count: no seller or source lists.
-    with django_assert_max_num_queries(7):
+    # Session, user, the planner's estimates of the matches and of the people without the
+    # search (whether its window is worth walking; PostgreSQL), the search window's edge, the
+    # page, a one-row look back and the count: no seller or source lists.
+    with django_assert_max_num_queries(8):
         response = ava.get(second_page, headers={"HX-Request": "true"})
 
     assert len(listed(response)) == 50

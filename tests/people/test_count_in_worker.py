@@ -1,0 +1,66 @@
+"""A long people count is made by a real Celery worker process and then answered exactly."""
+
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from factories import UserFactory
+from rest_framework.authtoken.models import Token
+from subprocess_env import subprocess_env
+
+from people.models import Person
+from people.services import person_apply_leads
+from salesactions.celery import app as celery_app
+from sandbox import seed
+
+ROOT = Path(__file__).resolve().parents[2]
+LEADS = 300
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_count_is_made_exact_by_a_worker(client, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite counts every list in the request")
+    settings.PEOPLE_LIST_CACHE_SECONDS = 300
+    settings.PEOPLE_COUNT_INLINE_LIMIT = 1  # every list here is "long"
+    person_apply_leads(seed.lead(i, 1, LEADS) for i in range(1, LEADS + 1))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE people_person")
+    everyone = Person.workspace.count()
+    token = Token.objects.create(user=UserFactory())
+    client.defaults["HTTP_AUTHORIZATION"] = f"Token {token.key}"
+    url = "/api/v1/people/?page_size=2&search=smith"
+
+    # A queue of this test's own, so the worker takes no stale message from another run.
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    celery_app.conf.task_default_queue = queue
+    try:
+        first = client.get(url).json()
+        assert first["count_exact"] is False
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "salesactions", "worker", "-Q", queue,
+             "--concurrency", "1", "--pool", "solo", "--without-heartbeat", "--without-gossip",
+             "--without-mingle", "--loglevel", "WARNING"],
+            env=subprocess_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                body = client.get(url).json()
+                if body["count_exact"]:
+                    break
+                assert worker.poll() is None, worker.stderr.read().decode()[-2000:]
+                time.sleep(0.2)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+    finally:
+        celery_app.conf.task_default_queue = "celery"
+
+    expected = sum("smith" in f"{p.first_name} {p.last_name} {p.email} {p.company}".lower()
+                   for p in Person.workspace.all())
+    assert (body["count"], body["count_exact"]) == (expected, True)
+    assert 2 < expected < everyone
