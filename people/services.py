@@ -240,7 +240,7 @@ def person_apply_csv(records: bytes, header: list[str], *, run_id: int,
             log.info("a bulk file's records are applied through lead_row: COPY or SQL refused "
                      "them", exc_info=True)
         finally:
-            cursor.execute(f"DELETE FROM {staging}")
+            _temporary_empty(cursor, staging)
     return _apply_csv_parsed(records, header, run_id, none_stored)
 
 
@@ -375,9 +375,19 @@ def _upsert_incoming(cursor, columns: list[str], any_unowned: bool) -> tuple[int
             "AND NOT incoming.in_workspace RETURNING stored.in_workspace) "
             "SELECT count(*), count(*) FILTER (WHERE in_workspace) FROM updated")
         known, left = cursor.fetchone()
-    # DELETE, not TRUNCATE: on a small temporary table it needs no exclusive lock or new file.
-    cursor.execute("DELETE FROM person_incoming")
+    _temporary_empty(cursor, "person_incoming")
     return known, left
+
+
+def _temporary_empty(cursor, table: str) -> None:
+    """Empty a temporary table that this connection fills again and again.
+
+    TRUNCATE, not DELETE: autovacuum never visits temporary tables, so deleted rows stay as dead
+    space that each later COPY appends after and each scan reads through. At 3.7 million leads
+    a sync's staging table had grown to 1.2 GB, scanned for every 2 MB piece. On a temporary
+    table TRUNCATE takes a lock nobody else waits for and swaps in an empty file.
+    """
+    cursor.execute(f"TRUNCATE {table}")
 
 
 def _incoming_create(cursor) -> None:
@@ -454,7 +464,7 @@ def _merge_postgres(rows: list[tuple]) -> list[bool]:
             "AND people_person.removed_reason <> %s RETURNING people_person.in_workspace",
             [Person.RemovedReason.DELETED])
         in_workspace = [row[0] for row in cursor.fetchall()]
-        cursor.execute("DELETE FROM person_incoming")
+        _temporary_empty(cursor, "person_incoming")
     return in_workspace
 
 
