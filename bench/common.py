@@ -8,6 +8,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -95,14 +96,18 @@ class Sandbox:
 def run_measured(command: list[str], env: dict, cwd: Path = ROOT) -> tuple[float, int, int]:
     """Run a child to completion; (wall seconds, exit code, peak RSS in MB) of that child.
     ``cwd``: the app checkout whose code it runs (another one for a before/after table)."""
-    started = time.monotonic()
-    child = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    elapsed = time.monotonic() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode:
-        sys.stderr.write(child.stderr.read().decode()[-2000:])
+    # stderr to a file, not a pipe read after the child ends: a long run's progress bar fills
+    # the pipe's 64 KB and the child then blocks on its next write (a 10-million-lead sync did).
+    with tempfile.TemporaryFile() as errors:
+        started = time.monotonic()
+        child = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                                 stderr=errors)
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.monotonic() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode:
+            errors.seek(max(0, errors.seek(0, os.SEEK_END) - 2000))
+            sys.stderr.write(errors.read().decode(errors="replace"))
     return elapsed, child.returncode, usage.ru_maxrss // 1024
 
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 import csv
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -35,7 +37,10 @@ from people.services import (
     person_apply_rows,
     person_bulk_load_begin,
     person_bulk_load_end,
+    person_index_is_costly,
+    person_indexes_build,
     person_remove_unseen,
+    person_statistics_refresh,
 )
 from syncing.clients.marketo import MarketoClient, MarketoError
 from syncing.clients.transport import TransportError
@@ -78,6 +83,16 @@ FIRST_POLL_SECONDS = 0.25
 IDLE_SAVE_SECONDS = 1.0
 # Job states the export thread waits on; "completed" windows are the ingesting thread's.
 _IN_MARKETO = ("created", "enqueued")
+# The ingest counts as waiting for Marketo (so the dropped indexes are built during the load,
+# in time it would spend idle) once it has idled at least this share of the time since its
+# first file began, over at least this many seconds.
+MARKETO_BOUND_IDLE_SHARE = 0.5
+MARKETO_BOUND_EVIDENCE_SECONDS = 2.0
+# ANALYZE runs during the load once this share of the windows is written; its statistics stand
+# for the whole table if at least STATISTICS_MIN_SHARE of its people were in by then (windows
+# need not hold as many leads each), otherwise ANALYZE runs again at the end.
+STATISTICS_AT_WINDOWS_SHARE = 0.6
+STATISTICS_MIN_SHARE = 0.5
 
 ProgressCallback = Callable[[SyncRun], None]
 
@@ -133,6 +148,10 @@ class _InitialSync:
         self.calls_at_last_save = client.calls + client.token_calls
         # The export thread changes the windows of the resume state while this one saves it.
         self.state_lock = threading.RLock()
+        # ANALYZE run during the load, in a thread of its own; once it has succeeded, the
+        # people in the table when it began.
+        self.statistics: threading.Thread | None = None
+        self.statistics_people: int | None = None
 
     # -- bookkeeping
 
@@ -174,7 +193,7 @@ class _InitialSync:
             self.bulk()
         if self.run.state["method"] == SyncRun.Method.LEADS:
             self.leads()
-        person_bulk_load_end(self.run.state.get("dropped_indexes", []))
+        self.load_end()
         with transaction.atomic():
             self.run.people_removed = person_remove_unseen(self.run.pk, self.run.started_at)
             self.run.status = SyncRun.Status.SUCCEEDED
@@ -184,6 +203,15 @@ class _InitialSync:
             stream.last_success_at = self.run.finished_at
             stream.save(update_fields=["last_success_at"])
         self.on_progress(self.run)
+
+    def load_end(self) -> None:
+        """The indexes still dropped, and statistics unless those taken during the load
+        stand for the table."""
+        if self.statistics is not None:
+            self.statistics.join()  # an index build would wait for it anyway
+        analyzed = self.statistics_people
+        person_bulk_load_end(self.run.state.get("dropped_indexes", []), analyze=(
+            analyzed is None or analyzed < self.run.people_written * STATISTICS_MIN_SHARE))
 
     def plan(self) -> None:
         """First start: fix the incremental cursor at this moment, then lay out the windows."""
@@ -237,9 +265,11 @@ class _InitialSync:
                 window["status"] = "enqueued"
         jobs = _ExportJobs(windows, self.client, self.run.state["fields"],
                            lock=self.state_lock, poll_max_seconds=self.poll_max_seconds)
+        pace = _IngestPace()
         jobs.start()
         try:
             while True:
+                self.load_end_while_idle(jobs, pace)
                 window = jobs.next_completed(timeout=IDLE_SAVE_SECONDS)
                 if window is _ALL_DONE:
                     return
@@ -247,7 +277,8 @@ class _InitialSync:
                     with transaction.atomic():
                         self.save()  # the jobs' ids and the heartbeat while Marketo works
                     continue
-                self.download(window)
+                with pace.working():
+                    self.download(window)
         except MarketoError as error:
             if error.permanent and not any(w["export_id"] for w in windows):
                 jobs.stop()
@@ -256,6 +287,55 @@ class _InitialSync:
             raise
         finally:
             jobs.stop()
+
+    def load_end_while_idle(self, jobs: _ExportJobs, pace: _IngestPace) -> None:
+        """Do part of what ends a bulk load (``load_end``) before the last file, in time
+        the ingest would spend waiting for Marketo.
+
+        After the last file, what is left to do is what the sync adds to Marketo's own time:
+        the trigram index alone takes seconds per 100,000 people to build, ANALYZE seconds at
+        any size. So, once the ingest has caught up with the jobs and idles at least half the
+        time, the trigram index is built while the table is small (kept up to date after, it
+        costs less per row than the export takes); then, once most windows are written and the
+        ingest has caught up, ANALYZE runs beside the next files. The B-trees are built at the
+        end (by two connections: about as long as the last jobs would keep them busy if built
+        before; they also set the planner's row count). When the database is the bound (the
+        ingest never catches up) all is done at the end, which costs the least in all.
+        """
+        # Only a load into an (almost) empty table drops indexes; only one that has caught up
+        # has time to spare.
+        if not self.run.state.get("dropped_indexes") or jobs.file_ready():
+            return
+        dropped = self.run.state["dropped_indexes"]
+        costly = [definition for definition in dropped if person_index_is_costly(definition)]
+        if costly and pace.marketo_bound():
+            with pace.working():
+                log.info("building the trigram index during the load, while Marketo exports")
+                person_indexes_build(costly)
+                # Committed with the run: a resumed run builds only what is left (building an
+                # index that exists would be a no-op anyway).
+                self.run.state["dropped_indexes"] = [definition for definition in dropped
+                                                     if definition not in costly]
+                with transaction.atomic():
+                    self.save()
+        elif (not costly and self.statistics is None and not connection.in_atomic_block
+              and self.run.windows_done >= self.run.windows_total * STATISTICS_AT_WINDOWS_SHARE):
+            # (Inside a transaction another connection would wait for this one's locks.)
+            self.statistics = threading.Thread(
+                target=self.statistics_refresh_alone, args=(self.run.people_written,),
+                name="people-statistics", daemon=True)
+            self.statistics.start()
+
+    def statistics_refresh_alone(self, people: int) -> None:
+        """``person_statistics_refresh`` in a thread of its own, on its own connection, with
+        ``people`` in the table."""
+        try:
+            person_statistics_refresh()
+            self.statistics_people = people
+        except Exception:  # noqa: BLE001 - then the end of the load runs ANALYZE again
+            log.warning("ANALYZE during the load failed", exc_info=True)
+        finally:
+            connections.close_all()
 
     def download(self, window: dict) -> None:
         """Stream the window's file from the last committed byte and apply it in batches as
@@ -393,6 +473,33 @@ def _utf8(data: bytes) -> bytes:
 _ALL_DONE = object()
 
 
+class _IngestPace:
+    """How the ingesting thread spends its time since its first file: working (writing files,
+    building indexes) or waiting for Marketo's jobs."""
+
+    def __init__(self):
+        self.first_file_at: float | None = None
+        self.busy_seconds = 0.0
+
+    @contextmanager
+    def working(self) -> Iterator[None]:
+        began = time.monotonic()
+        if self.first_file_at is None:
+            self.first_file_at = began
+        try:
+            yield
+        finally:
+            self.busy_seconds += time.monotonic() - began
+
+    def marketo_bound(self) -> bool:
+        """Whether the ingest mostly waits for Marketo (and has for long enough to tell)."""
+        if self.first_file_at is None:
+            return False
+        elapsed = time.monotonic() - self.first_file_at
+        return (elapsed >= MARKETO_BOUND_EVIDENCE_SECONDS
+                and self.busy_seconds <= elapsed * (1 - MARKETO_BOUND_IDLE_SHARE))
+
+
 class _ExportJobs:
     """Marketo's side of a bulk sync, in a thread of its own: creates and enqueues the windows'
     export jobs ahead (at most ``MAX_JOBS_AHEAD`` created, queued or processing, so Marketo
@@ -423,6 +530,11 @@ class _ExportJobs:
     def stop(self) -> None:
         self._stopping.set()
         self._thread.join(timeout=self.client.timeout + 5)
+
+    def file_ready(self) -> bool:
+        """Whether a window's file waits to be written."""
+        with self.changed:
+            return any(w["status"] == "completed" for w in self.windows)
 
     def next_completed(self, timeout: float):
         """The first window whose file is ready; ``_ALL_DONE`` when every window is done;

@@ -149,3 +149,23 @@ def test_a_piece_of_a_file_ends_after_a_whole_record():
     assert _records_end(text[:inside_quotes]) == text.index(b"2,")
     assert _records_end(text) == len(text)
     assert _records_end(text[:5]) == 0
+
+
+def test_the_temporary_tables_do_not_grow_from_one_piece_to_the_next():
+    """Autovacuum never visits temporary tables: rows deleted from them would stay as dead
+    space that every later piece appends after and scans through."""
+    def sizes():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT relname, pg_relation_size(oid) FROM pg_class "
+                           "WHERE relpersistence = 't' AND relkind = 'r' "
+                           "AND pg_table_is_visible(oid) ORDER BY relname")
+            return dict(cursor.fetchall())
+
+    piece = as_csv([lead(str(marketo_id)) for marketo_id in range(1, 501)]).encode()
+    person_apply_csv(piece, SYNCED_MARKETO_FIELDS, run_id=1, none_stored=True)
+    person_apply_csv(piece, SYNCED_MARKETO_FIELDS, run_id=1)  # an upsert: person_incoming
+
+    tables = sizes()
+    assert {"person_incoming", f"person_csv_{len(SYNCED_MARKETO_FIELDS)}"} <= tables.keys()
+    assert set(tables.values()) == {0}
+    assert Person.objects.count() == 500

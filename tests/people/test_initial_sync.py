@@ -7,13 +7,16 @@ import time
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from sandboxes import MARKETO_CLIENT_ID, MARKETO_CLIENT_SECRET, UnthrottledSandbox
 from seed_expectations import qualifying_leads
 from subprocess_env import subprocess_env
 
+from people import services
 from people.models import Person
 from people.services import person_apply_leads
 from syncing.clients.marketo import MarketoError
+from syncing.mirror import initial
 from syncing.mirror.initial import initial_run_execute, initial_run_start
 from syncing.mirror.state import marketo_client
 from syncing.models import MarketoConnection, SyncRun, SyncStream
@@ -240,3 +243,73 @@ def test_a_worker_killed_mid_sync_resumes_to_the_same_result(marketo_sandbox, se
     assert Person.objects.count() == len(expected)
     reused = {w["export_id"] for w in resumed.state["windows"]} & kept_jobs
     assert reused == kept_jobs  # export jobs still valid were picked up, not recreated
+
+
+def secondary_indexes():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'people_person' "
+                       "AND indexdef NOT LIKE 'CREATE UNIQUE%%'")
+        return {name for (name,) in cursor.fetchall()}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_while_marketo_is_the_bound_the_load_is_ended_before_the_last_file(
+        marketo_connected, monkeypatch):
+    """Export jobs slower than the ingest: the trigram index is built and ANALYZE runs while
+    windows are still to come; every dropped index exists once the run is done."""
+    leads = 600
+    marketo_connected.reset(leads=leads)
+    # Whether Marketo is the bound is measured (test_the_ingest_pace_...): here it is, and the
+    # ingest has caught up each time it looks, whatever this machine's speed.
+    monkeypatch.setattr(initial._IngestPace, "marketo_bound", lambda pace: True)
+    monkeypatch.setattr(initial._ExportJobs, "file_ready", lambda jobs: False)
+    indexes_before = secondary_indexes()
+    windows_done_at = {}
+
+    def windows_done() -> tuple[int, int]:
+        run = SyncRun.objects.get(kind=SyncRun.Kind.INITIAL)
+        return run.windows_done, run.windows_total
+
+    def indexes_build(definitions):
+        for definition in definitions:
+            windows_done_at[definition.split()[5]] = windows_done()
+        initial_indexes_build(definitions)
+
+    def statistics_refresh():
+        windows_done_at["ANALYZE"] = windows_done()
+        initial_statistics_refresh()
+
+    initial_indexes_build = initial.person_indexes_build
+    initial_statistics_refresh = initial.person_statistics_refresh
+    monkeypatch.setattr(initial, "person_indexes_build", indexes_build)
+    monkeypatch.setattr(services, "person_indexes_build", indexes_build)  # the end's
+    monkeypatch.setattr(initial, "person_statistics_refresh", statistics_refresh)
+
+    run = run_initial_sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert workspace_ids() == set(qualifying_leads(leads))
+    done, total = windows_done_at["person_search_trgm"]
+    assert done < total  # built while windows were still to come
+    done, total = windows_done_at["ANALYZE"]
+    assert total * initial.STATISTICS_AT_WINDOWS_SHARE <= done < total
+    assert secondary_indexes() == indexes_before
+    # The B-trees were built by the end of the load, after the last window.
+    assert all(windows_done_at[name] == (total, total)
+               for name in indexes_before - {"person_search_trgm"})
+
+
+def test_the_ingest_pace_tells_when_marketo_is_the_bound(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(initial.time, "monotonic", lambda: clock[0])
+    pace = initial._IngestPace()
+    assert not pace.marketo_bound()  # no file yet
+    with pace.working():
+        clock[0] += 1.0  # writing the first file
+    clock[0] += 0.5  # waiting for the next job
+    assert not pace.marketo_bound()  # too soon to tell
+    clock[0] += 1.0
+    assert pace.marketo_bound()  # 1 s working in 2.5 s
+    with pace.working():
+        clock[0] += 2.0
+    assert not pace.marketo_bound()  # 3 s working in 4.5 s: the ingest is the bound
