@@ -1,8 +1,13 @@
 """Handing the test database to a subprocess (a `sync` command or a Celery worker)."""
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def database_url() -> str:
@@ -23,3 +28,14 @@ def subprocess_env(**extra: str) -> dict:
     return os.environ | {"DATABASE_URL": database_url(), "MARKETO_CALLS_PER_WINDOW": "100000",
                          "MARKETO_MAX_IN_FLIGHT": "10", "MARKETO_BULK_POLL_MAX_SECONDS": "0.2",
                          **extra}
+
+
+def celery_worker(queue: str) -> subprocess.Popen:
+    """A real Celery worker process (one, solo pool) on the test database, taking only
+    ``queue`` (a test's own, so it takes no stale message of another run); its stderr is kept
+    to show why it died."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "salesactions", "worker", "-Q", queue,
+         "--concurrency", "1", "--pool", "solo", "--without-heartbeat", "--without-gossip",
+         "--without-mingle", "--loglevel", "WARNING"],
+        env=subprocess_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -1,23 +1,19 @@
 """A long people count is made by a real Celery worker process and then answered exactly."""
 
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from django.db import connection
 from factories import UserFactory
 from rest_framework.authtoken.models import Token
-from subprocess_env import subprocess_env
+from subprocess_env import celery_worker
 
 from people.models import Person
 from people.services import person_apply_leads
 from salesactions.celery import app as celery_app
 from sandbox import seed
 
-ROOT = Path(__file__).resolve().parents[2]
 LEADS = 300
 
 
@@ -41,11 +37,7 @@ def test_a_long_count_is_made_exact_by_a_worker(client, settings):
     try:
         first = client.get(url).json()
         assert first["count_exact"] is False
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "salesactions", "worker", "-Q", queue,
-             "--concurrency", "1", "--pool", "solo", "--without-heartbeat", "--without-gossip",
-             "--without-mingle", "--loglevel", "WARNING"],
-            env=subprocess_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        worker = celery_worker(queue)
         try:
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:

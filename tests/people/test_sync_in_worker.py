@@ -1,21 +1,16 @@
 """The initial sync started from the API runs in a real Celery worker process."""
 
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from sandboxes import MARKETO_CLIENT_ID, MARKETO_CLIENT_SECRET, UnthrottledSandbox
 from seed_expectations import qualifying_leads
-from subprocess_env import subprocess_env
+from subprocess_env import celery_worker
 
 from people.models import Person
 from salesactions.celery import app as celery_app
 from syncing.models import MarketoConnection, SyncRun
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -27,11 +22,7 @@ def test_start_sync_from_the_api_is_done_by_a_worker(admin_client, marketo_sandb
     # A queue of this test's own, so the worker takes no stale message from another run.
     queue = f"test-{uuid.uuid4().hex[:8]}"
     celery_app.conf.task_default_queue = queue
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "salesactions", "worker", "-Q", queue,
-         "--concurrency", "1", "--pool", "solo", "--without-heartbeat", "--without-gossip",
-         "--without-mingle", "--loglevel", "WARNING"],
-        env=subprocess_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    worker = celery_worker(queue)
     try:
         response = admin_client.post("/api/v1/sync/runs/", {"kind": "initial"},
                                      content_type="application/json")
