@@ -135,18 +135,17 @@ def reports_get(period: Period, asks: list[Ask], *, senders: list[int] | None = 
     if seconds <= 0:
         counted = reports_count(period, asks, senders=senders, campaign=campaign)
         return [counted[ask] for ask in asks]
-    asked = {_cache_key(kind, group_by, period, senders, campaign): (kind, group_by)
-             for kind, group_by in asks}
+    keys = [_cache_key(kind, group_by, period, senders, campaign) for kind, group_by in asks]
+    asked = dict(zip(keys, asks, strict=True))
 
-    def count(keys: list[str]) -> dict[str, Report]:
-        counted = reports_count(period, [asked[key] for key in keys], senders=senders,
+    def count(missing: list[str]) -> dict[str, Report]:
+        counted = reports_count(period, [asked[key] for key in missing], senders=senders,
                                 campaign=campaign)
-        return {key: counted[asked[key]] for key in keys}
+        return {key: counted[asked[key]] for key in missing}
 
     # Viewers asking at once (a page's figures just expired) wait for one count.
     found = cached_built_once(list(asked), seconds, count)
-    return [found[_cache_key(kind, group_by, period, senders, campaign)]
-            for kind, group_by in asks]
+    return [found[key] for key in keys]
 
 
 def _cache_key(kind: str, group_by: str, period: Period, senders: list[int] | None,
@@ -377,10 +376,10 @@ def _rollup_sums(model, pieces: list[Piece], sets: list[tuple[str, ...]], sums: 
     sets = list(dict.fromkeys(sets))
     columns = list(dict.fromkeys(column for group in sets for column in group))
     conditions, params = [], []
-    moment = connection.ops.adapt_datetimefield_value  # as the ORM would send it
+    as_sent = connection.ops.adapt_datetimefield_value  # a moment as the ORM would send it
     for hours, since, until in pieces:
         conditions.append("(hours = %s AND start >= %s AND start < %s)")
-        params += [hours, moment(since), moment(until)]
+        params += [hours, as_sent(since), as_sent(until)]
     rows_of = (f"FROM {quote(model._meta.db_table)} WHERE ({' OR '.join(conditions)})"
                + "".join(f" AND {condition}" for condition, _value in where))
     params += [value for _condition, values in where for value in values]
