@@ -357,12 +357,18 @@ def test_an_estimate_far_too_low_still_reads_a_bounded_number_of_rows(api, peopl
         assert (body["count"], body["count_exact"]) == (everyone, True)
 
 
-def test_a_count_is_made_once_per_list_and_data_version(api, people, monkeypatch, settings):
-    settings.PEOPLE_LIST_CACHE_SECONDS = 300
-    counted = []
+@pytest.fixture
+def counted(monkeypatch) -> list:
+    """One entry per exact count the people API makes (``selectors._api_count``)."""
+    made = []
     api_count = selectors._api_count
-    monkeypatch.setattr(selectors, "_api_count", lambda bare, **limits: counted.append(1) or
+    monkeypatch.setattr(selectors, "_api_count", lambda bare, **limits: made.append(1) or
                         api_count(bare, **limits))
+    return made
+
+
+def test_a_count_is_made_once_per_list_and_data_version(api, people, counted, settings):
+    settings.PEOPLE_LIST_CACHE_SECONDS = 300
     everyone = Person.workspace.count()
 
     first = api.get("/api/v1/people/?page_size=20").json()
@@ -377,12 +383,8 @@ def test_a_count_is_made_once_per_list_and_data_version(api, people, monkeypatch
     assert len(counted) == 2
 
 
-def test_without_the_list_cache_every_request_counts(api, people, monkeypatch, settings):
+def test_without_the_list_cache_every_request_counts(api, people, counted, settings):
     settings.PEOPLE_LIST_CACHE_SECONDS = 0
-    counted = []
-    api_count = selectors._api_count
-    monkeypatch.setattr(selectors, "_api_count", lambda bare, **limits: counted.append(1) or
-                        api_count(bare, **limits))
 
     first = api.get("/api/v1/people/?page_size=20").json()
     api.get(first["next"])
@@ -495,7 +497,7 @@ def test_a_background_count_made_after_a_write_is_dropped(api, people, settings,
     assert (after["count"], after["count_exact"]) == (everyone, True)
 
 
-def test_a_count_enqueued_twice_is_made_once(api, people, settings, count_task, monkeypatch):
+def test_a_count_enqueued_twice_is_made_once(api, people, settings, count_task, counted):
     """The guard against enqueueing a count twice expires (a worker may have died); a message
     that arrives after the count was made finds it kept."""
     settings.PEOPLE_LIST_CACHE_SECONDS = 300
@@ -504,10 +506,7 @@ def test_a_count_enqueued_twice_is_made_once(api, people, settings, count_task, 
         pytest.skip("SQLite counts every list in the request")
     _analyze()
     api.get("/api/v1/people/?page_size=20")
-    counted = []
-    api_count = selectors._api_count
-    monkeypatch.setattr(selectors, "_api_count", lambda bare, **limits: counted.append(1) or
-                        api_count(bare, **limits))
+    counted.clear()  # only the worker's counts from here
 
     first = person_count_in_background(*count_task.enqueued[0])
     again = person_count_in_background(*count_task.enqueued[0])
