@@ -327,7 +327,8 @@ SALESFORCE_CLIENT_ID = env("SALESFORCE_CLIENT_ID", default="")
 SALESFORCE_CLIENT_SECRET = env("SALESFORCE_CLIENT_SECRET", default="")
 SALESFORCE_API_VERSION = env("SALESFORCE_API_VERSION", default="62.0")
 
-# The app's share of Marketo's limits (100 calls / 20 s and 10 concurrent per instance).
+# The app's share of Marketo's limits (100 calls / 20 s and 10 concurrent per instance): one
+# budget for every process when REDIS_URL is set (syncing/clients/shared_limiter.py).
 MARKETO_CALLS_PER_WINDOW = env.int("MARKETO_CALLS_PER_WINDOW", default=50)
 MARKETO_WINDOW_SECONDS = env.float("MARKETO_WINDOW_SECONDS", default=20)
 MARKETO_MAX_IN_FLIGHT = env.int("MARKETO_MAX_IN_FLIGHT", default=5)

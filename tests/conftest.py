@@ -1,6 +1,11 @@
 """Shared fixtures; the sandboxes run in-process on loopback ports, reached over real HTTP."""
 
+import os
 import runpy
+import shutil
+import socket
+import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -355,3 +360,42 @@ def salesforce_connected(db, salesforce_sandbox):
                          client_secret=SALESFORCE_CLIENT_SECRET,
                          api_version="62.0").save()
     return salesforce_sandbox
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A real Redis: ``REDIS_URL`` when set (CI), else a private ``redis-server`` on a free
+    loopback port for this session."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("No Redis for the tests that need one: set REDIS_URL, or install "
+                    "redis-server (apt-get install -y redis-server).", pytrace=False)
+    port = _free_port()
+    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1",
+                                "--save", "", "--appendonly", "no"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import redis
+
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(timeout=10)

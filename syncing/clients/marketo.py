@@ -39,6 +39,8 @@ from .transport import TransportError, error_unreached
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 300
+# Seconds a call may wait on Marketo.
+DEFAULT_TIMEOUT = 30.0
 MAX_ACTIVITY_TYPE_IDS = 10
 MAX_ACTIVITY_LEAD_IDS = 30
 # Marketo answers 414 above 8 KB of URI; stay clear of it with room for the host part.
@@ -187,17 +189,19 @@ class MarketoClient:
     processes can share an instance with other integrations. ``calls`` counts REST and bulk
     requests sent (retries included) and ``token_calls`` identity requests, for benchmarks.
     ``on_call``, if given, is called once per REST or bulk request as it leaves (the caller
-    records its API budget with it; it must be cheap and must not raise).
+    records its API budget with it; it must be cheap and must not raise). ``limiter``, if
+    given, replaces the client's own limits (``calls_per_window``...).
     """
 
     def __init__(self, base_url: str, client_id: str, client_secret: str, *,
                  calls_per_window: int = 50, window_seconds: float = 20,
-                 max_in_flight: int = 5, timeout: float = 30.0, max_attempts: int = 6,
+                 max_in_flight: int = 5, timeout: float = DEFAULT_TIMEOUT, max_attempts: int = 6,
                  backoff_base: float = 0.5, backoff_max: float = 30.0,
                  session: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  on_call: Callable[[], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic,
+                 limiter: CallLimiter | None = None):
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.base_url = base_url.rstrip("/")
@@ -208,7 +212,9 @@ class MarketoClient:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.window_seconds = window_seconds
-        self.limiter = CallLimiter(calls_per_window, window_seconds, max_in_flight)
+        # One of this client's own, unless the caller shares one between processes
+        # (``shared_limiter.SharedCallLimiter``, with the same methods).
+        self.limiter = limiter or CallLimiter(calls_per_window, window_seconds, max_in_flight)
         self.http = session or _new_session(max_in_flight)
         self.scope: str | None = None
         self.calls = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -15,8 +16,10 @@ from syncing.budget import (
     salesforce_call_recorded,
     salesforce_usage_recorded,
 )
+from syncing.clients.marketo import DEFAULT_TIMEOUT as DEFAULT_MARKETO_TIMEOUT
 from syncing.clients.marketo import MarketoClient
 from syncing.clients.salesforce import SalesforceClient
+from syncing.clients.shared_limiter import SharedCallLimiter
 from syncing.clients.transport import TransportError
 from syncing.models import MarketoConnection, SalesforceConnection, SyncSettings
 
@@ -35,8 +38,21 @@ def marketo_client_for(connection: MarketoConnection, **options) -> MarketoClien
                "window_seconds": settings.MARKETO_WINDOW_SECONDS,
                "max_in_flight": settings.MARKETO_MAX_IN_FLIGHT,
                "on_call": marketo_call_recorded} | options
+    if settings.REDIS_URL and "limiter" not in options:
+        options["limiter"] = marketo_limiter_shared(connection, options)
     return MarketoClient(connection.base_url, connection.client_id, connection.client_secret,
                          **options)
+
+
+def marketo_limiter_shared(connection: MarketoConnection, options: dict) -> SharedCallLimiter:
+    """The limits of ``options`` (``calls_per_window``...) kept in Redis for every process
+    calling this Marketo instance (``syncing/clients/shared_limiter.py``): with several workers,
+    web processes or machines, ``MARKETO_CALLS_PER_WINDOW`` is the deployment's budget."""
+    instance = hashlib.blake2b(f"{connection.base_url.rstrip('/')}|{connection.client_id}"
+                               .encode(), digest_size=8).hexdigest()
+    return SharedCallLimiter(settings.REDIS_URL, instance, options["calls_per_window"],
+                             options["window_seconds"], options["max_in_flight"],
+                             lease_seconds=options.get("timeout", DEFAULT_MARKETO_TIMEOUT))
 
 
 def salesforce_client_for(connection: SalesforceConnection, **options) -> SalesforceClient:

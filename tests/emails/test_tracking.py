@@ -12,7 +12,6 @@ from tracking_fixtures import (  # noqa: F401
     clean_outbox,
     make_email,
     person,
-    redis_server,
     sent_email,
     tracking_redis,
 )

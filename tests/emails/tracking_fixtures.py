@@ -1,13 +1,10 @@
 """Fixtures of the tracking and event tests (imported by name into each test module, so they do
 not depend on the ``emails`` tests' conftest): a sent email to a seed person, a clean outbox,
-a real Redis for the tracking buffer, and the signals received."""
+the tracking buffer on a real Redis (``redis_server``, tests/conftest.py), and the signals
+received."""
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
 import uuid
 
 import pytest
@@ -83,47 +80,6 @@ def signals_received():
     email_status_changed.connect(listener, weak=False, dispatch_uid="tracking-tests")
     yield received
     email_status_changed.disconnect(dispatch_uid="tracking-tests")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def redis_server():
-    """A real Redis: ``REDIS_URL`` when set (CI), else a private ``redis-server`` on a free
-    loopback port for this session."""
-    import os
-
-    if os.environ.get("REDIS_URL"):
-        yield os.environ["REDIS_URL"]
-        return
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("No Redis for the tracking buffer tests: set REDIS_URL, or install "
-                    "redis-server (apt-get install -y redis-server).", pytrace=False)
-    port = _free_port()
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1",
-                                "--save", "", "--appendonly", "no"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import redis
-
-    client = redis.Redis(port=port)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(timeout=10)
 
 
 @pytest.fixture
