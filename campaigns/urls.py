@@ -11,6 +11,7 @@ urlpatterns = [
     path("campaigns/new/", views.campaign_new, name="new"),
     path("campaigns/review/", views.review_queue, name="review"),
     path("campaigns/review/<int:item_id>/", views.review_action, name="review-action"),
+    path("campaigns/review/<int:item_id>/preview/", views.review_preview, name="review-preview"),
     path("campaigns/add-people/", views.bulk_add, name="bulk-add"),
     path("campaigns/<int:pk>/", views.campaign_detail, name="detail"),
     path("campaigns/<int:pk>/edit/", views.campaign_edit, name="edit"),

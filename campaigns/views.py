@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from emails.views import preview_response
 from people.models import Person
 from people.selection import people_selection
 from people.selectors import person_list
@@ -379,6 +380,16 @@ def _review_page(request, refused: MemberStep | None = None, typed: dict | None 
 @require_GET
 def review_queue(request):
     return _review_page(request)
+
+
+@require_POST
+def review_preview(request, item_id: int):
+    """A review item's subject and body, as edited, merged for its person as its seller (the
+    one whose campaign queued it, whose signature it carries) sends them, whoever reviews."""
+    item = get_object_or_404(review_items_for(request.user), pk=item_id)
+    member = item.member
+    return preview_response(request, member.person, sender=member.added_by,
+                            extra={"sales_campaign_name": member.campaign.name})
 
 
 @require_POST

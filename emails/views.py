@@ -130,20 +130,25 @@ def _template_from(request, value):
 
 @require_POST
 def preview(request, person_id: int):
-    """The merged subject and body as the person will get them, the sender's signature after
-    the body (htmx fragment). The review queue passes its campaign's ``sales_campaign_name``."""
+    """The merged subject and body as the person will get them from the user, the user's
+    signature after the body (htmx fragment)."""
     person = get_object_or_404(Person.workspace, pk=person_id)
+    return preview_response(request, person, sender=request.user)
+
+
+def preview_response(request, person, *, sender, extra: dict | None = None):
+    """The preview fragment of the posted subject and body merged for ``person`` as ``sender``
+    sends them (their signature), with ``extra`` merge values. The campaigns' review queue
+    uses it for the seller whose campaign queued the email."""
     subject, body = request.POST.get("subject", ""), request.POST.get("body", "")
     context = {"person": person}
     if not subject.strip() and not body.strip():
         context["empty"] = True
     else:
         try:
-            campaign = request.POST.get("sales_campaign_name", "").strip()
             merged_subject, merged_body = merged_message(
-                person=person, sender=request.user, subject=subject or "(no subject)",
-                body=body or " ",
-                extra={"sales_campaign_name": campaign} if campaign else None)
+                person=person, sender=sender, subject=subject or "(no subject)",
+                body=body or " ", extra=extra)
         except EmailRefused as refused:
             context["error"] = refused.message
         else:

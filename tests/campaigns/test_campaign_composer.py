@@ -3,8 +3,9 @@ and the review queue showing each waiting email merged for its person (the campa
 the sender's signature included)."""
 
 import pytest
-from factories import PersonFactory
+from factories import PersonFactory, UserFactory
 
+from campaigns.review import review_items_for
 from campaigns.services import members_add
 from emails.services import template_save
 
@@ -38,11 +39,54 @@ def test_the_review_queue_shows_the_merged_text(seller_client, seller, make_camp
     campaign_steps_run()
 
     page = seller_client.get("/campaigns/review/").content.decode()
-    assert f'hx-post="/people/{person.pk}/emails/preview/"' in page
-    assert 'name="sales_campaign_name" value="Spring outreach"' in page
+    item = review_items_for(seller).get()
+    assert f'hx-post="/campaigns/review/{item.pk}/preview/"' in page
 
-    merged = seller_client.post(f"/people/{person.pk}/emails/preview/", {
-        "subject": "About {{sales_campaign_name}}", "body": "Hello {{first_name}}",
-        "sales_campaign_name": "Spring outreach"}).content.decode()
+    merged = seller_client.post(f"/campaigns/review/{item.pk}/preview/", {
+        "subject": "About {{sales_campaign_name}}", "body": "Hello {{first_name}}"}
+    ).content.decode()
     assert "About Spring outreach" in merged
     assert "Hello Olivia" in merged and "Sam, Acme Sales" in merged
+
+
+def test_an_admin_reviewing_sees_the_sellers_signature_not_their_own(
+        admin_client, admin_user, seller, make_campaign):
+    """The email goes out from the seller whose campaign queued it, signed by them: the
+    preview an admin sees while reviewing it says so."""
+    from campaigns.scheduler import campaign_steps_run
+    from syncing.models import SyncSettings
+
+    SyncSettings.objects.update_or_create(pk=1, defaults={"marketo_unsubscribe_check": False})
+    seller.signature, admin_user.signature = "Sam, Acme Sales", "Ada, the admin"
+    seller.save()
+    admin_user.save()
+    campaign = make_campaign(seller, [{
+        "type": "email", "day_offset": 0, "subject": "Hi", "body": "Hello {{first_name}}",
+        "auto_send": False}])
+    members_add(campaign, [PersonFactory(first_name="Olivia").pk], by=seller)
+    campaign_steps_run()
+    item = review_items_for(seller).get()
+
+    merged = admin_client.post(f"/campaigns/review/{item.pk}/preview/", {
+        "subject": "Hi", "body": "Hello {{first_name}}"}).content.decode()
+
+    assert "Sam, Acme Sales" in merged and "Ada, the admin" not in merged
+
+
+def test_another_sellers_review_item_is_not_previewed(seller, make_campaign, client):
+    from campaigns.scheduler import campaign_steps_run
+    from syncing.models import SyncSettings
+
+    SyncSettings.objects.update_or_create(pk=1, defaults={"marketo_unsubscribe_check": False})
+    campaign = make_campaign(seller, [{
+        "type": "email", "day_offset": 0, "subject": "Hi", "body": "Hello",
+        "auto_send": False}])
+    members_add(campaign, [PersonFactory().pk], by=seller)
+    campaign_steps_run()
+    item = review_items_for(seller).get()
+    client.force_login(UserFactory())
+
+    answer = client.post(f"/campaigns/review/{item.pk}/preview/", {"subject": "Hi",
+                                                                   "body": "Hello"})
+
+    assert answer.status_code == 404
