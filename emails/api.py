@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
@@ -15,7 +15,7 @@ from salesactions.api import IdField, IdFilter, JsonTypesMixin, StrictFilterSet
 
 from .models import SalesEmail
 from .selectors import email_list_for_user, template_list_for_user
-from .services import SUBJECT_MAX_LENGTH, EmailRefused, queue_email
+from .services import SUBJECT_MAX_LENGTH, EmailRefused, email_cancel, queue_email
 
 BODY_MAX_LENGTH = 100_000
 
@@ -88,8 +88,8 @@ class EmailListApi(GenericAPIView):
     whether the address is unsubscribed: it is checked again before it goes out). 400 names
     the field at fault: no subject or body, an unknown or malformed merge field, a person
     without an address, an address unsubscribed here or in Marketo, or a ``send_at`` in the
-    past. ``send_at`` schedules the email (it is cancelled on the person's page while it
-    waits).
+    past. ``send_at`` schedules the email (``POST /api/v1/emails/{id}/cancel/`` cancels it
+    while it waits).
     """
 
     serializer_class = EmailOutput
@@ -148,3 +148,27 @@ class EmailDetailApi(GenericAPIView):
 
     def get(self, request, pk: int):
         return Response(EmailOutput(get_object_or_404(self.get_queryset(), pk=pk)).data)
+
+
+class EmailCancelApi(GenericAPIView):
+    """Cancel an email that has not gone out: one scheduled for later (``send_at``), or held
+    or queued and not yet handed to the mail server. A seller cancels their own (404 for
+    another's), an admin anyone's. 200 with the email, now ``cancelled``; 409 when it is too
+    late (sending, sent, failed or cancelled already)."""
+
+    serializer_class = EmailOutput
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return SalesEmail.objects.none()
+        return email_list_for_user(self.request.user)
+
+    @extend_schema(request=None, responses={200: EmailOutput, 409: OpenApiResponse(
+        description="Too late to cancel: the email is on its way or done.")})
+    def post(self, request, pk: int):
+        email = get_object_or_404(self.get_queryset(), pk=pk)
+        try:
+            email_cancel(email, by=request.user)
+        except EmailRefused as refused:
+            return Response({"detail": refused.message}, status=status.HTTP_409_CONFLICT)
+        return Response(EmailOutput(self.get_queryset().get(pk=pk)).data)

@@ -12,4 +12,5 @@ urlpatterns = [
          name="email-template"),
     path("emails/", api.EmailListApi.as_view(), name="email-list"),
     path("emails/<int:pk>/", api.EmailDetailApi.as_view(), name="email-detail"),
+    path("emails/<int:pk>/cancel/", api.EmailCancelApi.as_view(), name="email-cancel"),
 ]

@@ -49,6 +49,8 @@ MATRIX = {
     "GET /api/v1/emails/":                          (401,      200,      200,      200),
     "POST /api/v1/emails/":                         (401,      201,      201,      201),
     "GET /api/v1/emails/{id}/":                     (401,      200,      404,      200),
+    # Cancelling one that waits (seller A's, scheduled).
+    "POST /api/v1/emails/{id}/cancel/":             (401,      200,      404,      200),
     # Templates: a seller's own (seller A's here), shared ones made by admins.
     "GET /api/v1/emails/templates/":                (401,      200,      200,      200),
     "POST /api/v1/emails/templates/":               (401,      201,      201,      201),
@@ -102,6 +104,7 @@ PATH_OBJECTS = {
     "/api/v1/campaigns/{id}/members/": "campaign",
     "/api/v1/campaigns/{id}/members/{person_id}/": "campaign",
     "/api/v1/emails/{id}/": "email",
+    "/api/v1/emails/{id}/cancel/": "waiting_email",
     "/api/v1/emails/templates/{id}/": "template",
     "/api/v1/mailboxes/{id}/": "mailbox",
     "/api/v1/people/{id}/": "person",
@@ -202,6 +205,8 @@ def objects(clients, request) -> dict:
             "task": ReminderTaskFactory(person=person, assignee=clients["seller A"].user),
             "unsubscribe": UnsubscribeFactory(created_by=clients["seller A"].user),
             "email": SalesEmailFactory(person=person, sender=clients["seller A"].user),
+            "waiting_email": SalesEmailFactory(person=person, sender=clients["seller A"].user,
+                                               status="queued", sent_at=None),
             "view": SavedView.objects.create(owner=owner, name="Mine", query="owner=mine"),
             "template": EmailTemplateFactory(owner=clients["seller A"].user),
             "mailbox": MailboxFactory(user=clients["seller A"].user)}

@@ -17,7 +17,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 from django.utils import timezone
-from factories import PersonFactory, UserFactory
+from factories import AdminFactory, PersonFactory, UserFactory
 from subprocess_env import subprocess_env
 
 from emails.models import SalesEmail
@@ -233,6 +233,42 @@ def test_the_api_takes_an_optional_send_at(client, seller, no_enqueue):
     assert created.json()["next_attempt_at"] == created.json()["send_at"]
     assert now.status_code == 201 and now.json()["send_at"] is None
     assert past.status_code == 400 and list(past.json()) == ["send_at"]
+
+
+def test_the_api_cancels_a_waiting_email_and_says_when_it_is_too_late(client, seller, mailbox,
+                                                                       no_enqueue):
+    client.force_login(seller)
+    email = _scheduled(PersonFactory(), seller)
+
+    cancelled = client.post(f"/api/v1/emails/{email.pk}/cancel/")
+
+    assert cancelled.status_code == 200, cancelled.json()
+    assert cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["events"][-1]["kind"] == "cancelled"
+    assert emails_send_due(now=email.send_at + timedelta(minutes=1)).claimed == 0
+    again = client.post(f"/api/v1/emails/{email.pk}/cancel/")
+    assert again.status_code == 409
+    assert again.json() == {"detail": "Too late to cancel: the email is cancelled."}
+
+    sent = queue_email(person=PersonFactory(), sender=seller, subject="Hi", body="Hello")
+    emails_send_due()
+    late = client.post(f"/api/v1/emails/{sent.pk}/cancel/")
+    assert late.status_code == 409 and "is sent" in late.json()["detail"]
+    assert len(mailbox.store.messages()) == 1
+
+
+def test_the_api_cancels_only_the_sellers_own_emails_and_an_admin_anyones(client, seller,
+                                                                          no_enqueue):
+    email = _scheduled(PersonFactory(), seller)
+    client.force_login(UserFactory())
+    assert client.post(f"/api/v1/emails/{email.pk}/cancel/").status_code == 404
+    email.refresh_from_db()
+    assert email.status == SalesEmail.Status.QUEUED
+
+    client.force_login(AdminFactory())
+    assert client.post(f"/api/v1/emails/{email.pk}/cancel/").status_code == 200
+    email.refresh_from_db()
+    assert email.status == SalesEmail.Status.CANCELLED
 
 
 def test_the_signature_goes_after_the_body_and_before_the_footer(mailbox, seller, no_enqueue):
