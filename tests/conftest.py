@@ -399,3 +399,17 @@ def redis_server():
     yield f"redis://127.0.0.1:{port}/0"
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture
+def private_queue():
+    """Tasks the test enqueues go to a queue of its own, which its worker alone takes (see
+    ``subprocess_env.celery_worker``)."""
+    import uuid
+
+    from salesactions.celery import app as celery_app
+
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    celery_app.conf.task_default_queue = queue
+    yield queue
+    celery_app.conf.task_default_queue = "celery"

@@ -3,6 +3,8 @@
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from django.db import connection
@@ -30,12 +32,30 @@ def subprocess_env(**extra: str) -> dict:
                          **extra}
 
 
-def celery_worker(queue: str) -> subprocess.Popen:
+def celery_worker(queue: str, *, settings_file: Path | None = None,
+                  **env: str) -> subprocess.Popen:
     """A real Celery worker process (one, solo pool) on the test database, taking only
     ``queue`` (a test's own, so it takes no stale message of another run); its stderr is kept
-    to show why it died."""
+    to show why it died. ``settings_file``: a test's own settings module (beside the test);
+    ``env``: more of the worker's environment."""
+    if settings_file is not None:
+        env |= {"DJANGO_SETTINGS_MODULE": settings_file.stem,
+                "PYTHONPATH": os.pathsep.join([str(settings_file.parent), str(ROOT)])}
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "salesactions", "worker", "-Q", queue,
          "--concurrency", "1", "--pool", "solo", "--without-heartbeat", "--without-gossip",
          "--without-mingle", "--loglevel", "WARNING"],
-        env=subprocess_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        env=subprocess_env(**env), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def worker_wait_for(condition: Callable[[], bool], what: str, worker: subprocess.Popen,
+                    seconds: float = 60) -> None:
+    """Return once ``condition()`` holds; fail with the worker's last words if it died, or
+    after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        assert worker.poll() is None, worker.stderr.read().decode()[-3000:]
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -2,55 +2,22 @@
 nothing and duplicates nothing: its claim expires, a second worker takes the batch over, finds
 the Tasks Salesforce wrote after the first worker died, and sends only the rest."""
 
-import os
 import signal
-import subprocess
-import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
 from outbox_helpers import endpoint_calls, sandbox_records
-from subprocess_env import subprocess_env
+from subprocess_env import celery_worker, worker_wait_for
 
 from activities.services import call_log
-from salesactions.celery import app as celery_app
 from syncing.models import Delivery, DeliveryAttempt, SyncSettings
 from syncing.tasks import deliveries_flush_task
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ROOT = Path(__file__).resolve().parents[2]
+SETTINGS = Path(__file__).resolve().parent / "worker_settings.py"
 CALLS = 250  # a full batch of 200 in flight when the worker dies, and 50 more waiting
-
-
-def start_worker(queue: str) -> subprocess.Popen:
-    env = subprocess_env(DJANGO_SETTINGS_MODULE="worker_settings",
-                         PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), str(ROOT)]))
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "salesactions", "worker", "-Q", queue,
-         "--pool", "solo", "--without-heartbeat", "--without-gossip", "--without-mingle",
-         "--loglevel", "WARNING"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def wait_for(condition, what: str, worker: subprocess.Popen, seconds: float = 60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        assert worker.poll() is None, worker.stderr.read().decode()[-3000:]
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture
-def private_queue():
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    celery_app.conf.task_default_queue = queue
-    yield queue
-    celery_app.conf.task_default_queue = "celery"
 
 
 def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
@@ -66,21 +33,21 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
                                         status=Delivery.Status.DELIVERED)
     for person in people:  # the first commit enqueues a flush
         call_log(logged_by=seller, person=person)
-    first = start_worker(private_queue)
+    first = celery_worker(private_queue, settings_file=SETTINGS)
     second = None
     try:
-        wait_for(lambda: sending.count() == 200, "the first batch to be sent", first)
+        worker_wait_for(lambda: sending.count() == 200, "the first batch to be sent", first)
         time.sleep(0.3)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
 
-        second = start_worker(private_queue)
+        second = celery_worker(private_queue, settings_file=SETTINGS)
         claimed_until = Delivery.objects.filter(
             status=Delivery.Status.IN_PROGRESS).latest("claimed_until").claimed_until
-        wait_for(lambda: timezone.now() > claimed_until, "the dead worker's claim to expire",
-                 second)
+        worker_wait_for(lambda: timezone.now() > claimed_until,
+                        "the dead worker's claim to expire", second)
         deliveries_flush_task.delay(Delivery.Target.SALESFORCE)
-        wait_for(lambda: delivered.count() == CALLS, "every call to be delivered", second)
+        worker_wait_for(lambda: delivered.count() == CALLS, "every call to be delivered", second)
     finally:
         for worker in (first, second):
             if worker is not None and worker.poll() is None:

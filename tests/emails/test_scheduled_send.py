@@ -4,11 +4,6 @@ only while it waits. The compose page takes the time in the seller's time zone; 
 an optional ``send_at``. And the seller's signature, after the body, before the footer."""
 
 import io
-import os
-import subprocess
-import sys
-import time
-import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -18,16 +13,15 @@ from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 from django.utils import timezone
 from factories import AdminFactory, PersonFactory, UserFactory
-from subprocess_env import subprocess_env
+from subprocess_env import celery_worker, worker_wait_for
 
 from emails.models import SalesEmail
 from emails.sending import emails_send_due
 from emails.services import EmailRefused, email_cancel, queue_email
 from emails.tasks import emails_send_task
-from salesactions.celery import app as celery_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture
@@ -78,49 +72,25 @@ def test_manage_py_sync_does_not_send_it_before_its_time(mailbox, seller, no_enq
     assert email.status == SalesEmail.Status.SENT and len(mailbox.store.messages()) == 1
 
 
-@pytest.fixture
-def private_queue():
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    celery_app.conf.task_default_queue = queue
-    yield queue
-    celery_app.conf.task_default_queue = "celery"
-
-
-def _wait(condition, what: str, worker: subprocess.Popen, seconds: float = 60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        assert worker.poll() is None, worker.stderr.read().decode()[-3000:]
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_the_worker_sends_it_after_its_time_not_before(mailbox, seller, private_queue):
     now_person, later_person = PersonFactory(), PersonFactory()
     later = _scheduled(later_person, seller, ahead=timedelta(seconds=6))
     now = queue_email(person=now_person, sender=seller, subject="Now", body="Now")
-    env = subprocess_env(DJANGO_SETTINGS_MODULE="email_worker_settings",
-                         EMAIL_URL=mailbox.email_url,
-                         PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), str(ROOT)]))
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "salesactions", "worker", "-Q", private_queue,
-         "--pool", "solo", "--without-heartbeat", "--without-gossip", "--without-mingle",
-         "--loglevel", "WARNING"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    worker = celery_worker(private_queue, settings_file=HERE / "email_worker_settings.py",
+                           EMAIL_URL=mailbox.email_url)
     try:
         emails_send_task.delay()
-        _wait(lambda: SalesEmail.objects.get(pk=now.pk).status == "sent", "the first send",
-              worker)
+        worker_wait_for(lambda: SalesEmail.objects.get(pk=now.pk).status == "sent",
+                        "the first send", worker)
         # The same pass left the scheduled one alone.
         later.refresh_from_db()
         assert later.status == "queued" and timezone.now() < later.send_at
         assert len(mailbox.store.messages()) == 1
 
-        _wait(lambda: timezone.now() > later.send_at, "its time", worker)
+        worker_wait_for(lambda: timezone.now() > later.send_at, "its time", worker)
         emails_send_task.delay()
-        _wait(lambda: SalesEmail.objects.get(pk=later.pk).status == "sent", "the scheduled send",
-              worker)
+        worker_wait_for(lambda: SalesEmail.objects.get(pk=later.pk).status == "sent",
+                        "the scheduled send", worker)
     finally:
         worker.terminate()
         worker.wait(timeout=30)
