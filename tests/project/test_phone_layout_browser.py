@@ -149,3 +149,34 @@ def test_laptop_navigation_is_inline_and_the_people_table_needs_no_scrolling(
     box = page.locator(".people-bulk .table-scroll")
     assert box.evaluate("box => box.scrollWidth <= box.clientWidth")
     context.close()
+
+
+def test_campaign_tables_are_cards_on_a_phone_and_tables_on_a_laptop(browser, live_server,
+                                                                     workspace):
+    admin, _, campaign = workspace
+    pages = {"table.campaign-list": reverse("campaigns:list"),
+             "table.campaign-members": reverse("campaigns:detail", args=[campaign.pk])}
+    context, page = signed_in(browser, live_server.url, admin, width=PHONE, height=860)
+    for table, path in pages.items():
+        page.goto(live_server.url + path)
+        cards = page.locator(table)
+        expect(cards.locator("thead")).to_be_hidden()
+        row = cards.locator("tbody tr").first
+        # Its cells stack, each below the one before, and each says which column it is.
+        tops = row.locator("td:visible").evaluate_all(
+            "cells => cells.map(cell => cell.getBoundingClientRect().top)")
+        assert len(tops) > 3 and tops == sorted(tops) and len(set(tops)) == len(tops)
+        label = row.locator("td[data-label]").first
+        assert label.evaluate("td => getComputedStyle(td, '::before').content") == (
+            f'"{label.get_attribute("data-label")}: "')
+        assert cards.evaluate("table => table.scrollWidth <= table.clientWidth")
+    context.close()
+
+    context, page = signed_in(browser, live_server.url, admin, width=LAPTOP, height=860)
+    for table, path in pages.items():
+        page.goto(live_server.url + path)
+        expect(page.locator(f"{table} thead")).to_be_visible()
+        cells = page.locator(f"{table} tbody tr").first.locator("td")
+        assert len(set(cells.evaluate_all(
+            "cells => cells.map(cell => Math.round(cell.getBoundingClientRect().top))"))) == 1
+    context.close()
