@@ -29,15 +29,12 @@ import os
 import re
 import secrets
 import statistics
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from pathlib import Path
 
 import requests
-from common import ROOT, app_env, database_url, free_port, wait_for_url
+from common import app_env, database_url, gunicorn
 from people_api import people_load
 
 # Its own Redis db unless told (sessions running side by side each have one).
@@ -89,25 +86,14 @@ def main() -> None:
     cached = args.cache_seconds
     settings = {"both": (0, cached), "off": (0,), "on": (cached,)}[args.cache]
     for seconds in (() if args.skip_web else settings * args.rounds):
-        port = free_port()
         server_env = app_env(url, REDIS_URL=REDIS_URL, DEBUG="false", LOG_LEVEL="ERROR",
                              SECRET_KEY=secrets.token_urlsafe(50),
                              API_THROTTLE_USER="100000/min", AXES_FAILURE_LIMIT="1000",
                              ANALYTICS_CACHE_SECONDS=str(seconds))
-        server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "--config",
-             str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}", "--access-logfile",
-             "/dev/null", "--chdir", str(ROOT), "--log-level", "warning", "--timeout", "600",
-             "salesactions.wsgi"], env=server_env)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_for_url(f"{base}/healthz", "gunicorn", seconds=60)
+        with gunicorn(server_env, "salesactions.wsgi", "--timeout", "600") as base:
             print(f"\nload average at the start: {_load_average()}")
             web(base, args.requests, cached=seconds)
             print(f"load average at the end: {_load_average()}")
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     if not args.skip_recording:
         recording_cost()
         recording_batch_cost()

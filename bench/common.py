@@ -10,6 +10,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -123,3 +125,28 @@ def marketo_connect(url: str, sandbox: Sandbox) -> None:
         "from syncing.models import MarketoConnection; MarketoConnection("
         f"base_url='{sandbox.url}', client_id='sandbox-marketo-client', "
         "client_secret='sandbox-marketo-secret').save()"), quiet=True)
+
+
+@contextmanager
+def gunicorn(server_env: dict, app: str = "salesactions.wsgi", *options: str) -> Iterator[str]:
+    """gunicorn with gunicorn.conf.py (the production settings) on a free loopback port,
+    serving ``app`` (a module of ``bench/`` may serve its own: ``people_api:application``);
+    ``options``: more of gunicorn's. Yields its base URL once it answers; stops it after."""
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "--config",
+         str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}", "--access-logfile",
+         "/dev/null", "--chdir", str(ROOT), "--pythonpath", str(ROOT / "bench"),
+         "--log-level", "warning", *options, app], env=server_env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(10):  # a loaded machine: the first answer may take more than 2 s
+            try:
+                wait_for_url(f"{base}/healthz", "gunicorn", seconds=60)
+                break
+            except requests.Timeout:
+                continue
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -27,11 +27,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
-from pathlib import Path
 
 import requests
-from common import ROOT, app_env, database_url, free_port, wait_for_url
+from common import app_env, database_url, gunicorn
 
 EMAILS = 1000
 CLICK_URL = "https://www.example.com/pricing?utm_source=sales&plan=team#compare"
@@ -81,24 +79,6 @@ def main() -> None:
     with gunicorn(server_env, "salesactions.wsgi") as base:
         run_scenarios(base, pixels, clicks, args)
     flush_and_report()
-
-
-@contextmanager
-def gunicorn(server_env: dict, app: str):
-    """gunicorn with gunicorn.conf.py on a free loopback port, serving ``app``."""
-    port = free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "--config",
-         str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}", "--access-logfile",
-         "/dev/null", "--chdir", str(ROOT), "--pythonpath", str(ROOT / "bench"),
-         "--log-level", "warning", app], env=server_env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_url(f"{base}/healthz", "gunicorn", seconds=60)
-        yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def baseline(environ, start_response):

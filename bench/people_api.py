@@ -26,10 +26,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import requests
-from common import ROOT, app_env, database_url, free_port, wait_for_url
+from common import ROOT, app_env, database_url, gunicorn
 
 LOAD_BATCH = 5000
 SELLER = ("ava", "ava.stone@example.com")
@@ -94,18 +93,12 @@ def main() -> None:
     people_list_changed()
     token, session = bench_credentials()
 
-    port = free_port()
     server_env = app_env(url, REDIS_URL=args.redis_url, DEBUG="false", LOG_LEVEL="ERROR",
                          GUNICORN_THREADS=str(args.threads),
                          PEOPLE_LIST_CACHE_SECONDS="0" if args.no_list_cache else "300",
                          BENCH_NO_PAGE_CACHE="1" if args.no_page_cache else "")
     if args.workers:
         server_env["WEB_CONCURRENCY"] = str(args.workers)
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "--config",
-         str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}", "--access-logfile",
-         "/dev/null", "--pythonpath", str(ROOT / "bench"), "--chdir", str(ROOT),
-         "--log-level", "warning", "people_api:application"], env=server_env)
     # The people API hands long counts to a Celery worker (people.tasks): one process, as
     # a small production install runs beside the web server.
     worker = subprocess.Popen(
@@ -113,19 +106,11 @@ def main() -> None:
          "--concurrency", "1", "--pool", "solo", "--without-heartbeat", "--without-gossip",
          "--without-mingle", "--loglevel", "WARNING"],
         env=server_env, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(10):  # a loaded machine: the first answer may take more than 2 s
-            try:
-                wait_for_url(f"{base}/healthz", "gunicorn", seconds=60)
-                break
-            except requests.Timeout:
-                continue
-        run_scenarios(base, token, session, args)
+        with gunicorn(server_env, "people_api:application") as base:
+            run_scenarios(base, token, session, args)
     finally:
-        server.terminate()
         worker.terminate()
-        server.wait(timeout=30)
         worker.wait(timeout=30)
 
 
