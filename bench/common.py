@@ -113,10 +113,31 @@ def run_measured(command: list[str], env: dict, cwd: Path = ROOT) -> tuple[float
     return elapsed, child.returncode, usage.ru_maxrss // 1024
 
 
+def people_list_indexes() -> list[tuple[str, str]]:
+    """The people table's list indexes as its migrations make them: (name, definition after
+    ``ON people_person``)."""
+    import importlib
+
+    sys.path.insert(0, str(ROOT))
+
+    def migration(name):
+        return importlib.import_module(f"people.migrations.{name}")
+
+    company = migration("0005_company_filter_covering")
+    return [*((name, definition) for name, definition
+              in migration("0002_list_indexes").INDEXES.items()
+              if name != company.REPLACES[0]),
+            migration("0003_list_statistics").EMAIL_INDEX, company.INDEX]
+
+
 def people_reset(url: str) -> None:
-    """Start from an empty workspace: no people, runs, streams or Marketo connection."""
+    """Start from an empty workspace: no people, runs, streams or Marketo connection, and every
+    list index in place (a sync killed mid-load leaves them dropped, and the next load, into a
+    table without them, would not build them)."""
     psql(url, "TRUNCATE people_person, syncing_syncrun, syncing_syncstream, "
               "syncing_marketoconnection RESTART IDENTITY CASCADE")
+    psql(url, "; ".join(f"CREATE INDEX IF NOT EXISTS {name} ON people_person {definition}"
+                        for name, definition in people_list_indexes()))
 
 
 def marketo_connect(url: str, sandbox: Sandbox) -> None:

@@ -28,7 +28,7 @@ import tempfile
 import time
 
 import requests
-from common import ROOT, app_env, database_url, gunicorn
+from common import ROOT, app_env, database_url, gunicorn, people_list_indexes
 
 LOAD_BATCH = 5000
 SELLER = ("ava", "ava.stone@example.com")
@@ -163,7 +163,6 @@ def people_generate(total: int) -> None:
     hash of the row number, so every run makes the same rows. In batches of a million rows, the
     list indexes built once after the load (as ``people_load`` does), then vacuumed and
     analyzed. Resumes an interrupted load."""
-    import importlib
 
     from django.core.management import call_command
     from django.db import connection
@@ -258,14 +257,7 @@ def people_generate(total: int) -> None:
     print("\nbuilding the list indexes…", flush=True)
     # Plain CREATE INDEX with room to sort: the migration's CONCURRENTLY (two table scans,
     # 64 MB) takes far longer on an idle table; the migration then finds them (IF NOT EXISTS).
-    def migration(name):
-        return importlib.import_module(f"people.migrations.{name}")
-
-    company = migration("0005_company_filter_covering")
-    indexes = [*((name, definition) for name, definition
-                 in migration("0002_list_indexes").INDEXES.items()
-                 if name != company.REPLACES[0]),
-               migration("0003_list_statistics").EMAIL_INDEX, company.INDEX]
+    indexes = people_list_indexes()
     with connection.cursor() as cursor:
         cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         cursor.execute("SET maintenance_work_mem = '1GB'")
