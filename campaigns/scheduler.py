@@ -21,6 +21,7 @@ step moves to the window's next opening.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -28,7 +29,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from emails.merge import MergeFieldError, merge_values, merge_with
-from emails.services import EmailRefused, queue_email
+from emails.models import SalesEmail
+from emails.services import EmailDraft, EmailRefused, queue_email, queue_emails
 from reminders.services import task_create
 from syncing.queueing import backlog_helper_enqueue
 from syncing.streams import stream_pass_record
@@ -49,6 +51,8 @@ BATCH = 200
 STEPS_TASK = "campaigns.tasks.campaign_steps_task"
 RETRY_AFTER = timedelta(minutes=5)
 TASK_NAME_MAX = 255
+#: Above this many distinct changes in a batch, members are saved with ``bulk_update``.
+MOVED_UPDATES_MAX = 10
 
 
 @dataclass
@@ -100,13 +104,11 @@ def campaign_steps_run(*, batch_size: int = BATCH, max_batches: int | None = Non
     started = timezone.now()
     try:
         while max_batches is None or report.batches < max_batches:
-            batch = campaign_steps_run_batch(batch_size)
+            batch = campaign_steps_run_batch(
+                batch_size, on_full_batch=_helper_enqueue if max_batches is None else None)
             if not batch.claimed:
                 break
             report.merge(batch)
-            if batch.claimed == batch_size and max_batches is None:
-                # A backlog: another worker (if one is idle) takes the next batch meanwhile.
-                backlog_helper_enqueue(STEPS_TASK)
     except Exception as error:
         stream_pass_record(PASS_LOG, started, rows=report.claimed,
                            error=f"{type(error).__name__}: {error}")
@@ -126,7 +128,19 @@ def _claim(now: datetime, batch_size: int) -> list[CampaignMember]:
     return list(query.select_related("person", "campaign", "added_by")[:batch_size])
 
 
-def campaign_steps_run_batch(batch_size: int = BATCH) -> SchedulerReport:
+def _helper_enqueue() -> None:
+    backlog_helper_enqueue(STEPS_TASK)
+
+
+def campaign_steps_run_batch(batch_size: int = BATCH, *,
+                             on_full_batch: Callable[[], None] | None = None
+                             ) -> SchedulerReport:
+    """Claim and run one batch. ``on_full_batch`` is called as soon as a full batch is
+    claimed, before its steps run: the helper it enqueues claims the next batch (SKIP LOCKED)
+    while this one runs, and its own helper the one after, so a backlog spreads over the
+    idle workers at once. Enqueued only after a batch ran, the first batch ran alone and the
+    helpers started a batch's time apart (with 3 batches, 4 workers ran 2 rounds where 1
+    ran 3)."""
     report = SchedulerReport()
     with transaction.atomic():
         now = clock.now()
@@ -134,6 +148,8 @@ def campaign_steps_run_batch(batch_size: int = BATCH) -> SchedulerReport:
         if not members:
             return report
         report.batches, report.claimed = 1, len(members)
+        if len(members) == batch_size and on_full_batch is not None:
+            on_full_batch()
         _run(members, now, report)
     return report
 
@@ -166,6 +182,7 @@ def _run(members: list[CampaignMember], now: datetime, report: SchedulerReport) 
     verdicts = person_send_verdicts([m.person for m in members if sends_now(m)])
 
     history: list[MemberStep] = []
+    sending: list[tuple[CampaignMember, MemberStep]] = []
     moved: list[CampaignMember] = []
     ending: dict[str, list[CampaignMember]] = {}
     for member in members:
@@ -190,14 +207,12 @@ def _run(members: list[CampaignMember], now: datetime, report: SchedulerReport) 
         item = MemberStep(member=member, step=step, position=position, type=step.type,
                           title=step.title[:255], due_at=member.next_step_due_at or now,
                           ran_at=now)
-        try:
-            with transaction.atomic():
-                _run_step(member, step, item, verdicts.get(member.person_id))
-        except Exception as error:  # one member's failure must not stop the others
-            log.exception("campaign step %s for member %s failed", step.pk, member.pk)
-            item.result, item.detail = MemberStep.Result.FAILED, str(error)[:1000]
-            report.last_failure = f"{type(error).__name__}: {error}"
-        report.count(report.results, item.result)
+        if step.type == CampaignStep.Type.EMAIL and step.auto_send:
+            # Queued with the batch's other emails below; its result is one of the email's.
+            item.subject, item.body = step.subject, step.body
+            sending.append((member, item))
+        else:
+            _step_run_alone(member, step, item, report)
         history.append(item)
         if item.result == MemberStep.Result.REVIEW:
             member.status = CampaignMember.Status.REVIEW
@@ -208,13 +223,67 @@ def _run(members: list[CampaignMember], now: datetime, report: SchedulerReport) 
                 member.status = CampaignMember.Status.ACTIVE  # ended below, logged once
                 ending.setdefault(CampaignMember.EndReason.COMPLETED, []).append(member)
         moved.append(member)
+    _email_steps_send(sending, verdicts, report)
     MemberStep.objects.bulk_create(history)
-    if moved:
-        CampaignMember.objects.bulk_update(moved, ["status", "next_position",
-                                                   "next_step_due_at"], batch_size=500)
+    _members_moved_save(moved)
     for reason, ended in ending.items():
         for _member in _members_end(ended, reason, now):
             report.count(report.ended, reason)
+
+
+def _step_run_alone(member: CampaignMember, step: CampaignStep, item: MemberStep,
+                    report: SchedulerReport, verdict: SendVerdict | None = None) -> None:
+    """Run one member's step in a savepoint: its failure is recorded on ``item`` and does
+    not stop the others."""
+    try:
+        with transaction.atomic():
+            _run_step(member, step, item, verdict)
+    except Exception as error:
+        log.exception("campaign step %s for member %s failed", step.pk, member.pk)
+        item.result, item.detail = MemberStep.Result.FAILED, str(error)[:1000]
+        report.last_failure = f"{type(error).__name__}: {error}"
+    report.count(report.results, item.result)
+
+
+def _email_steps_send(sending: list[tuple[CampaignMember, MemberStep]],
+                      verdicts: dict[int, SendVerdict], report: SchedulerReport) -> None:
+    """Queue the batch's automatic emails together (``queue_emails``: one insert of emails
+    and one of events, where one ``queue_email`` each cost most of a step's CPU). Should
+    that fail (a database error), they go one by one, each in its savepoint as before, so
+    one member's failure does not stop the others."""
+    if not sending:
+        return
+    try:
+        with transaction.atomic():
+            outcomes = queue_emails([
+                EmailDraft(person=member.person, sender=member.added_by, subject=item.subject,
+                           body=item.body, sales_campaign_name=member.campaign.name,
+                           verdict=verdicts.get(member.person_id))
+                for member, item in sending])
+    except Exception:
+        log.exception("queueing %d campaign emails together failed; one by one", len(sending))
+        for member, item in sending:
+            _step_run_alone(member, item.step, item, report, verdicts.get(member.person_id))
+        return
+    for (_member, item), outcome in zip(sending, outcomes, strict=True):
+        _email_outcome(item, outcome)
+        report.count(report.results, item.result)
+
+
+def _members_moved_save(moved: list[CampaignMember]) -> None:
+    """Save the members' new status, position and due time. Members of one campaign added
+    together move alike: one ``UPDATE`` per distinct change (``bulk_update``'s per-row
+    ``CASE`` cost a batch as much CPU as its emails); many distinct changes, ``bulk_update``."""
+    fields = ("status", "next_position", "next_step_due_at")
+    alike: dict[tuple, list[int]] = {}
+    for member in moved:
+        alike.setdefault(tuple(getattr(member, name) for name in fields), []).append(member.pk)
+    if len(alike) > MOVED_UPDATES_MAX:
+        CampaignMember.objects.bulk_update(moved, fields, batch_size=500)
+        return
+    for values, ids in alike.items():
+        CampaignMember.objects.filter(pk__in=ids).update(**dict(zip(fields, values,
+                                                                    strict=True)))
 
 
 def _advance(member: CampaignMember, steps: list[CampaignStep], position: int,
@@ -270,10 +339,17 @@ def email_step_send(member: CampaignMember, item: MemberStep, *, subject: str,
                             body=body, sales_campaign_name=member.campaign.name,
                             verdict=verdict)
     except EmailRefused as refused:
-        item.result, item.detail = MemberStep.Result.REFUSED, str(refused)[:1000]
+        _email_outcome(item, refused)
         return
-    item.email = email
-    item.result = (MemberStep.Result.HELD if email.status == "held"
+    _email_outcome(item, email)
+
+
+def _email_outcome(item: MemberStep, outcome: SalesEmail | EmailRefused) -> None:
+    if isinstance(outcome, EmailRefused):
+        item.result, item.detail = MemberStep.Result.REFUSED, str(outcome)[:1000]
+        return
+    item.email = outcome
+    item.result = (MemberStep.Result.HELD if outcome.status == SalesEmail.Status.HELD
                    else MemberStep.Result.QUEUED)
 
 

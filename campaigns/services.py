@@ -529,16 +529,21 @@ def members_add(campaign: Campaign, people_ids: Iterable[int], *, by: User) -> A
 def _members_end(members: list[CampaignMember], reason: str, now) -> list[CampaignMember]:
     """End live memberships (inside the caller's transaction): conditional, so a membership
     ended twice at once is ended (and logged to Marketo) once."""
-    ended = []
-    for member in members:
-        changed = CampaignMember.objects.filter(pk=member.pk, status__in=LIVE).update(
+    # The live ones, locked (in id order, as every ender locks them) so that an ender
+    # waiting here sees the other's end once it commits: one read and one write for all,
+    # where one conditional UPDATE each cost a scheduler batch 200 statements.
+    live = set(CampaignMember.objects.select_for_update().filter(
+        pk__in=[member.pk for member in members], status__in=LIVE)
+        .order_by("pk").values_list("pk", flat=True))
+    ended = list({member.pk: member for member in members if member.pk in live}.values())
+    if ended:
+        CampaignMember.objects.filter(pk__in=live).update(
             status=CampaignMember.Status.ENDED, end_reason=reason, ended_at=now,
             next_step_due_at=None, held_due_at=None)
-        if changed:
-            member.status, member.end_reason, member.ended_at = (
-                CampaignMember.Status.ENDED, reason, now)
-            member.next_step_due_at = member.held_due_at = None
-            ended.append(member)
+    for member in ended:
+        member.status, member.end_reason, member.ended_at = (
+            CampaignMember.Status.ENDED, reason, now)
+        member.next_step_due_at = member.held_due_at = None
     if ended:
         # Steps still waiting for review are dropped with the membership.
         MemberStep.objects.filter(member__in=[m.pk for m in ended],
