@@ -237,7 +237,7 @@ def _backlog_export_apply(stream: SyncStream, run: SyncRun, client: MarketoClien
     def write(records: bytes, header: list[str]) -> None:
         with transaction.atomic():
             commit_durability_relax()
-            result, read = person_apply_csv(records, header, run_id=run.pk)
+            result, read = person_apply_csv(records, header, run_id=run.pk, changed_only=True)
         with counted:
             run_count(run, read, result)
 
