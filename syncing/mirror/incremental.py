@@ -76,8 +76,10 @@ WHOLE_LEADS = "whole_leads_until_caught_up"
 # The export ends this long before the app's clock says now: Marketo's clock may be behind
 # ours, and the export must not end after the moment Marketo reads the leads.
 EXPORT_CLOCK_MARGIN = timedelta(seconds=5)
-# PostgreSQL connections writing a burst's export file at once.
-EXPORT_WRITERS = 2
+# PostgreSQL connections writing a burst's export file at once. Three, on two cores: each
+# writer also waits on I/O (WAL, pages read back into shared buffers), so a third keeps the
+# cores busy (100,000 changed people: 8.2 s against 9.3 s, mean of three runs each).
+EXPORT_WRITERS = 3
 
 
 def people_incremental_due(now: datetime | None = None) -> bool:
