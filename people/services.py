@@ -209,7 +209,8 @@ _ISO_MOMENT = (r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0
 
 
 def person_apply_csv(records: bytes, header: list[str], *, run_id: int,
-                     none_stored: bool = False) -> tuple[ApplyResult, int]:
+                     none_stored: bool = False, changed_only: bool = False
+                     ) -> tuple[ApplyResult, int]:
     """Apply whole records of a bulk export CSV file (UTF-8 bytes without the header line; its
     field names in ``header``). On PostgreSQL: COPY them into a staging table as they are,
     then shape and upsert them in SQL, as ``person_apply_leads`` would with ``run_id``.
@@ -219,6 +220,9 @@ def person_apply_csv(records: bytes, header: list[str], *, run_id: int,
     email) go through ``lead_row`` after the others; records COPY refuses (a short row, a stray
     quote) make the whole batch go through it, as do other databases. Returns what applying
     did and how many records were read.
+
+    ``changed_only`` (the incremental sync's exports): on PostgreSQL a person whose stored
+    values all equal the record's is left as it is (``_upsert_incoming``); still counted.
     """
     from psycopg import Error as PsycopgError  # what a raw COPY raises
     fields = {name: f"f{index}" for index, name in enumerate(header)}
@@ -235,7 +239,8 @@ def person_apply_csv(records: bytes, header: list[str], *, run_id: int,
                 with cursor.cursor.copy(
                         f"COPY {staging} ({columns}) FROM STDIN (FORMAT csv)") as copy:
                     copy.write(records.replace(b"\x00", b""))
-                return _apply_staged(cursor, staging, fields, header, run_id, none_stored)
+                return _apply_staged(cursor, staging, fields, header, run_id, none_stored,
+                                     changed_only)
         except (DatabaseError, PsycopgError):
             log.info("a bulk file's records are applied through lead_row: COPY or SQL refused "
                      "them", exc_info=True)
@@ -254,7 +259,8 @@ def _apply_csv_parsed(records: bytes, header: list[str], run_id: int, none_store
 
 
 def _apply_staged(cursor, staging: str, fields: dict[str, str], header: list[str],
-                  run_id: int, none_stored: bool) -> tuple[ApplyResult, int]:
+                  run_id: int, none_stored: bool, changed_only: bool = False
+                  ) -> tuple[ApplyResult, int]:
     def text(marketo_name: str, limit: int) -> str:
         column = fields.get(marketo_name)
         if column is None:
@@ -325,7 +331,8 @@ def _apply_staged(cursor, staging: str, fields: dict[str, str], header: list[str
         cursor.execute("SELECT count(*) FILTER (WHERE in_workspace), "
                        "count(*) FILTER (WHERE NOT in_workspace) FROM person_incoming")
         result.written, unowned = cursor.fetchone()
-        known, result.left = _upsert_incoming(cursor, _COLUMNS, bool(unowned))
+        known, result.left = _upsert_incoming(cursor, _COLUMNS, bool(unowned),
+                                              changed_only=changed_only)
         result.ignored = unowned - known
     if odd:
         cursor.execute(f"SELECT {', '.join(fields.values())} FROM {staging} "
@@ -355,10 +362,26 @@ def _upsert_postgres(owned: list[tuple], unowned: list[tuple], columns: list[str
         return _upsert_incoming(cursor, columns, bool(unowned))
 
 
-def _upsert_incoming(cursor, columns: list[str], any_unowned: bool) -> tuple[int, int]:
-    """Upsert the rows of ``person_incoming`` (see ``_upsert_postgres``) and empty it."""
+# What a sync stamps on each row it writes, not Marketo's: a row that differs only there is
+# the same person.
+_STAMP_COLUMNS = frozenset({"synced_at", "seen_in_run"})
+
+
+def _upsert_incoming(cursor, columns: list[str], any_unowned: bool, *,
+                     changed_only: bool = False) -> tuple[int, int]:
+    """Upsert the rows of ``person_incoming`` (see ``_upsert_postgres``) and empty it.
+
+    ``changed_only``: a stored person whose values all equal the incoming row's (but for
+    ``_STAMP_COLUMNS``) is not rewritten. Rewriting a row writes a new version of it with an
+    entry in each of the table's indexes, even where nothing changed, and a burst's export
+    holds the leads whose changes the pass has just applied from pages (it starts at the
+    last of them, to the second)."""
     names = ", ".join(columns)
     updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in columns[1:])
+    if changed_only:
+        compared = [name for name in columns[1:] if name not in _STAMP_COLUMNS]
+        updates += (f" WHERE ({', '.join(f'people_person.{name}' for name in compared)}) "
+                    f"IS DISTINCT FROM ({', '.join(f'EXCLUDED.{name}' for name in compared)})")
     cursor.execute(
         f"INSERT INTO people_person ({names}) SELECT {names} FROM person_incoming "
         f"WHERE in_workspace ON CONFLICT (marketo_id) DO UPDATE SET {updates}")

@@ -76,8 +76,16 @@ WHOLE_LEADS = "whole_leads_until_caught_up"
 # The export ends this long before the app's clock says now: Marketo's clock may be behind
 # ours, and the export must not end after the moment Marketo reads the leads.
 EXPORT_CLOCK_MARGIN = timedelta(seconds=5)
-# PostgreSQL connections writing a burst's export file at once.
-EXPORT_WRITERS = 2
+# A burst's export is polled from FIRST_POLL_SECONDS with each wait this much longer than the
+# last (up to MARKETO_BULK_POLL_MAX_SECONDS), not twice as long as the initial sync's: the pass
+# learns the file is ready at most about a fifth of the job's time late (doubling: up to as
+# long again as the job took), which is lag, for a few more status calls (22 rather than 10
+# for a 100 s job).
+BACKLOG_POLL_GROWTH = 1.25
+# PostgreSQL connections writing a burst's export file at once. Three, on two cores: each
+# writer also waits on I/O (WAL, pages read back into shared buffers), so a third keeps the
+# cores busy (100,000 changed people: 8.2 s against 9.3 s, mean of three runs each).
+EXPORT_WRITERS = 3
 
 
 def people_incremental_due(now: datetime | None = None) -> bool:
@@ -210,7 +218,7 @@ def _backlog_export(stream: SyncStream, client: MarketoClient, start: datetime, 
             raise MarketoError(f"export job {export_id} of the changed leads is {status}")
         _lease_extend(stream)
         time.sleep(wait)
-        wait = min(wait * 2, settings.MARKETO_BULK_POLL_MAX_SECONDS)
+        wait = min(wait * BACKLOG_POLL_GROWTH, settings.MARKETO_BULK_POLL_MAX_SECONDS)
 
 
 def _backlog_export_apply(stream: SyncStream, run: SyncRun, client: MarketoClient,
@@ -237,7 +245,7 @@ def _backlog_export_apply(stream: SyncStream, run: SyncRun, client: MarketoClien
     def write(records: bytes, header: list[str]) -> None:
         with transaction.atomic():
             commit_durability_relax()
-            result, read = person_apply_csv(records, header, run_id=run.pk)
+            result, read = person_apply_csv(records, header, run_id=run.pk, changed_only=True)
         with counted:
             run_count(run, read, result)
 
