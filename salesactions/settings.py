@@ -238,7 +238,7 @@ CELERY_WORKER_DISABLE_PREFETCH = CELERY_BROKER_URL.startswith(("redis://", "redi
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     # Cheap: it only looks at the DB and enqueues the syncs that are due.
-    "sync-tick": {"task": "syncing.tasks.sync_tick", "schedule": 5.0},
+    "sync-tick": {"task": "syncing.tasks.sync_tick", "schedule": 5.0},  # streams.SYNC_TICK_SECONDS
     # Due campaign steps (cheap when none is due: one indexed query).
     "campaign-steps": {"task": "campaigns.tasks.campaign_steps_task", "schedule": 15.0},
     # Sellers' mailboxes whose reading interval is up (cheap: one indexed query).

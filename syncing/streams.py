@@ -32,12 +32,21 @@ def stream_claim(stream: SyncStream, lease: timedelta) -> bool:
     return bool(claimed)
 
 
+# Beat's sync tick (``sync-tick`` in ``CELERY_BEAT_SCHEDULE``): how often due streams are
+# looked for.
+SYNC_TICK_SECONDS = 5.0
+
+
 def stream_due(stream: SyncStream, interval_seconds: float, now: datetime | None = None) -> bool:
-    """Idle (no lease in force) and ``interval_seconds`` since its last attempt."""
+    """Idle (no lease in force) and ``interval_seconds`` since its last attempt, give or take
+    half a tick. A pass stamps its attempt a moment after the tick that started it, so the tick
+    one interval later comes that moment short: counted exactly, the pass waited for the tick
+    after, and every 60 s interval ran at 65 s."""
     now = now or timezone.now()
     idle = stream.lease_until is None or stream.lease_until < now
     return idle and (stream.last_attempt_at is None
-                     or (now - stream.last_attempt_at).total_seconds() >= interval_seconds)
+                     or (now - stream.last_attempt_at).total_seconds()
+                     >= interval_seconds - SYNC_TICK_SECONDS / 2)
 
 
 def stream_pass_record(stream: str, started_at: datetime, *, rows: int = 0,

@@ -96,6 +96,23 @@ def test_switching_people_sync_off_shows_paused_and_stops_the_tick(
     assert "Paused" in admin_client.get("/settings/people-sync/").content.decode()
 
 
+def test_the_tick_an_interval_after_the_last_pass_starts_the_next(enqueued):
+    """The last pass stamped its attempt a moment after the tick that started it; the tick one
+    interval (60 s) later comes that moment short of it, and starts the pass all the same
+    instead of leaving it to the tick after (65 s)."""
+    stream = SyncStream.objects.create(name="people", cursor={"lead_changes": "x"},
+                                       last_attempt_at=timezone.now() - timedelta(seconds=59.6))
+    tasks.sync_tick()
+    assert enqueued == [()]
+
+    enqueued.clear()
+    stream.last_attempt_at = timezone.now() - timedelta(seconds=55)  # a whole tick early
+    stream.lease_until = None
+    stream.save()
+    tasks.sync_tick()
+    assert enqueued == []
+
+
 def test_tick_starts_a_pass_when_due_and_not_before(enqueued):
     stream = SyncStream.objects.create(name="people", cursor={"lead_changes": "x"},
                                        last_attempt_at=timezone.now())
