@@ -54,6 +54,7 @@ from unsubscribes.selectors import (
 
 from .list_cache import people_data_version
 from .models import ListColumns, Person, SavedView
+from .search_narrowing import narrowed_pattern
 
 log = logging.getLogger(__name__)
 
@@ -113,16 +114,22 @@ LIST_FIELDS = ("marketo_id", "first_name", "last_name", "email", "company", "tit
                "marketo_updated_at")
 
 
-def person_list(criteria: PersonCriteria) -> QuerySet[Person]:
+def person_list(criteria: PersonCriteria, *, narrowed: bool = False) -> QuerySet[Person]:
     """The people matching ``criteria`` with the fields lists show and ``unsubscribed``,
-    unordered (:func:`person_page` orders and pages)."""
-    return people_with_unsubscribed(_matching(criteria).only(*LIST_FIELDS))
+    unordered (:func:`person_page` orders and pages). ``narrowed``: see :func:`_matching`."""
+    return people_with_unsubscribed(_matching(criteria, narrowed=narrowed).only(*LIST_FIELDS))
 
 
-def _matching(criteria: PersonCriteria) -> QuerySet[Person]:
+def _matching(criteria: PersonCriteria, *, narrowed: bool = False) -> QuerySet[Person]:
+    """``narrowed``: a long search reads fewer trigram lists
+    (``people/search_narrowing.py``), for a query that reads its matches through the trigram
+    index. Not for one the planner is asked about: the narrowed condition misleads its
+    estimate."""
     people = Person.workspace.all()
-    if criteria.search.strip():
-        people = people.filter(_SearchMatch(criteria.search.strip()))
+    term = criteria.search.strip()
+    if term:
+        index_pattern = narrowed_pattern(term) if narrowed else None
+        people = people.filter(_SearchMatch(term, index_pattern=index_pattern))
     if criteria.owner_email:
         people = people.filter(owner_email=criteria.owner_email.lower())
     if criteria.company:
@@ -151,8 +158,11 @@ class _SearchMatch(Func):
 
     output_field = BooleanField()
 
-    def __init__(self, term: str):
+    def __init__(self, term: str, *, index_pattern: str | None = None):
+        """``index_pattern`` (PostgreSQL): a pattern every match also matches, made of fewer
+        trigrams, for the index to answer; the term is then checked on the rows it finds."""
         pattern = "%" + re.sub(r"([\\%_])", r"\\\1", term) + "%"
+        self.index_pattern = index_pattern
         super().__init__(*[F(name) for name in SEARCH_DOCUMENT], Value(pattern))
 
     def as_sql(self, compiler, connection, **extra_context):
@@ -168,6 +178,11 @@ class _SearchMatch(Func):
         operator = "ILIKE" if connection.vendor == "postgresql" else "LIKE"
         escape = "" if connection.vendor == "postgresql" else " ESCAPE '\\'"
         document = " || ' ' || ".join(parts)
+        if self.index_pattern and connection.vendor == "postgresql":
+            # "|| ''" makes the term's expression differ from the indexed one, so the
+            # planner leaves it to a filter on the rows the narrower pattern finds.
+            return (f"(({document}) ILIKE %s AND ({document} || '') ILIKE {pattern_sql})",
+                    [*params, self.index_pattern, *params, *pattern_params])
         return f"({document}) {operator} {pattern_sql}{escape}", [*params, *pattern_params]
 
 
@@ -302,8 +317,10 @@ def _rows_after(criteria: PersonCriteria, sort_key: SortKey, columns: list, key:
     matching = person_list(criteria)
     if not criteria.search or connection.vendor != "postgresql":
         return list(following(matching, key)[:limit])
+    # What reads the matches through the trigram index reads fewer of its lists.
+    narrowed = person_list(criteria, narrowed=True)
     if _window_futile(criteria, estimate, limit):
-        return _matches_sorted(following(matching, key), limit)
+        return _matches_sorted(following(narrowed, key), limit)
 
     edge = list(following(_matching(replace(criteria, search="")), key)
                 .only("pk", *sort_key.columns)[SEARCH_WINDOW - 1:SEARCH_WINDOW])
@@ -313,7 +330,7 @@ def _rows_after(criteria: PersonCriteria, sort_key: SortKey, columns: list, key:
     rows = list(following(matching, key).filter(_row_compare(columns, edge_key, before))[:limit])
     if len(rows) == limit:
         return rows
-    return rows + _matches_sorted(following(matching, edge_key), limit - len(rows))
+    return rows + _matches_sorted(following(narrowed, edge_key), limit - len(rows))
 
 
 def _matches_sorted(people: QuerySet, limit: int) -> list[Person]:
@@ -339,9 +356,10 @@ def _window_futile(criteria: PersonCriteria, matches: int, limit: int) -> bool:
     return matches * SEARCH_WINDOW < everyone * limit / 4
 
 
-def _bare(criteria: PersonCriteria) -> QuerySet:
-    """The ids of the people matching ``criteria``, unordered: what counts and estimates read."""
-    return _matching(criteria).order_by().values("pk")
+def _bare(criteria: PersonCriteria, *, narrowed: bool = False) -> QuerySet:
+    """The ids of the people matching ``criteria``, unordered: what counts and estimates read
+    (``narrowed`` only for counting, see :func:`_matching`)."""
+    return _matching(criteria, narrowed=narrowed).order_by().values("pk")
 
 
 def _any_beyond(people: QuerySet, columns: list, key: list, descending: bool) -> bool:
@@ -461,7 +479,7 @@ def person_count(criteria: PersonCriteria, page: PersonPage, *,
             estimate = _planner_estimate(bare)
         if estimate > 2 * exact_up_to:
             return _estimated(estimate)
-    counted = bare[:exact_up_to + 1].count()
+    counted = _bare(criteria, narrowed=True)[:exact_up_to + 1].count()
     return PeopleCount(counted, exact=counted <= exact_up_to)
 
 
@@ -482,7 +500,7 @@ def _api_count_kept(criteria: PersonCriteria, bare: QuerySet,
     (``PEOPLE_LIST_CACHE_SECONDS`` 0) nothing can be kept, so such a list always answers the
     estimate."""
     if connection.vendor != "postgresql":
-        return _count_cached(criteria, lambda: _api_count(bare))
+        return _count_cached(criteria, lambda: _api_count(criteria))
     try:
         version = people_data_version() if settings.PEOPLE_LIST_CACHE_SECONDS else None
     except Exception:  # noqa: BLE001 - the cache is an optimisation; the database answers
@@ -501,7 +519,7 @@ def _api_count_kept(criteria: PersonCriteria, bare: QuerySet,
     if estimate is None:
         estimate = _planner_estimate(bare)
     long_count = settings.PEOPLE_COUNT_INLINE_LIMIT <= estimate < API_EXACT_COUNT_LIMIT
-    count = None if long_count else _api_count(bare, estimate=estimate)
+    count = None if long_count else _api_count(criteria, estimate=estimate)
     if count is None:  # expected to be long, or it was: a worker counts
         if key is None:
             return _estimated(estimate)
@@ -512,7 +530,7 @@ def _api_count_kept(criteria: PersonCriteria, bare: QuerySet,
     return count
 
 
-def _api_count(bare: QuerySet, *, estimate: int | None = None,
+def _api_count(criteria: PersonCriteria, *, estimate: int | None = None,
                time_limit_ms: int | None = None) -> PeopleCount | None:
     """Exact if the planner expects fewer than :data:`API_EXACT_COUNT_LIMIT` matches, else the
     estimate, inexact. An estimate far too low (a rare-looking search that is common) still
@@ -520,9 +538,9 @@ def _api_count(bare: QuerySet, *, estimate: int | None = None,
     None when counting takes more than ``time_limit_ms`` (cancelled there;
     :data:`API_COUNT_TIME_LIMIT_MS` by default)."""
     if connection.vendor != "postgresql":
-        return PeopleCount(bare.count(), exact=True)
+        return PeopleCount(_bare(criteria).count(), exact=True)
     if estimate is None:
-        estimate = _planner_estimate(bare)
+        estimate = _planner_estimate(_bare(criteria))
     if estimate >= API_EXACT_COUNT_LIMIT:
         return _estimated(estimate)
     if time_limit_ms is None:
@@ -531,7 +549,7 @@ def _api_count(bare: QuerySet, *, estimate: int | None = None,
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(MATCHES_WORK_MEM)
             cursor.execute(f"SET LOCAL statement_timeout = {int(time_limit_ms)}")
-            counted = _count_rows(bare[:API_EXACT_COUNT_LIMIT + 1])
+            counted = _count_rows(_bare(criteria, narrowed=True)[:API_EXACT_COUNT_LIMIT + 1])
             transaction.set_rollback(True)  # it only read; rolling back undoes the SET LOCALs
     except OperationalError as error:
         if not isinstance(error.__cause__, QueryCanceled):
@@ -615,10 +633,9 @@ def person_count_in_background(criteria_fields: dict, version: str) -> PeopleCou
     kept = cache.get(key)
     if kept is not None:
         return PeopleCount(*kept)
-    bare = _bare(criteria)
-    count = _api_count(bare, time_limit_ms=BACKGROUND_COUNT_TIME_LIMIT_MS)
+    count = _api_count(criteria, time_limit_ms=BACKGROUND_COUNT_TIME_LIMIT_MS)
     # Over even this limit, the estimate is kept: counting again would take as long.
-    count = count or _estimated(_planner_estimate(bare))
+    count = count or _estimated(_planner_estimate(_bare(criteria)))
     cache_set_quietly(key, _kept(count), settings.PEOPLE_LIST_CACHE_SECONDS)
     cache_delete_quietly(f"{key}:pending")
     return count

@@ -362,8 +362,8 @@ def counted(monkeypatch) -> list:
     """One entry per exact count the people API makes (``selectors._api_count``)."""
     made = []
     api_count = selectors._api_count
-    monkeypatch.setattr(selectors, "_api_count", lambda bare, **limits: made.append(1) or
-                        api_count(bare, **limits))
+    monkeypatch.setattr(selectors, "_api_count", lambda criteria, **limits: made.append(1) or
+                        api_count(criteria, **limits))
     return made
 
 
