@@ -54,7 +54,7 @@ from syncing.models import SyncRun, SyncStream
 from syncing.settings.selectors import sync_settings_get
 from syncing.streams import stream_claim, stream_due
 
-from .initial import FAILED_JOB_STATES, FIRST_POLL_SECONDS, _InitialSync
+from .initial import FAILED_JOB_STATES, FIRST_POLL_SECONDS, export_file_pieces
 from .readahead import prefetched, read_ahead
 from .state import (
     commit_durability_relax,
@@ -230,10 +230,9 @@ def _backlog_export_apply(stream: SyncStream, run: SyncRun, client: MarketoClien
     once, so the pieces touch different people, and writing (index upkeep of each changed
     row) is what a burst's pass waits on.
     """
-    reader = _InitialSync(run, client, None, poll_max_seconds=0)
     writers = EXPORT_WRITERS if connection.vendor == "postgresql" else 1
     read_ahead_pieces = prefetched(((records, header) for records, header, _, _
-                                    in reader.file_pieces(export_id, 0) if records),
+                                    in export_file_pieces(client, export_id) if records),
                                    depth=writers)
     counted = threading.Lock()
 

@@ -368,31 +368,10 @@ class _InitialSync:
 
     def file_pieces(self, export_id: str, start_byte: int
                     ) -> Iterator[tuple[bytes, list[str], int, bool]]:
-        """``(whole records, header, bytes consumed after them, is last)`` pieces of an export
-        file, about ``COPY_PIECE_BYTES`` each, as valid UTF-8 (what is not is replaced)."""
+        """The export file's pieces from ``start_byte`` (:func:`export_file_pieces`): a resumed
+        file has no header line left, so its header is the fields the run asked for."""
         header = None if start_byte == 0 else self.run.state["fields"]
-        consumed = start_byte
-        pending = bytearray()  # grown and cut in place: no new buffer per chunk
-        for chunk in self.client.bulk_export_file(export_id, start_byte=start_byte,
-                                                  chunk_size=COPY_PIECE_BYTES // 4):
-            pending += chunk
-            if header is None:
-                end = pending.find(b"\n")
-                if end < 0:
-                    continue
-                header = _header(bytes(pending[:end]))
-                consumed += end + 1
-                del pending[:end + 1]
-            if len(pending) >= COPY_PIECE_BYTES:
-                cut = _records_end(pending)
-                if cut:
-                    yield _utf8(bytes(pending[:cut])), header, consumed + cut, False
-                    consumed += cut
-                    del pending[:cut]
-        if header is None:  # a header without a line end, or an empty file
-            header, consumed = _header(bytes(pending)), consumed + len(pending)
-            pending.clear()
-        yield _utf8(bytes(pending)), header, consumed + len(pending), True
+        return export_file_pieces(self.client, export_id, start_byte, header)
 
     def file_batches(self, export_id: str, start_byte: int
                      ) -> Iterator[tuple[LeadRows, int, bool]]:
@@ -441,6 +420,34 @@ class _InitialSync:
             self.apply(lead_rows(leads, run_id=self.run.pk), change)
 
 
+def export_file_pieces(client: MarketoClient, export_id: str, start_byte: int = 0,
+                       header: list[str] | None = None
+                       ) -> Iterator[tuple[bytes, list[str], int, bool]]:
+    """``(whole records, header, bytes consumed after them, is last)`` pieces of an export
+    file, about ``COPY_PIECE_BYTES`` each, as valid UTF-8 (what is not is replaced). Without
+    ``header`` the file's first line is it."""
+    consumed = start_byte
+    pending = bytearray()  # grown and cut in place: no new buffer per chunk
+    for chunk in client.bulk_export_file(export_id, start_byte=start_byte,
+                                         chunk_size=COPY_PIECE_BYTES // 4):
+        pending += chunk
+        if header is None:
+            end = pending.find(b"\n")
+            if end < 0:
+                continue
+            header = _header(bytes(pending[:end]))
+            consumed += end + 1
+            del pending[:end + 1]
+        if len(pending) >= COPY_PIECE_BYTES:
+            cut = _records_end(pending)
+            if cut:
+                yield _utf8(bytes(pending[:cut])), header, consumed + cut, False
+                consumed += cut
+                del pending[:cut]
+    if header is None:  # a header without a line end, or an empty file
+        header, consumed = _header(bytes(pending)), consumed + len(pending)
+        pending.clear()
+    yield _utf8(bytes(pending)), header, consumed + len(pending), True
 
 def _header(line: bytes) -> list[str]:
     return next(csv.reader([line.decode("utf-8", errors="replace").rstrip("\r")]), [])
