@@ -26,7 +26,7 @@ import time
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from django.db import connection
+from django.db import connection, transaction
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,8 @@ def _current_sample() -> PeopleSample | None:
 
 
 def _take_sample() -> PeopleSample:
-    with connection.cursor() as cursor:
+    # In a savepoint: a failed read must not abort the transaction the search runs in.
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT reltuples::bigint FROM pg_class "
                        "WHERE oid = 'people_person'::regclass")
         people = max(int(cursor.fetchone()[0]), 0)

@@ -174,3 +174,23 @@ def test_below_the_threshold_no_person_is_sampled(many_names):
         assert search_narrowing._sample.documents == []
     finally:
         search_narrowing.forget_sample()
+
+
+@pytestmark_postgresql
+@pytest.mark.django_db
+def test_a_failed_sample_leaves_search_working_in_its_transaction(many_names, monkeypatch,
+                                                                 narrowing_on_small_tables,
+                                                                 caplog):
+    """The sample is an optimisation: when reading it fails, the term is its own pattern and the
+    transaction the search runs in goes on."""
+    from django.db import transaction
+
+    from people.selectors import PersonCriteria, person_page
+
+    monkeypatch.setattr(search_narrowing, "_DOCUMENT", "no_such_column")
+    with transaction.atomic():
+        page = person_page(PersonCriteria(search="olivia smith"), size=200)
+        assert Person.objects.count() == len(FIRST) * len(LAST)  # the transaction still works
+
+    assert sorted(p.pk for p in page.people) == sorted(expected_ids("olivia smith"))
+    assert "people search sample failed" in caplog.text
