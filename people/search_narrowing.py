@@ -134,9 +134,9 @@ def choose_pattern(term: str, sample: PeopleSample) -> str | None:
             candidates &= bits
         return read + row_cost * sample.share(candidates)
 
-    # The term's own plan (a lower bound: it also reads the trigrams padded at its inner word
-    # boundaries, "ia " and " sm" of "olivia smith").
-    whole = cost(offered, CANDIDATE_COST)
+    # The term's own plan: its trigrams, and those padded at its inner word boundaries.
+    whole = cost(offered, CANDIDATE_COST) + sum(
+        sample.share(sample.having(edge.lower())) for edge in _edges(term))
     # A narrowed plan checks each candidate twice: the index's pattern, then the term.
     row_cost = CANDIDATE_COST + RECHECK_COST
     chosen: set = set()
@@ -154,6 +154,19 @@ def choose_pattern(term: str, sample: PeopleSample) -> str | None:
     if best > whole * NARROWING_GAIN:
         return None
     return "%" + "%".join(_fragments(words, chosen)) + "%"
+
+
+def _edges(term: str) -> list[str]:
+    """What stands for the padded trigrams pg_trgm reads for ``%term%`` in the sample: a word
+    after a space or punctuation within the term gives "  s" and " sm" (counted as " s" and
+    " sm": a word after a space), one before it "ia " (as "ia ")."""
+    edges = []
+    for word in _WORD.finditer(term):
+        if word.start() > 0:
+            edges += {" " + word.group()[:1], " " + word.group()[:2]}
+        if word.end() < len(term) and len(word.group()) >= 2:
+            edges.append(word.group()[-2:] + " ")
+    return edges
 
 
 def _fragments(words: list[str], chosen: set) -> list[str]:
