@@ -16,3 +16,15 @@ accesslog = "-"
 # The app is imported once in the master and forked: workers start (and restart) at once
 # instead of each importing Django, and share those pages of memory.
 preload_app = True
+
+
+def pre_fork(server, worker):
+    """Move the preloaded app's objects out of the garbage collector's sight before a worker
+    forks: they live as long as the process, yet each worker's full collections walked them,
+    writing to every page holding one and so copying pages it shared with the master."""
+    import gc
+
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - imports every view module (and what they import)
+    gc.freeze()
