@@ -44,12 +44,13 @@ RECHECK_COST = 37
 NARROWING_GAIN = 0.75
 # The trigrams of a long term considered (its first ones: an address pasted whole has plenty).
 MAX_OFFERED = 24
-# Trigram lists a process keeps per sample (one bit per sampled person each: 1.25 kB).
+# Trigram lists a process keeps per sample (one bit per sampled person each: 625 bytes).
 KEPT_TRIGRAMS = 4096
 
 # pg_trgm's words: runs of letters and digits (``_`` and punctuation split them).
 _WORD = re.compile(r"[^\W_]+")
-# Must match people.selectors.SEARCH_DOCUMENT and the trigram index's expression.
+# The trigram index's expression (people.selectors.SEARCH_DOCUMENT), lower-cased as ILIKE
+# compares it.
 _DOCUMENT = "lower(first_name || ' ' || last_name || ' ' || email || ' ' || company)"
 
 
