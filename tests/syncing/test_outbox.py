@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 from factories import PersonFactory, UserFactory
 
-from syncing.models import Delivery
+from syncing.models import Delivery, DeliveryAttempt
 from syncing.outbox import flush, queue
 from syncing.outbox.batch import Outcome, SenderResult
 from syncing.outbox.queue import (
@@ -19,7 +19,7 @@ from syncing.outbox.queue import (
     deliveries_flush_soon,
     deliveries_flush_started,
 )
-from syncing.outbox.streams import delivery_pause
+from syncing.outbox.streams import delivery_pause, delivery_stream
 from syncing.tasks import deliveries_flush_task, sync_tick
 
 SALESFORCE = Delivery.Target.SALESFORCE
@@ -68,7 +68,34 @@ def test_a_backlog_helper_claims_full_batches_only():
     pending(2)
 
     assert deliveries_claim(SALESFORCE, 3, full_only=True) is None
+    # Refused, it claimed nothing: both still wait for an ordinary flush.
+    assert set(Delivery.objects.filter(target=SALESFORCE).values_list(
+        "status", "claim_token")) == {("pending", "")}
     assert len(deliveries_claim(SALESFORCE, 2, full_only=True).deliveries) == 2
+
+
+@pytest.mark.django_db
+def test_a_claim_is_one_statement_on_postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite claims with a select, an update and a read (no SKIP LOCKED)")
+    from django.test.utils import CaptureQueriesContext
+
+    rows = pending(3)
+    rows[0].outcome_unknown = True
+    rows[0].save(update_fields=["outcome_unknown"])
+
+    with CaptureQueriesContext(connection) as queries:
+        batch = deliveries_claim(SALESFORCE)
+
+    assert len(queries) == 1
+    # The rows come back as they are now, claimed, with what they held before the claim.
+    stored = {d.pk: d for d in Delivery.objects.filter(target=SALESFORCE)}
+    assert [d.pk for d in batch.deliveries] == [d.pk for d in rows]
+    for delivery in batch.deliveries:
+        assert delivery.status == "in_progress" and delivery.claim_token == batch.token
+        assert delivery.claimed_until == stored[delivery.pk].claimed_until
+        assert delivery.record_id == rows[[d.pk for d in rows].index(delivery.pk)].record_id
+    assert batch.reconcile == {rows[0].pk}
 
 
 @pytest.mark.django_db
@@ -110,6 +137,49 @@ def test_a_late_worker_cannot_overwrite_the_new_owner():
     assert (delivery.status, delivery.remote_id, delivery.last_error_code) == (
         "delivered", "00T000000000001AAA", "")
     assert delivery.attempt_log.count() == 2  # both attempts are on record
+
+
+def record_mixed_batch(size: int) -> tuple[list[Delivery], int]:
+    """Claim ``size`` deliveries, send all but the last (a third delivered, the rest to
+    retry), fail the last before it left; record it. Returns the rows and the statements the
+    record took."""
+    from django.test.utils import CaptureQueriesContext
+
+    rows = pending(size)
+    batch = deliveries_claim(SALESFORCE, size)
+    batch.mark_sending([d.pk for d in rows[:-1]])
+    outcomes = {d.pk: Outcome.delivered(f"00T{d.pk:015d}") if i % 3 == 0
+                else Outcome.retry("UNABLE_TO_LOCK_ROW", "busy") for i, d in enumerate(rows)}
+    outcomes[rows[-1].pk] = Outcome.retry("NOT_CONNECTED", "not connected")
+    with CaptureQueriesContext(connection) as queries:
+        counts = queue.batch_record(batch, SenderResult(outcomes))
+    assert sum(counts.values()) == size
+    return rows, len(queries)
+
+
+@pytest.mark.django_db
+def test_a_batch_is_recorded_in_the_same_few_statements_whatever_its_size():
+    delivery_stream(SALESFORCE)  # made on the first batch ever
+    small, small_statements = record_mixed_batch(4)
+    Delivery.objects.all().delete()
+    rows, statements = record_mixed_batch(40)
+
+    assert statements == small_statements
+    stored = {d.pk: d for d in Delivery.objects.filter(pk__in=[d.pk for d in rows])}
+    for i, row in enumerate(rows[:-1]):
+        delivery = stored[row.pk]
+        assert (delivery.claim_token, delivery.claimed_until, delivery.attempts) == ("", None, 1)
+        if i % 3 == 0:
+            assert (delivery.status, delivery.remote_id, delivery.outcome_unknown) == (
+                "delivered", f"00T{row.pk:015d}", False)
+        else:
+            assert (delivery.status, delivery.remote_id, delivery.last_error_code) == (
+                "pending", "", "UNABLE_TO_LOCK_ROW")
+    # Failed before it left: an attempt all the same, counted when it is recorded.
+    last = stored[rows[-1].pk]
+    assert (last.status, last.attempts, last.last_error_code) == ("pending", 1, "NOT_CONNECTED")
+    assert last.first_attempt_at is not None and last.last_attempt_at is not None
+    assert DeliveryAttempt.objects.filter(delivery__in=rows).count() == 40
 
 
 @pytest.mark.django_db(transaction=True)
