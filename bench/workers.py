@@ -18,7 +18,13 @@ For each N, three backlogs are made with the workers already running, each in on
 - **email sending**: ``--emails`` sales emails queued (the Marketo unsubscribe check at send
   time, SMTP hand-off, the Sent record), until every one is sent;
 - **campaign steps**: ``--members`` people added to a new campaign whose first step is an
-  automatic email, until every member's step has run (the step queues the email).
+  automatic email, until every member's step has run (the step queues the email). The
+  scheduler runs members in batches of 200 (``campaigns.scheduler.BATCH``), one batch per
+  worker at a time, so a backlog of B batches cannot go more than B× faster on any number
+  of workers: the default, 1,600 members, is 8 batches, so that 4 workers can show 4×
+  (the 600 used before were 3 batches, a ceiling of 3× whatever the workers did). Each run
+  adds people not yet in any bench campaign, hence ``--leads`` 7,000 (about 5,300 people
+  with an address and a Salesforce id, 1,600 for each of three runs).
 
 Between phases the queues drain (the emails' own deliveries too) before the next clock starts.
 At the end every record is counted in the sandboxes' own stores and the SMTP sink (the soak's
@@ -255,8 +261,9 @@ def main() -> int:  # noqa: PLR0915 (one run, told in order)
     parser.add_argument("--calls", type=int, default=4000)
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--emails", type=int, default=600)
-    parser.add_argument("--members", type=int, default=600)
-    parser.add_argument("--leads", type=int, default=3000)
+    parser.add_argument("--members", type=int, default=1600,
+                        help="campaign members per run (1,600: 8 batches of 200)")
+    parser.add_argument("--leads", type=int, default=7000)
     parser.add_argument("--database", default="h_workers_run")
     parser.add_argument("--profile", action="store_true",
                         help="sample each worker with py-spy (collapsed stacks in the logs "
@@ -291,6 +298,9 @@ def main() -> int:  # noqa: PLR0915 (one run, told in order)
         tokens, people_ids, _ = setup(site.marketo_url, site.salesforce_url, args.leads, 1)
         seller = User.objects.get(username="seller0")
         people = list(Person.objects.filter(pk__in=people_ids).order_by("pk"))
+        if len(people) < len(counts) * args.members:
+            raise SystemExit(f"{len(people)} people for {len(counts)} runs of {args.members} "
+                             "campaign members: raise --leads")
         web = Child("gunicorn", [PYTHON, "-m", "gunicorn", "salesactions.wsgi", "-c",
                                  "gunicorn.conf.py"],
                     env | {"GUNICORN_BIND": f"127.0.0.1:{site.web_port}",
