@@ -305,15 +305,37 @@ def _deliveries_settle(ids: list[int], changes: dict, unmarked: bool, now: datet
     return owned
 
 
-def _attempt(delivery: Delivery, outcome: Outcome, now: datetime, *,
-             late: bool = False) -> DeliveryAttempt:
+def _attempt_fields(outcome: Outcome, now: datetime, *, late: bool = False) -> tuple:
+    """An attempt row's fields but its delivery: ``(started_at, duration_ms, outcome,
+    error_code, error_message)``. The deliveries of one request share them."""
     message = outcome.message
     if late:
         message = f"(recorded after the claim expired) {message}".strip()
-    return DeliveryAttempt(delivery_id=delivery.pk, duration_ms=outcome.duration_ms,
-                           started_at=now - timedelta(milliseconds=outcome.duration_ms),
-                           outcome=outcome.kind, error_code=outcome.code[:100],
-                           error_message=message)
+    return (now - timedelta(milliseconds=outcome.duration_ms), outcome.duration_ms,
+            outcome.kind, outcome.code[:100], message)
+
+
+def _attempts_insert(attempts: dict[tuple, list[int]]) -> None:
+    """Log attempts, ``{attempt fields: delivery ids}``: one ``INSERT … SELECT`` per distinct
+    attempt (a batch sent in one request has one or a few), where a model instance and a
+    prepared row per delivery cost a worker more than the insert itself."""
+    ops = connection.ops
+    table = ops.quote_name(DeliveryAttempt._meta.db_table)
+    names = ("delivery", "started_at", "duration_ms", "outcome", "error_code", "error_message")
+    fields = [DeliveryAttempt._meta.get_field(name) for name in names]
+    columns = ", ".join(ops.quote_name(field.column) for field in fields)
+    deliveries = ops.quote_name(Delivery._meta.db_table)
+    delivery_id = ops.quote_name(Delivery._meta.pk.column)
+    with connection.cursor() as cursor:
+        for values, ids in attempts.items():
+            params = [field.get_db_prep_save(value, connection)
+                      for field, value in zip(fields[1:], values, strict=True)]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                cursor.execute(
+                    f"INSERT INTO {table} ({columns}) SELECT {delivery_id}, %s, %s, %s, %s, %s "
+                    f"FROM {deliveries} WHERE {delivery_id} IN ({', '.join(['%s'] * len(chunk))})"
+                    f" ORDER BY {delivery_id}", [*params, *chunk])
 
 
 def batch_record(batch: Batch, result: SenderResult) -> Counter:
@@ -348,21 +370,20 @@ def batch_record(batch: Batch, result: SenderResult) -> Counter:
         for (items, unmarked), ids in groups.items():
             owned |= _deliveries_settle(ids, dict(items), unmarked, now, remote_ids,
                                         batch.token)
-        attempts = []
+        attempts: dict[tuple, list[int]] = defaultdict(list)
         for delivery in batch.deliveries:
             outcome, status = outcomes[delivery.pk]
-            if delivery.pk not in owned:
+            late = delivery.pk not in owned
+            if late:
                 # Our claim expired and another worker took the delivery over: its state is
                 # that worker's to write, but this attempt still happened.
                 log.warning("delivery %s was taken over before its outcome was recorded",
                             delivery.pk)
-                if outcome.sent:
-                    attempts.append(_attempt(delivery, outcome, now, late=True))
-                continue
-            counts[status] += 1
+            else:
+                counts[status] += 1
             if outcome.sent:
-                attempts.append(_attempt(delivery, outcome, now))
-        DeliveryAttempt.objects.bulk_create(attempts, batch_size=500)
+                attempts[_attempt_fields(outcome, now, late=late)].append(delivery.pk)
+        _attempts_insert(attempts)
         delivery_stream_attempted(batch.target, now, delivered=bool(counts[Status.DELIVERED]))
     return counts
 

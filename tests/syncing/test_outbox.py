@@ -136,7 +136,9 @@ def test_a_late_worker_cannot_overwrite_the_new_owner():
     delivery.refresh_from_db()
     assert (delivery.status, delivery.remote_id, delivery.last_error_code) == (
         "delivered", "00T000000000001AAA", "")
-    assert delivery.attempt_log.count() == 2  # both attempts are on record
+    # Both attempts are on record, the late one saying so.
+    assert sorted(delivery.attempt_log.values_list("outcome", "error_code", "error_message")) == [
+        ("delivered", "", ""), ("failed", "LATE", "(recorded after the claim expired) too late")]
 
 
 def record_mixed_batch(size: int) -> tuple[list[Delivery], int]:
@@ -179,7 +181,13 @@ def test_a_batch_is_recorded_in_the_same_few_statements_whatever_its_size():
     last = stored[rows[-1].pk]
     assert (last.status, last.attempts, last.last_error_code) == ("pending", 1, "NOT_CONNECTED")
     assert last.first_attempt_at is not None and last.last_attempt_at is not None
-    assert DeliveryAttempt.objects.filter(delivery__in=rows).count() == 40
+    logged = {a.delivery_id: a for a in DeliveryAttempt.objects.filter(delivery__in=rows)}
+    assert len(logged) == 40
+    for i, row in enumerate(rows[:-1]):
+        assert (logged[row.pk].outcome, logged[row.pk].error_code) == (
+            ("delivered", "") if i % 3 == 0 else ("retry", "UNABLE_TO_LOCK_ROW"))
+    assert (logged[rows[-1].pk].outcome, logged[rows[-1].pk].error_message) == (
+        "retry", "not connected")
 
 
 @pytest.mark.django_db(transaction=True)
