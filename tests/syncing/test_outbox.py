@@ -237,14 +237,16 @@ def test_each_full_batch_enqueues_its_own_backlog_helper(cache, monkeypatch):
     the next full batch's helper then goes to an idle one."""
     sent = []
     monkeypatch.setattr(deliveries_flush_task, "apply_async",
-                        lambda args, **options: sent.append(args))
+                        lambda args, **options: sent.append((args, options["countdown"])))
     monkeypatch.setitem(queue.BATCH_SIZES, SALESFORCE, 2)
     pending(5)
 
     report = flush.deliveries_flush(SALESFORCE)
 
     assert report.batches == 3  # 2 + 2 + the partial 1
-    assert sent == [("salesforce", True), ("salesforce", True)]
+    # At once: a backlog has nothing left to gather, so idle workers join it without the
+    # linger an ordinary flush waits.
+    assert sent == [(("salesforce", True), None), (("salesforce", True), None)]
 
 
 @pytest.mark.django_db
