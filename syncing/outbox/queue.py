@@ -263,6 +263,12 @@ def _changes(delivery: Delivery, outcome: Outcome, now: datetime, retry_at) -> d
     return changes
 
 
+def _update_returns_rows() -> bool:
+    """``UPDATE … RETURNING``: PostgreSQL, and SQLite from 3.35 (the version from which Django
+    returns columns from inserts too)."""
+    return connection.features.can_return_columns_from_insert
+
+
 def _deliveries_settle(ids: list[int], changes: dict, unmarked: bool, now: datetime,
                        remote_ids: dict[int, str], token: str) -> set[int]:
     """Write one group's outcome (rows that end alike) with their remote ids, releasing the
@@ -290,6 +296,7 @@ def _deliveries_settle(ids: list[int], changes: dict, unmarked: bool, now: datet
                  f"{column('last_attempt_at')} = %s",
                  f"{column('first_attempt_at')} = COALESCE({column('first_attempt_at')}, %s)"]
         params += [prepared("last_attempt_at", now)] * 2
+    returning = _update_returns_rows()
     owned: set[int] = set()
     with connection.cursor() as cursor:
         for start in range(0, len(ids), 500):
@@ -302,11 +309,17 @@ def _deliveries_settle(ids: list[int], changes: dict, unmarked: bool, now: datet
                                   f"ELSE {column('remote_id')} END")
                 chunk_params += [value for pk in with_remote for value in (pk, remote_ids[pk])]
             marks = ", ".join(["%s"] * len(chunk))
-            cursor.execute(
-                f"UPDATE {table} SET {', '.join(chunk_sets)} WHERE {column('id')} IN ({marks}) "
-                f"AND {column('claim_token')} = %s RETURNING {column('id')}",
-                [*chunk_params, *chunk, token])
-            owned.update(pk for pk, in cursor.fetchall())
+            update = (f"UPDATE {table} SET {', '.join(chunk_sets)} WHERE {column('id')} IN "
+                      f"({marks}) AND {column('claim_token')} = %s")
+            if returning:
+                cursor.execute(f"{update} RETURNING {column('id')}",
+                               [*chunk_params, *chunk, token])
+                owned.update(pk for pk, in cursor.fetchall())
+            else:  # SQLite before 3.35: read what the claim holds (locked), then write it
+                held = list(Delivery.objects.select_for_update().filter(
+                    pk__in=chunk, claim_token=token).values_list("pk", flat=True))
+                cursor.execute(update, [*chunk_params, *chunk, token])
+                owned.update(held)
     return owned
 
 

@@ -190,6 +190,27 @@ def test_a_batch_is_recorded_in_the_same_few_statements_whatever_its_size():
         "retry", "not connected")
 
 
+@pytest.mark.django_db
+def test_without_update_returning_a_late_worker_still_cannot_overwrite(monkeypatch):
+    """SQLite before 3.35 has no ``UPDATE … RETURNING``: the rows the claim still holds are read
+    first, with the same outcome."""
+    monkeypatch.setattr(queue, "_update_returns_rows", lambda: False)
+    delivery, = pending(1)
+    late = deliveries_claim(SALESFORCE)
+    Delivery.objects.update(claimed_until=timezone.now() - timedelta(seconds=1))
+    owner = deliveries_claim(SALESFORCE)
+
+    assert queue.batch_record(late, SenderResult(
+        {delivery.pk: Outcome.failed("LATE", "too late")})) == {}
+    assert queue.batch_record(owner, SenderResult(
+        {delivery.pk: Outcome.delivered("00T000000000001AAA")})) == {"delivered": 1}
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.remote_id, delivery.claim_token) == (
+        "delivered", "00T000000000001AAA", "")
+    assert delivery.attempt_log.count() == 2
+
+
 @pytest.mark.django_db(transaction=True)
 def test_workers_claiming_at_once_never_share_a_delivery():
     rows = pending(300)
