@@ -18,7 +18,13 @@ For each N, three backlogs are made with the workers already running, each in on
 - **email sending**: ``--emails`` sales emails queued (the Marketo unsubscribe check at send
   time, SMTP hand-off, the Sent record), until every one is sent;
 - **campaign steps**: ``--members`` people added to a new campaign whose first step is an
-  automatic email, until every member's step has run (the step queues the email).
+  automatic email, until every member's step has run (the step queues the email). The
+  scheduler runs members in batches of 200 (``campaigns.scheduler.BATCH``), one batch per
+  worker at a time, so a backlog of B batches cannot go more than B× faster on any number
+  of workers: the default, 1,600 members, is 8 batches, so that 4 workers can show 4×
+  (the 600 used before were 3 batches, a ceiling of 3× whatever the workers did). Each run
+  adds people not yet in any bench campaign, hence ``--leads`` 7,000 (about 5,300 people
+  with an address and a Salesforce id, 1,600 for each of three runs).
 
 Between phases the queues drain (the emails' own deliveries too) before the next clock starts.
 At the end every record is counted in the sandboxes' own stores and the SMTP sink (the soak's
@@ -29,8 +35,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -42,10 +50,55 @@ def load_average() -> str:
     return "/".join(f"{value:.1f}" for value in os.getloadavg())
 
 
-class Workers:
-    """N worker processes (``--concurrency 1`` each) and beat."""
+TICKS = os.sysconf("SC_CLK_TCK")
 
-    def __init__(self, n: int, env: dict, logs: Path):
+
+def cpu_seconds(sessions: dict[int, str], database: str) -> Counter:
+    """CPU seconds used so far, by part of the stack: ``sessions`` names each child's session
+    (a Child starts one of its own; a worker's pool process shares it), "postgres" is every
+    backend serving ``database``, "machine" all the machine's CPU (``/proc/stat``), "bench"
+    this process. A process that exited is no longer counted (the workers, the sandboxes and
+    their database connections live through a phase)."""
+    used: Counter = Counter()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+            command = stat[stat.index("(") + 1:stat.rindex(")")]
+            fields = stat[stat.rindex(")") + 2:].split()
+            part = sessions.get(int(fields[3]))
+            if part is None and command == "postgres" and \
+                    f" {database} ".encode() in Path(entry.path, "cmdline").read_bytes():
+                part = "postgres"
+        except (OSError, ValueError):
+            continue  # exited meanwhile
+        if part is not None:
+            used[part] += (int(fields[11]) + int(fields[12])) / TICKS
+    times = os.times()
+    used["bench"] = times.user + times.system
+    with open("/proc/stat") as machine:
+        ticks = [int(value) for value in machine.readline().split()[1:]]
+    used["machine"] = (sum(ticks) - ticks[3] - ticks[4]) / TICKS  # all but idle and iowait
+    return used
+
+
+def cpu_line(before: Counter, after: Counter, items: int) -> str:
+    """The CPU a phase used, per part, in ms per item."""
+    parts = sorted((part for part in after if part != "machine"),
+                   key=lambda part: -(after[part] - before[part]))
+    spent = {part: (after[part] - before[part]) * 1000 / max(items, 1)
+             for part in [*parts, "machine"]}
+    return ("CPU ms per item: " + ", ".join(f"{part} {spent[part]:.2f}" for part in parts
+                                             if spent[part] >= 0.005)
+            + f"; the whole machine {spent['machine']:.2f}")
+
+
+class Workers:
+    """N worker processes (``--concurrency 1`` each) and beat; with ``profile``, each worker
+    (its pool process included) sampled by py-spy into ``logs/profile-<n>-<k>.txt``."""
+
+    def __init__(self, n: int, env: dict, logs: Path, *, profile: bool = False):
         self.children = [Child(f"worker{n}-{k}", [
             PYTHON, "-m", "celery", "-A", "salesactions", "worker", "--concurrency", "1",
             "-n", f"bench{n}-{k}@%h", "--without-gossip", "--without-mingle", "--loglevel",
@@ -55,6 +108,14 @@ class Workers:
                                        "--loglevel", "WARNING", "--schedule",
                                        str(logs / f"celerybeat-schedule-{n}")], env, logs)
         self._wait_ready()
+        # Attached once ready, so start-up is not in the samples; py-spy ends (and writes its
+        # collapsed stacks) when the worker it follows exits.
+        self.profilers = [subprocess.Popen(
+            [str(Path(PYTHON).parent / "py-spy"), "record", "--pid", str(child.process.pid),
+             "--subprocesses", "--format", "raw", "--rate", "200", "--nonblocking",
+             "--output", str(logs / f"profile-{n}-{k}.txt")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for k, child in enumerate(self.children, start=1)] if profile else []
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + 120
@@ -67,16 +128,44 @@ class Workers:
     def stop(self) -> None:
         for child in [*self.children, self.beat]:
             child.stop()
+        for profiler in self.profilers:
+            profiler.wait(timeout=60)
 
 
-def wait_until(done, what: str, minutes: float) -> float:
-    """Poll ``done()`` every 0.1 s; the seconds it took."""
+class CpuMeter:
+    """The CPU each part of the stack used over a timed phase (``cpu_seconds``)."""
+
+    def __init__(self, database: str):
+        self.database = database
+        self.sessions: dict[int, str] = {}
+        self.before = self.after = Counter()
+
+    def name(self, part: str, children: list) -> None:
+        self.sessions.update({child.process.pid: part for child in children})
+
+    def start(self) -> None:
+        self.before = cpu_seconds(self.sessions, self.database)
+
+    def stop(self) -> None:
+        self.after = cpu_seconds(self.sessions, self.database)
+
+    def line(self, items: int) -> str:
+        return cpu_line(self.before, self.after, items)
+
+
+def wait_until(done, what: str, minutes: float, meter: CpuMeter | None = None) -> float:
+    """Poll ``done()`` every 0.1 s; the seconds it took (and the CPU meanwhile on ``meter``)."""
+    if meter:
+        meter.start()
     started = time.monotonic()
     while not done():
         if time.monotonic() - started > minutes * 60:
             raise SystemExit(f"{what} did not finish in {minutes:g} min")
         time.sleep(0.1)
-    return time.monotonic() - started
+    seconds = time.monotonic() - started
+    if meter:
+        meter.stop()
+    return seconds
 
 
 def drained() -> bool:
@@ -84,7 +173,7 @@ def drained() -> bool:
 
 
 def deliveries_phase(seller, people: list, calls: int, tasks: int, first_second: datetime,
-                     serial: int) -> tuple[int, float]:
+                     serial: int, meter: CpuMeter) -> tuple[int, float]:
     from django.db import transaction
 
     from activities.services import CallInput, calls_log
@@ -102,12 +191,12 @@ def deliveries_phase(seller, people: list, calls: int, tasks: int, first_second:
             due_date=date.today() + timedelta(days=3),
             details=f"workers bench task {serial}")
     made = Delivery.objects.count() - before
-    seconds = wait_until(lambda: unsettled()["deliveries"] == 0, "the deliveries", 30)
+    seconds = wait_until(lambda: unsettled()["deliveries"] == 0, "the deliveries", 30, meter)
     return made, seconds
 
 
 def emails_phase(seller, people: list, emails: int, marketo: Sandbox, delay_ms: int,
-                 serial: int) -> tuple[int, float]:
+                 serial: int, meter: CpuMeter) -> tuple[int, float]:
     from django.db import transaction
 
     from emails.models import SalesEmail
@@ -130,12 +219,12 @@ def emails_phase(seller, people: list, emails: int, marketo: Sandbox, delay_ms: 
         marketo.control("POST", "config", {"answer_delay_ms": delay_ms})
     waiting = [SalesEmail.Status.QUEUED, SalesEmail.Status.HELD, SalesEmail.Status.SENDING]
     seconds = wait_until(lambda: not SalesEmail.objects.filter(status__in=waiting).exists(),
-                         "the emails", 30)
+                         "the emails", 30, meter)
     return emails, seconds
 
 
 def campaign_phase(seller, token: str, base_url: str, people: list, members: int,
-                   serial: int) -> tuple[int, float]:
+                   serial: int, meter: CpuMeter) -> tuple[int, float]:
     import requests
     from django.db import transaction
 
@@ -159,7 +248,7 @@ def campaign_phase(seller, token: str, base_url: str, people: list, members: int
     campaign_steps_task.delay()
     seconds = wait_until(
         lambda: MemberStep.objects.filter(member__campaign=campaign).count() >= added,
-        "the campaign steps", 30)
+        "the campaign steps", 30, meter)
     return added, seconds
 
 
@@ -172,9 +261,13 @@ def main() -> int:  # noqa: PLR0915 (one run, told in order)
     parser.add_argument("--calls", type=int, default=4000)
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--emails", type=int, default=600)
-    parser.add_argument("--members", type=int, default=600)
-    parser.add_argument("--leads", type=int, default=3000)
+    parser.add_argument("--members", type=int, default=1600,
+                        help="campaign members per run (1,600: 8 batches of 200)")
+    parser.add_argument("--leads", type=int, default=7000)
     parser.add_argument("--database", default="h_workers_run")
+    parser.add_argument("--profile", action="store_true",
+                        help="sample each worker with py-spy (collapsed stacks in the logs "
+                             "folder; the sampling costs CPU, so not for the figures)")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
 
@@ -205,6 +298,9 @@ def main() -> int:  # noqa: PLR0915 (one run, told in order)
         tokens, people_ids, _ = setup(site.marketo_url, site.salesforce_url, args.leads, 1)
         seller = User.objects.get(username="seller0")
         people = list(Person.objects.filter(pk__in=people_ids).order_by("pk"))
+        if len(people) < len(counts) * args.members:
+            raise SystemExit(f"{len(people)} people for {len(counts)} runs of {args.members} "
+                             "campaign members: raise --leads")
         web = Child("gunicorn", [PYTHON, "-m", "gunicorn", "salesactions.wsgi", "-c",
                                  "gunicorn.conf.py"],
                     env | {"GUNICORN_BIND": f"127.0.0.1:{site.web_port}",
@@ -219,24 +315,33 @@ def main() -> int:  # noqa: PLR0915 (one run, told in order)
         print(f"Workers bench: remote answers after {args.delay_ms} ms; {args.calls} calls + "
               f"{args.tasks} reminder tasks, {args.emails} emails, {args.members} campaign "
               f"members per run; logs in {logs.relative_to(ROOT)}", flush=True)
+        meter = CpuMeter(args.database)
+        meter.name("redis", children[:1])
+        meter.name("sandboxes", children[1:2])
+        meter.name("smtp sink", children[2:3])
+        meter.name("web", [web])
         for serial, n in enumerate(counts):
-            workers = Workers(n, env, logs)
+            workers = Workers(n, env, logs, profile=args.profile)
+            meter.name("workers", workers.children)
+            meter.name("beat", [workers.beat])
             try:
                 load = load_average()
                 made, d_seconds = deliveries_phase(
                     seller, people, args.calls, args.tasks,
-                    first_second + timedelta(seconds=serial * args.calls), serial)
-                print(f"  {n} worker(s): {made} deliveries in {d_seconds:.1f} s", flush=True)
+                    first_second + timedelta(seconds=serial * args.calls), serial, meter)
+                print(f"  {n} worker(s): {made} deliveries in {d_seconds:.1f} s; "
+                      f"{meter.line(made)}", flush=True)
                 wait_until(drained, "the queues", 30)
                 sent, e_seconds = emails_phase(seller, people, args.emails, marketo,
-                                               args.delay_ms, serial)
-                print(f"  {n} worker(s): {sent} emails in {e_seconds:.1f} s", flush=True)
+                                               args.delay_ms, serial, meter)
+                print(f"  {n} worker(s): {sent} emails in {e_seconds:.1f} s; "
+                      f"{meter.line(sent)}", flush=True)
                 wait_until(drained, "the queues", 30)
                 steps, s_seconds = campaign_phase(seller, tokens[0], base_url,
                                                   people[serial * args.members:],
-                                                  args.members, serial)
-                print(f"  {n} worker(s): {steps} campaign steps in {s_seconds:.1f} s",
-                      flush=True)
+                                                  args.members, serial, meter)
+                print(f"  {n} worker(s): {steps} campaign steps in {s_seconds:.1f} s; "
+                      f"{meter.line(steps)}", flush=True)
                 wait_until(drained, "the queues", 30)
             finally:
                 workers.stop()

@@ -24,8 +24,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 from django.utils import timezone
 
 from syncing.models import Delivery, DeliveryAttempt
@@ -33,7 +32,7 @@ from syncing.queueing import task_named
 
 from .batch import Batch, Outcome, SenderResult
 from .registry import retry_hooks
-from .streams import delivery_stream
+from .streams import delivery_stream_attempted
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +81,16 @@ def deliveries_build(*, kind: str, record, skipped: dict[str, str],
 
 def deliveries_save(deliveries: list[Delivery]) -> list[Delivery]:
     """Save deliveries inside the caller's transaction (the one saving their activities) and
-    enqueue a flush of their targets once it commits."""
+    enqueue a flush of their targets once it commits: after the linger, or at once for a
+    target given a full batch or more here (a bulk action: nothing left to gather)."""
     saved = Delivery.objects.bulk_create(deliveries, batch_size=1000)
-    targets = sorted({d.target for d in saved if d.status == Status.PENDING})
-    if targets:
-        transaction.on_commit(lambda: deliveries_flush_soon(targets))
+    pending = Counter(d.target for d in saved if d.status == Status.PENDING)
+    full = sorted(target for target, count in pending.items() if count >= BATCH_SIZES[target])
+    trickle = sorted(target for target in pending if target not in full)
+    if full:
+        transaction.on_commit(lambda: deliveries_flush_soon(full, countdown=0))
+    if trickle:
+        transaction.on_commit(lambda: deliveries_flush_soon(trickle))
     return saved
 
 
@@ -100,14 +104,19 @@ def deliveries_flush_soon(targets, *, countdown: float | None = None,
     """Enqueue a flush of each target unless one is already waiting to start.
 
     ``full_batches_only``: a helper for a backlog, which stops rather than send a partial
-    batch; one is enqueued per full batch claimed, not deduplicated (on Redis the message can
+    batch, enqueued without the linger; one is enqueued per full batch claimed, not
+    deduplicated (on Redis the message can
     land on the busy worker that enqueued it, whose fetch was already waiting: a deduplicated
     one would keep the idle workers out until its key expired). Never raises: if the broker
     (or the cache) is down the deliveries stay pending and beat's tick enqueues their flush
     once it is back.
     """
     deliveries_flush_task = task_named(FLUSH_TASK)
-    countdown = linger_seconds() if countdown is None else countdown
+    if countdown is None:
+        # A helper starts at once: a full batch was just claimed, so there is nothing to
+        # gather (with the linger, the idle workers joined a backlog half a second late:
+        # 0.57 s into a 4.4 s run of bench/workers.py with 4 workers).
+        countdown = 0 if full_batches_only else linger_seconds()
     for target in targets:
         key = _flush_key(target)
         try:
@@ -157,23 +166,75 @@ def deliveries_claim(target: str, limit: int | None = None, *,
     with ``full_only`` if fewer than ``limit`` are due)."""
     now = timezone.now()
     limit = limit or BATCH_SIZES[target]
+    token = uuid.uuid4().hex
+    claimed_until = now + timedelta(seconds=claim_seconds())
+    if connection.vendor == "postgresql":
+        deliveries = _claim_returning(target, limit, full_only, now, claimed_until, token)
+    else:
+        deliveries = _claim_select_then_update(target, limit, full_only, now, claimed_until,
+                                               token)
+    if not deliveries:
+        return None
+    # The claim leaves ``outcome_unknown`` as it was: set, an earlier attempt may have applied.
+    return Batch(target, token, deliveries, {d.pk for d in deliveries if d.outcome_unknown})
+
+
+_CLAIM_SQL = """
+WITH picked AS (
+    SELECT id FROM {table}
+    WHERE target = %(target)s AND (
+        (status = %(pending)s AND next_attempt_at <= %(now)s)
+        OR (status = %(in_progress)s AND claimed_until < %(now)s))
+    ORDER BY next_attempt_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE {table} AS claimed
+SET status = %(in_progress)s, claimed_until = %(claimed_until)s, claim_token = %(token)s
+FROM picked
+WHERE claimed.id = picked.id AND (SELECT count(*) FROM picked) >= %(at_least)s
+RETURNING {columns}
+"""
+
+
+def _claim_returning(target: str, limit: int, full_only: bool, now: datetime,
+                     claimed_until: datetime, token: str) -> list[Delivery]:
+    """PostgreSQL: pick, lock and claim in one statement, the claimed rows coming back from
+    ``RETURNING`` (three statements and a transaction before: a select, the update, and a
+    read of every claimed row again).
+
+    The rows are locked by the select (``SKIP LOCKED``: another worker's claim is passed
+    over), so the update changes exactly what was picked. With ``full_only`` and fewer than
+    ``limit`` due, nothing is updated."""
+    fields = Delivery._meta.concrete_fields
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    columns = ", ".join(f"claimed.{connection.ops.quote_name(f.column)}" for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL.format(table=table, columns=columns), {
+            "target": target, "pending": Status.PENDING, "in_progress": Status.IN_PROGRESS,
+            "now": now, "limit": limit, "claimed_until": claimed_until, "token": token,
+            "at_least": limit if full_only else 1})
+        rows = cursor.fetchall()
+    names = [f.attname for f in fields]
+    db = connection.alias
+    return sorted((Delivery.from_db(db, names, row) for row in rows), key=lambda d: d.pk)
+
+
+def _claim_select_then_update(target: str, limit: int, full_only: bool, now: datetime,
+                              claimed_until: datetime, token: str) -> list[Delivery]:
+    """Other databases (SQLite: one writer at a time, no ``SKIP LOCKED``): select the due
+    rows, claim them, read them back."""
     with transaction.atomic():
         candidates = (Delivery.objects.filter(target=target).filter(_due(now))
                       .order_by("next_attempt_at", "id"))
         if connection.features.has_select_for_update_skip_locked:
             candidates = candidates.select_for_update(skip_locked=True)
-        rows = list(candidates.values_list("pk", "outcome_unknown")[:limit])
-        if not rows or (full_only and len(rows) < limit):
-            return None
-        token = uuid.uuid4().hex
-        ids = [pk for pk, _ in rows]
+        ids = list(candidates.values_list("pk", flat=True)[:limit])
+        if not ids or (full_only and len(ids) < limit):
+            return []
         Delivery.objects.filter(pk__in=ids).filter(_due(now)).update(
-            status=Status.IN_PROGRESS, claimed_until=now + timedelta(seconds=claim_seconds()),
-            claim_token=token)
-    deliveries = list(Delivery.objects.filter(claim_token=token).order_by("id"))
-    if not deliveries:
-        return None
-    return Batch(target, token, deliveries, {pk for pk, unknown in rows if unknown})
+            status=Status.IN_PROGRESS, claimed_until=claimed_until, claim_token=token)
+    return list(Delivery.objects.filter(claim_token=token).order_by("id"))
 
 
 # --------------------------------------------------------------------------- recording
@@ -207,30 +268,97 @@ def _changes(delivery: Delivery, outcome: Outcome, now: datetime, retry_at) -> d
     return changes
 
 
-def _remote_ids_set(remote_ids: dict[int, str]) -> None:
-    """Store the remote ids, one UPDATE per 500: ``bulk_update``'s per-row CASE expressions
-    cost more CPU than the remote call itself at these batch sizes."""
-    table = connection.ops.quote_name(Delivery._meta.db_table)
-    pairs = list(remote_ids.items())
+def _update_returns_rows() -> bool:
+    """``UPDATE … RETURNING``: PostgreSQL, and SQLite from 3.35 (the version from which Django
+    returns columns from inserts too)."""
+    return connection.features.can_return_columns_from_insert
+
+
+def _deliveries_settle(ids: list[int], changes: dict, unmarked: bool, now: datetime,
+                       remote_ids: dict[int, str], token: str) -> set[int]:
+    """Write one group's outcome (rows that end alike) with their remote ids, releasing the
+    claim; returns the ids this claim still held (the only ones written).
+
+    One ``UPDATE … RETURNING id`` per 500 rows, each row's remote id from a ``CASE``
+    (``bulk_update``'s per-row ``CASE`` expressions cost more CPU than the remote call). It
+    replaced a locking read of the batch (a row lock written on each), the update, and a
+    second update for the remote ids (a second row version per delivery).
+    """
+    ops = connection.ops
+    table = ops.quote_name(Delivery._meta.db_table)
+
+    def column(name: str) -> str:
+        return ops.quote_name(Delivery._meta.get_field(name).column)
+
+    def prepared(name: str, value):
+        return Delivery._meta.get_field(name).get_db_prep_save(value, connection)
+
+    sets = [f"{column(name)} = %s" for name in changes]
+    params = [prepared(name, value) for name, value in changes.items()]
+    sets += [f"{column('claimed_until')} = NULL", f"{column('claim_token')} = ''"]
+    if unmarked:  # failed before anything left (not connected, ...): still an attempt
+        sets += [f"{column('attempts')} = {column('attempts')} + 1",
+                 f"{column('last_attempt_at')} = %s",
+                 f"{column('first_attempt_at')} = COALESCE({column('first_attempt_at')}, %s)"]
+        params += [prepared("last_attempt_at", now)] * 2
+    returning = _update_returns_rows()
+    owned: set[int] = set()
     with connection.cursor() as cursor:
-        for start in range(0, len(pairs), 500):
-            chunk = pairs[start:start + 500]
-            cases = " ".join(["WHEN %s THEN %s"] * len(chunk))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            chunk_sets, chunk_params = list(sets), list(params)
+            with_remote = [pk for pk in chunk if pk in remote_ids]
+            if with_remote:
+                cases = " ".join(["WHEN %s THEN %s"] * len(with_remote))
+                chunk_sets.append(f"{column('remote_id')} = CASE {column('id')} {cases} "
+                                  f"ELSE {column('remote_id')} END")
+                chunk_params += [value for pk in with_remote for value in (pk, remote_ids[pk])]
             marks = ", ".join(["%s"] * len(chunk))
-            cursor.execute(
-                f"UPDATE {table} SET remote_id = CASE id {cases} END WHERE id IN ({marks})",
-                [value for pair in chunk for value in pair] + [pk for pk, _ in chunk])
+            update = (f"UPDATE {table} SET {', '.join(chunk_sets)} WHERE {column('id')} IN "
+                      f"({marks}) AND {column('claim_token')} = %s")
+            if returning:
+                cursor.execute(f"{update} RETURNING {column('id')}",
+                               [*chunk_params, *chunk, token])
+                owned.update(pk for pk, in cursor.fetchall())
+            else:  # SQLite before 3.35: read what the claim holds (locked), then write it
+                held = list(Delivery.objects.select_for_update().filter(
+                    pk__in=chunk, claim_token=token).values_list("pk", flat=True))
+                cursor.execute(update, [*chunk_params, *chunk, token])
+                owned.update(held)
+    return owned
 
 
-def _attempt(delivery: Delivery, outcome: Outcome, now: datetime, *,
-             late: bool = False) -> DeliveryAttempt:
+def _attempt_fields(outcome: Outcome, now: datetime, *, late: bool = False) -> tuple:
+    """An attempt row's fields but its delivery: ``(started_at, duration_ms, outcome,
+    error_code, error_message)``. The deliveries of one request share them."""
     message = outcome.message
     if late:
         message = f"(recorded after the claim expired) {message}".strip()
-    return DeliveryAttempt(delivery_id=delivery.pk, duration_ms=outcome.duration_ms,
-                           started_at=now - timedelta(milliseconds=outcome.duration_ms),
-                           outcome=outcome.kind, error_code=outcome.code[:100],
-                           error_message=message)
+    return (now - timedelta(milliseconds=outcome.duration_ms), outcome.duration_ms,
+            outcome.kind, outcome.code[:100], message)
+
+
+def _attempts_insert(attempts: dict[tuple, list[int]]) -> None:
+    """Log attempts, ``{attempt fields: delivery ids}``: one ``INSERT … SELECT`` per distinct
+    attempt (a batch sent in one request has one or a few), where a model instance and a
+    prepared row per delivery cost a worker more than the insert itself."""
+    ops = connection.ops
+    table = ops.quote_name(DeliveryAttempt._meta.db_table)
+    names = ("delivery", "started_at", "duration_ms", "outcome", "error_code", "error_message")
+    fields = [DeliveryAttempt._meta.get_field(name) for name in names]
+    columns = ", ".join(ops.quote_name(field.column) for field in fields)
+    deliveries = ops.quote_name(Delivery._meta.db_table)
+    delivery_id = ops.quote_name(Delivery._meta.pk.column)
+    with connection.cursor() as cursor:
+        for values, ids in attempts.items():
+            params = [field.get_db_prep_save(value, connection)
+                      for field, value in zip(fields[1:], values, strict=True)]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                cursor.execute(
+                    f"INSERT INTO {table} ({columns}) SELECT {delivery_id}, %s, %s, %s, %s, %s "
+                    f"FROM {deliveries} WHERE {delivery_id} IN ({', '.join(['%s'] * len(chunk))})"
+                    f" ORDER BY {delivery_id}", [*params, *chunk])
 
 
 def batch_record(batch: Batch, result: SenderResult) -> Counter:
@@ -245,48 +373,41 @@ def batch_record(batch: Batch, result: SenderResult) -> Counter:
     def retry_at(attempts: int) -> datetime:
         return retry_times.setdefault(attempts, now + _backoff(attempts))
 
+    outcomes: dict[int, tuple[Outcome, str]] = {}
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    remote_ids: dict[int, str] = {}
+    for delivery in batch.deliveries:
+        outcome = result.outcomes.get(delivery.pk, Outcome.released())
+        # Failed before anything left (not connected, ...): still an attempt.
+        unmarked = outcome.sent and delivery.pk not in batch.sent
+        if unmarked:
+            delivery.attempts += 1
+        changes = _changes(delivery, outcome, now, retry_at)
+        groups[(tuple(sorted(changes.items())), unmarked)].append(delivery.pk)
+        if outcome.remote_id:
+            remote_ids[delivery.pk] = outcome.remote_id
+        outcomes[delivery.pk] = outcome, changes["status"]
+
     with transaction.atomic():
-        owned = set(Delivery.objects.select_for_update()
-                    .filter(pk__in=list(batch.by_id), claim_token=batch.token)
-                    .values_list("pk", flat=True))
-        groups: dict[tuple, list[int]] = defaultdict(list)
-        remote_ids: dict[int, str] = {}
-        attempts = []
+        owned: set[int] = set()
+        for (items, unmarked), ids in groups.items():
+            owned |= _deliveries_settle(ids, dict(items), unmarked, now, remote_ids,
+                                        batch.token)
+        attempts: dict[tuple, list[int]] = defaultdict(list)
         for delivery in batch.deliveries:
-            outcome = result.outcomes.get(delivery.pk, Outcome.released())
-            if delivery.pk not in owned:
+            outcome, status = outcomes[delivery.pk]
+            late = delivery.pk not in owned
+            if late:
                 # Our claim expired and another worker took the delivery over: its state is
                 # that worker's to write, but this attempt still happened.
                 log.warning("delivery %s was taken over before its outcome was recorded",
                             delivery.pk)
-                if outcome.sent:
-                    attempts.append(_attempt(delivery, outcome, now, late=True))
-                continue
-            # Failed before anything left (not connected, ...): still an attempt.
-            unmarked = outcome.sent and delivery.pk not in batch.sent
-            if unmarked:
-                delivery.attempts += 1
-            changes = _changes(delivery, outcome, now, retry_at)
-            groups[(tuple(sorted(changes.items())), unmarked)].append(delivery.pk)
-            if outcome.remote_id:
-                remote_ids[delivery.pk] = outcome.remote_id
-            counts[changes["status"]] += 1
+            else:
+                counts[status] += 1
             if outcome.sent:
-                attempts.append(_attempt(delivery, outcome, now))
-        for (items, unmarked), ids in groups.items():
-            values = dict(items) | {"claimed_until": None, "claim_token": ""}
-            if unmarked:
-                values.update(attempts=F("attempts") + 1, last_attempt_at=now,
-                              first_attempt_at=Coalesce(F("first_attempt_at"), now))
-            Delivery.objects.filter(pk__in=ids).update(**values)
-        if remote_ids:
-            _remote_ids_set(remote_ids)
-        DeliveryAttempt.objects.bulk_create(attempts, batch_size=500)
-        stream = delivery_stream(batch.target)
-        stream.last_attempt_at = now
-        if counts[Status.DELIVERED]:
-            stream.last_success_at = now
-        stream.save(update_fields=["last_attempt_at", "last_success_at"])
+                attempts[_attempt_fields(outcome, now, late=late)].append(delivery.pk)
+        _attempts_insert(attempts)
+        delivery_stream_attempted(batch.target, now, delivered=bool(counts[Status.DELIVERED]))
     return counts
 
 

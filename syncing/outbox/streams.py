@@ -31,6 +31,13 @@ def delivery_stream(target: str) -> SyncStream:
     return stream
 
 
+def delivery_stream_attempted(target: str, now: datetime, *, delivered: bool) -> None:
+    """A batch was attempted at ``now`` (and delivered something): one UPDATE, no read."""
+    values = {"last_attempt_at": now, **({"last_success_at": now} if delivered else {})}
+    if not SyncStream.objects.filter(name=STREAMS[target]).update(**values):
+        SyncStream.objects.filter(pk=delivery_stream(target).pk).update(**values)
+
+
 def delivery_pause(target: str, reason: str, seconds: float | None = None) -> datetime:
     """Stop sending to ``target`` for a while (an API limit); returns when it resumes."""
     until = timezone.now() + timedelta(seconds=limit_pause_seconds() if seconds is None

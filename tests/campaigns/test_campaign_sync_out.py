@@ -47,6 +47,42 @@ def test_marketo_gets_add_and_removed_with_the_campaign_name(marketo_connected, 
         assert attributes["Sent By"] == ava.email
 
 
+def test_a_batch_reads_its_members_in_one_query_and_sends_every_attribute(
+        marketo_connected, ava, make_campaign, seed_people):
+    """Only the columns the activities need are read, none of them row by row later, and the
+    removed activity still says why the membership ended."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    campaign = make_campaign(ava, [dict(CALL, day_offset=3)], name="Q4 Upsell")
+    people = seed_people("contact", 4)
+    members_add(campaign, [p.pk for p in people], by=ava)
+    member_remove(campaign, people[0], by=ava)
+
+    with CaptureQueriesContext(connection) as queries:
+        deliveries_flush(Delivery.Target.MARKETO, until_empty=True)
+
+    reads = [query["sql"] for query in queries.captured_queries
+             if 'FROM "campaigns_campaignmember"' in query["sql"]]
+    assert len(reads) == 2  # one per batch: the adds, the removal
+    # The person's Marketo id, not all of the person.
+    assert all('"people_person"."marketo_id"' in sql and '"people_person"."email"' not in sql
+               for sql in reads)
+    assert not any(query["sql"].startswith("SELECT") and 'FROM "people_person"' in query["sql"]
+                   for query in queries.captured_queries)
+    by_type = {}
+    for activity in activities(marketo_connected, people[0].marketo_id):
+        by_type[activity["primaryAttributeValue"], len(by_type)] = {
+            a["name"]: a["value"] for a in activity["attributes"]}
+    assert sorted(attributes.get("Sales Call Status", "") for attributes in by_type.values()
+                  ) == ["", "removed"]
+    for attributes in by_type.values():
+        assert attributes["Sales Campaign ID"] == str(campaign.pk)
+        assert attributes["Sent By"] == ava.email
+        assert attributes["Source"] == "Sales Actions"
+    assert {name for name, _ in by_type} == {"Q4 Upsell"}
+
+
 def test_activity_type_names(marketo_connected, ava, make_campaign, seed_people):
     from syncing.models import MarketoConnection
     from syncing.settings.services import marketo_client_for

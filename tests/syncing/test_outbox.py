@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 from factories import PersonFactory, UserFactory
 
-from syncing.models import Delivery
+from syncing.models import Delivery, DeliveryAttempt
 from syncing.outbox import flush, queue
 from syncing.outbox.batch import Outcome, SenderResult
 from syncing.outbox.queue import (
@@ -19,7 +19,7 @@ from syncing.outbox.queue import (
     deliveries_flush_soon,
     deliveries_flush_started,
 )
-from syncing.outbox.streams import delivery_pause
+from syncing.outbox.streams import delivery_pause, delivery_stream
 from syncing.tasks import deliveries_flush_task, sync_tick
 
 SALESFORCE = Delivery.Target.SALESFORCE
@@ -68,7 +68,34 @@ def test_a_backlog_helper_claims_full_batches_only():
     pending(2)
 
     assert deliveries_claim(SALESFORCE, 3, full_only=True) is None
+    # Refused, it claimed nothing: both still wait for an ordinary flush.
+    assert set(Delivery.objects.filter(target=SALESFORCE).values_list(
+        "status", "claim_token")) == {("pending", "")}
     assert len(deliveries_claim(SALESFORCE, 2, full_only=True).deliveries) == 2
+
+
+@pytest.mark.django_db
+def test_a_claim_is_one_statement_on_postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite claims with a select, an update and a read (no SKIP LOCKED)")
+    from django.test.utils import CaptureQueriesContext
+
+    rows = pending(3)
+    rows[0].outcome_unknown = True
+    rows[0].save(update_fields=["outcome_unknown"])
+
+    with CaptureQueriesContext(connection) as queries:
+        batch = deliveries_claim(SALESFORCE)
+
+    assert len(queries) == 1
+    # The rows come back as they are now, claimed, with what they held before the claim.
+    stored = {d.pk: d for d in Delivery.objects.filter(target=SALESFORCE)}
+    assert [d.pk for d in batch.deliveries] == [d.pk for d in rows]
+    for delivery in batch.deliveries:
+        assert delivery.status == "in_progress" and delivery.claim_token == batch.token
+        assert delivery.claimed_until == stored[delivery.pk].claimed_until
+        assert delivery.record_id == rows[[d.pk for d in rows].index(delivery.pk)].record_id
+    assert batch.reconcile == {rows[0].pk}
 
 
 @pytest.mark.django_db
@@ -109,7 +136,79 @@ def test_a_late_worker_cannot_overwrite_the_new_owner():
     delivery.refresh_from_db()
     assert (delivery.status, delivery.remote_id, delivery.last_error_code) == (
         "delivered", "00T000000000001AAA", "")
-    assert delivery.attempt_log.count() == 2  # both attempts are on record
+    # Both attempts are on record, the late one saying so.
+    assert sorted(delivery.attempt_log.values_list("outcome", "error_code", "error_message")) == [
+        ("delivered", "", ""), ("failed", "LATE", "(recorded after the claim expired) too late")]
+
+
+def record_mixed_batch(size: int) -> tuple[list[Delivery], int]:
+    """Claim ``size`` deliveries, send all but the last (a third delivered, the rest to
+    retry), fail the last before it left; record it. Returns the rows and the statements the
+    record took."""
+    from django.test.utils import CaptureQueriesContext
+
+    rows = pending(size)
+    batch = deliveries_claim(SALESFORCE, size)
+    batch.mark_sending([d.pk for d in rows[:-1]])
+    outcomes = {d.pk: Outcome.delivered(f"00T{d.pk:015d}") if i % 3 == 0
+                else Outcome.retry("UNABLE_TO_LOCK_ROW", "busy") for i, d in enumerate(rows)}
+    outcomes[rows[-1].pk] = Outcome.retry("NOT_CONNECTED", "not connected")
+    with CaptureQueriesContext(connection) as queries:
+        counts = queue.batch_record(batch, SenderResult(outcomes))
+    assert sum(counts.values()) == size
+    return rows, len(queries)
+
+
+@pytest.mark.django_db
+def test_a_batch_is_recorded_in_the_same_few_statements_whatever_its_size():
+    delivery_stream(SALESFORCE)  # made on the first batch ever
+    small, small_statements = record_mixed_batch(4)
+    Delivery.objects.all().delete()
+    rows, statements = record_mixed_batch(40)
+
+    assert statements == small_statements
+    stored = {d.pk: d for d in Delivery.objects.filter(pk__in=[d.pk for d in rows])}
+    for i, row in enumerate(rows[:-1]):
+        delivery = stored[row.pk]
+        assert (delivery.claim_token, delivery.claimed_until, delivery.attempts) == ("", None, 1)
+        if i % 3 == 0:
+            assert (delivery.status, delivery.remote_id, delivery.outcome_unknown) == (
+                "delivered", f"00T{row.pk:015d}", False)
+        else:
+            assert (delivery.status, delivery.remote_id, delivery.last_error_code) == (
+                "pending", "", "UNABLE_TO_LOCK_ROW")
+    # Failed before it left: an attempt all the same, counted when it is recorded.
+    last = stored[rows[-1].pk]
+    assert (last.status, last.attempts, last.last_error_code) == ("pending", 1, "NOT_CONNECTED")
+    assert last.first_attempt_at is not None and last.last_attempt_at is not None
+    logged = {a.delivery_id: a for a in DeliveryAttempt.objects.filter(delivery__in=rows)}
+    assert len(logged) == 40
+    for i, row in enumerate(rows[:-1]):
+        assert (logged[row.pk].outcome, logged[row.pk].error_code) == (
+            ("delivered", "") if i % 3 == 0 else ("retry", "UNABLE_TO_LOCK_ROW"))
+    assert (logged[rows[-1].pk].outcome, logged[rows[-1].pk].error_message) == (
+        "retry", "not connected")
+
+
+@pytest.mark.django_db
+def test_without_update_returning_a_late_worker_still_cannot_overwrite(monkeypatch):
+    """SQLite before 3.35 has no ``UPDATE … RETURNING``: the rows the claim still holds are read
+    first, with the same outcome."""
+    monkeypatch.setattr(queue, "_update_returns_rows", lambda: False)
+    delivery, = pending(1)
+    late = deliveries_claim(SALESFORCE)
+    Delivery.objects.update(claimed_until=timezone.now() - timedelta(seconds=1))
+    owner = deliveries_claim(SALESFORCE)
+
+    assert queue.batch_record(late, SenderResult(
+        {delivery.pk: Outcome.failed("LATE", "too late")})) == {}
+    assert queue.batch_record(owner, SenderResult(
+        {delivery.pk: Outcome.delivered("00T000000000001AAA")})) == {"delivered": 1}
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.remote_id, delivery.claim_token) == (
+        "delivered", "00T000000000001AAA", "")
+    assert delivery.attempt_log.count() == 2
 
 
 @pytest.mark.django_db(transaction=True)
@@ -154,19 +253,43 @@ def test_one_flush_is_enqueued_per_burst(cache, monkeypatch):
 
 
 @pytest.mark.django_db
+def test_a_bulk_save_flushes_a_full_batch_at_once_and_lingers_for_less(cache, monkeypatch,
+                                                                       django_capture_on_commit_callbacks):
+    """The linger lets a trickle of calls gather into a batch; a bulk action that saves a
+    full batch (or more) for a target has nothing to gather."""
+    from activities.models import Call
+
+    sent = []
+    monkeypatch.setattr(deliveries_flush_task, "apply_async",
+                        lambda args, **options: sent.append((args[0], options["countdown"])))
+    monkeypatch.setitem(queue.BATCH_SIZES, SALESFORCE, 3)
+    user, person = UserFactory(), PersonFactory()
+    calls = [Call.objects.create(person=person, logged_by=user) for _ in range(3)]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        queue.deliveries_save([delivery for call in calls for delivery in deliveries_build(
+            kind="call", record=call, skipped={})])
+
+    # Three Salesforce deliveries fill a batch (3 here); three to Marketo are a tenth of one.
+    assert sent == [("salesforce", None), ("marketo", queue.linger_seconds())]
+
+
+@pytest.mark.django_db
 def test_each_full_batch_enqueues_its_own_backlog_helper(cache, monkeypatch):
     """Not deduplicated: on Redis a helper can land on the busy worker that enqueued it, and
     the next full batch's helper then goes to an idle one."""
     sent = []
     monkeypatch.setattr(deliveries_flush_task, "apply_async",
-                        lambda args, **options: sent.append(args))
+                        lambda args, **options: sent.append((args, options["countdown"])))
     monkeypatch.setitem(queue.BATCH_SIZES, SALESFORCE, 2)
     pending(5)
 
     report = flush.deliveries_flush(SALESFORCE)
 
     assert report.batches == 3  # 2 + 2 + the partial 1
-    assert sent == [("salesforce", True), ("salesforce", True)]
+    # At once: a backlog has nothing left to gather, so idle workers join it without the
+    # linger an ordinary flush waits.
+    assert sent == [(("salesforce", True), None), (("salesforce", True), None)]
 
 
 @pytest.mark.django_db
