@@ -81,16 +81,11 @@ def deliveries_build(*, kind: str, record, skipped: dict[str, str],
 
 def deliveries_save(deliveries: list[Delivery]) -> list[Delivery]:
     """Save deliveries inside the caller's transaction (the one saving their activities) and
-    enqueue a flush of their targets once it commits: after the linger, or at once for a
-    target given a full batch or more here (a bulk action: nothing left to gather)."""
+    enqueue a flush of their targets once it commits."""
     saved = Delivery.objects.bulk_create(deliveries, batch_size=1000)
-    pending = Counter(d.target for d in saved if d.status == Status.PENDING)
-    full = sorted(target for target, count in pending.items() if count >= BATCH_SIZES[target])
-    trickle = sorted(target for target in pending if target not in full)
-    if full:
-        transaction.on_commit(lambda: deliveries_flush_soon(full, countdown=0))
-    if trickle:
-        transaction.on_commit(lambda: deliveries_flush_soon(trickle))
+    targets = sorted({d.target for d in saved if d.status == Status.PENDING})
+    if targets:
+        transaction.on_commit(lambda: deliveries_flush_soon(targets))
     return saved
 
 
