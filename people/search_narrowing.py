@@ -111,11 +111,8 @@ class PeopleSample:
 def narrowed_pattern(term: str) -> str | None:
     """A LIKE pattern every document containing ``term`` matches, made of the trigrams worth
     reading; None when the whole term is as good (a short term, a small table)."""
-    if connection.vendor != "postgresql":
-        return None
-    words = [word for word in _WORD.findall(term) if len(word) >= 3]
-    if not words or (len(words) == 1 and len(words[0]) <= 3):
-        return None
+    if connection.vendor != "postgresql" or len(_places(_words(term))) < 2:
+        return None  # one trigram or none: nothing to leave out
     sample = _current_sample()
     if sample is None:
         return None
@@ -128,10 +125,9 @@ def choose_pattern(term: str, sample: PeopleSample) -> str | None:
     The fragments keep the term's own letters: ILIKE folds case letter by letter on both sides,
     so a fragment of the term matches wherever the term does (Python's ``lower`` only
     estimates, below)."""
-    words = [word for word in _WORD.findall(term) if len(word) >= 3]
-    offered = [(w, offset) for w, word in enumerate(words)
-               for offset in range(len(word) - 2)][:MAX_OFFERED]
-    if not offered:
+    words = _words(term)
+    offered = _places(words)
+    if len(offered) < 2:
         return None
 
     def cost(chosen, row_cost: float) -> float:
@@ -166,6 +162,17 @@ def choose_pattern(term: str, sample: PeopleSample) -> str | None:
     if best > whole * NARROWING_GAIN:
         return None
     return "%" + "%".join(_fragments(words, chosen)) + "%"
+
+
+def _words(term: str) -> list[str]:
+    """The term's words with a trigram (three letters or more)."""
+    return [word for word in _WORD.findall(term) if len(word) >= 3]
+
+
+def _places(words: list[str]) -> list[tuple[int, int]]:
+    """Where the words' trigrams are, (word, offset): the first :data:`MAX_OFFERED`."""
+    return [(w, offset) for w, word in enumerate(words)
+            for offset in range(len(word) - 2)][:MAX_OFFERED]
 
 
 def _edges(term: str) -> list[str]:

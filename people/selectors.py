@@ -317,10 +317,8 @@ def _rows_after(criteria: PersonCriteria, sort_key: SortKey, columns: list, key:
     matching = person_list(criteria)
     if not criteria.search or connection.vendor != "postgresql":
         return list(following(matching, key)[:limit])
-    # What reads the matches through the trigram index reads fewer of its lists.
-    narrowed = person_list(criteria, narrowed=True)
     if _window_futile(criteria, estimate, limit):
-        return _matches_sorted(following(narrowed, key), limit)
+        return _matches_sorted(following(_narrowed(criteria), key), limit)
 
     edge = list(following(_matching(replace(criteria, search="")), key)
                 .only("pk", *sort_key.columns)[SEARCH_WINDOW - 1:SEARCH_WINDOW])
@@ -330,7 +328,14 @@ def _rows_after(criteria: PersonCriteria, sort_key: SortKey, columns: list, key:
     rows = list(following(matching, key).filter(_row_compare(columns, edge_key, before))[:limit])
     if len(rows) == limit:
         return rows
-    return rows + _matches_sorted(following(narrowed, edge_key), limit - len(rows))
+    return rows + _matches_sorted(following(_narrowed(criteria), edge_key), limit - len(rows))
+
+
+def _narrowed(criteria: PersonCriteria) -> QuerySet[Person]:
+    """:func:`person_list` for a query that reads the matches through the trigram index: a long
+    search reads fewer of its lists. Built only when such a query runs (choosing the trigrams
+    may take a sample)."""
+    return person_list(criteria, narrowed=True)
 
 
 def _matches_sorted(people: QuerySet, limit: int) -> list[Person]:
