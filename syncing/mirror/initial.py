@@ -449,6 +449,7 @@ def export_file_pieces(client: MarketoClient, export_id: str, start_byte: int = 
         pending.clear()
     yield _utf8(bytes(pending)), header, consumed + len(pending), True
 
+
 def _header(line: bytes) -> list[str]:
     return next(csv.reader([line.decode("utf-8", errors="replace").rstrip("\r")]), [])
 
