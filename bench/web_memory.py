@@ -13,12 +13,13 @@ form, the session middleware), so each worker has imported what a request needs.
 from __future__ import annotations
 
 import argparse
-import signal
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import requests
-from common import PYTHON, ROOT, app_env, database_url, free_port
+from common import app_env, database_url, gunicorn
 
 
 def rollup(pid: str) -> dict[str, int]:
@@ -41,36 +42,22 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400)
     args = parser.parse_args()
 
-    port = free_port()
     env = app_env(database_url(args.database), DEBUG="false", LOG_LEVEL="ERROR",
-                  GUNICORN_BIND=f"127.0.0.1:{port}", ALLOWED_HOSTS="*")
-    server = subprocess.Popen([PYTHON, "-m", "gunicorn", "salesactions.wsgi", "--config",
-                               "gunicorn.conf.py", "--access-logfile", "/dev/null"],
-                              cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"{base}/healthz", timeout=1)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.3)
-        for n in range(args.requests):
-            requests.get(f"{base}/healthz" if n % 2 else f"{base}/accounts/login/", timeout=10)
-        time.sleep(1)
-        workers = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True,
-                                 text=True, check=True).stdout.split()
-        totals = {"Rss": 0, "Pss": 0, "Private_Dirty": 0}
-        for pid in workers:
-            fields = rollup(pid)
-            for name in totals:
-                totals[name] += fields[name]
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+                  ALLOWED_HOSTS="*")
+    with tempfile.TemporaryDirectory() as folder:
+        pid_file = Path(folder) / "gunicorn.pid"
+        with gunicorn(env, "salesactions.wsgi", "--pid", str(pid_file)) as base:
+            for n in range(args.requests):
+                requests.get(f"{base}/healthz" if n % 2 else f"{base}/login/",
+                             timeout=10)
+            time.sleep(1)
+            workers = subprocess.run(["pgrep", "-P", pid_file.read_text().strip()],
+                                     capture_output=True, text=True, check=True).stdout.split()
+            totals = {"Rss": 0, "Pss": 0, "Private_Dirty": 0}
+            for pid in workers:
+                fields = rollup(pid)
+                for name in totals:
+                    totals[name] += fields[name]
     each = {name: value / len(workers) / 1024 for name, value in totals.items()}
     print(f"{len(workers)} workers after {args.requests} requests: per worker RSS "
           f"{each['Rss']:.1f} MB, PSS {each['Pss']:.1f} MB, private dirty "
