@@ -24,7 +24,11 @@ def pre_fork(server, worker):
     writing to every page holding one and so copying pages it shared with the master."""
     import gc
 
-    from django.urls import get_resolver
+    from django.apps import apps
 
-    get_resolver().url_patterns  # noqa: B018 - imports every view module (and what they import)
+    # An app that sets Django up on its first request (a bench's) has nothing to import yet.
+    if apps.ready:
+        from django.urls import get_resolver
+
+        get_resolver().url_patterns  # noqa: B018 - imports every view module (and theirs)
     gc.freeze()

@@ -232,3 +232,15 @@ def test_failed_logins_from_one_address_lock_it_for_every_account(settings):
                                      "password": "right-password"}).status_code == 429
     assert elsewhere.post("/login/", {"username": "dora",
                                       "password": "right-password"}).status_code == 302
+
+
+def test_gunicorn_forks_workers_for_an_app_that_sets_django_up_on_its_first_request():
+    # A bench serves its own WSGI callable that sets Django up lazily; pre_fork runs in the
+    # master before any request, so it must not import the URLconf then.
+    script = ("import runpy; runpy.run_path('gunicorn.conf.py')['pre_fork'](None, None); "
+              "from django.apps import apps; print('forked', apps.ready)")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=production_env(),
+                          capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "forked False"
