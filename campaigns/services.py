@@ -446,7 +446,8 @@ def _log_to_marketo(members: list[CampaignMember], kind: str) -> None:
     skipped = {Delivery.Target.MARKETO: reason} if reason else {}
     deliveries_save([delivery for member in members
                      for delivery in deliveries_build(kind=kind, record=member, skipped=skipped,
-                                                      targets=[Delivery.Target.MARKETO])])
+                                                      targets=[Delivery.Target.MARKETO])],
+                     gather=True)
 
 
 def add_check(user: User, campaign: Campaign) -> None:

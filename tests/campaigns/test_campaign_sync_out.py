@@ -118,3 +118,26 @@ def test_a_call_step_becomes_a_reminder_task_in_salesforce(salesforce, ava, make
     assert remote["Subject"] == "Intro call (Q2 Renewals)"
     assert remote["WhoId"] == person.sfdc_contact_id
     assert "Sales campaign: Q2 Renewals" in remote["Description"]
+
+
+def test_a_campaigns_adds_wait_the_linger_even_as_a_full_batch(
+        marketo_connected, ava, make_campaign, seed_people, settings, monkeypatch,
+        django_capture_on_commit_callbacks):
+    """Their Marketo log goes after the campaign's first steps, not into the workers ahead of
+    them (see ``deliveries_save``'s gather)."""
+    from syncing.outbox import queue
+    from syncing.tasks import deliveries_flush_task
+
+    settings.OUTBOX_LINGER_SECONDS = 0.5
+    monkeypatch.setitem(queue.BATCH_SIZES, Delivery.Target.MARKETO, 2)
+    enqueued = []
+    monkeypatch.setattr(deliveries_flush_task, "apply_async",
+                        lambda args, **options: enqueued.append((args[0], options["countdown"])))
+    campaign = make_campaign(ava, [dict(CALL, day_offset=3)])
+    people = seed_people("contact", 3)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        members_add(campaign, [p.pk for p in people], by=ava)
+
+    assert enqueued == [("marketo", 0.5)]
+    assert Delivery.objects.filter(kind="campaign_added", status="pending").count() == 3

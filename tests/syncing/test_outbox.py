@@ -252,6 +252,46 @@ def test_one_flush_is_enqueued_per_burst(cache, monkeypatch):
     assert sent[0][1]["retry"] is False
 
 
+def _calls_saved(count: int, *, gather: bool = False) -> None:
+    from activities.models import Call
+
+    user, person = UserFactory(), PersonFactory()
+    calls = [Call.objects.create(person=person, logged_by=user) for _ in range(count)]
+    queue.deliveries_save([delivery for call in calls for delivery in deliveries_build(
+        kind="call", record=call, skipped={})], gather=gather)
+
+
+@pytest.mark.django_db
+def test_a_bulk_save_flushes_a_full_batch_at_once_and_lingers_for_less(
+        cache, monkeypatch, django_capture_on_commit_callbacks):
+    """The linger lets a trickle of calls gather into a batch; a bulk action that saves a
+    full batch (or more) for a target has nothing to gather."""
+    sent = []
+    monkeypatch.setattr(deliveries_flush_task, "apply_async",
+                        lambda args, **options: sent.append((args[0], options["countdown"])))
+    monkeypatch.setitem(queue.BATCH_SIZES, SALESFORCE, 3)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _calls_saved(3)
+
+    # Three Salesforce deliveries fill a batch (3 here); three to Marketo are 1% of one.
+    assert sent == [("salesforce", None), ("marketo", queue.linger_seconds())]
+
+
+@pytest.mark.django_db
+def test_a_save_asked_to_gather_lingers_even_with_a_full_batch(
+        cache, monkeypatch, django_capture_on_commit_callbacks):
+    sent = []
+    monkeypatch.setattr(deliveries_flush_task, "apply_async",
+                        lambda args, **options: sent.append((args[0], options["countdown"])))
+    monkeypatch.setitem(queue.BATCH_SIZES, SALESFORCE, 3)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _calls_saved(3, gather=True)
+
+    assert sent == [("marketo", queue.linger_seconds()), ("salesforce", queue.linger_seconds())]
+
+
 @pytest.mark.django_db
 def test_each_full_batch_enqueues_its_own_backlog_helper(cache, monkeypatch):
     """Not deduplicated: on Redis a helper can land on the busy worker that enqueued it, and
