@@ -98,7 +98,8 @@ class Workers:
     """N worker processes (``--concurrency 1`` each) and beat; with ``profile``, each worker
     (its pool process included) sampled by py-spy into ``logs/profile-<n>-<k>.txt``."""
 
-    def __init__(self, n: int, env: dict, logs: Path, *, profile: bool = False):
+    def __init__(self, n: int, env: dict, logs: Path, *, profile: bool = False,
+                 idle: bool = False):
         self.children = [Child(f"worker{n}-{k}", [
             PYTHON, "-m", "celery", "-A", "salesactions", "worker", "--concurrency", "1",
             "-n", f"bench{n}-{k}@%h", "--without-gossip", "--without-mingle", "--loglevel",
@@ -113,7 +114,7 @@ class Workers:
         self.profilers = [subprocess.Popen(
             [str(Path(PYTHON).parent / "py-spy"), "record", "--pid", str(child.process.pid),
              "--subprocesses", "--format", "raw", "--rate", "200", "--nonblocking",
-             "--output", str(logs / f"profile-{n}-{k}.txt")],
+             *(["--idle"] if idle else []), "--output", str(logs / f"profile-{n}-{k}.txt")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for k, child in enumerate(self.children, start=1)] if profile else []
 
@@ -268,6 +269,9 @@ def main() -> int:  # noqa: PLR0915 (one run, told in order)
     parser.add_argument("--profile", action="store_true",
                         help="sample each worker with py-spy (collapsed stacks in the logs "
                              "folder; the sampling costs CPU, so not for the figures)")
+    parser.add_argument("--profile-idle", action="store_true",
+                        help="as --profile, with the samples of threads waiting (on "
+                             "PostgreSQL, Redis, a sandbox): where the wall time goes")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
 
@@ -321,7 +325,8 @@ def main() -> int:  # noqa: PLR0915 (one run, told in order)
         meter.name("smtp sink", children[2:3])
         meter.name("web", [web])
         for serial, n in enumerate(counts):
-            workers = Workers(n, env, logs, profile=args.profile)
+            workers = Workers(n, env, logs, profile=args.profile or args.profile_idle,
+                              idle=args.profile_idle)
             meter.name("workers", workers.children)
             meter.name("beat", [workers.beat])
             try:

@@ -90,6 +90,17 @@ def _people_lists_fresh():
     _version_move()
 
 
+@pytest.fixture(autouse=True)
+def _api_clients_fresh():
+    """Kept Marketo and Salesforce clients (``client_kept``) were built with an earlier test's
+    settings and sandbox tokens."""
+    from syncing.settings.services import clients_kept_reset
+
+    clients_kept_reset()
+    yield
+    clients_kept_reset()
+
+
 @pytest.fixture(scope="session")
 def marketo_server():
     from sandbox.marketo import MarketoSandbox

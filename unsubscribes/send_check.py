@@ -21,7 +21,7 @@ from django.utils.translation import gettext_noop
 from people.models import Person
 from syncing.clients.transport import TransportError
 from syncing.settings.selectors import marketo_connection_get, sync_settings_get
-from syncing.settings.services import marketo_client_for
+from syncing.settings.services import client_kept
 
 from .selectors import addresses_suppressed, people_with_unsubscribed
 
@@ -133,7 +133,8 @@ def _marketo_verdicts(emails: list[str], within: float | None) -> dict[str, Send
     if not unknown:
         return verdicts
     # One quick retry inside the client, then "hold"; with a deadline, nothing waits past it.
-    client = marketo_client_for(connection, timeout=15, max_attempts=2)
+    # The process's kept client: its token serves every check (a new one asks for a token).
+    client = client_kept(connection, timeout=15, max_attempts=2)
     deadline = client.deadline(within) if within is not None else nullcontext()
     with deadline:
         return verdicts | _marketo_ask(client, unknown, keys)

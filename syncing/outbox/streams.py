@@ -4,14 +4,13 @@ learnt about the remote system) and this process's API client for it."""
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
 from syncing.models import Delivery, MarketoConnection, SalesforceConnection, SyncStream
-from syncing.settings.services import marketo_client_for, salesforce_client_for
+from syncing.settings.services import client_kept, clients_kept_reset
 
 log = logging.getLogger(__name__)
 
@@ -64,33 +63,13 @@ def delivery_stream_state_save(target: str, state: dict) -> None:
     SyncStream.objects.filter(pk=delivery_stream(target).pk).update(state=state)
 
 
-
-_clients: dict[tuple, object] = {}
-_clients_lock = threading.Lock()
-
-
 def delivery_client(connection: SalesforceConnection | MarketoConnection):
-    """This process's client for a connection: one login and one token for many batches."""
-    if isinstance(connection, SalesforceConnection):
-        key = ("salesforce", connection.url, connection.client_id, connection.client_secret,
-               connection.api_version)
-    else:
-        key = ("marketo", connection.base_url, connection.client_id, connection.client_secret)
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            # Few retries inside the client: the outbox retries with backoff and the claim
-            # must outlast a send.
-            client = (salesforce_client_for(connection, timeout=30, max_attempts=3)
-                      if key[0] == "salesforce"
-                      else marketo_client_for(connection, timeout=30, max_attempts=3))
-            if len(_clients) > 8:  # connections were edited many times: drop stale ones
-                _clients.clear()
-            _clients[key] = client
-        return client
+    """This process's client for a connection: one login and one token for many batches.
+    Few retries inside the client: the outbox retries with backoff and the claim must
+    outlast a send."""
+    return client_kept(connection, timeout=30, max_attempts=3)
 
 
 def delivery_clients_reset() -> None:
     """Forget cached clients (tests, or after a connection changed)."""
-    with _clients_lock:
-        _clients.clear()
+    clients_kept_reset()

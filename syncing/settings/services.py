@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -42,6 +43,42 @@ def marketo_client_for(connection: MarketoConnection, **options) -> MarketoClien
         options["limiter"] = marketo_limiter_shared(connection, options)
     return MarketoClient(connection.base_url, connection.client_id, connection.client_secret,
                          **options)
+
+
+_kept: dict[tuple, MarketoClient | SalesforceClient] = {}
+_kept_lock = threading.Lock()
+
+
+def client_kept(connection: MarketoConnection | SalesforceConnection, **options
+                ) -> MarketoClient | SalesforceClient:
+    """This process's client for ``connection`` built with ``options`` (see
+    :func:`marketo_client_for`, :func:`salesforce_client_for`), kept for every later call
+    with the same: its access token and its pooled HTTP connections serve them all. A new
+    client first asks for a token (Marketo's identity call, Salesforce's login), one more
+    round trip before each call: half the time of the unsubscribe check of a campaign's
+    batch (bench/workers.py, py-spy with --profile-idle). A changed connection is another
+    key; the clients are thread-safe."""
+    if isinstance(connection, SalesforceConnection):
+        key = ("salesforce", connection.url, connection.client_id, connection.client_secret,
+               connection.api_version)
+    else:
+        key = ("marketo", connection.base_url, connection.client_id, connection.client_secret)
+    key += tuple(sorted(options.items()))
+    with _kept_lock:
+        client = _kept.get(key)
+        if client is None:
+            client = (salesforce_client_for(connection, **options) if key[0] == "salesforce"
+                      else marketo_client_for(connection, **options))
+            if len(_kept) > 16:  # connections were edited many times: drop stale ones
+                _kept.clear()
+            _kept[key] = client
+        return client
+
+
+def clients_kept_reset() -> None:
+    """Forget the kept clients (tests, or after a connection changed)."""
+    with _kept_lock:
+        _kept.clear()
 
 
 def marketo_limiter_shared(connection: MarketoConnection, options: dict) -> SharedCallLimiter:

@@ -129,3 +129,14 @@ def test_someone_waiting_gets_hold_within_the_deadline_not_a_long_wait(marketo_c
     assert verdict.status == "hold"
     # The deadline, not the 5-10 s backoff after a 606 nor a 20 s answer (a margin for load).
     assert time.monotonic() - started < 5
+
+
+def test_checks_share_one_token(marketo_connected):
+    """Each check used to build a client that asked Marketo for a token first: one more round
+    trip per check (half of a campaign batch's check, bench/workers.py)."""
+    for address in SUBSCRIBED[:3]:
+        assert send_verdict(address).allowed
+
+    counts = marketo_connected.counters()["by_endpoint"]
+    assert leads_calls(marketo_connected) == 3
+    assert sum(n for endpoint, n in counts.items() if "/identity/" in endpoint) == 1
