@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from salesactions.bulk_insert import bulk_insert
 from syncing.models import Delivery, DeliveryAttempt
 from syncing.queueing import task_named
 
@@ -82,7 +83,10 @@ def deliveries_build(*, kind: str, record, skipped: dict[str, str],
 def deliveries_save(deliveries: list[Delivery]) -> list[Delivery]:
     """Save deliveries inside the caller's transaction (the one saving their activities) and
     enqueue a flush of their targets once it commits."""
-    saved = Delivery.objects.bulk_create(deliveries, batch_size=1000)
+    saved = list(deliveries)
+    with transaction.atomic(savepoint=False):
+        for start in range(0, len(saved), 1000):
+            bulk_insert(saved[start:start + 1000])
     targets = sorted({d.target for d in saved if d.status == Status.PENDING})
     if targets:
         transaction.on_commit(lambda: deliveries_flush_soon(targets))
