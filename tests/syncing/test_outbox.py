@@ -69,6 +69,7 @@ def test_a_built_delivery_is_what_assigning_its_record_makes(django_assert_num_q
                    and d.record is call for d in built)
 
 
+@pytest.mark.django_db
 def test_claims_are_disjoint_and_in_order():
     rows = pending(5)
 
