@@ -28,10 +28,12 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.models import User
 from emails.merge import MergeFieldError, merge_values, merge_with
 from emails.models import SalesEmail
 from emails.services import EmailDraft, EmailRefused, queue_email, queue_emails
 from reminders.services import task_create
+from salesactions.bulk_insert import bulk_insert
 from syncing.queueing import backlog_helper_enqueue
 from syncing.streams import stream_pass_record
 from unsubscribes.selectors import addresses_suppressed
@@ -53,6 +55,10 @@ RETRY_AFTER = timedelta(minutes=5)
 TASK_NAME_MAX = 255
 #: Above this many distinct changes in a batch, members are saved with ``bulk_update``.
 MOVED_UPDATES_MAX = 10
+#: What a step reads of the person: the address (and the unsubscribe check), whether they are
+#: in the workspace, the merge fields (``emails.merge.merge_values``). Any other field read
+#: would be loaded on first use, a query per person.
+PERSON_FIELDS = ("email", "in_workspace", "first_name", "last_name", "company", "title")
 
 
 @dataclass
@@ -122,10 +128,23 @@ def campaign_steps_run(*, batch_size: int = BATCH, max_batches: int | None = Non
 
 
 def _claim(now: datetime, batch_size: int) -> list[CampaignMember]:
+    """The batch's members, each with its person (the fields a step reads only), campaign and
+    seller. A batch's members share one campaign or a few and their sellers: each is read
+    once and shared, where a join built a campaign and a seller for every member, with every
+    column of its person (Salesforce ids, owner, Marketo times: unused, and their times the
+    dearest to parse). The claim costs a batch about half the CPU it did."""
     query = due_members(now)
     if connection.features.has_select_for_update_skip_locked:
         query = query.select_for_update(skip_locked=True, of=("self",))
-    return list(query.select_related("person", "campaign", "added_by")[:batch_size])
+    members = list(query.select_related("person").only(
+        *(member_field.name for member_field in CampaignMember._meta.concrete_fields),
+        *(f"person__{name}" for name in PERSON_FIELDS))[:batch_size])
+    campaigns = Campaign.objects.in_bulk({member.campaign_id for member in members})
+    sellers = User.objects.in_bulk({member.added_by_id for member in members})
+    for member in members:
+        member.campaign = campaigns[member.campaign_id]
+        member.added_by = sellers[member.added_by_id]
+    return members
 
 
 def _helper_enqueue() -> None:
@@ -224,7 +243,7 @@ def _run(members: list[CampaignMember], now: datetime, report: SchedulerReport) 
                 ending.setdefault(CampaignMember.EndReason.COMPLETED, []).append(member)
         moved.append(member)
     _email_steps_send(sending, verdicts, report)
-    MemberStep.objects.bulk_create(history)
+    bulk_insert(history)
     _members_moved_save(moved)
     for reason, ended in ending.items():
         for _member in _members_end(ended, reason, now):

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from analytics.rollups import rollups_fold
+from salesactions.bulk_insert import bulk_insert
 from unsubscribes.send_check import SendVerdict, person_send_verdicts
 
 from .merge import CAMPAIGN_FIELDS, MergeFieldError, merge_problem, merge_values, merge_with
@@ -163,12 +164,11 @@ def queue_emails(drafts: list[EmailDraft]) -> list[SalesEmail | EmailRefused]:
         built.append((email, events))
     if built:
         with transaction.atomic():
-            SalesEmail.objects.bulk_create([email for email, _events in built])
+            bulk_insert([email for email, _events in built])
             for email, events in built:
                 for event in events:
                     event.email = email
-            EmailEvent.objects.bulk_create([event for _email, events in built
-                                            for event in events])
+            bulk_insert([event for _email, events in built for event in events])
             # A worker sends them soon; beat's tick does when the broker is down.
             transaction.on_commit(emails_send_soon)
     return outcomes

@@ -19,6 +19,7 @@ from django.core.cache import cache
 from django.utils.translation import gettext_noop
 
 from people.models import Person
+from salesactions.caching import cache_set_many
 from syncing.clients.transport import TransportError
 from syncing.settings.selectors import marketo_connection_get, sync_settings_get
 from syncing.settings.services import client_kept
@@ -154,7 +155,7 @@ def _marketo_ask(client, unknown: list[str], keys: dict[str, str]) -> dict[str, 
                         for lead in leads if lead.get("unsubscribed")}
         answers = {email: email.strip().lower() in unsubscribed for email in batch}
         try:
-            cache.set_many({keys[email]: answer for email, answer in answers.items()},
+            cache_set_many({keys[email]: answer for email, answer in answers.items()},
                            MARKETO_CACHE_SECONDS)
         except Exception:  # noqa: BLE001
             log.warning("cache unavailable for the Marketo unsubscribe check", exc_info=True)

@@ -50,6 +50,26 @@ def cache(settings):
 
 
 @pytest.mark.django_db
+def test_a_built_delivery_is_what_assigning_its_record_makes(django_assert_num_queries):
+    """deliveries_build sets the record's type, id and the record itself as ``record=`` would
+    (without the generic relation's setter), for each target: read back without a query."""
+    from activities.models import Call
+
+    call = Call.objects.create(person=PersonFactory(), logged_by=UserFactory())
+    expected = Delivery(record=call)
+
+    built = deliveries_build(kind="call", record=call, skipped={Delivery.Target.MARKETO: "off"})
+
+    with django_assert_num_queries(0):
+        assert [(d.target, d.status, d.skip_reason) for d in built] == [
+            (target, "skipped" if target == "marketo" else "pending",
+             "off" if target == "marketo" else "") for target in Delivery.Target.values]
+        assert all((d.record_type, d.record_type_id, d.record_id, d.record)
+                   == (expected.record_type, expected.record_type_id, call.pk, call)
+                   and d.record is call for d in built)
+
+
+@pytest.mark.django_db
 def test_claims_are_disjoint_and_in_order():
     rows = pending(5)
 
