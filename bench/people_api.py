@@ -3,6 +3,7 @@
     python bench/people_api.py                          # 1,000,000 people, 10 s per scenario
     python bench/people_api.py --people 100000 --seconds 5
     python bench/people_api.py --no-list-cache          # every request reads the database
+    python bench/people_api.py --together               # each scenario beside the trivial request
 
 Loads the seed people into a PostgreSQL database of its own (once: later runs reuse it), starts
 gunicorn with gunicorn.conf.py (the production settings) on a loopback port and drives it with
@@ -10,6 +11,12 @@ wrk at 20 concurrent connections, each sending its next request as soon as the l
 answered. Prints p50/p95/p99 and requests/s
 for the people API and page (first page, a search, a filter, the last page) and for person pages
 (random people, without the Marketo panel, which loads separately).
+
+``x trivial`` is a scenario's p95 over the trivial request's p95. Alone (the default) each
+scenario has the 20 connections to itself, so on 2 cores the ratio is the two requests' CPU
+times over each other. ``--together`` measures it in one run, as clients of a real install
+mix their requests: half the connections ask the scenario while the other half ask the
+trivial request, and each kind's percentiles are its own.
 
 Needs PostgreSQL and Redis on localhost (as in CI) and wrk (``apt-get install -y wrk``).
 Gunicorn serves this module's ``application``: the app itself, with the API's per-user throttle
@@ -67,6 +74,12 @@ def main() -> None:
                              "every request reads the database")
     parser.add_argument("--redis-url", default=REDIS_URL,
                         help="the cache and broker (default: %(default)s)")
+    parser.add_argument("--together", action="store_true",
+                        help="the x-trivial figure from one run: half the connections ask the "
+                             "trivial request while the other half ask the scenario, and each "
+                             "kind's p95 is its own (as an outside 20-client run mixes them); "
+                             "without it, each scenario runs alone and x trivial is the ratio "
+                             "of two runs")
     parser.add_argument("--count-times", action="store_true",
                         help="only time the API's exact count of each filter and search in "
                              "this process (best of 3) beside the planner's estimate: what "
@@ -407,7 +420,11 @@ def run_scenarios(base: str, token: str, session: str, args) -> None:
     print(f"\n{Person.workspace.count():,} people; {args.clients} connections, {workers} "
           f"gunicorn workers x {args.threads} thread(s), people list cache {cache}, "
           f"{args.seconds} s each (after 2 s of warm-up); latency in ms; x trivial: p95 over "
-          f"the trivial request's p95; load: 1-minute load average as the scenario starts\n")
+          f"the trivial request's p95"
+          + (f" in the same run ({args.clients - max(1, args.clients // 2)} connections ask "
+             f"the scenario, {max(1, args.clients // 2)} the trivial request)"
+             if args.together else "")
+          + "; load: 1-minute load average as the scenario starts\n")
     print(f"{'scenario':<30}{'p50':>8}{'p95':>8}{'p99':>8}{'req/s':>8}{'x trivial':>10}"
           f"{'load':>6}  count")
     # Each worker loads the app on its first request (a second or more): load every one before
@@ -428,11 +445,19 @@ def run_scenarios(base: str, token: str, session: str, args) -> None:
                 # measure once it is kept, as for every later reader, not while it runs.
                 count += _count_made(base + path, api, check.json())
         load = os.getloadavg()[0]
-        wrk(base, path, headers, low, high, args.clients, 2)
-        result = wrk(base, path, headers, low, high, args.clients, args.seconds)
-        trivial_p95 = trivial_p95 or result["p95"]
+        if args.together and trivial_p95 is not None:
+            result, trivial = wrk_together(base, (path, headers), scenarios[0][1:], low, high,
+                                           args.clients, args.seconds)
+            ratio = result["p95"] / trivial["p95"]
+            count += f"  (trivial beside it: p95 {trivial['p95']:.1f}, {trivial['rps']:.0f}/s)"
+            result["errors"] += trivial["errors"]
+        else:
+            wrk(base, path, headers, low, high, args.clients, 2)
+            result = wrk(base, path, headers, low, high, args.clients, args.seconds)
+            trivial_p95 = trivial_p95 or result["p95"]
+            ratio = result["p95"] / trivial_p95
         print(f"{name:<30}{result['p50']:>8.1f}{result['p95']:>8.1f}{result['p99']:>8.1f}"
-              f"{result['rps']:>8.0f}{result['p95'] / trivial_p95:>10.2f}{load:>6.1f}  {count}"
+              f"{result['rps']:>8.0f}{ratio:>10.2f}{load:>6.1f}  {count}"
               + ("  ERRORS: " + str(result["errors"]) if result["errors"] else ""), flush=True)
         failed |= bool(result["errors"])
     if failed:
@@ -469,6 +494,22 @@ done = function(summary, latency, requests)
            latency:percentile(50), latency:percentile(95), latency:percentile(99), errors))
 end
 """
+
+
+def wrk_together(base: str, scenario: tuple, trivial: tuple, low: int, high: int,
+                 clients: int, seconds: int) -> tuple[dict, dict]:
+    """The scenario and the trivial request at once, each on half the connections (two wrk
+    processes, warmed up together first): the scenario's figures and the trivial one's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    half = max(1, clients // 2)
+    with ThreadPoolExecutor(2) as pool:
+        for run_seconds in (2, seconds):
+            runs = [pool.submit(wrk, base, path, headers, low, high, connections, run_seconds)
+                    for (path, headers), connections in ((scenario, clients - half),
+                                                         (trivial, half))]
+            result, beside = (run.result() for run in runs)
+    return result, beside
 
 
 def wrk(base: str, path: str | None, headers: dict, low: int, high: int, clients: int,

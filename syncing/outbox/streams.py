@@ -10,7 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from syncing.models import Delivery, MarketoConnection, SalesforceConnection, SyncStream
-from syncing.settings.services import client_kept, clients_kept_reset
+from syncing.settings.services import client_kept
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,3 @@ def delivery_client(connection: SalesforceConnection | MarketoConnection):
     Few retries inside the client: the outbox retries with backoff and the claim must
     outlast a send."""
     return client_kept(connection, timeout=30, max_attempts=3)
-
-
-def delivery_clients_reset() -> None:
-    """Forget cached clients (tests, or after a connection changed)."""
-    clients_kept_reset()

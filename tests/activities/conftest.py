@@ -5,8 +5,6 @@ each Salesforce shape, and a clean outbox state per test."""
 import pytest
 from django.core.cache import cache
 
-from syncing.outbox import streams
-
 
 @pytest.fixture
 def both_connected(salesforce_connected, marketo_connected):
@@ -15,17 +13,15 @@ def both_connected(salesforce_connected, marketo_connected):
 
 @pytest.fixture(autouse=True)
 def clean_outbox(settings):
-    """No client, token or type registration carried over from another test; retries come due
-    at once; a private cache for the flush debounce."""
+    """Retries come due at once; a private cache for the flush debounce. (Kept clients are
+    forgotten by the root conftest.)"""
     settings.OUTBOX_RETRY_BASE_SECONDS = 0
     settings.OUTBOX_LINGER_SECONDS = 0
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                                    "LOCATION": "activities-tests"}}
     cache.clear()
-    streams.delivery_clients_reset()
     yield
-    streams.delivery_clients_reset()
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,6 @@ from campaign_helpers import AVA, SEED_LEADS, START
 from django.core.cache import cache
 
 from campaigns import clock
-from syncing.outbox import streams
 
 
 @pytest.fixture(autouse=True)
@@ -24,9 +23,7 @@ def clean_outbox(settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                                    "LOCATION": "campaigns-tests"}}
     cache.clear()
-    streams.delivery_clients_reset()
     yield
-    streams.delivery_clients_reset()
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ shape, a private cache (the SMTP server on loopback, ``mailbox``, is in tests/co
 import pytest
 from django.core.cache import cache
 
-from syncing.outbox import streams
-
 
 @pytest.fixture(autouse=True)
 def email_defaults(settings):
@@ -17,9 +15,7 @@ def email_defaults(settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                                    "LOCATION": "emails-tests"}}
     cache.clear()
-    streams.delivery_clients_reset()
     yield
-    streams.delivery_clients_reset()
 
 
 @pytest.fixture(autouse=True)

@@ -15,14 +15,13 @@ from emails.signals import email_status_changed
 from people.models import Person
 from people.services import person_apply_leads
 from sandbox import seed
-from syncing.outbox import streams
 
 SEED_LEADS = 2000
 
 
 @pytest.fixture(autouse=True)
 def clean_outbox(settings):
-    """Retries due at once, a private cache, no client carried over from another test, and the
+    """Retries due at once, a private cache, and the
     tracking switches read fresh on every hit; no Redis buffer unless a test asks for one."""
     from emails.tracking_views import switches
 
@@ -36,9 +35,7 @@ def clean_outbox(settings):
     settings.SITE_URL = "http://testserver"
     cache.clear()
     switches.forget()
-    streams.delivery_clients_reset()
     yield
-    streams.delivery_clients_reset()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from people.models import Person
 from people.services import person_apply_leads
 from sandbox import seed
 from syncing.models import SalesforceConnection
-from syncing.outbox import streams
 
 
 def seed_numbers(kind: str, count: int, owner: str = AVA) -> list[int]:
@@ -66,6 +65,4 @@ def clean_outbox(settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                                    "LOCATION": "reminders-tests"}}
     cache.clear()
-    streams.delivery_clients_reset()
     yield
-    streams.delivery_clients_reset()

@@ -11,7 +11,6 @@ from sandboxes import SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET
 from syncing import budget
 from syncing.health.selectors import sync_health
 from syncing.models import Delivery, MarketoConnection, SalesforceConnection, SyncSettings
-from syncing.outbox import streams
 from syncing.outbox.flush import deliveries_flush
 from syncing.settings.services import marketo_client_for, salesforce_client_for
 
@@ -23,9 +22,7 @@ def own_cache(settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                                    "LOCATION": "health-budget-tests"}}
     cache.clear()
-    streams.delivery_clients_reset()
     yield
-    streams.delivery_clients_reset()
 
 
 @pytest.fixture

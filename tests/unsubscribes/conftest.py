@@ -9,7 +9,6 @@ from people.models import Person
 from people.services import person_apply_leads
 from sandbox import seed
 from syncing.models import SalesforceConnection
-from syncing.outbox import streams
 
 SEED_LEADS = 2000
 SEED = [seed.lead(number, 1, SEED_LEADS) for number in range(1, SEED_LEADS + 1)]
@@ -61,9 +60,7 @@ def clean_outbox(settings):
                                    "LOCATION": "unsubscribes-tests",
                                    "OPTIONS": {"MAX_ENTRIES": 10_000}}}
     cache.clear()
-    streams.delivery_clients_reset()
     yield
-    streams.delivery_clients_reset()
 
 
 def sf_record(control, person) -> dict:
