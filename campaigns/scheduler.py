@@ -37,7 +37,7 @@ from salesactions.bulk_insert import bulk_insert
 from syncing.queueing import backlog_helper_enqueue
 from syncing.streams import stream_pass_record
 from unsubscribes.selectors import addresses_suppressed
-from unsubscribes.send_check import SendVerdict, person_send_verdicts
+from unsubscribes.send_check import SendVerdict, person_send_verdicts_begin
 
 from . import clock
 from .models import Campaign, CampaignMember, CampaignStep, MemberStep
@@ -181,8 +181,10 @@ def _run(members: list[CampaignMember], now: datetime, report: SchedulerReport) 
         steps[step.campaign_id].append(step)
     ran = set(MemberStep.objects.filter(member__in=[m.pk for m in members],
                                         step__isnull=False).values_list("member_id", "step_id"))
-    suppressed = addresses_suppressed(m.person.email for m in members if m.person.email)
-    suppressed = {address.lower() for address in suppressed}
+    # Read once: the unsubscribe check below is given it rather than reading it again.
+    suppressed_as_given = addresses_suppressed(m.person.email for m in members
+                                               if m.person.email)
+    suppressed = {address.lower() for address in suppressed_as_given}
 
     def next_position(member: CampaignMember) -> int:
         position, campaign_steps = member.next_position, steps[member.campaign_id]
@@ -197,8 +199,11 @@ def _run(members: list[CampaignMember], now: datetime, report: SchedulerReport) 
             and campaign_steps[position].type == CampaignStep.Type.EMAIL \
             and campaign_steps[position].auto_send
     # The unsubscribe check for every email this batch sends, asked at once (Marketo takes
-    # 300 addresses a call) rather than one call per member.
-    verdicts = person_send_verdicts([m.person for m in members if sends_now(m)])
+    # 300 addresses a call) rather than one call per member, and in the background: what
+    # does not depend on its answer (the history, the members' moves and ends, merging the
+    # emails) is done while Marketo answers.
+    verdicts = person_send_verdicts_begin([m.person for m in members if sends_now(m)],
+                                          suppressed=suppressed_as_given, background=True)
 
     history: list[MemberStep] = []
     sending: list[tuple[CampaignMember, MemberStep]] = []
@@ -242,12 +247,15 @@ def _run(members: list[CampaignMember], now: datetime, report: SchedulerReport) 
                 member.status = CampaignMember.Status.ACTIVE  # ended below, logged once
                 ending.setdefault(CampaignMember.EndReason.COMPLETED, []).append(member)
         moved.append(member)
-    _email_steps_send(sending, verdicts, report)
-    bulk_insert(history)
+    # Moves and ends first, while Marketo answers: neither depends on an email's outcome (a
+    # member whose step is sent moves on whether it was queued, held or refused), and no
+    # member ending here has a step waiting for review (``_members_end`` skips those).
     _members_moved_save(moved)
     for reason, ended in ending.items():
         for _member in _members_end(ended, reason, now):
             report.count(report.ended, reason)
+    _email_steps_send(sending, verdicts, report)
+    bulk_insert(history)
 
 
 def _step_run_alone(member: CampaignMember, step: CampaignStep, item: MemberStep,
@@ -265,24 +273,28 @@ def _step_run_alone(member: CampaignMember, step: CampaignStep, item: MemberStep
 
 
 def _email_steps_send(sending: list[tuple[CampaignMember, MemberStep]],
-                      verdicts: dict[int, SendVerdict], report: SchedulerReport) -> None:
+                      verdicts: Callable[[], dict[int, SendVerdict]],
+                      report: SchedulerReport) -> None:
     """Queue the batch's automatic emails together (``queue_emails``: one insert of emails
-    and one of events, where one ``queue_email`` each cost most of a step's CPU). Should
+    and one of events, where one ``queue_email`` each cost most of a step's CPU), with the
+    unsubscribe check under way (``verdicts``: waited for once the emails are merged). Should
     that fail (a database error), they go one by one, each in its savepoint as before, so
-    one member's failure does not stop the others."""
+    one member's failure does not stop the others; a failed check fails the batch, as it
+    did when it was asked first."""
     if not sending:
+        verdicts()  # a check that failed fails the batch whether or not it sends
         return
     try:
         with transaction.atomic():
             outcomes = queue_emails([
                 EmailDraft(person=member.person, sender=member.added_by, subject=item.subject,
-                           body=item.body, sales_campaign_name=member.campaign.name,
-                           verdict=verdicts.get(member.person_id))
-                for member, item in sending])
+                           body=item.body, sales_campaign_name=member.campaign.name)
+                for member, item in sending], verdicts=verdicts)
     except Exception:
+        answers = verdicts()  # raises here if the check itself failed
         log.exception("queueing %d campaign emails together failed; one by one", len(sending))
         for member, item in sending:
-            _step_run_alone(member, item.step, item, report, verdicts.get(member.person_id))
+            _step_run_alone(member, item.step, item, report, answers.get(member.person_id))
         return
     for (_member, item), outcome in zip(sending, outcomes, strict=True):
         _email_outcome(item, outcome)

@@ -63,7 +63,7 @@ def test_a_batch_queues_its_emails_together_each_member_with_its_own(
 
 
 def test_a_failed_batch_insert_queues_them_one_by_one(seller, make_campaign, monkeypatch):
-    def broken(drafts):
+    def broken(drafts, **_options):
         SalesEmail.objects.bulk_create([])
         raise RuntimeError("the batch insert failed")
 
