@@ -84,7 +84,7 @@ def test_a_full_batch_enqueues_its_helper_before_its_steps_run(seller, make_camp
     campaign = make_campaign(seller, [AUTO])
     members_add(campaign, [p.pk for p in PersonFactory.create_batch(7)], by=seller)
     steps_run_when_enqueued = []
-    monkeypatch.setattr(scheduler, "backlog_helper_enqueue", lambda name: (
+    monkeypatch.setattr(scheduler, "backlog_helper_enqueue", lambda name, **kwargs: (
         steps_run_when_enqueued.append((name, MemberStep.objects.count()))))
 
     report = campaign_steps_run(batch_size=3)
@@ -93,3 +93,38 @@ def test_a_full_batch_enqueues_its_helper_before_its_steps_run(seller, make_camp
     # Two full batches, each enqueueing its helper before any of its steps ran; the last
     # batch (1 member) enqueues none.
     assert steps_run_when_enqueued == [(scheduler.STEPS_TASK, 0), (scheduler.STEPS_TASK, 3)]
+
+
+def test_a_pass_enqueues_helpers_for_the_backlog_it_finds_at_once(seller, make_campaign,
+                                                                   monkeypatch):
+    """Beat's pass (``fan_out``) enqueues, at its first full batch, a helper for each further
+    batch due (up to HELPERS_AT_ONCE), where one helper per claim brought the fourth worker
+    in three claims late; helpers themselves (and later batches) enqueue one each."""
+    campaign = make_campaign(seller, [AUTO])
+    members_add(campaign, [p.pk for p in PersonFactory.create_batch(13)], by=seller)
+    enqueued = []
+    monkeypatch.setattr(scheduler, "backlog_helper_enqueue", lambda name, **kwargs: (
+        enqueued.append((kwargs, MemberStep.objects.count()))))
+
+    report = campaign_steps_run(batch_size=3, fan_out=True)
+
+    assert report.claimed == 13 and report.batches == 5
+    helper = {"helper": True}
+    # 10 due beside the first batch of 3: 4 batches, 3 helpers (the most) before any step ran;
+    # then one per later full batch.
+    assert enqueued == [(helper, 0)] * 3 + [(helper, 3), (helper, 6), (helper, 9)]
+
+
+def test_beats_pass_fans_out_and_a_helper_does_not(seller, make_campaign, monkeypatch):
+    from campaigns import tasks
+
+    campaign = make_campaign(seller, [AUTO])
+    members_add(campaign, [PersonFactory().pk], by=seller)
+    passes = []
+    monkeypatch.setattr(tasks, "campaign_steps_run", lambda **kwargs: (
+        passes.append(kwargs), scheduler.SchedulerReport())[1])
+
+    tasks.campaign_steps_task.apply()
+    tasks.campaign_steps_task.apply(kwargs={"helper": True})
+
+    assert passes == [{"fan_out": True}, {"fan_out": False}]
