@@ -265,14 +265,17 @@ def _run(members: list[CampaignMember], now: datetime, report: SchedulerReport) 
             _advance(member, campaign_steps, position + 1, now)
             if member.status == CampaignMember.Status.ENDED:
                 member.status = CampaignMember.Status.ACTIVE  # ended below, logged once
+                # Its new position is written with its end (``_members_end``, claimed).
                 ending.setdefault(CampaignMember.EndReason.COMPLETED, []).append(member)
+                continue
         moved.append(member)
     # Moves and ends first, while Marketo answers: neither depends on an email's outcome (a
     # member whose step is sent moves on whether it was queued, held or refused), and no
     # member ending here has a step waiting for review (``_members_end`` skips those).
     _members_moved_save(moved)
     for reason, ended in ending.items():
-        for _member in _members_end(ended, reason, now):
+        # Claimed live and locked by this batch: ended as they are, in one write each.
+        for _member in _members_end(ended, reason, now, claimed=True):
             report.count(report.ended, reason)
     _email_steps_send(sending, verdicts, report)
     bulk_insert(history)

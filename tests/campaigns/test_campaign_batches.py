@@ -55,6 +55,14 @@ def test_a_batch_queues_its_emails_together_each_member_with_its_own(
     assert steps[refused.pk].result == "refused" and steps[refused.pk].email is None
     assert "no email address" in steps[refused.pk].detail
     assert set(CampaignMember.objects.values_list("end_reason", flat=True)) == {"completed"}
+    assert set(CampaignMember.objects.values_list("status", "next_position")) == {("ended", 1)}
+    # The members were claimed locked and live: each ends in one write (its new position
+    # with it), without a second locked read; no separate move to the end first.
+    member_writes = [q["sql"] for q in queries.captured_queries
+                     if q["sql"].startswith('UPDATE "campaigns_campaignmember"')]
+    assert len(member_writes) == 1
+    assert not [q for q in queries.captured_queries  # locked reads: the claims only
+                if "FOR UPDATE" in q["sql"] and "SKIP LOCKED" not in q["sql"]]
     inserts = [q["sql"] for q in queries.captured_queries
                if q["sql"].startswith('INSERT INTO "emails_salesemail"')]
     assert len(inserts) == 1
