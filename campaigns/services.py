@@ -527,20 +527,35 @@ def members_add(campaign: Campaign, people_ids: Iterable[int], *, by: User) -> A
     return report
 
 
-def _members_end(members: list[CampaignMember], reason: str, now) -> list[CampaignMember]:
+def _members_end(members: list[CampaignMember], reason: str, now, *,
+                 claimed: bool = False) -> list[CampaignMember]:
     """End live memberships (inside the caller's transaction): conditional, so a membership
-    ended twice at once is ended (and logged to Marketo) once."""
-    # The live ones, locked (in id order, as every ender locks them) so that an ender
-    # waiting here sees the other's end once it commits: one read and one write for all,
-    # where one conditional UPDATE each cost a scheduler batch 200 statements.
-    live = set(CampaignMember.objects.select_for_update().filter(
-        pk__in=[member.pk for member in members], status__in=LIVE)
-        .order_by("pk").values_list("pk", flat=True))
-    ended = list({member.pk: member for member in members if member.pk in live}.values())
-    if ended:
-        CampaignMember.objects.filter(pk__in=live).update(
-            status=CampaignMember.Status.ENDED, end_reason=reason, ended_at=now,
-            next_step_due_at=None, held_due_at=None)
+    ended twice at once is ended (and logged to Marketo) once.
+
+    ``claimed``: the caller's transaction read these members live with their rows locked
+    (the scheduler's claim, ``FOR UPDATE``), so no other ender can have ended them since:
+    they end without a second locked read, and each one's ``next_position`` (a completed
+    member's, moved past its last step) is written with the end, one UPDATE per distinct
+    value, so a batch writes its completed members once instead of twice."""
+    fields = {"status": CampaignMember.Status.ENDED, "end_reason": reason, "ended_at": now,
+              "next_step_due_at": None, "held_due_at": None}
+    if claimed:
+        ended = list({member.pk: member for member in members}.values())
+        by_position: dict[int, list[int]] = {}
+        for member in ended:
+            by_position.setdefault(member.next_position, []).append(member.pk)
+        for position, ids in by_position.items():
+            CampaignMember.objects.filter(pk__in=ids).update(**fields, next_position=position)
+    else:
+        # The live ones, locked (in id order, as every ender locks them) so that an ender
+        # waiting here sees the other's end once it commits: one read and one write for
+        # all, where one conditional UPDATE each cost a scheduler batch 200 statements.
+        live = set(CampaignMember.objects.select_for_update().filter(
+            pk__in=[member.pk for member in members], status__in=LIVE)
+            .order_by("pk").values_list("pk", flat=True))
+        ended = list({member.pk: member for member in members if member.pk in live}.values())
+        if ended:
+            CampaignMember.objects.filter(pk__in=live).update(**fields)
     for member in ended:
         member.status, member.end_reason, member.ended_at = (
             CampaignMember.Status.ENDED, reason, now)

@@ -10,9 +10,11 @@ log = logging.getLogger(__name__)
 
 
 @shared_task
-def campaign_steps_task() -> None:
-    """Run every due campaign step; several workers at once take disjoint batches."""
+def campaign_steps_task(helper: bool = False) -> None:
+    """Run every due campaign step; several workers at once take disjoint batches. A pass
+    (beat's) brings in helpers for the backlog it finds; a ``helper`` brings in one more per
+    full batch it claims (``campaign_steps_run``)."""
     if campaign_steps_due():
-        report = campaign_steps_run()
+        report = campaign_steps_run(fan_out=not helper)
         if report.claimed:
             log.info("%s", report)

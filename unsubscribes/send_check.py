@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+import os
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -72,19 +75,39 @@ UNSUBSCRIBED_HERE = gettext_noop("Unsubscribed in the app.")
 UNSUBSCRIBED_IN_MARKETO = gettext_noop("The address is unsubscribed in Marketo.")
 
 
-def person_send_verdicts(people: Iterable[Person], *, within: float | None = None
-                         ) -> dict[int, SendVerdict]:
+def person_send_verdicts(people: Iterable[Person], *, within: float | None = None,
+                         suppressed: set[str] | None = None) -> dict[int, SendVerdict]:
     """A verdict for each person (by id) at their current address: blocked while the person
-    has an unsubscribe in force even if Marketo has since changed their address. ``within``:
-    see ``send_verdicts``."""
+    has an unsubscribe in force even if Marketo has since changed their address. ``within``,
+    ``suppressed``: see ``send_verdicts``."""
+    return person_send_verdicts_begin(people, within=within, suppressed=suppressed)()
+
+
+def person_send_verdicts_begin(people: Iterable[Person], *, within: float | None = None,
+                               suppressed: set[str] | None = None, background: bool = False
+                               ) -> Callable[[], dict[int, SendVerdict]]:
+    """``person_send_verdicts`` in two halves: the database and the cache are read now, and
+    the returned callable gives the verdicts (the same every call). With ``background``,
+    Marketo is asked meanwhile in this process's checking thread, so the caller can do other
+    work while Marketo answers (a campaign batch builds its emails and ends its memberships:
+    with four workers on two cores, all four waiting at once left the cores idle). The
+    thread never touches the database (the caller's transaction stays in the caller's
+    thread) and caches the answers through the caller (the client counts its calls in the
+    cache, as from any thread); an error there is raised by the callable, as
+    ``person_send_verdicts`` raises it."""
     people = list(people)
     unsubscribed = set(people_with_unsubscribed(Person.objects.filter(
         pk__in=[person.pk for person in people])).filter(unsubscribed=True)
         .values_list("pk", flat=True))
-    by_address = send_verdicts((person.email for person in people
-                                if person.pk not in unsubscribed), within=within)
-    return {person.pk: SendVerdict.block(UNSUBSCRIBED_HERE) if person.pk in unsubscribed
-            else by_address[person.email] for person in people}
+    by_address = send_verdicts_begin((person.email for person in people
+                                      if person.pk not in unsubscribed), within=within,
+                                     suppressed=suppressed, background=background)
+
+    def verdicts() -> dict[int, SendVerdict]:
+        answers = by_address()
+        return {person.pk: SendVerdict.block(UNSUBSCRIBED_HERE) if person.pk in unsubscribed
+                else answers[person.email] for person in people}
+    return verdicts
 
 
 def send_verdict(email: str) -> SendVerdict:
@@ -92,32 +115,68 @@ def send_verdict(email: str) -> SendVerdict:
     return send_verdicts([email])[email]
 
 
-def send_verdicts(emails: Iterable[str], *, within: float | None = None
-                  ) -> dict[str, SendVerdict]:
+def send_verdicts(emails: Iterable[str], *, within: float | None = None,
+                  suppressed: set[str] | None = None) -> dict[str, SendVerdict]:
     """A verdict for each of ``emails`` (a bulk send asks once for all of them).
 
     ``within``: seconds Marketo's part may take all told (someone is waiting on the answer);
     what Marketo cannot say by then is "hold" — the email waits and is checked again — never
-    a long wait on a rate limit inside a web request."""
+    a long wait on a rate limit inside a web request.
+
+    ``suppressed``: the caller's own ``addresses_suppressed`` answer for these addresses (or
+    more), read in its transaction, so that app suppression is not read twice (a campaign
+    batch reads it to end unsubscribed members); ``None``: read here."""
+    return send_verdicts_begin(emails, within=within, suppressed=suppressed)()
+
+
+def send_verdicts_begin(emails: Iterable[str], *, within: float | None = None,
+                        suppressed: set[str] | None = None, background: bool = False
+                        ) -> Callable[[], dict[str, SendVerdict]]:
+    """``send_verdicts`` in two halves (see ``person_send_verdicts_begin``)."""
     emails = list(dict.fromkeys(emails))
     verdicts: dict[str, SendVerdict] = {}
     for email in emails:
         if not (email or "").strip() or "@" not in email:
             verdicts[email] = SendVerdict.block(NO_ADDRESS)
-    suppressed = addresses_suppressed(e for e in emails if e not in verdicts)
-    for email in suppressed:
-        verdicts[email] = SendVerdict.block(UNSUBSCRIBED_HERE)
+    if suppressed is None:
+        suppressed = addresses_suppressed(e for e in emails if e not in verdicts)
+    for email in emails:
+        if email not in verdicts and email in suppressed:
+            verdicts[email] = SendVerdict.block(UNSUBSCRIBED_HERE)
     pending = [email for email in emails if email not in verdicts]
     if not pending or not sync_settings_get().marketo_unsubscribe_check:
-        return verdicts | dict.fromkeys(pending, SendVerdict.allow())
-    return verdicts | _marketo_verdicts(pending, within)
+        return _answered(verdicts | dict.fromkeys(pending, SendVerdict.allow()))
+    marketo = _marketo_verdicts_begin(pending, within, background)
+    return _once(lambda: verdicts | marketo())
 
 
-def _marketo_verdicts(emails: list[str], within: float | None) -> dict[str, SendVerdict]:
+def _answered(verdicts: dict) -> Callable[[], dict]:
+    return lambda: dict(verdicts)
+
+
+def _once(answer: Callable[[], dict]) -> Callable[[], dict]:
+    """``answer`` run on the first call only; later calls give its result (or its error)."""
+    kept: list = []
+
+    def once() -> dict:
+        if not kept:
+            try:
+                kept.append((answer(), None))
+            except Exception as error:
+                kept.append((None, error))
+        result, error = kept[0]
+        if error is not None:
+            raise error
+        return dict(result)
+    return once
+
+
+def _marketo_verdicts_begin(emails: list[str], within: float | None, background: bool
+                            ) -> Callable[[], dict[str, SendVerdict]]:
     connection = marketo_connection_get()
     if not connection.is_configured:
-        return dict.fromkeys(emails, SendVerdict.hold(
-            "Marketo is not connected, so its unsubscribes cannot be checked."))
+        return _answered(dict.fromkeys(emails, SendVerdict.hold(
+            "Marketo is not connected, so its unsubscribes cannot be checked.")))
     keys = {email: _cache_key(connection.base_url, email) for email in emails}
     try:
         cached = cache.get_many(list(keys.values()))
@@ -132,35 +191,64 @@ def _marketo_verdicts(emails: list[str], within: float | None) -> dict[str, Send
         else:
             unknown.append(email)
     if not unknown:
-        return verdicts
+        return _answered(verdicts)
     # One quick retry inside the client, then "hold"; with a deadline, nothing waits past it.
     # The process's kept client: its token serves every check (a new one asks for a token).
     client = client_kept(connection, timeout=15, max_attempts=2)
-    deadline = client.deadline(within) if within is not None else nullcontext()
-    with deadline:
-        return verdicts | _marketo_ask(client, unknown, keys)
+
+    def ask() -> tuple[dict[str, bool], dict[str, SendVerdict]]:
+        # The deadline is the client's per thread: set in the thread that calls.
+        deadline = client.deadline(within) if within is not None else nullcontext()
+        with deadline:
+            return _marketo_ask(client, unknown)
+    answer = _checking_thread().submit(ask).result if background else ask
+
+    def finish() -> dict[str, SendVerdict]:
+        answers, held = answer()
+        if answers:  # cached by the caller's thread
+            try:
+                cache_set_many({keys[email]: value for email, value in answers.items()},
+                               MARKETO_CACHE_SECONDS)
+            except Exception:  # noqa: BLE001
+                log.warning("cache unavailable for the Marketo unsubscribe check",
+                            exc_info=True)
+        return verdicts | held | {email: _verdict(value) for email, value in answers.items()}
+    return _once(finish)
 
 
-def _marketo_ask(client, unknown: list[str], keys: dict[str, str]) -> dict[str, SendVerdict]:
-    verdicts: dict[str, SendVerdict] = {}
+_thread: tuple[int, ThreadPoolExecutor] | None = None
+_thread_lock = threading.Lock()
+
+
+def _checking_thread() -> ThreadPoolExecutor:
+    """This process's thread for checks asked in the background, made on first use (and
+    again in a forked child: a pool worker does not inherit its parent's threads)."""
+    global _thread
+    with _thread_lock:
+        if _thread is None or _thread[0] != os.getpid():
+            _thread = (os.getpid(), ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="marketo-unsubscribe-check"))
+        return _thread[1]
+
+
+def _marketo_ask(client, unknown: list[str]
+                 ) -> tuple[dict[str, bool], dict[str, SendVerdict]]:
+    """Marketo's answer for each address it gave one (unsubscribed or not), and "hold" for
+    the others."""
+    answers: dict[str, bool] = {}
+    held: dict[str, SendVerdict] = {}
     for start in range(0, len(unknown), MARKETO_BATCH):
         batch = unknown[start:start + MARKETO_BATCH]
         try:
             leads = client.leads_by_filter("email", batch, ["email", "unsubscribed"])
         except TransportError as error:
-            verdicts |= dict.fromkeys(batch, SendVerdict.hold(
+            held |= dict.fromkeys(batch, SendVerdict.hold(
                 f"Marketo could not be asked about unsubscribes ({error}); will try again."))
             continue
         unsubscribed = {(lead.get("email") or "").strip().lower()
                         for lead in leads if lead.get("unsubscribed")}
-        answers = {email: email.strip().lower() in unsubscribed for email in batch}
-        try:
-            cache_set_many({keys[email]: answer for email, answer in answers.items()},
-                           MARKETO_CACHE_SECONDS)
-        except Exception:  # noqa: BLE001
-            log.warning("cache unavailable for the Marketo unsubscribe check", exc_info=True)
-        verdicts |= {email: _verdict(answer) for email, answer in answers.items()}
-    return verdicts
+        answers |= {email: email.strip().lower() in unsubscribed for email in batch}
+    return answers, held
 
 
 def _verdict(unsubscribed_in_marketo: bool) -> SendVerdict:

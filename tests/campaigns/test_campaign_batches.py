@@ -55,6 +55,14 @@ def test_a_batch_queues_its_emails_together_each_member_with_its_own(
     assert steps[refused.pk].result == "refused" and steps[refused.pk].email is None
     assert "no email address" in steps[refused.pk].detail
     assert set(CampaignMember.objects.values_list("end_reason", flat=True)) == {"completed"}
+    assert set(CampaignMember.objects.values_list("status", "next_position")) == {("ended", 1)}
+    # The members were claimed locked and live: each ends in one write (its new position
+    # with it), without a second locked read; no separate move to the end first.
+    member_writes = [q["sql"] for q in queries.captured_queries
+                     if q["sql"].startswith('UPDATE "campaigns_campaignmember"')]
+    assert len(member_writes) == 1
+    assert not [q for q in queries.captured_queries  # locked reads: the claims only
+                if "FOR UPDATE" in q["sql"] and "SKIP LOCKED" not in q["sql"]]
     inserts = [q["sql"] for q in queries.captured_queries
                if q["sql"].startswith('INSERT INTO "emails_salesemail"')]
     assert len(inserts) == 1
@@ -63,7 +71,7 @@ def test_a_batch_queues_its_emails_together_each_member_with_its_own(
 
 
 def test_a_failed_batch_insert_queues_them_one_by_one(seller, make_campaign, monkeypatch):
-    def broken(drafts):
+    def broken(drafts, **_options):
         SalesEmail.objects.bulk_create([])
         raise RuntimeError("the batch insert failed")
 
@@ -84,7 +92,7 @@ def test_a_full_batch_enqueues_its_helper_before_its_steps_run(seller, make_camp
     campaign = make_campaign(seller, [AUTO])
     members_add(campaign, [p.pk for p in PersonFactory.create_batch(7)], by=seller)
     steps_run_when_enqueued = []
-    monkeypatch.setattr(scheduler, "backlog_helper_enqueue", lambda name: (
+    monkeypatch.setattr(scheduler, "backlog_helper_enqueue", lambda name, **kwargs: (
         steps_run_when_enqueued.append((name, MemberStep.objects.count()))))
 
     report = campaign_steps_run(batch_size=3)
@@ -93,3 +101,38 @@ def test_a_full_batch_enqueues_its_helper_before_its_steps_run(seller, make_camp
     # Two full batches, each enqueueing its helper before any of its steps ran; the last
     # batch (1 member) enqueues none.
     assert steps_run_when_enqueued == [(scheduler.STEPS_TASK, 0), (scheduler.STEPS_TASK, 3)]
+
+
+def test_a_pass_enqueues_helpers_for_the_backlog_it_finds_at_once(seller, make_campaign,
+                                                                   monkeypatch):
+    """Beat's pass (``fan_out``) enqueues, at its first full batch, a helper for each further
+    batch due (up to HELPERS_AT_ONCE), where one helper per claim brought the fourth worker
+    in three claims late; helpers themselves (and later batches) enqueue one each."""
+    campaign = make_campaign(seller, [AUTO])
+    members_add(campaign, [p.pk for p in PersonFactory.create_batch(13)], by=seller)
+    enqueued = []
+    monkeypatch.setattr(scheduler, "backlog_helper_enqueue", lambda name, **kwargs: (
+        enqueued.append((kwargs, MemberStep.objects.count()))))
+
+    report = campaign_steps_run(batch_size=3, fan_out=True)
+
+    assert report.claimed == 13 and report.batches == 5
+    helper = {"helper": True}
+    # 10 due beside the first batch of 3: 4 batches, 3 helpers (the most) before any step ran;
+    # then one per later full batch.
+    assert enqueued == [(helper, 0)] * 3 + [(helper, 3), (helper, 6), (helper, 9)]
+
+
+def test_beats_pass_fans_out_and_a_helper_does_not(seller, make_campaign, monkeypatch):
+    from campaigns import tasks
+
+    campaign = make_campaign(seller, [AUTO])
+    members_add(campaign, [PersonFactory().pk], by=seller)
+    passes = []
+    monkeypatch.setattr(tasks, "campaign_steps_run", lambda **kwargs: (
+        passes.append(kwargs), scheduler.SchedulerReport())[1])
+
+    tasks.campaign_steps_task.apply()
+    tasks.campaign_steps_task.apply(kwargs={"helper": True})
+
+    assert passes == [{"fan_out": True}, {"fan_out": False}]

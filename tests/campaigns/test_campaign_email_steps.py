@@ -77,6 +77,61 @@ def test_a_batch_asks_marketo_once_for_all_its_emails(seller, make_campaign,
     assert sum(lookups.values()) == 1, lookups
 
 
+def test_a_batch_reads_suppression_once_and_asks_marketo_in_the_background(
+        seller, make_campaign, marketo_connected, seed_people, monkeypatch):
+    """A batch reads which addresses are suppressed once (it ends those members) and hands
+    that to the unsubscribe check, which read it a second time; the check's Marketo call is
+    made in the process's checking thread, and the outcomes are each member's as before: a
+    suppressed address ends, a person with an unsubscribe of their own (at an old address)
+    is refused, the others are queued or, unsubscribed in Marketo, refused."""
+    import threading
+
+    from campaigns import scheduler
+    from syncing.clients.marketo import MarketoClient
+    from syncing.models import SyncSettings
+    from unsubscribes import selectors, send_check
+
+    SyncSettings.objects.filter(pk=1).update(marketo_unsubscribe_check=True)
+    campaign = make_campaign(seller, [AUTO], name="Q4 Check")
+    people = seed_people("contact", 12)
+    members_add(campaign, [person.pk for person in people], by=seller)
+    suppressed, moved, *others = people
+    UnsubscribeFactory(person=suppressed)
+    UnsubscribeFactory(person=moved)
+    moved.email = "moved-on@example.com"
+    moved.save()
+    reads, asked_from = [], []
+
+    def suppression_read(emails):
+        emails = list(emails)
+        reads.append(emails)
+        return selectors.addresses_suppressed(emails)
+
+    def leads_by_filter(client, *args, **kwargs):
+        asked_from.append(threading.current_thread().name)
+        return real_leads(client, *args, **kwargs)
+
+    real_leads = MarketoClient.leads_by_filter
+    monkeypatch.setattr(scheduler, "addresses_suppressed", suppression_read)
+    monkeypatch.setattr(send_check, "addresses_suppressed", suppression_read)
+    monkeypatch.setattr(MarketoClient, "leads_by_filter", leads_by_filter)
+
+    report = campaign_steps_run()
+
+    assert len(reads) == 1 and len(reads[0]) == 12
+    assert len(asked_from) == 1 and asked_from[0].startswith("marketo-unsubscribe-check")
+    assert report.ended == {"unsubscribed": 1, "completed": 11}
+    results = {step.member.person_id: step for step in
+               MemberStep.objects.select_related("member")}
+    assert suppressed.pk not in results
+    assert results[moved.pk].result == "refused" and "in the app" in results[moved.pk].detail
+    queued = [p for p in others if results[p.pk].result == "queued"]
+    assert queued and all(results[p.pk].email_id for p in queued)
+    assert all("unsubscribed in Marketo" in results[p.pk].detail
+               for p in others if p not in queued)
+    assert SalesEmail.objects.count() == len(queued)
+
+
 def test_unknown_merge_fields_are_refused_when_the_step_is_saved(seller, make_campaign):
     from django.core.exceptions import ValidationError
 

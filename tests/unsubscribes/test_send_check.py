@@ -140,3 +140,79 @@ def test_checks_share_one_token(marketo_connected):
     counts = marketo_connected.counters()["by_endpoint"]
     assert leads_calls(marketo_connected) == 3
     assert sum(n for endpoint, n in counts.items() if "/identity/" in endpoint) == 1
+
+
+def test_app_suppression_read_by_the_caller_is_not_read_again(marketo_connected):
+    """A campaign batch reads suppression itself (it ends those members) and passes it on."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    UnsubscribeFactory(person=PersonFactory(email=SUBSCRIBED[0]))
+    suppressed = {SUBSCRIBED[1]}  # what the caller read: trusted, not read again
+
+    with CaptureQueriesContext(connection) as queries:
+        verdicts = send_verdicts(SUBSCRIBED[:3], suppressed=suppressed)
+
+    assert not [q for q in queries.captured_queries if "unsubscribes_unsubscribe" in q["sql"]]
+    assert verdicts[SUBSCRIBED[1]].status == "blocked"
+    assert "in the app" in verdicts[SUBSCRIBED[1]].reason
+    assert verdicts[SUBSCRIBED[0]].allowed and verdicts[SUBSCRIBED[2]].allowed
+
+
+def test_a_check_in_the_background_answers_as_the_check_does(marketo_connected,
+                                                             monkeypatch):
+    """Marketo asked from the checking thread: the same verdicts, cached the same way, and
+    the callable gives them again without asking twice."""
+    import threading
+
+    from syncing.clients.marketo import MarketoClient
+    from unsubscribes.send_check import person_send_verdicts_begin
+
+    moved = PersonFactory(email="old@example.com")
+    UnsubscribeFactory(person=moved)
+    moved.email = SUBSCRIBED[1]
+    moved.save()
+    people = [moved, PersonFactory(email=SUBSCRIBED[2]),
+              PersonFactory(email=UNSUBSCRIBED_IN_MARKETO)]
+    asked_from = []
+    real_leads = MarketoClient.leads_by_filter
+
+    def leads_by_filter(client, *args, **kwargs):
+        asked_from.append(threading.current_thread().name)
+        return real_leads(client, *args, **kwargs)
+
+    monkeypatch.setattr(MarketoClient, "leads_by_filter", leads_by_filter)
+
+    check = person_send_verdicts_begin(people, background=True)
+    verdicts = check()
+
+    assert asked_from == ["marketo-unsubscribe-check_0"]
+    assert check() == verdicts
+    assert leads_calls(marketo_connected) == 1
+    assert verdicts[people[0].pk].status == "blocked" and verdicts[people[1].pk].allowed
+    assert "Marketo" in verdicts[people[2].pk].reason
+    cache.clear()
+    assert person_send_verdicts(people) == verdicts  # asked in this thread
+    assert asked_from[1] == threading.current_thread().name
+    # The background check cached its answers too: asked again, Marketo is not.
+    cache.clear()
+    person_send_verdicts_begin(people, background=True)()
+    assert person_send_verdicts_begin(people, background=True)() == verdicts
+    assert leads_calls(marketo_connected) == 3
+
+
+def test_a_failed_background_check_raises_when_its_answer_is_asked(marketo_connected,
+                                                                  monkeypatch):
+    from syncing.clients.marketo import MarketoClient
+    from unsubscribes.send_check import person_send_verdicts_begin
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("not a transport error")
+
+    monkeypatch.setattr(MarketoClient, "leads_by_filter", broken)
+    check = person_send_verdicts_begin([PersonFactory(email=SUBSCRIBED[0])], background=True)
+
+    with pytest.raises(RuntimeError, match="not a transport error"):
+        check()
+    with pytest.raises(RuntimeError):
+        check()  # the same error again, Marketo not asked twice
