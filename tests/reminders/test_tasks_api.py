@@ -181,17 +181,20 @@ def test_bad_filters_are_400s(api, params):
 
 def test_today_follows_the_sellers_time_zone(api, seller, settings):
     settings.TIME_ZONE = "UTC"
-    # Somewhere it is already tomorrow compared with somewhere else, whatever the hour.
-    kiritimati = datetime.now(ZoneInfo("Pacific/Kiritimati")).date()
-    pago_pago = datetime.now(ZoneInfo("Pacific/Pago_Pago")).date()
-    assert kiritimati != pago_pago
+    # Kiritimati (UTC+14) is always exactly one day ahead of Honolulu (UTC-10, no daylight
+    # saving), whatever the hour. (Pago Pago, UTC-11, was two days behind from 10:00 to
+    # 11:00 UTC, and "tomorrow" there was not Kiritimati's today.)
+    now = datetime.now(ZoneInfo("UTC"))
+    kiritimati = now.astimezone(ZoneInfo("Pacific/Kiritimati")).date()
+    honolulu = now.astimezone(ZoneInfo("Pacific/Honolulu")).date()
+    assert kiritimati == honolulu + timedelta(days=1)
     task = ReminderTaskFactory(assignee=seller, due_date=kiritimati)
 
     seller.time_zone = "Pacific/Kiritimati"
     seller.save()
     assert [t["id"] for t in api.get("/api/v1/tasks/", {"due": "today"}).json()["results"]] == [
         task.pk]
-    seller.time_zone = "Pacific/Pago_Pago"
+    seller.time_zone = "Pacific/Honolulu"
     seller.save()
     assert api.get("/api/v1/tasks/", {"due": "today"}).json()["results"] == []
     assert [t["id"] for t in api.get("/api/v1/tasks/",
