@@ -147,7 +147,7 @@ def send_verdicts_begin(emails: Iterable[str], *, within: float | None = None,
     if not pending or not sync_settings_get().marketo_unsubscribe_check:
         return _answered(verdicts | dict.fromkeys(pending, SendVerdict.allow()))
     marketo = _marketo_verdicts_begin(pending, within, background)
-    return _once(lambda: verdicts | marketo())
+    return lambda: verdicts | marketo()  # Marketo's half runs once (``_once``)
 
 
 def _answered(verdicts: dict) -> Callable[[], dict]:

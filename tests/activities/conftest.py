@@ -21,7 +21,6 @@ def clean_outbox(settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                                    "LOCATION": "activities-tests"}}
     cache.clear()
-    yield
 
 
 @pytest.fixture(autouse=True)

@@ -23,7 +23,6 @@ def clean_outbox(settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                                    "LOCATION": "campaigns-tests"}}
     cache.clear()
-    yield
 
 
 @pytest.fixture

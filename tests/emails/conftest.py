@@ -15,7 +15,6 @@ def email_defaults(settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                                    "LOCATION": "emails-tests"}}
     cache.clear()
-    yield
 
 
 @pytest.fixture(autouse=True)

@@ -35,7 +35,6 @@ def clean_outbox(settings):
     settings.SITE_URL = "http://testserver"
     cache.clear()
     switches.forget()
-    yield
 
 
 @pytest.fixture

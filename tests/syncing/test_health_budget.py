@@ -22,7 +22,6 @@ def own_cache(settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                                    "LOCATION": "health-budget-tests"}}
     cache.clear()
-    yield
 
 
 @pytest.fixture

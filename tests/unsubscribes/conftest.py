@@ -60,7 +60,6 @@ def clean_outbox(settings):
                                    "LOCATION": "unsubscribes-tests",
                                    "OPTIONS": {"MAX_ENTRIES": 10_000}}}
     cache.clear()
-    yield
 
 
 def sf_record(control, person) -> dict:
