@@ -10,17 +10,16 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 from itertools import groupby
 
-from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from syncing.budget import MARKETO_WINDOW_LIMIT, marketo_call_recorded, marketo_window_full_for
+from syncing.budget import MARKETO_WINDOW_LIMIT, marketo_window_full_for
 from syncing.clients.marketo import MarketoBusy, MarketoClient, MarketoError
 from syncing.settings.selectors import marketo_connection_get
+from syncing.settings.services import client_kept
 
 from .models import Person
 
@@ -111,9 +110,9 @@ def person_marketo_activities(person: Person) -> MarketoPanel:
     busy_for = marketo_window_full_for(MARKETO_WINDOW_LIMIT - PANEL_WINDOW_HEADROOM)
     if busy_for:
         return _busy(busy_for)
-    client = _panel_client(connection.base_url, connection.client_id, connection.client_secret,
-                           PANEL_TIMEOUT_SECONDS, settings.MARKETO_CALLS_PER_WINDOW,
-                           settings.MARKETO_WINDOW_SECONDS, settings.MARKETO_MAX_IN_FLIGHT)
+    # The process's kept client: its token (shared with the workers) and connections serve
+    # every page view, and its calls count in the deployment's Marketo limits.
+    client = client_kept(connection, timeout=PANEL_TIMEOUT_SECONDS, max_attempts=1)
     started = time.monotonic()
     try:
         with client.deadline(PANEL_BUDGET_SECONDS):
@@ -146,16 +145,6 @@ def _busy(seconds: float) -> MarketoPanel:
     return MarketoPanel(MarketoPanel.BUSY, _(
         "Marketo is busy: the app has used its calls for the moment. Try again in %(seconds)s s."
     ) % {"seconds": wait}, retry_after=wait)
-
-
-@lru_cache(maxsize=4)
-def _panel_client(base_url: str, client_id: str, client_secret: str, timeout: float,
-                  calls_per_window: int, window_seconds: float, max_in_flight: int
-                  ) -> MarketoClient:
-    # One client per process and connection, so its access token is reused between page views.
-    return MarketoClient(base_url, client_id, client_secret, timeout=timeout, max_attempts=1,
-                         calls_per_window=calls_per_window, window_seconds=window_seconds,
-                         max_in_flight=max_in_flight, on_call=marketo_call_recorded)
 
 
 def _activity_type_names(client: MarketoClient, instance: str) -> dict[int, str]:

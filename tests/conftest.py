@@ -93,12 +93,16 @@ def _people_lists_fresh():
 @pytest.fixture(autouse=True)
 def _api_clients_fresh():
     """Kept Marketo and Salesforce clients (``client_kept``) were built with an earlier test's
-    settings and sandbox tokens."""
+    settings and sandbox tokens, and the tokens shared in Redis were the sandbox's before its
+    reset."""
+    from syncing.clients.shared_token import tokens_shared_forget
     from syncing.settings.services import clients_kept_reset
 
     clients_kept_reset()
+    tokens_shared_forget()
     yield
     clients_kept_reset()
+    tokens_shared_forget()
 
 
 @pytest.fixture(scope="session")

@@ -29,12 +29,16 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from .transport import TransportError, error_unreached
+
+if TYPE_CHECKING:
+    from .shared_token import SharedToken
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +194,9 @@ class MarketoClient:
     requests sent (retries included) and ``token_calls`` identity requests, for benchmarks.
     ``on_call``, if given, is called once per REST or bulk request as it leaves (the caller
     records its API budget with it; it must be cheap and must not raise). ``limiter``, if
-    given, replaces the client's own limits (``calls_per_window``...).
+    given, replaces the client's own limits (``calls_per_window``...). ``token_store``, if
+    given, shares the access token with other processes (``shared_token.SharedToken``: a
+    token kept there is taken instead of asking Marketo, and one fetched is kept there).
     """
 
     def __init__(self, base_url: str, client_id: str, client_secret: str, *,
@@ -201,7 +207,8 @@ class MarketoClient:
                  sleep: Callable[[float], None] = time.sleep,
                  on_call: Callable[[], None] | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 limiter: CallLimiter | None = None):
+                 limiter: CallLimiter | None = None,
+                 token_store: SharedToken | None = None):
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.base_url = base_url.rstrip("/")
@@ -226,6 +233,7 @@ class MarketoClient:
         self._token: str | None = None
         self._token_renew_at = 0.0
         self._token_lock = threading.Lock()
+        self._token_store = token_store
         self._count_lock = threading.Lock()
         self._deadline = threading.local()
 
@@ -252,7 +260,7 @@ class MarketoClient:
         with self._token_lock:
             if self._token and self._clock() < self._token_renew_at:
                 return self._token
-            return self._retrying(self._fetch_token, safe=True)
+            return self._token_shared() or self._retrying(self._fetch_token, safe=True)
 
     def check_connection(self) -> dict:
         """Authenticate and make one cheap call; raises MarketoError with Marketo's own message."""
@@ -264,7 +272,22 @@ class MarketoClient:
         with self._token_lock:
             if self._token != rejected:  # another thread has already renewed it
                 return self._token
+            if self._token_store is not None:
+                self._token_store.drop(rejected)
+                shared = self._token_shared()  # another process may have renewed it
+                if shared and shared != rejected:
+                    return shared
             return self._retrying(self._fetch_token, safe=True)
+
+    def _token_shared(self) -> str | None:
+        """Take the token another process keeps in the token store, if there is one."""
+        kept = self._token_store.get() if self._token_store is not None else None
+        if kept is None:
+            return None
+        self._token, seconds_left, extra = kept
+        self.scope = extra.get("scope", self.scope)
+        self._token_renew_at = self._clock() + seconds_left
+        return self._token
 
     def _fetch_token(self) -> str:
         with self._count_lock:
@@ -298,6 +321,8 @@ class MarketoClient:
         self._token = token
         self._token_renew_at = self._clock() + expires_in - margin
         self.scope = payload.get("scope")
+        if self._token_store is not None:
+            self._token_store.put(token, expires_in - margin, {"scope": self.scope})
         return token
 
     # ----------------------------------------------------------------------------- leads

@@ -34,15 +34,23 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import requests
 from urllib3.exceptions import NewConnectionError
 
 from .transport import TransportError, error_unreached
 
+if TYPE_CHECKING:
+    from .shared_token import SharedToken
+
 #: sObject Collections take at most 200 records (or ids) per request.
 COLLECTION_LIMIT = 200
+# How long a session logged in by one process is offered to the others. Salesforce names no
+# lifetime in the client-credentials answer (the org's session timeout, 2 hours by default,
+# counts from the last use): a session taken after it died costs one INVALID_SESSION_ID and
+# a login, as it does for the process that logged in.
+SHARED_SESSION_SECONDS = 15 * 60
 
 #: Record-level codes that can succeed when the same record is sent again later.
 #: ALL_OR_NONE_OPERATION_ROLLED_BACK marks the innocent records of a failed allOrNone batch.
@@ -137,7 +145,10 @@ class SalesforceClient:
 
     ``on_call`` (called once per HTTP request as it leaves) and ``on_usage`` (called with each
     ``Sforce-Limit-Info`` usage seen) let the caller record its API budget; both must be cheap
-    and must not raise.
+    and must not raise. ``token_store``, if given, shares the session with other processes
+    (``shared_token.SharedToken``): a session kept there is taken instead of logging in, one
+    logged in is kept there for ``SHARED_SESSION_SECONDS``, and one Salesforce rejects is
+    dropped from it.
     """
 
     def __init__(self, base_url: str, client_id: str, client_secret: str,
@@ -146,7 +157,8 @@ class SalesforceClient:
                  session: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  on_call: Callable[[], None] | None = None,
-                 on_usage: Callable[[ApiUsage], None] | None = None):
+                 on_usage: Callable[[ApiUsage], None] | None = None,
+                 token_store: SharedToken | None = None):
         self.base_url = base_url.rstrip("/")
         self.client_id = client_id
         self._client_secret = client_secret
@@ -163,6 +175,7 @@ class SalesforceClient:
         self._token_lock = threading.Lock()
         self._stats_lock = threading.Lock()
         self._token: str | None = None
+        self._token_store = token_store
         self.instance_url: str | None = None
         # The integration user the token acts as (Salesforce's identity URL ends with its id).
         self.user_id: str | None = None
@@ -192,17 +205,36 @@ class SalesforceClient:
         self._token = body["access_token"]
         self.instance_url = (body.get("instance_url") or self.base_url).rstrip("/")
         self.user_id = (body.get("id") or "").rstrip("/").rpartition("/")[2] or None
+        if self._token_store is not None:
+            self._token_store.put(self._token, SHARED_SESSION_SECONDS, {
+                "instance_url": self.instance_url, "user_id": self.user_id})
         return self._token
 
     def _current_token(self) -> str:
         with self._token_lock:
-            return self._token or self._fetch_token()
+            return self._token or self._token_shared() or self._fetch_token()
 
     def _renew_token(self, stale: str) -> None:
         with self._token_lock:
             # Another thread may already have replaced the stale token.
-            if self._token == stale:
-                self._fetch_token()
+            if self._token != stale:
+                return
+            if self._token_store is not None:
+                self._token_store.drop(stale)
+                # Another process may already have logged in again.
+                if self._token_shared() not in (None, stale):
+                    return
+            self._fetch_token()
+
+    def _token_shared(self) -> str | None:
+        """Take the session another process keeps in the token store, if there is one."""
+        kept = self._token_store.get() if self._token_store is not None else None
+        if kept is None:
+            return None
+        self._token, _, extra = kept
+        self.instance_url = extra.get("instance_url") or self.base_url
+        self.user_id = extra.get("user_id")
+        return self._token
 
     # -- records -----------------------------------------------------------------------------
 

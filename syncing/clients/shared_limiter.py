@@ -65,7 +65,7 @@ _clients: dict[str, redis.Redis] = {}
 _clients_lock = threading.Lock()
 
 
-def _redis_for(url: str) -> redis.Redis:
+def redis_for(url: str) -> redis.Redis:
     """One client (and connection pool) per URL per process, shared by its threads."""
     with _clients_lock:
         if url not in _clients:
@@ -85,7 +85,7 @@ class SharedCallLimiter:
         self.calls = calls
         self.window = window
         self.max_in_flight = max_in_flight
-        self._redis = _redis_for(redis_url)
+        self._redis = redis_for(redis_url)
         self._keys = [f"marketo:limiter:{name}:starts", f"marketo:limiter:{name}:in-flight"]
         self._lease_ms = int((lease_seconds + LEASE_MARGIN_SECONDS) * 1000)
         self._acquire = self._redis.register_script(_ACQUIRE)

@@ -21,6 +21,7 @@ from syncing.clients.marketo import DEFAULT_TIMEOUT as DEFAULT_MARKETO_TIMEOUT
 from syncing.clients.marketo import MarketoClient
 from syncing.clients.salesforce import SalesforceClient
 from syncing.clients.shared_limiter import SharedCallLimiter
+from syncing.clients.shared_token import SharedToken
 from syncing.clients.transport import TransportError
 from syncing.models import MarketoConnection, SalesforceConnection, SyncSettings
 
@@ -41,6 +42,7 @@ def marketo_client_for(connection: MarketoConnection, **options) -> MarketoClien
                "on_call": marketo_call_recorded} | options
     if settings.REDIS_URL and "limiter" not in options:
         options["limiter"] = marketo_limiter_shared(connection, options)
+    options.setdefault("token_store", _token_shared("marketo", connection.base_url, connection))
     return MarketoClient(connection.base_url, connection.client_id, connection.client_secret,
                          **options)
 
@@ -92,11 +94,22 @@ def marketo_limiter_shared(connection: MarketoConnection, options: dict) -> Shar
                              lease_seconds=options.get("timeout", DEFAULT_MARKETO_TIMEOUT))
 
 
+def _token_shared(system: str, url: str, connection: MarketoConnection | SalesforceConnection
+                  ) -> SharedToken | None:
+    """The access token every process of the deployment shares for ``connection``
+    (``syncing/clients/shared_token.py``), when there is a Redis to keep it."""
+    if not settings.REDIS_URL:
+        return None
+    return SharedToken(settings.REDIS_URL, system, url, connection.client_id,
+                       connection.client_secret)
+
+
 def salesforce_client_for(connection: SalesforceConnection, **options) -> SalesforceClient:
     """A client for the connection; its requests and the org's reported usage are recorded in
     the API budget (``syncing.budget``)."""
     options = {"on_call": salesforce_call_recorded, "on_usage": salesforce_usage_recorded
                } | options
+    options.setdefault("token_store", _token_shared("salesforce", connection.url, connection))
     return SalesforceClient(connection.url, connection.client_id, connection.client_secret,
                             api_version=connection.api_version, **options)
 
@@ -113,8 +126,9 @@ def connection_check(connection: MarketoConnection | SalesforceConnection) -> Co
     if not connection.is_configured:
         return ConnectionCheckResult(False,
                                      _("Fill in the URL, client id and client secret first."))
-    # An admin is waiting on the page: one retry at most, then the remote's own answer.
-    quick = {"max_attempts": 2, "timeout": 10}
+    # An admin is waiting on the page: one retry at most, then the remote's own answer. The
+    # credentials themselves are checked, so no token another process logged in with is taken.
+    quick = {"max_attempts": 2, "timeout": 10, "token_store": None}
     client = (marketo_client_for(connection, **quick)
               if isinstance(connection, MarketoConnection)
               else salesforce_client_for(connection, **quick))
