@@ -545,7 +545,10 @@ def _members_end(members: list[CampaignMember], reason: str, now, *,
         for member in ended:
             by_position.setdefault(member.next_position, []).append(member.pk)
         for position, ids in by_position.items():
-            CampaignMember.objects.filter(pk__in=ids).update(**fields, next_position=position)
+            # Still live, should a database without row locks (SQLite) have let another
+            # ender in since the claim: its end stands.
+            CampaignMember.objects.filter(pk__in=ids, status__in=LIVE).update(
+                **fields, next_position=position)
     else:
         # The live ones, locked (in id order, as every ender locks them) so that an ender
         # waiting here sees the other's end once it commits: one read and one write for

@@ -136,3 +136,20 @@ def test_beats_pass_fans_out_and_a_helper_does_not(seller, make_campaign, monkey
     tasks.campaign_steps_task.apply(kwargs={"helper": True})
 
     assert passes == [{"fan_out": True}, {"fan_out": False}]
+
+
+def test_a_claimed_end_leaves_an_end_written_since_the_claim(seller, make_campaign):
+    """Without row locks (SQLite) a seller's removal can land between a batch's claim and its
+    end of the same member: the removal stands, the batch does not overwrite it."""
+    from campaigns import clock
+    from campaigns.services import _members_end, members_end
+
+    campaign = make_campaign(seller, [AUTO])
+    members_add(campaign, [PersonFactory().pk], by=seller)
+    claimed = list(CampaignMember.objects.all())  # read live, as the claim read it
+    members_end(CampaignMember.objects.all(), "removed")
+
+    _members_end(claimed, "completed", clock.now(), claimed=True)
+
+    assert list(CampaignMember.objects.values_list("status", "end_reason")) == [
+        ("ended", "removed")]
