@@ -31,7 +31,8 @@ The campaign and deliveries phases end at the time their last record was written
 scheduler pass's Sync health line; the last ``delivered_at``), the 0.1 s poll still saying when
 they are done (it would add up to 0.1 s to a ~0.6 s phase); both are printed.
 
-Between phases the queues drain (the emails' own deliveries too) before the next clock starts.
+Between phases the queues drain (the emails' own deliveries too) and the workers fall idle (no
+task waiting in the broker nor running) before the next clock starts.
 At the end every record is counted in the sandboxes' own stores and the SMTP sink (the soak's
 ``verify``): lost and sent twice, per kind. Exit 1 if anything was lost or duplicated.
 """
