@@ -29,16 +29,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 import requests
 from requests.adapters import HTTPAdapter
 
-from .transport import TransportError, error_unreached
-
-if TYPE_CHECKING:
-    from .shared_token import SharedToken
+from .transport import TokenStore, TransportError, error_unreached
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +204,7 @@ class MarketoClient:
                  on_call: Callable[[], None] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  limiter: CallLimiter | None = None,
-                 token_store: SharedToken | None = None):
+                 token_store: TokenStore | None = None):
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.base_url = base_url.rstrip("/")

@@ -34,15 +34,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from .transport import TransportError, error_unreached
-
-if TYPE_CHECKING:
-    from .shared_token import SharedToken
+from .transport import TokenStore, TransportError, error_unreached
 
 #: sObject Collections take at most 200 records (or ids) per request.
 COLLECTION_LIMIT = 200
@@ -158,7 +155,7 @@ class SalesforceClient:
                  sleep: Callable[[float], None] = time.sleep,
                  on_call: Callable[[], None] | None = None,
                  on_usage: Callable[[ApiUsage], None] | None = None,
-                 token_store: SharedToken | None = None):
+                 token_store: TokenStore | None = None):
         self.base_url = base_url.rstrip("/")
         self.client_id = client_id
         self._client_secret = client_secret

@@ -1,9 +1,10 @@
-"""What the Marketo and Salesforce clients share: one error type that says whether to retry."""
+"""What the Marketo and Salesforce clients share: one error type that says whether to retry,
+and what a store of access tokens shared between processes answers to."""
 
 from __future__ import annotations
 
 import re
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import requests
 
@@ -33,6 +34,19 @@ class TransportError(Exception):
 
 
 E = TypeVar("E", bound=TransportError)
+
+
+class TokenStore(Protocol):
+    """Where processes share one access token (``shared_token.SharedToken``, in Redis)."""
+
+    def get(self) -> tuple[str, float, dict] | None:
+        """The kept token, the seconds it has left, and what came with it; or None."""
+
+    def put(self, token: str, seconds: float, extra: dict | None = None) -> None:
+        """Keep ``token`` for ``seconds``."""
+
+    def drop(self, token: str) -> None:
+        """Forget ``token`` (the remote rejected it) unless another has replaced it."""
 
 
 def unreached_reason(exc: requests.RequestException) -> str:
