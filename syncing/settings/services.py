@@ -42,7 +42,7 @@ def marketo_client_for(connection: MarketoConnection, **options) -> MarketoClien
                "on_call": marketo_call_recorded} | options
     if settings.REDIS_URL and "limiter" not in options:
         options["limiter"] = marketo_limiter_shared(connection, options)
-    options.setdefault("token_store", _token_shared("marketo", connection.base_url, connection))
+    options.setdefault("token_store", _token_shared(connection))
     return MarketoClient(connection.base_url, connection.client_id, connection.client_secret,
                          **options)
 
@@ -94,13 +94,13 @@ def marketo_limiter_shared(connection: MarketoConnection, options: dict) -> Shar
                              lease_seconds=options.get("timeout", DEFAULT_MARKETO_TIMEOUT))
 
 
-def _token_shared(system: str, url: str, connection: MarketoConnection | SalesforceConnection
-                  ) -> SharedToken | None:
+def _token_shared(connection: MarketoConnection | SalesforceConnection) -> SharedToken | None:
     """The access token every process of the deployment shares for ``connection``
     (``syncing/clients/shared_token.py``), when there is a Redis to keep it."""
     if not settings.REDIS_URL:
         return None
-    return SharedToken(settings.REDIS_URL, system, url, connection.client_id,
+    label, url = _system(connection)
+    return SharedToken(settings.REDIS_URL, label.lower(), url, connection.client_id,
                        connection.client_secret)
 
 
@@ -109,7 +109,7 @@ def salesforce_client_for(connection: SalesforceConnection, **options) -> Salesf
     the API budget (``syncing.budget``)."""
     options = {"on_call": salesforce_call_recorded, "on_usage": salesforce_usage_recorded
                } | options
-    options.setdefault("token_store", _token_shared("salesforce", connection.url, connection))
+    options.setdefault("token_store", _token_shared(connection))
     return SalesforceClient(connection.url, connection.client_id, connection.client_secret,
                             api_version=connection.api_version, **options)
 
