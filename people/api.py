@@ -75,11 +75,12 @@ class MarketoActivitiesThrottle(ScopedUserThrottle):
 PEOPLE_COUNT_RULE = (
     "false when count is PostgreSQL's estimate. The count is exact when the planner expects "
     "fewer than 1,000,000 matches; a longer list is the estimate. A list it expects to hold "
-    f"{settings.PEOPLE_COUNT_INLINE_LIMIT:,} matches or more (PEOPLE_COUNT_INLINE_LIMIT) answers "
-    "the estimate at once the first "
-    "time while a background worker counts it; from then on, until the people data next "
-    "changes (a sync pass), every page, order and user of the same filters gets the exact "
-    "count. Asking again a moment later gives it.")
+    f"{settings.PEOPLE_COUNT_INLINE_LIMIT:,} matches or more (PEOPLE_COUNT_INLINE_LIMIT) is "
+    f"counted in the request for at most {settings.PEOPLE_COUNT_INLINE_MS} ms "
+    "(PEOPLE_COUNT_INLINE_MS); a count that takes longer answers the estimate while a "
+    "background worker counts it. From then on, until the people data next changes (a sync "
+    "pass), every page, order and user of the same filters gets the exact count. Asking again "
+    "a moment later gives it.")
 
 
 class PersonCursorPagination(BasePagination):

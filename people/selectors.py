@@ -70,8 +70,9 @@ API_EXACT_COUNT_LIMIT = 1_000_000
 # and it is long): the answer is then the estimate, inexact, and a worker counts it, rather
 # than hold the request (and a web worker) for seconds.
 API_COUNT_TIME_LIMIT_MS = 1000
-# A count the planner expects to be long (``PEOPLE_COUNT_INLINE_LIMIT`` matches or more) is made
-# by a worker instead (:func:`person_count_in_background`), which may take this long. (A filter
+# A count the planner expects to be long (``PEOPLE_COUNT_INLINE_LIMIT`` matches or more) that is
+# not made within ``PEOPLE_COUNT_INLINE_MS`` in the request is made by a worker instead
+# (:func:`person_count_in_background`), which may take this long. (A filter
 # PostgreSQL can only count by probing every person, unsubscribed at ten million people: 90 s,
 # stays the estimate.)
 BACKGROUND_COUNT_TIME_LIMIT_MS = 60_000
@@ -496,14 +497,16 @@ def _api_count_kept(criteria: PersonCriteria, bare: QuerySet,
     data (see :func:`_count_key`).
 
     Counting reads every match: a few hundred thousand of them (a common search at ten million
-    people) take seconds. So when the planner expects ``PEOPLE_COUNT_INLINE_LIMIT`` matches or
-    more and no count is kept yet, the answer is the estimate, inexact, at once, and a worker
-    counts (:func:`person_count_in_background`, once per list and data version); the next
-    request for the same list gets the exact count. Smaller lists are counted in the request;
-    one that takes longer than :data:`API_COUNT_TIME_LIMIT_MS` after all (the estimate was far
-    too low) is handed to the worker the same way. With the list cache off
-    (``PEOPLE_LIST_CACHE_SECONDS`` 0) nothing can be kept, so such a list always answers the
-    estimate."""
+    people) take seconds, where the whole table at a million takes ~75 ms. So a list the
+    planner expects to hold ``PEOPLE_COUNT_INLINE_LIMIT`` matches or more is counted in the
+    request for at most ``PEOPLE_COUNT_INLINE_MS``, by one request at a time (the others,
+    meanwhile, answer the estimate); a count that takes longer is cancelled there, the answer
+    is the estimate, inexact, and a worker counts it (:func:`person_count_in_background`, once
+    per list and data version): the next request for the same list gets the exact count.
+    Shorter lists are counted in the request, for up to :data:`API_COUNT_TIME_LIMIT_MS`, and
+    handed to the worker the same way past it (the estimate was far too low). With the list
+    cache off (``PEOPLE_LIST_CACHE_SECONDS`` 0) nothing can be kept or guarded, so a long list
+    answers the estimate without trying."""
     if connection.vendor != "postgresql":
         return _count_cached(criteria, lambda: _api_count(criteria))
     try:
@@ -523,15 +526,43 @@ def _api_count_kept(criteria: PersonCriteria, bare: QuerySet,
                 return PeopleCount(*kept)  # (value, exact)
     if estimate is None:
         estimate = _planner_estimate(bare)
-    long_count = settings.PEOPLE_COUNT_INLINE_LIMIT <= estimate < API_EXACT_COUNT_LIMIT
-    count = None if long_count else _api_count(criteria, estimate=estimate)
-    if count is None:  # expected to be long, or it was: a worker counts
+    if settings.PEOPLE_COUNT_INLINE_LIMIT <= estimate < API_EXACT_COUNT_LIMIT:
+        return _long_count(criteria, estimate, version, key)
+    count = _api_count(criteria, estimate=estimate)
+    if count is None:  # the estimate was far too low: a worker counts
         if key is None:
             return _estimated(estimate)
-        _count_soon(criteria, version, key)
+        if _count_claim(key):
+            _count_enqueue(criteria, version, key)
         return replace(_estimated(estimate), pending=True)
     if key is not None:
         cache_set_quietly(key, _kept(count), settings.PEOPLE_LIST_CACHE_SECONDS)
+    return count
+
+
+def _long_count(criteria: PersonCriteria, estimate: int, version: str | None,
+                key: str | None) -> PeopleCount:
+    """A list the planner expects to be long and nobody has counted for this version: the
+    request that claims it counts it for up to ``PEOPLE_COUNT_INLINE_MS``, then hands it to a
+    worker; a request that finds it claimed answers the estimate (twenty clients opening one
+    new search count it once, not twenty times)."""
+    if key is None:
+        return _estimated(estimate)
+    if not _count_claim(key):
+        return replace(_estimated(estimate), pending=True)
+    count = None
+    if settings.PEOPLE_COUNT_INLINE_MS > 0:
+        try:
+            count = _api_count(criteria, estimate=estimate,
+                               time_limit_ms=settings.PEOPLE_COUNT_INLINE_MS)
+        except BaseException:
+            cache_delete_quietly(f"{key}:pending")  # not counting: the next request may
+            raise
+    if count is None:
+        _count_enqueue(criteria, version, key)
+        return replace(_estimated(estimate), pending=True)
+    cache_set_quietly(key, _kept(count), settings.PEOPLE_LIST_CACHE_SECONDS)
+    cache_delete_quietly(f"{key}:pending")
     return count
 
 
@@ -600,25 +631,29 @@ def _kept(count: PeopleCount) -> tuple[int, bool]:
     return count.value, count.exact
 
 
-def _count_soon(criteria: PersonCriteria, version: str, key: str) -> None:
-    """Enqueue the background count of ``criteria`` for ``version``, unless one is already
-    waiting or running (many readers of one new search enqueue one count). Never raises: with
-    the broker down the answer stays the estimate, and a later request tries again."""
-    pending = f"{key}:pending"
+def _count_claim(key: str) -> bool:
+    """Claim the count behind ``key`` for this request (and the worker it may hand it to),
+    unless another has: many readers of one new search count it once. False when the cache
+    is down (nothing could keep the count anyway)."""
     try:
-        # Held for as long as the count may take; should the worker die, a later request
-        # enqueues again once it expires.
-        if not cache.add(pending, 1, timeout=BACKGROUND_COUNT_TIME_LIMIT_MS // 1000 + 60):
-            return
+        # Held for as long as the worker's count may take; should the worker die, a later
+        # request claims it again once it expires.
+        return bool(cache.add(f"{key}:pending", 1,
+                              timeout=BACKGROUND_COUNT_TIME_LIMIT_MS // 1000 + 60))
     except Exception:  # noqa: BLE001 - any cache backend's connection error
         log.warning("people count cache unavailable; not counting in the background",
                     exc_info=True)
-        return
+        return False
+
+
+def _count_enqueue(criteria: PersonCriteria, version: str, key: str) -> None:
+    """Enqueue the background count of a claimed ``criteria`` for ``version``. Never raises:
+    with the broker down the answer stays the estimate, and a later request tries again."""
     try:
         task_named(COUNT_TASK).apply_async((asdict(criteria), version), retry=False)
     except Exception:  # noqa: BLE001 - the broker's connection errors
         log.warning("could not enqueue a people count; the estimate stands", exc_info=True)
-        cache_delete_quietly(pending)
+        cache_delete_quietly(f"{key}:pending")
 
 
 def person_count_in_background(criteria_fields: dict, version: str) -> PeopleCount | None:

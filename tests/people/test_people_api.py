@@ -448,6 +448,7 @@ def test_a_long_count_is_the_estimate_until_a_worker_has_made_it_exact(api, peop
                                                                        count_task):
     settings.PEOPLE_LIST_CACHE_SECONDS = 300
     settings.PEOPLE_COUNT_INLINE_LIMIT = 1  # every list here is "long"
+    settings.PEOPLE_COUNT_INLINE_MS = 0  # ... and handed to the worker without trying
     _analyze()
     everyone = Person.workspace.count()
     smiths = sum("smith" in f"{p.first_name} {p.last_name} {p.email} {p.company}".lower()
@@ -478,9 +479,71 @@ def test_a_long_count_is_the_estimate_until_a_worker_has_made_it_exact(api, peop
     assert (searched_after["count"], searched_after["count_exact"]) == (smiths, True)
 
 
+def test_a_long_list_quick_to_count_is_exact_in_its_first_answer(api, people, settings,
+                                                                  count_task, counted):
+    """The complaint of issue #27 (70,022 people answered "70,000"): a list the planner expects
+    to be long is still counted in the request when that takes less than
+    ``PEOPLE_COUNT_INLINE_MS``; no worker is asked."""
+    settings.PEOPLE_LIST_CACHE_SECONDS = 300
+    settings.PEOPLE_COUNT_INLINE_LIMIT = 1  # every list here is "long"
+    settings.PEOPLE_COUNT_INLINE_MS = 60_000  # time enough on any machine
+    _analyze()
+    everyone = Person.workspace.count()
+    globex = Person.workspace.filter(company="Globex").count()
+
+    first = api.get("/api/v1/people/?page_size=20").json()
+    second = api.get(first["next"]).json()
+    by_company = api.get("/api/v1/people/?company=globex&page_size=5").json()
+
+    assert (first["count"], first["count_exact"]) == (everyone, True)
+    assert (second["count"], second["count_exact"]) == (everyone, True)
+    assert (by_company["count"], by_company["count_exact"]) == (globex, True)
+    assert count_task.enqueued == []
+    assert len(counted) == 2  # the whole list once (the second page kept it), the company once
+
+
+def test_a_long_count_slower_than_the_request_may_wait_is_made_by_a_worker_once(
+        api, people, settings, monkeypatch, count_task, counted):
+    """Past ``PEOPLE_COUNT_INLINE_MS`` the count is cancelled and the estimate answered; the
+    requests that come while a worker counts answer the estimate without counting again."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite counts every list in the request")
+    settings.PEOPLE_LIST_CACHE_SECONDS = 300
+    settings.PEOPLE_COUNT_INLINE_LIMIT = 1
+    settings.PEOPLE_COUNT_INLINE_MS = 50
+    _analyze()
+    everyone = Person.workspace.count()
+    count_rows = selectors._count_rows
+    slow = []
+
+    def slow_count(query):
+        if slow:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_sleep(2)")
+        return count_rows(query)
+
+    monkeypatch.setattr(selectors, "_count_rows", slow_count)
+    slow.append(True)
+    first = api.get("/api/v1/people/?page_size=20").json()
+    meanwhile = api.get("/api/v1/people/?page_size=10").json()
+
+    for body in (first, meanwhile):
+        assert body["count_exact"] is False
+        assert abs(body["count"] - everyone) <= everyone // 10
+    assert len(meanwhile["results"]) == 10  # the connection is usable after the cancel
+    assert len(counted) == 1  # the second request did not count again
+    assert len(count_task.enqueued) == 1
+
+    slow.clear()
+    count_task.run_all()
+    after = api.get("/api/v1/people/?page_size=20").json()
+    assert (after["count"], after["count_exact"]) == (everyone, True)
+
+
 def test_a_background_count_made_after_a_write_is_dropped(api, people, settings, count_task):
     settings.PEOPLE_LIST_CACHE_SECONDS = 300
     settings.PEOPLE_COUNT_INLINE_LIMIT = 10
+    settings.PEOPLE_COUNT_INLINE_MS = 0
     if connection.vendor != "postgresql":
         pytest.skip("SQLite counts every list in the request")
     _analyze()
@@ -502,6 +565,7 @@ def test_a_count_enqueued_twice_is_made_once(api, people, settings, count_task, 
     that arrives after the count was made finds it kept."""
     settings.PEOPLE_LIST_CACHE_SECONDS = 300
     settings.PEOPLE_COUNT_INLINE_LIMIT = 1
+    settings.PEOPLE_COUNT_INLINE_MS = 0
     if connection.vendor != "postgresql":
         pytest.skip("SQLite counts every list in the request")
     _analyze()
