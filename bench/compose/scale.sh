@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Brings docker-compose.yml up with podman-compose, the worker service scaled to $SCALE (4),
 # checks it, and tears it all down (containers, pod, network, the pgdata volume).
-#   SCALE=4 MODE=staged|oneshot KEEP=0|1 bench/compose/scale.sh
+#   SCALE=4 MODE=staged|oneshot|down KEEP=0|1 bench/compose/scale.sh
 # Checks: $SCALE worker containers running, `celery -A salesactions inspect ping` (run inside
 # a worker) answered by $SCALE nodes, migrate exited 0, web's /healthz 200 on port 8000.
 # MODE=oneshot: the plain `podman-compose up -d --scale worker=N`. With Debian's podman 4.3.1
@@ -45,9 +45,13 @@ teardown() {
     if [ "${KEEP:-0}" = 1 ]; then log "KEEP=1: leaving the stack up"; return; fi
     log "teardown"
     local t0=$SECONDS
-    compose down -v -t 10 >/dev/null 2>&1 || true
     # podman-compose 1.6's `down` knows only the compose file's replica count (worker_1):
-    # worker_2..N stay up and keep the pod and network. Sweep them by the project label.
+    # worker_2..N would stay up, lose their broker and need SIGKILL. Stop the app services
+    # (all replicas) first, then `down`, then sweep what is left by the project label.
+    local app; app=$(for s in web worker beat; do
+        ctrs -q --filter "label=com.docker.compose.service=$s"; done)
+    [ -z "$app" ] || podman stop -t 10 $app >/dev/null || true
+    compose down -v -t 10 >/dev/null 2>&1 || true
     local left; left=$(ctrs -q)
     if [ -n "$left" ]; then
         log "down left $(wc -w <<<"$left") containers; removing them"
@@ -61,6 +65,7 @@ teardown() {
         "$(podman volume ls -q --filter "name=${PROJECT}_" | wc -l) volumes"
 }
 trap teardown EXIT
+[ "$MODE" != down ] || exit 0   # MODE=down: only the teardown (e.g. after KEEP=1)
 
 t0=$SECONDS
 log "build (podman-compose build)"
@@ -71,9 +76,10 @@ log "build took ${t_build} s"
 health_ticker & TICKER=$!
 
 t1=$SECONDS
+up_rc=0
 if [ "$MODE" = oneshot ]; then
     log "up -d --scale worker=$SCALE"
-    compose up -d --scale "worker=$SCALE" || log "up exited $?"
+    compose up -d --scale "worker=$SCALE" || { up_rc=$?; log "up exited $up_rc"; }
 else
     log "up -d --no-deps db redis, then wait for both healthy"
     compose up -d --no-deps db redis
@@ -92,9 +98,11 @@ fi
 t_up=$((SECONDS - t1))
 log "up returned after ${t_up} s"
 
-# Wait for the checks to pass (or TIMEOUT).
+# Wait for the checks to pass (or TIMEOUT; 15 s more only when `up` itself failed).
 status=fail
-while [ $((SECONDS - t1)) -lt "$TIMEOUT" ]; do
+deadline=$((t1 + TIMEOUT))
+[ "$up_rc" = 0 ] || deadline=$((SECONDS + 15))
+while [ $SECONDS -lt $deadline ]; do
     workers=$(ctrs --filter label=com.docker.compose.service=worker --filter status=running -q | wc -l)
     code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:8000/healthz || true)
     if [ "$workers" = "$SCALE" ] && [ "$code" = 200 ]; then
@@ -115,7 +123,7 @@ echo "=== podman exec ${PROJECT}_worker_1 celery -A salesactions inspect ping"
 echo "${ping:-<not run>}"
 echo "=== timings: build ${t_build} s, up ${t_up} s, ready ${t_ready} s (status $status)"
 if [ "$status" != ok ]; then
-    for s in db migrate web worker_1; do
+    for s in db_1 migrate_1 web_1 worker_1; do
         echo "=== logs ${PROJECT}_$s (tail)"; podman logs --tail 25 "${PROJECT}_$s" 2>&1 || true
     done
     exit 1
