@@ -1,48 +1,94 @@
 #!/usr/bin/env bash
-# Brings docker-compose.yml up with podman-compose, the worker service scaled to $SCALE (4),
-# checks it, and tears it all down (containers, pod, network, the pgdata volume).
-#   SCALE=4 MODE=staged|oneshot|down KEEP=0|1 bench/compose/scale.sh
+# Brings docker-compose.yml up under podman, the worker service scaled to $SCALE (4), checks
+# it, and tears it all down (containers, pod, network, the pgdata volume).
+#   TOOL=podman-compose|docker-compose MODE=staged|oneshot|down SCALE=4 KEEP=0|1 scale.sh
 # Checks: $SCALE worker containers running, `celery -A salesactions inspect ping` (run inside
 # a worker) answered by $SCALE nodes, migrate exited 0, web's /healthz 200 on port 8000.
-# MODE=oneshot: the plain `podman-compose up -d --scale worker=N`. With Debian's podman 4.3.1
-#   it fails (README.md): podman-compose skips service_healthy (podman < 4.6 cannot wait for
-#   "healthy"), and `podman start` of web/worker/beat, created with --requires=migrate, fails
-#   once migrate has exited ("depends on container ... not found in input list").
-# MODE=staged (default): the same services in depends_on order, with --no-deps, this script
-#   doing the waiting that compose would: db+redis healthy, then migrate exited 0, then
-#   web, worker x N and beat.
+#
+# TOOL=podman-compose (default; 1.6.0 from PyPI, setup_host.sh):
+#   MODE=oneshot: the plain `podman-compose up -d --scale worker=N`. With Debian's podman
+#     4.3.1 it fails (README.md): podman-compose skips service_healthy (podman < 4.6 cannot
+#     wait for "healthy"), and `podman start` of web/worker/beat, created with
+#     --requires=migrate, fails once migrate has exited ("depends on container ... not
+#     found in input list").
+#   MODE=staged (default): the same services in depends_on order, with --no-deps, this
+#     script doing the waiting that compose would: db+redis healthy, then migrate exited 0,
+#     then web, worker x N and beat.
+# TOOL=docker-compose: docker-compose 1.29.2 (PyPI, setup_host.sh) talking to podman's
+#   Docker-compatible API (`podman system service`, started here on a socket of its own).
+#   MODE=oneshot (its default) works: it waits for healthy and completed itself.
+# Either way a background loop runs the containers' healthchecks (no systemd, see below).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 REPO="$(git -C "$HERE" rev-parse --show-toplevel)"
-PC="$PODMAN_COMPOSE_VENV/bin/podman-compose"
+TOOL="${TOOL:-podman-compose}"
 PROJECT="${COMPOSE_PROJECT:-salesactions}"
 SCALE="${SCALE:-4}"
-MODE="${MODE:-staged}"
 TIMEOUT="${TIMEOUT:-300}"   # seconds for the stack to pass the checks
 export SECRET_KEY="${SECRET_KEY:-$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')}"
 cd "$REPO"
-# --parallel 1: one podman call at a time (builds of the four app services one after another).
-compose() { "$PC" --parallel 1 -p "$PROJECT" -f docker-compose.yml "$@"; }
+SERVICE_PID=
+case "$TOOL" in
+podman-compose)
+    MODE="${MODE:-staged}"
+    # --parallel 1: one podman call at a time (the four app builds one after another).
+    compose() { "$PODMAN_COMPOSE_VENV/bin/podman-compose" --parallel 1 -p "$PROJECT" \
+        -f docker-compose.yml "$@"; }
+    ;;
+docker-compose)
+    MODE="${MODE:-oneshot}"
+    [ "$MODE" != staged ] || { log "MODE=staged is for podman-compose"; exit 2; }
+    SOCK="$WORK/podman.sock"
+    export DOCKER_HOST="unix://$SOCK"
+    if ! curl -sf --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; then
+        rm -f "$SOCK"
+        podman system service --time=0 "$DOCKER_HOST" >"$WORK/podman-service.log" 2>&1 &
+        SERVICE_PID=$!
+        for _ in $(seq 50); do
+            curl -sf --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1 && break; sleep 0.2
+        done
+    fi
+    compose() { "$DOCKER_COMPOSE_VENV/bin/docker-compose" -p "$PROJECT" \
+        -f docker-compose.yml "$@"; }
+    ;;
+*) log "TOOL must be podman-compose or docker-compose"; exit 2 ;;
+esac
 ctrs() { podman ps -a --filter "label=com.docker.compose.project=$PROJECT" "$@"; }
 
 # No systemd here, so podman 4.3 cannot arm its healthcheck timers ("unable to get systemd
-# connection to add healthchecks"): run the checks ourselves every 3 s, as the timers would.
+# connection to add healthchecks"): run each container's check ourselves, every `interval`
+# of its healthcheck (5 s for db/redis, 30 s for web), the first one interval after start.
 health_ticker() {
-    local end=$((SECONDS + TIMEOUT + 600))
+    local end=$((SECONDS + TIMEOUT + 600)) c iv
+    declare -A due=()
     while [ $SECONDS -lt $end ]; do
-        for c in $(ctrs -q --filter status=running); do
-            if [ -n "$(podman inspect -f '{{if .Config.Healthcheck}}y{{end}}' "$c" 2>/dev/null)" ]; then
+        for c in $(ctrs -q --no-trunc --filter status=running); do
+            if [ -z "${due[$c]:-}" ]; then
+                iv=$(podman inspect -f \
+                    '{{if .Config.Healthcheck}}{{.Config.Healthcheck.Interval.Seconds}}{{end}}' \
+                    "$c" 2>/dev/null || true)
+                iv=${iv%%.*}
+                due[$c]=$([ -n "$iv" ] && echo "$((SECONDS + iv)) $iv" || echo never)
+            fi
+            [ "${due[$c]}" != never ] || continue
+            read -r at iv <<<"${due[$c]}"
+            if [ $SECONDS -ge "$at" ]; then
                 podman healthcheck run "$c" >/dev/null 2>&1 || true
+                due[$c]="$((SECONDS + iv)) $iv"
             fi
         done
-        sleep 3
+        sleep 1
     done
 }
 
 TICKER=
 teardown() {
     [ -n "$TICKER" ] && kill "$TICKER" 2>/dev/null || true
-    if [ "${KEEP:-0}" = 1 ]; then log "KEEP=1: leaving the stack up"; return; fi
+    if [ "${KEEP:-0}" = 1 ]; then
+        log "KEEP=1: leaving the stack up (healthchecks no longer run)"
+        [ -z "$SERVICE_PID" ] || log "podman system service left running: pid $SERVICE_PID"
+        return
+    fi
     log "teardown"
     local t0=$SECONDS
     # podman-compose 1.6's `down` knows only the compose file's replica count (worker_1):
@@ -60,6 +106,7 @@ teardown() {
     podman pod rm -f "pod_$PROJECT" >/dev/null 2>&1 || true
     podman network rm -f "${PROJECT}_default" >/dev/null 2>&1 || true
     podman volume rm -f "${PROJECT}_pgdata" >/dev/null 2>&1 || true
+    [ -z "$SERVICE_PID" ] || kill "$SERVICE_PID" 2>/dev/null || true
     log "teardown took $((SECONDS - t0)) s; left: $(ctrs -q | wc -l) containers," \
         "$(podman pod ls -q --filter "name=pod_$PROJECT" | wc -l) pods," \
         "$(podman volume ls -q --filter "name=${PROJECT}_" | wc -l) volumes"
@@ -68,7 +115,7 @@ trap teardown EXIT
 [ "$MODE" != down ] || exit 0   # MODE=down: only the teardown (e.g. after KEEP=1)
 
 t0=$SECONDS
-log "build (podman-compose build)"
+log "build ($TOOL build)"
 compose build
 t_build=$((SECONDS - t0))
 log "build took ${t_build} s"
@@ -78,7 +125,7 @@ health_ticker & TICKER=$!
 t1=$SECONDS
 up_rc=0
 if [ "$MODE" = oneshot ]; then
-    log "up -d --scale worker=$SCALE"
+    log "$TOOL up -d --scale worker=$SCALE"
     compose up -d --scale "worker=$SCALE" || { up_rc=$?; log "up exited $up_rc"; }
 else
     log "up -d --no-deps db redis, then wait for both healthy"
