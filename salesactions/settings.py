@@ -202,9 +202,10 @@ PEOPLE_LIST_CACHE_SECONDS = env.int("PEOPLE_LIST_CACHE_SECONDS", default=300)
 # a time), and past that answers the estimate while a worker counts it for the next request
 # (people/selectors.py). At a million people the whole table counts in ~75 ms, a search of
 # 30,000-40,000 matches in 100-135 ms; at ten million one of 7,600 ("olivia smith") in 150 ms,
-# 300,000 in 2-3 s (bench/README.md). 0 hands every long count to the worker at once.
+# 300,000 in 2-3 s (bench/README.md). 300 ms leaves every list at a million but the unsubscribed
+# filter twice its time on a busy machine. 0 hands every long count to the worker at once.
 PEOPLE_COUNT_INLINE_LIMIT = env.int("PEOPLE_COUNT_INLINE_LIMIT", default=5_000)
-PEOPLE_COUNT_INLINE_MS = env.int("PEOPLE_COUNT_INLINE_MS", default=150)
+PEOPLE_COUNT_INLINE_MS = env.int("PEOPLE_COUNT_INLINE_MS", default=300)
 # How long an analytics report (API and page) may be served from the cache; 0 turns it off.
 ANALYTICS_CACHE_SECONDS = env.int("ANALYTICS_CACHE_SECONDS", default=60)
 
