@@ -43,7 +43,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from psycopg.errors import QueryCanceled
 
-from salesactions.caching import cache_delete_quietly, cache_set_quietly, cached_or_built
+from salesactions.caching import (
+    cache_delete_quietly,
+    cache_get_quietly,
+    cache_set_quietly,
+    cached_or_built,
+)
 from syncing.queueing import task_named
 from syncing.settings.selectors import salesforce_connection_get
 from unsubscribes.selectors import (
@@ -548,8 +553,14 @@ def _long_count(criteria: PersonCriteria, estimate: int, version: str | None,
     new search count it once, not twenty times)."""
     if key is None:
         return _estimated(estimate)
-    if not _count_claim(key):
+    # Claimed for the try only: should this process die counting, the next request claims it
+    # again seconds later, not once a worker's time is up.
+    if not _count_claim(key, seconds=settings.PEOPLE_COUNT_INLINE_MS // 1000 + 5):
         return replace(_estimated(estimate), pending=True)
+    kept = cache_get_quietly(key)  # made by the request that held the claim just before
+    if kept is not None:
+        cache_delete_quietly(f"{key}:pending")
+        return PeopleCount(*kept)
     count = None
     if settings.PEOPLE_COUNT_INLINE_MS > 0:
         try:
@@ -631,15 +642,20 @@ def _kept(count: PeopleCount) -> tuple[int, bool]:
     return count.value, count.exact
 
 
-def _count_claim(key: str) -> bool:
+# How long a claim handed to a worker is held: as long as its count may take; should the worker
+# die, a later request claims it again once it expires.
+WORKER_CLAIM_SECONDS = BACKGROUND_COUNT_TIME_LIMIT_MS // 1000 + 60
+# With the broker down, how long a list waits before a request tries to count it again (each
+# try costs a request ``PEOPLE_COUNT_INLINE_MS`` and the broker's connect timeout).
+ENQUEUE_RETRY_SECONDS = 10
+
+
+def _count_claim(key: str, *, seconds: int = WORKER_CLAIM_SECONDS) -> bool:
     """Claim the count behind ``key`` for this request (and the worker it may hand it to),
     unless another has: many readers of one new search count it once. False when the cache
     is down (nothing could keep the count anyway)."""
     try:
-        # Held for as long as the worker's count may take; should the worker die, a later
-        # request claims it again once it expires.
-        return bool(cache.add(f"{key}:pending", 1,
-                              timeout=BACKGROUND_COUNT_TIME_LIMIT_MS // 1000 + 60))
+        return bool(cache.add(f"{key}:pending", 1, timeout=seconds))
     except Exception:  # noqa: BLE001 - any cache backend's connection error
         log.warning("people count cache unavailable; not counting in the background",
                     exc_info=True)
@@ -647,13 +663,16 @@ def _count_claim(key: str) -> bool:
 
 
 def _count_enqueue(criteria: PersonCriteria, version: str, key: str) -> None:
-    """Enqueue the background count of a claimed ``criteria`` for ``version``. Never raises:
-    with the broker down the answer stays the estimate, and a later request tries again."""
+    """Enqueue the background count of a claimed ``criteria`` for ``version``, holding the
+    claim for as long as the worker may take. Never raises: with the broker down the answer
+    stays the estimate, and a request ``ENQUEUE_RETRY_SECONDS`` later tries again."""
+    pending = f"{key}:pending"
+    cache_set_quietly(pending, 1, WORKER_CLAIM_SECONDS)
     try:
         task_named(COUNT_TASK).apply_async((asdict(criteria), version), retry=False)
     except Exception:  # noqa: BLE001 - the broker's connection errors
         log.warning("could not enqueue a people count; the estimate stands", exc_info=True)
-        cache_delete_quietly(f"{key}:pending")
+        cache_set_quietly(pending, 1, ENQUEUE_RETRY_SECONDS)
 
 
 def person_count_in_background(criteria_fields: dict, version: str) -> PeopleCount | None:

@@ -36,6 +36,15 @@ def cached_or_built(key: str, seconds: float, build: Callable[[], T],
     return value
 
 
+def cache_get_quietly(key: str):
+    """The value cached under ``key``; None when there is none or the cache is down."""
+    try:
+        return cache.get(key)
+    except Exception:  # noqa: BLE001
+        log.warning("cache unavailable", exc_info=True)
+        return None
+
+
 def cache_set_quietly(key: str, value, seconds: float | None) -> None:
     try:
         cache.set(key, value, seconds)

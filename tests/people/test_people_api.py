@@ -540,6 +540,62 @@ def test_a_long_count_slower_than_the_request_may_wait_is_made_by_a_worker_once(
     assert (after["count"], after["count_exact"]) == (everyone, True)
 
 
+def test_with_the_broker_down_a_slow_count_is_not_tried_again_at_once(
+        api, people, settings, monkeypatch, count_task, counted):
+    """The worker cannot be asked: the estimate stands, and the next requests do not each
+    spend the request's counting time again (``ENQUEUE_RETRY_SECONDS``)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite counts every list in the request")
+    settings.PEOPLE_LIST_CACHE_SECONDS = 300
+    settings.PEOPLE_COUNT_INLINE_LIMIT = 1
+    settings.PEOPLE_COUNT_INLINE_MS = 50
+    _analyze()
+    count_rows = selectors._count_rows
+
+    def slow_count(query):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(2)")
+        return count_rows(query)
+
+    def broker_down(args, **options):
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr(selectors, "_count_rows", slow_count)
+    monkeypatch.setattr(count_task, "apply_async", broker_down)
+
+    first = api.get("/api/v1/people/?page_size=20").json()
+    again = api.get("/api/v1/people/?page_size=20").json()
+
+    assert first["count_exact"] is False and again["count_exact"] is False
+    assert len(counted) == 1
+
+
+def test_a_count_that_fails_in_the_request_leaves_the_list_to_the_next_one(
+        api, people, settings, monkeypatch, count_task):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite counts every list in the request")
+    settings.PEOPLE_LIST_CACHE_SECONDS = 300
+    settings.PEOPLE_COUNT_INLINE_LIMIT = 1
+    _analyze()
+    everyone = Person.workspace.count()
+    count_rows = selectors._count_rows
+    failures = [RuntimeError("the database went away")]
+
+    def failing_once(query):
+        if failures:
+            raise failures.pop()
+        return count_rows(query)
+
+    monkeypatch.setattr(selectors, "_count_rows", failing_once)
+    failed = api.get("/api/v1/people/?page_size=20")
+    after = api.get("/api/v1/people/?page_size=20").json()
+
+    assert failed.status_code == 500
+
+    assert (after["count"], after["count_exact"]) == (everyone, True)
+    assert count_task.enqueued == []
+
+
 def test_a_background_count_made_after_a_write_is_dropped(api, people, settings, count_task):
     settings.PEOPLE_LIST_CACHE_SECONDS = 300
     settings.PEOPLE_COUNT_INLINE_LIMIT = 10
