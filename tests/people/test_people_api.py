@@ -502,19 +502,18 @@ def test_a_long_list_quick_to_count_is_exact_in_its_first_answer(api, people, se
     assert len(counted) == 2  # the whole list once (the second page kept it), the company once
 
 
-def test_a_long_count_slower_than_the_request_may_wait_is_made_by_a_worker_once(
-        api, people, settings, monkeypatch, count_task, counted):
-    """Past ``PEOPLE_COUNT_INLINE_MS`` the count is cancelled and the estimate answered; the
-    requests that come while a worker counts answer the estimate without counting again."""
+@pytest.fixture
+def slow_counts(people, settings, monkeypatch) -> list:
+    """Every list is long and tried in the request for 50 ms, and the people API's counts take
+    2 s while the returned list is not empty (clear it to make them quick again)."""
     if connection.vendor != "postgresql":
         pytest.skip("SQLite counts every list in the request")
     settings.PEOPLE_LIST_CACHE_SECONDS = 300
     settings.PEOPLE_COUNT_INLINE_LIMIT = 1
     settings.PEOPLE_COUNT_INLINE_MS = 50
     _analyze()
-    everyone = Person.workspace.count()
     count_rows = selectors._count_rows
-    slow = []
+    slow = [True]
 
     def slow_count(query):
         if slow:
@@ -523,7 +522,14 @@ def test_a_long_count_slower_than_the_request_may_wait_is_made_by_a_worker_once(
         return count_rows(query)
 
     monkeypatch.setattr(selectors, "_count_rows", slow_count)
-    slow.append(True)
+    return slow
+
+
+def test_a_long_count_slower_than_the_request_may_wait_is_made_by_a_worker_once(
+        api, slow_counts, count_task, counted):
+    """Past ``PEOPLE_COUNT_INLINE_MS`` the count is cancelled and the estimate answered; the
+    requests that come while a worker counts answer the estimate without counting again."""
+    everyone = Person.workspace.count()
     first = api.get("/api/v1/people/?page_size=20").json()
     meanwhile = api.get("/api/v1/people/?page_size=10").json()
 
@@ -534,33 +540,20 @@ def test_a_long_count_slower_than_the_request_may_wait_is_made_by_a_worker_once(
     assert len(counted) == 1  # the second request did not count again
     assert len(count_task.enqueued) == 1
 
-    slow.clear()
+    slow_counts.clear()
     count_task.run_all()
     after = api.get("/api/v1/people/?page_size=20").json()
     assert (after["count"], after["count_exact"]) == (everyone, True)
 
 
 def test_with_the_broker_down_a_slow_count_is_not_tried_again_at_once(
-        api, people, settings, monkeypatch, count_task, counted):
+        api, slow_counts, monkeypatch, count_task, counted):
     """The worker cannot be asked: the estimate stands, and the next requests do not each
     spend the request's counting time again (``ENQUEUE_RETRY_SECONDS``)."""
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite counts every list in the request")
-    settings.PEOPLE_LIST_CACHE_SECONDS = 300
-    settings.PEOPLE_COUNT_INLINE_LIMIT = 1
-    settings.PEOPLE_COUNT_INLINE_MS = 50
-    _analyze()
-    count_rows = selectors._count_rows
-
-    def slow_count(query):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_sleep(2)")
-        return count_rows(query)
 
     def broker_down(args, **options):
         raise ConnectionRefusedError("broker down")
 
-    monkeypatch.setattr(selectors, "_count_rows", slow_count)
     monkeypatch.setattr(count_task, "apply_async", broker_down)
 
     first = api.get("/api/v1/people/?page_size=20").json()
