@@ -559,7 +559,7 @@ def _long_count(criteria: PersonCriteria, estimate: int, version: str | None,
         return replace(_estimated(estimate), pending=True)
     kept = cache_get_quietly(key)  # made by the request that held the claim just before
     if kept is not None:
-        cache_delete_quietly(f"{key}:pending")
+        _count_release(key)
         return PeopleCount(*kept)
     count = None
     if settings.PEOPLE_COUNT_INLINE_MS > 0:
@@ -567,13 +567,13 @@ def _long_count(criteria: PersonCriteria, estimate: int, version: str | None,
             count = _api_count(criteria, estimate=estimate,
                                time_limit_ms=settings.PEOPLE_COUNT_INLINE_MS)
         except BaseException:
-            cache_delete_quietly(f"{key}:pending")  # not counting: the next request may
+            _count_release(key)  # not counting: the next request may
             raise
     if count is None:
         _count_enqueue(criteria, version, key)
         return replace(_estimated(estimate), pending=True)
     cache_set_quietly(key, _kept(count), settings.PEOPLE_LIST_CACHE_SECONDS)
-    cache_delete_quietly(f"{key}:pending")
+    _count_release(key)
     return count
 
 
@@ -655,18 +655,27 @@ def _count_claim(key: str, *, seconds: int = WORKER_CLAIM_SECONDS) -> bool:
     unless another has: many readers of one new search count it once. False when the cache
     is down (nothing could keep the count anyway)."""
     try:
-        return bool(cache.add(f"{key}:pending", 1, timeout=seconds))
+        return bool(cache.add(_claim_key(key), 1, timeout=seconds))
     except Exception:  # noqa: BLE001 - any cache backend's connection error
         log.warning("people count cache unavailable; not counting in the background",
                     exc_info=True)
         return False
 
 
+def _claim_key(key: str) -> str:
+    return f"{key}:pending"
+
+
+def _count_release(key: str) -> None:
+    """Give up the claim on the count behind ``key``: made, or not to be made for now."""
+    cache_delete_quietly(_claim_key(key))
+
+
 def _count_enqueue(criteria: PersonCriteria, version: str, key: str) -> None:
     """Enqueue the background count of a claimed ``criteria`` for ``version``, holding the
     claim for as long as the worker may take. Never raises: with the broker down the answer
     stays the estimate, and a request ``ENQUEUE_RETRY_SECONDS`` later tries again."""
-    pending = f"{key}:pending"
+    pending = _claim_key(key)
     cache_set_quietly(pending, 1, WORKER_CLAIM_SECONDS)
     try:
         task_named(COUNT_TASK).apply_async((asdict(criteria), version), retry=False)
@@ -685,7 +694,7 @@ def person_count_in_background(criteria_fields: dict, version: str) -> PeopleCou
     criteria = PersonCriteria(**{**criteria_fields, "ids": tuple(criteria_fields["ids"])})
     key = _count_key(criteria, version)
     if people_data_version() != version:
-        cache_delete_quietly(f"{key}:pending")
+        _count_release(key)
         return None
     # A second message for the same count (enqueued again after the first waited in a long
     # queue past its guard): counted once is enough.
@@ -696,7 +705,7 @@ def person_count_in_background(criteria_fields: dict, version: str) -> PeopleCou
     # Over even this limit, the estimate is kept: counting again would take as long.
     count = count or _estimated(_planner_estimate(_bare(criteria)))
     cache_set_quietly(key, _kept(count), settings.PEOPLE_LIST_CACHE_SECONDS)
-    cache_delete_quietly(f"{key}:pending")
+    _count_release(key)
     return count
 
 

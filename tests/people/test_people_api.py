@@ -584,7 +584,6 @@ def test_a_count_that_fails_in_the_request_leaves_the_list_to_the_next_one(
     after = api.get("/api/v1/people/?page_size=20").json()
 
     assert failed.status_code == 500
-
     assert (after["count"], after["count_exact"]) == (everyone, True)
     assert count_task.enqueued == []
 
