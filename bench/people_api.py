@@ -29,6 +29,7 @@ import argparse
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -84,6 +85,11 @@ def main() -> None:
                         help="only time the API's exact count of each filter and search in "
                              "this process (best of 3) beside the planner's estimate: what "
                              "PEOPLE_COUNT_INLINE_LIMIT is chosen from")
+    parser.add_argument("--page-count-times", action="store_true",
+                        help="only time, in this process, a rare search's first page and its "
+                             "API count (nothing cached) two ways, alternating: counted by "
+                             "the query that reads the page, as the app does, and by a second "
+                             "query, as before")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
@@ -98,6 +104,9 @@ def main() -> None:
     (people_generate if args.generate else people_load)(args.people)
     if args.count_times:
         count_times()
+        return
+    if args.page_count_times:
+        page_count_times()
         return
     # The bench databases share one Redis database: lists and counts cached for another one
     # (another size) must not be served as this one's.
@@ -319,6 +328,44 @@ def count_times() -> None:
         print(f"{label:<36}{estimate:>11,}{shown:>11}{min(times):>15,.0f}  "
               + " ".join(f"{t:,.0f}" for t in times) + f"   (load {os.getloadavg()[0]:.1f})",
               flush=True)
+
+
+def page_count_times(rounds: int = 21) -> None:
+    """A rare search's first page and count, as the API makes them with nothing cached: the
+    page's query counting the matches it reads anyway, against the count's own second query
+    (the page's counting turned off by wrapping the function that reads them)."""
+    from django.conf import settings
+
+    from people import selectors
+
+    settings.PEOPLE_LIST_CACHE_SECONDS = 0
+    reading = selectors._matches_sorted
+    counting_allowed = [True]
+
+    def matches_sorted(people, limit, *, counting=False):
+        return reading(people, limit, counting=counting and counting_allowed[0])
+
+    selectors._matches_sorted = matches_sorted
+    print(f"\n{'search':<22}{'estimate':>10}{'count':>10}{'two queries':>14}{'one query':>12}"
+          "   p50 ms, name order")
+    for term in ["smith1234", "smith123", "smith12", "olivia smith", "Smi"]:
+        criteria = selectors.PersonCriteria(search=term)
+        times = {True: [], False: []}
+        counts = {}
+        for _ in range(rounds):
+            for together in (False, True):
+                counting_allowed[0] = together
+                started = time.perf_counter()
+                page = selectors.person_page(criteria, sort="name")
+                count = selectors.person_count(criteria, page, exact_up_to=None)
+                times[together].append((time.perf_counter() - started) * 1000)
+                counts[together] = count
+        assert counts[True] == counts[False] or not counts[False].exact, counts
+        shown = f"{counts[True].value:,}" + ("" if counts[True].exact else "~")
+        print(f"{term!r:<22}{page.matches_estimate or 0:>10,}{shown:>10}"
+              f"{statistics.median(times[False]):>14.1f}{statistics.median(times[True]):>12.1f}"
+              f"   (load {os.getloadavg()[0]:.1f})", flush=True)
+    selectors._matches_sorted = reading
 
 
 def bench_credentials() -> tuple[str, str]:

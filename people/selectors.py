@@ -30,12 +30,14 @@ from django.db.models import (
     BooleanField,
     Case,
     CharField,
+    Count,
     F,
     Func,
     Q,
     QuerySet,
     Value,
     When,
+    Window,
 )
 from django.db.models.functions import Coalesce
 from django.utils.formats import number_format
@@ -241,6 +243,9 @@ class PersonPage:
     # PostgreSQL's estimate of the matches, when reading a search asked for it (the count then
     # need not ask again).
     matches_estimate: int | None = None
+    # How many people match, when reading the page read every match anyway (the count then
+    # need not read them again).
+    matches_counted: int | None = None
 
     @property
     def first_page(self) -> bool:
@@ -269,15 +274,15 @@ def person_page(criteria: PersonCriteria, *, sort: str = "name", cursor: str | N
     if criteria.search and connection.vendor == "postgresql":
         estimate = _planner_estimate(_bare(criteria))
     # Walking backwards is walking forwards in the reversed order.
-    rows = _rows_after(criteria, sort_key, columns, key, descending != backwards, size + 1,
-                       estimate)
+    rows, counted = _rows_after(criteria, sort_key, columns, key, descending != backwards,
+                                size + 1, estimate)
     more = len(rows) > size
     rows = rows[:size]
     if backwards:
         rows.reverse()
 
     if not rows:
-        return PersonPage([], sort, None, None, estimate)
+        return PersonPage([], sort, None, None, estimate, counted)
     people = _matching(criteria)
     first, last = sort_key.key_of(rows[0]), sort_key.key_of(rows[-1])
     if backwards:
@@ -290,7 +295,7 @@ def person_page(criteria: PersonCriteria, *, sort: str = "name", cursor: str | N
         people=rows, sort=sort,
         next_cursor=_encode_cursor(sort, "next", last) if has_next else None,
         previous_cursor=_encode_cursor(sort, "previous", first) if has_previous else None,
-        matches_estimate=estimate)
+        matches_estimate=estimate, matches_counted=counted)
 
 
 # A search first walks at most this many people in sort order (a few milliseconds).
@@ -302,8 +307,10 @@ MATCHES_WORK_MEM = "SET LOCAL work_mem = '32MB'"
 
 
 def _rows_after(criteria: PersonCriteria, sort_key: SortKey, columns: list, key: list | None,
-                reverse: bool, limit: int, estimate: int | None) -> list[Person]:
-    """The first ``limit`` matching people after ``key`` in sort order (reversed if asked).
+               reverse: bool, limit: int,
+               estimate: int | None) -> tuple[list[Person], int | None]:
+    """The first ``limit`` matching people after ``key`` in sort order (reversed if asked), and
+    how many people match when reading them read every match anyway (else None).
 
     Without a search that is one index range scan. A search is either common (a page of
     matches lies within a few thousand people in sort order) or rare, or its matches sit
@@ -312,6 +319,12 @@ def _rows_after(criteria: PersonCriteria, sort_key: SortKey, columns: list, key:
     search walks a bounded window first, and only when that does not fill the page reads the
     remaining matches through the trigram index (bounded by their number) and sorts them. A
     search the planner expects to be rare (``estimate`` matches) skips the window.
+
+    Reading a rare search's first (or last) page that way reads every match, so the same query
+    counts them (``COUNT(*) OVER ()``): the count need not read them all again, which at ten
+    million people is half the work of a full-name search. Only for a search the planner
+    expects to be short (under ``PEOPLE_COUNT_INLINE_LIMIT``), which the count would read in
+    the request anyway; a long one's rows would all be held for the count.
     """
     order = [column.desc() if reverse else column.asc() for column in columns]
     before, after = (">=", "<") if reverse else ("<=", ">")
@@ -322,19 +335,24 @@ def _rows_after(criteria: PersonCriteria, sort_key: SortKey, columns: list, key:
 
     matching = person_list(criteria)
     if not criteria.search or connection.vendor != "postgresql":
-        return list(following(matching, key)[:limit])
+        return list(following(matching, key)[:limit]), None
+    counting = key is None and estimate is not None \
+        and estimate < settings.PEOPLE_COUNT_INLINE_LIMIT
     if _window_futile(criteria, estimate, limit):
-        return _matches_sorted(following(_narrowed(criteria), key), limit)
+        return _matches_sorted(following(_narrowed(criteria), key), limit, counting=counting)
 
     edge = list(following(_matching(replace(criteria, search="")), key)
                 .only("pk", *sort_key.columns)[SEARCH_WINDOW - 1:SEARCH_WINDOW])
     if not edge:  # fewer people than the window remain: walking them is bounded
-        return list(following(matching, key)[:limit])
+        return list(following(matching, key)[:limit]), None
     edge_key = sort_key.key_of(edge[0])
     rows = list(following(matching, key).filter(_row_compare(columns, edge_key, before))[:limit])
     if len(rows) == limit:
-        return rows
-    return rows + _matches_sorted(following(_narrowed(criteria), edge_key), limit - len(rows))
+        return rows, None
+    # The window's matches are all in ``rows``: the ones beyond it make up the rest.
+    beyond, counted = _matches_sorted(following(_narrowed(criteria), edge_key),
+                                      limit - len(rows), counting=counting)
+    return rows + beyond, None if counted is None else len(rows) + counted
 
 
 def _narrowed(criteria: PersonCriteria) -> QuerySet[Person]:
@@ -344,17 +362,23 @@ def _narrowed(criteria: PersonCriteria) -> QuerySet[Person]:
     return person_list(criteria, narrowed=True)
 
 
-def _matches_sorted(people: QuerySet, limit: int) -> list[Person]:
+def _matches_sorted(people: QuerySet, limit: int, *,
+                    counting: bool = False) -> tuple[list[Person], int | None]:
     """The first ``limit`` of ``people`` (a search, ordered) read through the trigram index
     (or, for a pattern too short for trigrams, the table) and sorted, instead of walking the
-    sort index on: index scans off."""
+    sort index on: index scans off. With ``counting``, also how many of ``people`` there are
+    (the query reads them all to sort them anyway)."""
+    if counting:
+        people = people.annotate(matches_read=Window(Count("pk")))
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_indexscan = off")
         cursor.execute("SET LOCAL enable_indexonlyscan = off")
         cursor.execute(MATCHES_WORK_MEM)
         rows = list(people[:limit])
         transaction.set_rollback(True)  # it only read; rolling back undoes the SET LOCALs
-    return rows
+    if not counting:
+        return rows, None
+    return rows, rows[0].matches_read if rows else 0
 
 
 def _window_futile(criteria: PersonCriteria, matches: int, limit: int) -> bool:
@@ -472,7 +496,8 @@ def person_count(criteria: PersonCriteria, page: PersonPage, *,
     """How many people match ``criteria`` (``page`` is their first page shown), at a bounded
     cost.
 
-    A list that fits on its first page is counted by that page. Otherwise PostgreSQL's row
+    A list that fits on its first page is counted by that page, and so is a rare search whose
+    first or last page read every match (``page.matches_counted``). Otherwise PostgreSQL's row
     estimate for the query (its plan, from table statistics) is asked first. For the page
     (``exact_up_to`` a number) a large list is "about N" (two significant digits) without
     reading it, and smaller ones are counted, reading at most ``exact_up_to + 1`` rows.
@@ -481,6 +506,8 @@ def person_count(criteria: PersonCriteria, page: PersonPage, *,
     """
     if page.first_page and page.next_cursor is None:
         return PeopleCount(len(page.people), exact=True)
+    if page.matches_counted is not None:
+        return PeopleCount(page.matches_counted, exact=True)
     bare = _bare(criteria)
     if exact_up_to is None:
         return _api_count_kept(criteria, bare, page.matches_estimate)

@@ -7,6 +7,7 @@ import json
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from factories import PersonFactory, UnsubscribeFactory, UserFactory
 from rest_framework.authtoken.models import Token
 from seed_expectations import qualifying_leads
@@ -295,6 +296,48 @@ def test_search_pages_are_exact_whichever_way_they_are_read(api, people, monkeyp
 
     assert forwards == [p.pk for p in expected]
     assert backwards + [p["id"] for p in pages[-1]["results"]] == forwards
+    assert (pages[0]["count"], pages[0]["count_exact"]) == (len(expected), True)
+
+
+@pytest.mark.parametrize("window", ["walked", "skipped"])
+def test_a_rare_search_is_counted_by_the_query_that_reads_its_page(api, people, monkeypatch,
+                                                                   window):
+    """A rare search's first page reads every match through the trigram index to sort them;
+    the same query counts them, so no second query reads them all again for the count."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite reads every search in sort order and counts it apart")
+    monkeypatch.setattr(selectors, "SEARCH_WINDOW", 7)
+    monkeypatch.setattr(selectors, "_window_futile", lambda *args: window == "skipped")
+    smiths = {p.pk for p in Person.workspace.all()
+              if "smith" in f"{p.first_name} {p.last_name} {p.email} {p.company}".lower()}
+    assert len(smiths) > 4
+
+    with CaptureQueriesContext(connection) as queries:
+        page = api.get("/api/v1/people/?search=smith&page_size=4").json()
+
+    assert (page["count"], page["count_exact"]) == (len(smiths), True)
+    assert {p["id"] for p in page["results"]} <= smiths and page["next"]
+    sql = [query["sql"].upper() for query in queries.captured_queries]
+    assert sum("OVER ()" in statement for statement in sql) == 1
+    assert not any("COUNT(*)" in statement and "OVER ()" not in statement for statement in sql)
+
+
+def test_a_search_expected_to_be_long_is_not_counted_with_its_page(api, people, monkeypatch,
+                                                                   settings):
+    """Above ``PEOPLE_COUNT_INLINE_LIMIT`` the page's query would hold every match for the
+    count: it only sorts them, and the count is the API's usual one."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite reads every search in sort order and counts it apart")
+    settings.PEOPLE_COUNT_INLINE_LIMIT = 1
+    monkeypatch.setattr(selectors, "_window_futile", lambda *args: True)
+    smiths = sum("smith" in f"{p.first_name} {p.last_name} {p.email} {p.company}".lower()
+                 for p in Person.workspace.all())
+
+    with CaptureQueriesContext(connection) as queries:
+        page = api.get("/api/v1/people/?search=smith&page_size=6").json()
+
+    assert not any("OVER ()" in query["sql"].upper() for query in queries.captured_queries)
+    assert page["count"] == smiths and page["count_exact"]
 
 
 def _analyze():
