@@ -668,8 +668,10 @@ def initial_run_execute(run: SyncRun, client: MarketoClient | None = None, *,
     """
     if not _run_claim(run):
         return run
-    client = client or marketo_client()
     try:
+        # Inside the try: a run claimed (running) and then unable to start, Marketo not
+        # connected, must say so as failed, not stay "running" with no error.
+        client = client or marketo_client()
         _InitialSync(run, client, on_progress,
                      poll_max_seconds=settings.MARKETO_BULK_POLL_MAX_SECONDS).execute()
     except (TransportError, PeopleSyncError) as error:

@@ -18,7 +18,7 @@ from people.services import person_apply_leads
 from syncing.clients.marketo import MarketoError
 from syncing.mirror import initial
 from syncing.mirror.initial import initial_run_execute, initial_run_start
-from syncing.mirror.state import marketo_client
+from syncing.mirror.state import PeopleSyncError, marketo_client
 from syncing.models import MarketoConnection, SyncRun, SyncStream
 
 pytestmark = pytest.mark.django_db
@@ -181,6 +181,22 @@ def test_odd_values_from_marketo_are_stored_safely(marketo_connected):
     assert person.email == "not-an-email"
     assert person.title == ""
     assert person.owner_email == "ava.stone@example.com"
+
+
+def test_without_a_marketo_connection_the_run_fails_saying_so(db):
+    """Claimed, then unable to make a client: the run is failed with the reason, and the
+    people stream with it (it was left "running", no error, before)."""
+    assert not MarketoConnection.objects.exists()
+    run, _ = initial_run_start()
+
+    with pytest.raises(PeopleSyncError, match="Marketo is not connected"):
+        initial_run_execute(run)
+
+    run.refresh_from_db()
+    stream = SyncStream.objects.get(name=SyncStream.Name.PEOPLE)
+    assert run.status == SyncRun.Status.FAILED and run.failures == 1
+    assert "Marketo is not connected" in run.error
+    assert stream.status == SyncStream.Status.FAILING and stream.last_error == run.error
 
 
 def test_a_bad_record_is_skipped_and_reported_without_failing_the_batch(db):
