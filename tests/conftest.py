@@ -186,8 +186,11 @@ def marketo_connected(db, marketo_server, settings):
 def browser():
     """Headless Chromium driven by Playwright: the one `make test` found or installed
     (scripts/find_browser.py). Without one the test fails, saying what to run; it never skips."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # An expectation waits until it holds; 5 s, Playwright's default, was once too short on a
+    # loaded two-core machine (a test connection to the Marketo sandbox behind a live server).
+    expect.set_options(timeout=15_000)
     locator = runpy.run_path(str(Path(__file__).parents[1] / "scripts" / "find_browser.py"))
     try:
         executable, missing = locator["browser_located"](), locator["missing_line"]()
